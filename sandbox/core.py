@@ -1,0 +1,283 @@
+"""The sandbox API: ``Sandbox.run(files, command, limits) -> RunResult`` and ``health()``.
+
+Callers never see a Docker exception: a missing daemon, socket permission or image becomes ``status="error"`` with a
+one-line reason, and callers label their result "unverified". Bad input (an empty command, a path escaping the work
+dir, nonsensical limits) is the caller's bug and raises :class:`codeassist.errors.InputError` instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from codeassist.errors import InputError
+
+from . import recipes
+from .containers import ContainerSpec, remove_orphans, remove_quietly
+from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
+from .execjob import JobOutcome, SetupFailed, oom_kills, run_job
+from .pool import Pool, PoolError
+from .snapshot import Snapshot
+from .types import Limits, RunResult, SandboxConfig, SandboxHealth
+
+Files = Mapping[str, bytes | str] | Snapshot | os.PathLike[str]
+
+_live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    for sb in list(_live):
+        sb.close()
+
+
+atexit.register(_close_all)
+
+
+def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
+    """Apply ``CODEASSIST_SANDBOX_IMAGE`` (a registry image to use instead of the recipe image) and
+    ``CODEASSIST_SANDBOX_POOL`` (pool size) on top of ``base``."""
+    cfg = base or SandboxConfig()
+    image = os.environ.get("CODEASSIST_SANDBOX_IMAGE") or cfg.image
+    pool = os.environ.get("CODEASSIST_SANDBOX_POOL")
+    size = cfg.pool_size
+    if pool is not None:
+        try:
+            size = int(pool)
+        except ValueError as exc:
+            raise InputError(f"CODEASSIST_SANDBOX_POOL must be an integer, got {pool!r}") from exc
+    return SandboxConfig(recipe=cfg.recipe, image=image, pool_size=size, limits=cfg.limits,
+                         docker_timeout_s=cfg.docker_timeout_s, acquire_timeout_s=cfg.acquire_timeout_s,
+                         user=cfg.user)
+
+
+def image_for(config: SandboxConfig) -> str:
+    return config.image or recipes.load(config.recipe).image
+
+
+class Sandbox:
+    """Runs commands on file snapshots in hardened containers from a warm pool. Thread-safe; close() when done
+    (also done at interpreter exit)."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.recipe = recipes.load(self.config.recipe)
+        self.image = self.config.image or self.recipe.image
+        self._conn = DockerConn(self.config.docker_timeout_s)
+        self._pool = Pool(self._conn, ContainerSpec(self.image, self.config.limits, self.config.user),
+                          self.config.pool_size)
+        self._lock = threading.Lock()
+        self._cleaned_generation = -1
+        self._closed = False
+        _live.add(self)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public -------------------------------------------------------------------------------------------------
+    def command(self, name: str, *args: str) -> list[str]:
+        """A named command from the image's recipe table, e.g. ``sb.command("pytest", "-x")``."""
+        return self.recipe.command(name, *args)
+
+    def warm(self, timeout_s: float = 30.0) -> SandboxHealth:
+        """Connect, clean up orphans and start the pool now rather than on the first run."""
+        try:
+            self._prepare()
+            self._pool.fill()
+        except (DockerUnavailable, PoolError) as exc:
+            return SandboxHealth(False, daemon_url(), self.image, str(exc))
+        self._pool.wait_ready(timeout_s)
+        return self.health()
+
+    def health(self) -> SandboxHealth:
+        return _probe(self._conn, self.image)
+
+    def pool_stats(self) -> dict[str, int]:
+        return self._pool.stats()
+
+    def run(self, files: Files, command: Sequence[str], limits: Limits | None = None) -> RunResult:
+        """Run ``command`` (argv, no shell) in /work holding ``files``; never raises for Docker trouble."""
+        limits = limits or self.config.limits
+        argv = _check_command(command)
+        snap = self._snapshot(files, limits)
+        if self._closed:
+            return self._error("sandbox is closed", 0.0)
+        start = time.monotonic()
+        pooled = self.config.pool_size > 0 and limits.container_key() == self.config.limits.container_key()
+        for attempt in range(2):  # one retry when the container vanished before the job started (daemon restart)
+            try:
+                self._prepare()
+                if pooled:
+                    outcome = self._run_pooled(snap, argv, limits)
+                else:
+                    outcome = self._run_oneshot(snap, argv, limits)
+            except (DockerUnavailable, PoolError) as exc:
+                return self._error(str(exc), time.monotonic() - start)
+            except SetupFailed as exc:
+                if attempt == 0:
+                    continue
+                return self._error(f"could not start the job: {str(exc)[:200]}", time.monotonic() - start)
+            except Exception as exc:  # a Docker failure mid-run: degrade, never crash the caller
+                if is_connection_error(exc):
+                    self._conn.invalidate()
+                return self._error(describe(exc), time.monotonic() - start)
+            return RunResult(
+                status=outcome.status,
+                exit_code=outcome.exit_code,
+                stdout=outcome.stdout.decode(errors="replace"),
+                stderr=outcome.stderr.decode(errors="replace"),
+                wall_s=round(time.monotonic() - start, 4),
+                reason=outcome.reason,
+                truncated=outcome.truncated,
+                image=self.image,
+                warm=pooled,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Remove every container this sandbox started. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close()
+        self._conn.close()
+
+    # -- internals ----------------------------------------------------------------------------------------------
+    def _snapshot(self, files: Files, limits: Limits) -> Snapshot:
+        cap = limits.work_mb << 20
+        if isinstance(files, Snapshot):
+            if files.size > cap:
+                raise InputError(f"sandbox: snapshot of {files.size} bytes exceeds the work dir limit of {cap}")
+            return files
+        if isinstance(files, (str, os.PathLike)):
+            return Snapshot.from_dir(Path(files), max_bytes=cap)
+        if isinstance(files, Mapping):
+            return Snapshot.from_files(files, max_bytes=cap)
+        raise InputError(f"sandbox files must be a mapping, a Snapshot or a directory, got {type(files).__name__}")
+
+    def _prepare(self) -> None:
+        """Connect if needed; after each (re)connect remove containers of dead processes and our stale ones."""
+        api = self._conn.api()
+        with self._lock:
+            if self._cleaned_generation == self._conn.generation:
+                return
+            self._cleaned_generation = self._conn.generation
+            first = self._cleaned_generation == 1
+        try:
+            # On a reconnect, our own old containers died with the daemon: remove them too.
+            remove_orphans(api, include_own=not first)
+        except Exception as exc:
+            if is_connection_error(exc):
+                self._conn.invalidate(api)
+                raise DockerUnavailable(describe(exc)) from exc
+
+    def _run_pooled(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
+        cid, oom = self._pool.acquire(self.config.acquire_timeout_s)
+        reusable = False
+        try:
+            api = self._conn.api()
+            outcome = run_job(api, cid, snap.tar, argv, limits, self.config.user, oom)
+            reusable = outcome.reusable
+            if outcome.status in ("timeout", "output_limit"):
+                _kill(api, cid)
+            return outcome
+        except SetupFailed:
+            self._conn.invalidate()  # the daemon may have restarted: reconnect and rebuild the pool
+            raise
+        finally:
+            self._pool.release(cid, oom, reusable=reusable)
+
+    def _run_oneshot(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
+        api = self._conn.api()
+        spec = ContainerSpec(self.image, limits, self.config.user)
+        try:
+            cid = spec.create(api, pooled=False)
+        except Exception as exc:
+            if is_connection_error(exc):
+                self._conn.invalidate()
+                raise DockerUnavailable(describe(exc)) from exc
+            from .pool import _creation_reason
+
+            raise PoolError(_creation_reason(exc, self.image)) from exc
+        try:
+            return run_job(api, cid, snap.tar, argv, limits, self.config.user, oom_kills(api, cid, spec.user))
+        finally:
+            threading.Thread(target=remove_quietly, args=(api, cid), daemon=True).start()
+
+    def _error(self, reason: str, wall: float) -> RunResult:
+        return RunResult("error", None, "", "", round(wall, 4), reason=reason, image=self.image)
+
+
+def _kill(api: Any, cid: str) -> None:
+    try:
+        api.kill(cid)
+    except Exception:
+        pass
+
+
+def _check_command(command: Sequence[str]) -> list[str]:
+    if isinstance(command, (str, bytes)) or not isinstance(command, Sequence):
+        raise InputError("sandbox command must be a list of arguments, e.g. ['python3', 'main.py'], not a string")
+    argv = list(command)
+    if not argv or not all(isinstance(a, str) and "\0" not in a for a in argv) or not argv[0]:
+        raise InputError(f"sandbox command must be a non-empty list of strings, got {command!r}")
+    return argv
+
+
+def _probe(conn: DockerConn, image: str) -> SandboxHealth:
+    import docker.errors
+
+    try:
+        api = conn.api()
+    except DockerUnavailable as exc:
+        return SandboxHealth(False, daemon_url(), image, str(exc))
+    try:
+        version = str(api.version().get("Version", "?"))
+        daemon = f"{daemon_url()} (Docker {version})"
+    except Exception as exc:
+        conn.invalidate(api)
+        return SandboxHealth(False, daemon_url(), image, describe(exc))
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        hint = "codeassist sandbox build" if image.startswith(recipes.REPO_PREFIX) else f"docker pull {image}"
+        return SandboxHealth(False, daemon, image, f"sandbox image {image} is missing; run: {hint}")
+    except Exception as exc:
+        return SandboxHealth(False, daemon, image, describe(exc))
+    return SandboxHealth(True, daemon, image, None)
+
+
+def health(config: SandboxConfig | None = None, timeout_s: float = 2.0) -> SandboxHealth:
+    """Fast check for `codeassist doctor`: daemon reachable, image present. Bounded by ``timeout_s``; never raises."""
+    result: list[SandboxHealth] = []
+    url = daemon_url()
+    image = "?"
+    try:
+        cfg = config_from_env(config)
+        image = image_for(cfg)
+    except Exception as exc:
+        return SandboxHealth(False, url, image, f"sandbox configuration: {exc}")
+
+    def probe() -> None:
+        conn = DockerConn(min(timeout_s, 1.0))
+        try:
+            result.append(_probe(conn, image))
+        except Exception as exc:  # pragma: no cover - _probe is meant not to raise
+            result.append(SandboxHealth(False, url, image, describe(exc)))
+        finally:
+            conn.close()
+
+    worker = threading.Thread(target=probe, daemon=True, name="sandbox-health")
+    worker.start()
+    worker.join(timeout_s)
+    if result:
+        return result[0]
+    return SandboxHealth(False, url, image, f"Docker daemon at {url} did not answer within {timeout_s:g}s")

@@ -1,0 +1,198 @@
+"""One job in one running container: a single ``docker exec`` that resets the work dir, unpacks the snapshot from
+stdin and execs the command, with the wall clock and output caps enforced here on the host.
+
+One exec per job (not three) keeps warm runs cheap. Anything the job leaves behind — background processes, files in
+/tmp or the work dir — is killed and wiped by the next job's preamble; and a container whose job hit a limit is not
+reused at all.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .containers import JOB_ENV, WORK_DIR
+from .types import Limits, Status
+
+READY = b"\x00codeassist-sandbox-ready\x00\n"
+# `kill -9 -1` signals every process this uid may signal except PID 1 (the idle `sleep`, which is also immune to
+# signals from inside its pid namespace) and the shell itself: leftovers of earlier jobs die here.
+PREAMBLE = (
+    "kill -9 -1 2>/dev/null; "
+    f"cd {WORK_DIR} || exit 125; "
+    f"find {WORK_DIR} /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
+    f"tar -x -f - -C {WORK_DIR} --no-same-owner -m || {{ echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }}; "
+    f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
+    'exec "$@"'
+)
+OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
+
+
+class SetupFailed(Exception):
+    """The exec could not be started (container gone, daemon down); the job did not run and may be retried."""
+
+
+@dataclass
+class JobOutcome:
+    status: Status
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    truncated: bool
+    reason: str | None
+    reusable: bool  # may the container serve another job?
+
+
+class _Tail:
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.buf = bytearray()
+        self.dropped = False
+
+    def add(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > self.cap:
+            del self.buf[: len(self.buf) - self.cap]
+            self.dropped = True
+
+
+def _raw(sock: Any) -> socket.socket:
+    raw = getattr(sock, "_sock", sock)
+    assert isinstance(raw, socket.socket)
+    return raw
+
+
+def oom_kills(api: Any, cid: str, user: str) -> int | None:
+    """The container cgroup's oom_kill counter (cgroup v1 or v2), or None when it cannot be read."""
+    try:
+        eid = api.exec_create(cid, ["sh", "-c", OOM_PROBE], user=user)["Id"]
+        out: bytes = api.exec_start(eid)
+    except Exception:
+        return None
+    for line in out.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "oom_kill" and parts[1].isdigit():
+            return int(parts[1])
+    return None
+
+
+def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str,
+            oom_before: int | None) -> JobOutcome:
+    """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started."""
+    try:
+        eid = api.exec_create(cid, ["sh", "-c", PREAMBLE, "sh", *command], stdin=True, stdout=True, stderr=True,
+                              user=user, workdir=WORK_DIR, environment=JOB_ENV)["Id"]
+        sock = _raw(api.exec_start(eid, socket=True))
+    except Exception as exc:
+        raise SetupFailed(str(exc)) from exc
+    start = time.monotonic()
+    deadline = start + limits.timeout_s
+    out, err = _Tail(limits.tail_bytes), _Tail(limits.tail_bytes)
+    ready = bytearray()
+    ready_seen = False
+    total = 0
+    pending = memoryview(tar)
+    wrote_eof = False
+    buf = bytearray()
+    verdict: tuple[Status, str] | None = None
+    sock.setblocking(False)
+    try:
+        while True:
+            if not pending and not wrote_eof:
+                try:
+                    sock.shutdown(socket.SHUT_WR)  # EOF on the exec's stdin: tar finishes, the job sees EOF
+                except OSError:
+                    pass
+                wrote_eof = True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                verdict = ("timeout", f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed")
+                break
+            rlist, wlist, _ = select.select([sock], [sock] if pending else [], [], min(remaining, 0.5))
+            if wlist and pending:
+                try:
+                    sent = sock.send(pending[:65536])
+                    pending = pending[sent:]
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    pending = memoryview(b"")  # the other side stopped reading (tar failed): its stderr says why
+            if not rlist:
+                continue
+            try:
+                chunk = sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 8:
+                kind, size = struct.unpack(">BxxxL", bytes(buf[:8]))
+                if len(buf) < 8 + size:
+                    break
+                payload = bytes(buf[8 : 8 + size])
+                del buf[: 8 + size]
+                if kind == 1 and not ready_seen:
+                    ready += payload
+                    if len(ready) < len(READY) and READY.startswith(bytes(ready)):
+                        continue
+                    if not ready.startswith(READY):
+                        verdict = ("error", "sandbox preamble printed unexpected output")
+                        break
+                    ready_seen = True
+                    payload = bytes(ready[len(READY) :])
+                    if not payload:
+                        continue
+                total += len(payload)
+                (out if kind == 1 else err).add(payload)
+                if total > limits.output_bytes:
+                    verdict = ("output_limit", f"output exceeded {limits.output_bytes} bytes; container killed")
+                    break
+            if verdict is not None:
+                break
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+    truncated = out.dropped or err.dropped
+    if verdict is not None:
+        status, reason = verdict
+        return JobOutcome(status, None, bytes(out.buf), bytes(err.buf), truncated, reason, reusable=False)
+    exit_code = _exit_code(api, eid)
+    if not ready_seen:
+        msg = err.buf.decode(errors="replace").strip().splitlines()
+        why = msg[-1] if msg else f"exit code {exit_code}"
+        return JobOutcome("error", exit_code, bytes(out.buf), bytes(err.buf), truncated,
+                          f"sandbox could not set up the run: {why}", reusable=False)
+    if exit_code is None:
+        return JobOutcome("error", None, bytes(out.buf), bytes(err.buf), truncated,
+                          "lost track of the job's exit code", reusable=False)
+    if exit_code == 137:  # SIGKILL: the OOM killer, or the job killed itself
+        after = oom_kills(api, cid, user)
+        if after is not None and oom_before is not None and after > oom_before:
+            return JobOutcome("oom", exit_code, bytes(out.buf), bytes(err.buf), truncated,
+                              f"memory limit of {limits.memory_mb} MiB exceeded; process killed", reusable=False)
+        return JobOutcome("failed", exit_code, bytes(out.buf), bytes(err.buf), truncated,
+                          "killed by SIGKILL", reusable=False)
+    status: Status = "passed" if exit_code == 0 else "failed"
+    reason = None if exit_code == 0 else f"exit code {exit_code}"
+    return JobOutcome(status, exit_code, bytes(out.buf), bytes(err.buf), truncated, reason, reusable=True)
+
+
+def _exit_code(api: Any, eid: str) -> int | None:
+    for _ in range(50):  # the stream can close a moment before the daemon records the exit
+        try:
+            info = api.exec_inspect(eid)
+        except Exception:
+            return None
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        time.sleep(0.02)
+    return None
