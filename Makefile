@@ -1,0 +1,73 @@
+# codeassist — every target is idempotent: a second run skips finished steps in seconds.
+# `make demo`  : set everything up, then complete code in examples/ with the embedded model.
+# `make test`  : set everything up, then lint, type-check and run the whole test suite (real model, real dockerd).
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+BIN   := $(VENV)/bin
+STATE := .state
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test check lint typecheck pytest docker-up sandbox-image model bench bench-quick clean
+
+setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
+
+$(STATE)/apt: scripts/install-apt.sh
+	@mkdir -p $(STATE)
+	bash scripts/install-apt.sh
+	@touch $@
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel setuptools
+
+$(STATE)/llama: $(PY) scripts/install-llama.sh
+	@mkdir -p $(STATE)
+	bash scripts/install-llama.sh $(PY)
+	@touch $@
+
+$(STATE)/deps: $(STATE)/llama pyproject.toml setup.py
+	$(PY) -m pip install -q -e ".[dev,model,bench]"
+	@touch $@
+
+model: $(STATE)/deps
+	@$(BIN)/codeassist model install
+
+docker-up: $(STATE)/apt
+	@bash scripts/ensure-dockerd.sh
+
+sandbox-image: $(STATE)/deps docker-up
+	@$(BIN)/codeassist sandbox build
+
+demo: setup
+	@echo "== codeassist complete examples/stats.py:8:12 (cursor after 'return ') =="
+	@sed -n '4,8p' examples/stats.py
+	@$(BIN)/codeassist complete examples/stats.py:8:12 --json | $(PY) -c 'import json,sys; r=json.load(sys.stdin); t=r["timings"]; print("completion:", repr(r["text"])); print(f"prompt {t[\"prompt_tokens\"]} tok ({t[\"reused_tokens\"]} reused), {t[\"prompt_ms\"]:.0f} ms prompt + {t[\"generation_ms\"]:.0f} ms generation = {t[\"total_ms\"]:.0f} ms; model load {r[\"model\"][\"load_ms\"]:.0f} ms")'
+
+lint: $(STATE)/deps
+	$(BIN)/ruff check codeassist server sandbox tests bench
+	$(BIN)/ruff format --check codeassist server sandbox tests bench
+
+# mypy cannot follow setuptools' editable import hook, so it checks a link farm laid out as installed.
+typecheck: $(STATE)/deps
+	@rm -rf build/typecheck && mkdir -p build/typecheck/codeassist
+	@for f in codeassist/*; do ln -s "$$PWD/$$f" build/typecheck/codeassist/; done
+	@ln -s "$$PWD/server" build/typecheck/codeassist/server && ln -s "$$PWD/sandbox" build/typecheck/codeassist/sandbox
+	cd build/typecheck && ../../$(BIN)/mypy --strict --config-file ../../pyproject.toml -p codeassist
+
+pytest: setup
+	$(BIN)/pytest -q
+
+check: lint typecheck
+
+test: setup check pytest
+
+bench-quick: setup
+	$(PY) -m bench.run --quick
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf build dist $(STATE) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,39 @@
+"""Helpers shared by CLI subcommands: location parsing, engine construction, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from codeassist.engine import Engine, EngineConfig
+from codeassist.errors import InputError
+
+
+def parse_location(spec: str) -> tuple[str, int, int]:
+    """``PATH:LINE:COL`` (1-based, as compilers print) -> (path, line0, col0). Splits from the right so paths may
+    contain colons."""
+    parts = spec.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise InputError(f"expected PATH:LINE:COL with 1-based numbers, got {spec!r}")
+    path, line, col = parts[0], int(parts[1]), int(parts[2])
+    if line < 1 or col < 1:
+        raise InputError(f"{spec}: LINE and COL are 1-based")
+    return path, line - 1, col - 1
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model tier name or path to a GGUF file (default: qwen2.5-coder-0.5b)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all cores)")
+    parser.add_argument("--n-ctx", type=int, default=4096, help="model context size in tokens")
+
+
+def engine_from_args(args: argparse.Namespace, **overrides: Any) -> Engine:
+    config = EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx, **overrides)
+    return Engine(config)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")

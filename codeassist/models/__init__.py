@@ -1,0 +1,1 @@
+"""Model layer: registry (where GGUF files come from), GGUF inspection, FIM formats, and inference backends."""

