@@ -189,7 +189,7 @@ def read_gguf(path: str, *, with_tensors: bool = True) -> GGUFInfo:
             end = max(end, offset + (n_el // block_el) * block_bytes)
         data_start = fh.tell()
         data_start += (-data_start) % alignment
-        if known:
+        if known and n_tensors:
             info.expected_size = data_start + end
     if info.expected_size is not None and size < info.expected_size:
         raise ModelError(

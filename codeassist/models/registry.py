@@ -118,6 +118,14 @@ def part_paths(tier: Tier) -> list[str]:
     return paths
 
 
+def part_paths_available(tier: Tier) -> bool:
+    try:
+        part_paths(tier)
+    except ModelError:
+        return False
+    return True
+
+
 ProgressFn = Callable[[int, int], None]
 
 

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real embedded model, loaded once per test session.
+
+No test mocks the model: tests that need it use the installed Qwen2.5-Coder-0.5B GGUF (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from codeassist.engine import Engine, EngineConfig
+from codeassist.models import registry
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = [sys.executable, "-m", "codeassist.cli"]
+
+
+@pytest.fixture(scope="session")
+def model_path() -> str:
+    return registry.resolve(None)
+
+
+@pytest.fixture(scope="session")
+def engine(model_path: str) -> Iterator[Engine]:
+    eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=24))
+    eng.load()
+    yield eng
+    eng.close()
+
+
+def run_cli(*args: str, timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``codeassist`` CLI in a subprocess (so exit codes and stderr are what users see)."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO, check=False)
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli
