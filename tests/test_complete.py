@@ -17,17 +17,20 @@ from codeassist.models.llama_backend import LlamaBackend
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 SPECIAL = ("<|", "|>", "<fim", "<PRE>", "<MID>", "<SUF>")
 
-FIXTURE = '''import math
-
-
-def circle_area(radius: float) -> float:
-    """Area of a circle with the given radius."""
-    return 
-
-
-def main() -> None:
-    print(circle_area(2.0))
-'''
+FIXTURE = "".join(
+    [
+        "import math\n",
+        "\n",
+        "\n",
+        "def circle_area(radius: float) -> float:\n",
+        '    """Area of a circle with the given radius."""\n',
+        "    return \n",  # the cursor goes after "return "
+        "\n",
+        "\n",
+        "def main() -> None:\n",
+        "    print(circle_area(2.0))\n",
+    ]
+)
 
 
 def _has_error(source: str) -> bool:
