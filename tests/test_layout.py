@@ -23,9 +23,9 @@ def test_editable_install_imports_from_elsewhere(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_wheel_layout_and_import(tmp_path: Path) -> None:
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
-        + [str(REPO)],
+        [*pip_wheel, "-w", str(tmp_path), str(REPO)],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
