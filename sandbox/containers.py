@@ -7,6 +7,7 @@ dir). The host workspace is never mounted; files arrive as a tar over the exec's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -85,8 +86,10 @@ class ContainerSpec:
             nano_cpus=int(lim.cpus * 1e9),
             ipc_mode="private",
             oom_score_adj=1000,  # under host memory pressure, jobs die first
-            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0),
-                     docker.types.Ulimit(name="nofile", soft=1024, hard=1024)],
+            ulimits=[
+                docker.types.Ulimit(name="core", soft=0, hard=0),
+                docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
+            ],
             privileged=False,
             init=False,
         )
@@ -125,10 +128,8 @@ class ContainerSpec:
 
 
 def remove_quietly(api: Any, cid: str) -> None:
-    try:
+    with contextlib.suppress(Exception):
         api.remove_container(cid, force=True, v=True)
-    except Exception:
-        pass
 
 
 def remove_orphans(api: Any, *, include_own: bool = False) -> int:

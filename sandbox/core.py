@@ -8,6 +8,7 @@ dir, nonsensical limits) is the caller's bug and raises :class:`codeassist.error
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
@@ -51,9 +52,15 @@ def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
             size = int(pool)
         except ValueError as exc:
             raise InputError(f"CODEASSIST_SANDBOX_POOL must be an integer, got {pool!r}") from exc
-    return SandboxConfig(recipe=cfg.recipe, image=image, pool_size=size, limits=cfg.limits,
-                         docker_timeout_s=cfg.docker_timeout_s, acquire_timeout_s=cfg.acquire_timeout_s,
-                         user=cfg.user)
+    return SandboxConfig(
+        recipe=cfg.recipe,
+        image=image,
+        pool_size=size,
+        limits=cfg.limits,
+        docker_timeout_s=cfg.docker_timeout_s,
+        acquire_timeout_s=cfg.acquire_timeout_s,
+        user=cfg.user,
+    )
 
 
 def image_for(config: SandboxConfig) -> str:
@@ -69,8 +76,9 @@ class Sandbox:
         self.recipe = recipes.load(self.config.recipe)
         self.image = self.config.image or self.recipe.image
         self._conn = DockerConn(self.config.docker_timeout_s)
-        self._pool = Pool(self._conn, ContainerSpec(self.image, self.config.limits, self.config.user),
-                          self.config.pool_size)
+        self._pool = Pool(
+            self._conn, ContainerSpec(self.image, self.config.limits, self.config.user), self.config.pool_size
+        )
         self._lock = threading.Lock()
         self._cleaned_generation = -1
         self._closed = False
@@ -115,10 +123,8 @@ class Sandbox:
         for attempt in range(2):  # one retry when the container vanished before the job started (daemon restart)
             try:
                 self._prepare()
-                if pooled:
-                    outcome = self._run_pooled(snap, argv, limits)
-                else:
-                    outcome = self._run_oneshot(snap, argv, limits)
+                run = self._run_pooled if pooled else self._run_oneshot
+                outcome = run(snap, argv, limits)
             except (DockerUnavailable, PoolError) as exc:
                 return self._error(str(exc), time.monotonic() - start)
             except SetupFailed as exc:
@@ -217,10 +223,8 @@ class Sandbox:
 
 
 def _kill(api: Any, cid: str) -> None:
-    try:
+    with contextlib.suppress(Exception):
         api.kill(cid)
-    except Exception:
-        pass
 
 
 def _check_command(command: Sequence[str]) -> list[str]:

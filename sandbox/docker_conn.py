@@ -7,6 +7,7 @@ survives a daemon restart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any
@@ -29,8 +30,17 @@ def describe(exc: BaseException) -> str:
     url = daemon_url()
     if "permission denied" in low:
         return f"no permission on the Docker socket ({url}); add your user to the 'docker' group"
-    if any(s in low for s in ("connection refused", "no such file", "filenotfounderror", "connectionerror",
-                              "connection aborted", "error while fetching server api version")):
+    if any(
+        s in low
+        for s in (
+            "connection refused",
+            "no such file",
+            "filenotfounderror",
+            "connectionerror",
+            "connection aborted",
+            "error while fetching server api version",
+        )
+    ):
         return f"Docker daemon not reachable at {url}; {DOCKER_HINT}"
     if "timed out" in low or "timeout" in low:
         return f"Docker daemon at {url} did not answer in time"
@@ -42,8 +52,9 @@ def is_connection_error(exc: BaseException) -> bool:
     import docker.errors
     import requests.exceptions
 
-    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
-                        TimeoutError)):
+    if isinstance(
+        exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)
+    ):
         return True
     return isinstance(exc, docker.errors.DockerException) and not isinstance(exc, docker.errors.APIError)
 
@@ -81,10 +92,8 @@ class DockerConn:
             if api is None or api is self._api:
                 old, self._api = self._api, None
                 if old is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         old.close()
-                    except Exception:
-                        pass
 
     def close(self) -> None:
         self.invalidate()

@@ -8,6 +8,7 @@ reused at all.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -25,7 +26,8 @@ PREAMBLE = (
     "kill -9 -1 2>/dev/null; "
     f"cd {WORK_DIR} || exit 125; "
     f"find {WORK_DIR} /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
-    f"tar -x -f - -C {WORK_DIR} --no-same-owner -m || {{ echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }}; "
+    f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
+    "|| { echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }; "
     f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
     'exec "$@"'
 )
@@ -80,12 +82,21 @@ def oom_kills(api: Any, cid: str, user: str) -> int | None:
     return None
 
 
-def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str,
-            oom_before: int | None) -> JobOutcome:
+def run_job(
+    api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str, oom_before: int | None
+) -> JobOutcome:
     """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started."""
     try:
-        eid = api.exec_create(cid, ["sh", "-c", PREAMBLE, "sh", *command], stdin=True, stdout=True, stderr=True,
-                              user=user, workdir=WORK_DIR, environment=JOB_ENV)["Id"]
+        eid = api.exec_create(
+            cid,
+            ["sh", "-c", PREAMBLE, "sh", *command],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            user=user,
+            workdir=WORK_DIR,
+            environment=JOB_ENV,
+        )["Id"]
         sock = _raw(api.exec_start(eid, socket=True))
     except Exception as exc:
         raise SetupFailed(str(exc)) from exc
@@ -103,10 +114,8 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
     try:
         while True:
             if not pending and not wrote_eof:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)  # EOF on the exec's stdin: tar finishes, the job sees EOF
-                except OSError:
-                    pass
                 wrote_eof = True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -152,15 +161,16 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
                 total += len(payload)
                 (out if kind == 1 else err).add(payload)
                 if total > limits.output_bytes:
-                    verdict = ("output_limit", f"output exceeded {limits.output_bytes} bytes; container killed")
+                    verdict = (
+                        "output_limit",
+                        f"output exceeded {limits.output_bytes} bytes; container killed",
+                    )
                     break
             if verdict is not None:
                 break
     finally:
-        try:
+        with contextlib.suppress(OSError):
             sock.close()
-        except OSError:
-            pass
     truncated = out.dropped or err.dropped
     if verdict is not None:
         status, reason = verdict
@@ -169,21 +179,51 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
     if not ready_seen:
         msg = err.buf.decode(errors="replace").strip().splitlines()
         why = msg[-1] if msg else f"exit code {exit_code}"
-        return JobOutcome("error", exit_code, bytes(out.buf), bytes(err.buf), truncated,
-                          f"sandbox could not set up the run: {why}", reusable=False)
+        return JobOutcome(
+            "error",
+            exit_code,
+            bytes(out.buf),
+            bytes(err.buf),
+            truncated,
+            f"sandbox could not set up the run: {why}",
+            reusable=False,
+        )
     if exit_code is None:
-        return JobOutcome("error", None, bytes(out.buf), bytes(err.buf), truncated,
-                          "lost track of the job's exit code", reusable=False)
+        return JobOutcome(
+            "error",
+            None,
+            bytes(out.buf),
+            bytes(err.buf),
+            truncated,
+            "lost track of the job's exit code",
+            reusable=False,
+        )
     if exit_code == 137:  # SIGKILL: the OOM killer, or the job killed itself
         after = oom_kills(api, cid, user)
         if after is not None and oom_before is not None and after > oom_before:
-            return JobOutcome("oom", exit_code, bytes(out.buf), bytes(err.buf), truncated,
-                              f"memory limit of {limits.memory_mb} MiB exceeded; process killed", reusable=False)
-        return JobOutcome("failed", exit_code, bytes(out.buf), bytes(err.buf), truncated,
-                          "killed by SIGKILL", reusable=False)
-    status: Status = "passed" if exit_code == 0 else "failed"
-    reason = None if exit_code == 0 else f"exit code {exit_code}"
-    return JobOutcome(status, exit_code, bytes(out.buf), bytes(err.buf), truncated, reason, reusable=True)
+            return JobOutcome(
+                "oom",
+                exit_code,
+                bytes(out.buf),
+                bytes(err.buf),
+                truncated,
+                f"memory limit of {limits.memory_mb} MiB exceeded; process killed",
+                reusable=False,
+            )
+        return JobOutcome(
+            "failed",
+            exit_code,
+            bytes(out.buf),
+            bytes(err.buf),
+            truncated,
+            "killed by SIGKILL",
+            reusable=False,
+        )
+    if exit_code == 0:
+        return JobOutcome("passed", 0, bytes(out.buf), bytes(err.buf), truncated, None, reusable=True)
+    return JobOutcome(
+        "failed", exit_code, bytes(out.buf), bytes(err.buf), truncated, f"exit code {exit_code}", reusable=True
+    )
 
 
 def _exit_code(api: Any, eid: str) -> int | None:

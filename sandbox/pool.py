@@ -7,9 +7,11 @@ misbehaved is destroyed and a fresh one is started in the background, so one bad
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
+
 from .containers import ContainerSpec, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, describe, is_connection_error
 
@@ -161,10 +163,8 @@ class Pool:
             self._remove(cid)
 
     def _remove(self, cid: str) -> None:
-        try:
+        with contextlib.suppress(DockerUnavailable):
             remove_quietly(self.conn.api(), cid)
-        except DockerUnavailable:
-            pass
 
 
 def _creation_reason(exc: BaseException, image: str) -> str:
@@ -175,4 +175,3 @@ def _creation_reason(exc: BaseException, image: str) -> str:
     ):
         return f"sandbox image {image} is missing; build it with: codeassist sandbox build"
     return f"could not start a sandbox container: {describe(exc)}"
-

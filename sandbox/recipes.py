@@ -12,11 +12,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from codeassist.errors import CodeassistError, InputError
 
@@ -118,7 +119,7 @@ def build(api: Any, recipe: Recipe, *, force: bool = False, log: Callable[[str],
         "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/locale/*",
-        "--customize-hook=mkdir -p \"$1/work\"",
+        '--customize-hook=mkdir -p "$1/work"',
         recipe.suite,
     ]
     changes = [

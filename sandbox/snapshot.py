@@ -18,8 +18,19 @@ from codeassist.errors import InputError
 
 # Never copied out of a workspace: repository metadata, virtual envs and caches (big, and none of the job's business).
 DEFAULT_EXCLUDES: frozenset[str] = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
-     ".ruff_cache", ".tox"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+    }
 )
 JOB_UID = 65534
 
@@ -44,7 +55,11 @@ class Snapshot:
 
     @classmethod
     def from_dir(
-        cls, root: str | os.PathLike[str], *, excludes: Iterable[str] = DEFAULT_EXCLUDES, max_bytes: int | None = None
+        cls,
+        root: str | os.PathLike[str],
+        *,
+        excludes: Iterable[str] = DEFAULT_EXCLUDES,
+        max_bytes: int | None = None,
     ) -> Snapshot:
         base = Path(root)
         if not base.is_dir():

@@ -18,15 +18,21 @@ EXIT_UNVERIFIED = 3
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sandbox", help="build, inspect and try the Docker sandbox",
-                                   description="Build, inspect and try the Docker sandbox that checks code.")
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="build, inspect and try the Docker sandbox",
+        description="Build, inspect and try the Docker sandbox that checks code.",
+    )
     sub = parser.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--recipe", default="python", help="image recipe (default: python)")
-        p.add_argument("--image", default=None,
-                       help="use this registry image instead of the recipe image (also CODEASSIST_SANDBOX_IMAGE)")
+        p.add_argument(
+            "--image",
+            default=None,
+            help="use this registry image instead of the recipe image (also CODEASSIST_SANDBOX_IMAGE)",
+        )
 
     b = sub.add_parser("build", help="build the runner image offline (no-op when up to date)")
     common(b)
@@ -41,8 +47,11 @@ def register(subparsers: Any) -> None:
     common(p)
     p.set_defaults(func=_prune)
 
-    r = sub.add_parser("run", help="run CMD on a snapshot of DIR in the sandbox",
-                       usage="codeassist sandbox run [--json] [--timeout S] DIR -- CMD [ARG…]")
+    r = sub.add_parser(
+        "run",
+        help="run CMD on a snapshot of DIR in the sandbox",
+        usage="codeassist sandbox run [--json] [--timeout S] DIR -- CMD [ARG…]",
+    )
     common(r)
     r.add_argument("--timeout", type=float, default=None, help="wall-clock limit in seconds (default 10)")
     r.add_argument("dir", help="directory to snapshot into the work dir (never mounted)")
@@ -74,15 +83,20 @@ def _build(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     if cfg.image:
-        raise CodeassistError(f"a registry image ({cfg.image}) is configured; nothing to build",
-                              hint="unset CODEASSIST_SANDBOX_IMAGE / --image to use the offline recipe image")
+        raise CodeassistError(
+            f"a registry image ({cfg.image}) is configured; nothing to build",
+            hint="unset CODEASSIST_SANDBOX_IMAGE / --image to use the offline recipe image",
+        )
     recipe = recipes.load(cfg.recipe)
     api = _api()
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     result = recipes.build(api, recipe, force=args.force, log=log)
     verb = "built" if result.built else "up to date:"
-    _emit(args, {"image": result.image, "built": result.built, "seconds": round(result.seconds, 2)},
-          f"{verb} {result.image} ({result.seconds:.1f}s)")
+    _emit(
+        args,
+        {"image": result.image, "built": result.built, "seconds": round(result.seconds, 2)},
+        f"{verb} {result.image} ({result.seconds:.1f}s)",
+    )
     return 0
 
 
@@ -96,13 +110,22 @@ def _status(args: argparse.Namespace) -> int:
         try:
             for c in list_sandbox_containers(_api()):
                 labels = c.get("Labels") or {}
-                containers.append({"id": c["Id"][:12], "state": c.get("State", "?"), "kind": labels.get(LABEL, ""),
-                                   "owner": labels.get(LABEL_OWNER, "")})
+                containers.append(
+                    {
+                        "id": c["Id"][:12],
+                        "state": c.get("State", "?"),
+                        "kind": labels.get(LABEL, ""),
+                        "owner": labels.get(LABEL_OWNER, ""),
+                    }
+                )
         except CodeassistError:
             pass
     data = {"ok": h.ok, "daemon": h.daemon, "image": h.image, "reason": h.reason, "containers": containers}
-    lines = [f"sandbox: {'ok' if h.ok else 'UNAVAILABLE (results unverified)'}", f"  daemon: {h.daemon}",
-             f"  image:  {h.image}"]
+    lines = [
+        f"sandbox: {'ok' if h.ok else 'UNAVAILABLE (results unverified)'}",
+        f"  daemon: {h.daemon}",
+        f"  image:  {h.image}",
+    ]
     if h.reason:
         lines.append(f"  reason: {h.reason}")
     lines.append(f"  containers: {len(containers)}")
@@ -124,9 +147,12 @@ def _prune(args: argparse.Namespace) -> int:
             removed_images.append(ref)
         except Exception as exc:
             print(f"could not remove {ref}: {exc}", file=sys.stderr)
-    _emit(args, {"containers": removed_containers, "images": removed_images},
-          f"removed {removed_containers} leftover container(s) and {len(removed_images)} stale image(s)"
-          + "".join(f"\n  {ref}" for ref in removed_images))
+    _emit(
+        args,
+        {"containers": removed_containers, "images": removed_images},
+        f"removed {removed_containers} leftover container(s) and {len(removed_images)} stale image(s)"
+        + "".join(f"\n  {ref}" for ref in removed_images),
+    )
     return 0
 
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from codeassist.sandbox import Limits, Sandbox, SandboxConfig, health
 
 POOL_SIZE = 2

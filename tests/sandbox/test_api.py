@@ -7,11 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from codeassist.sandbox import Limits, Sandbox, SandboxConfig, Snapshot, health, recipes
+from codeassist.sandbox.core import _check_command
 
 from codeassist.errors import InputError
-from codeassist.sandbox import Limits, Sandbox, SandboxConfig, Snapshot, health
-from codeassist.sandbox import recipes
-from codeassist.sandbox.core import _check_command
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../x.py", "a/../../x", "", "a\\b", "."])
@@ -75,7 +74,7 @@ def test_run_rejects_bad_input_before_docker() -> None:
         with pytest.raises(InputError):
             sb.run({"../x": "1"}, ["true"])
         with pytest.raises(InputError):
-            sb.run({}, "true")  # type: ignore[arg-type]
+            sb.run({}, "true")
     finally:
         sb.close()
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from codeassist.sandbox import Sandbox, SandboxConfig, health
 
 pytestmark = pytest.mark.timeout(60)
@@ -88,9 +87,12 @@ def test_no_socket_permission(docker_ok: None) -> None:
     import sysconfig
 
     python = "/usr/bin/python3"  # the venv's interpreter may live under /root, unreadable to uid 65534
-    if not os.access(python, os.X_OK) or subprocess.run(
-        [python, "-c", f"import sys; sys.exit(sys.version_info[:2] != {tuple(sys.version_info[:2])})"]
-    ).returncode:
+    if (
+        not os.access(python, os.X_OK)
+        or subprocess.run(
+            [python, "-c", f"import sys; sys.exit(sys.version_info[:2] != {tuple(sys.version_info[:2])})"]
+        ).returncode
+    ):
         pytest.skip("no system python of the same version to run as uid 65534")
     sitedirs = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
     code = (
@@ -105,8 +107,15 @@ def test_no_socket_permission(docker_ok: None) -> None:
         os.setgid(65534)
         os.setuid(65534)
 
-    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30,
-                          preexec_fn=drop, env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}, cwd="/")
+    proc = subprocess.run(
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=drop,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"},
+        cwd="/",
+    )
     if "ModuleNotFoundError" in proc.stderr or "Permission denied: '/" in proc.stderr:
         pytest.skip(f"codeassist is not importable as uid 65534: {proc.stderr.strip().splitlines()[-1]}")
     lines = proc.stdout.strip().splitlines()

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from codeassist.cli import sandbox_cmd
 from codeassist.sandbox import Limits, Sandbox, Snapshot
 from codeassist.sandbox.containers import LABEL, LABEL_OWNER, owner_id
+
+from codeassist.cli import sandbox_cmd
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -52,16 +52,22 @@ COUNT_SLEEPERS = (
 def test_work_dir_and_processes_do_not_leak_between_runs(sandbox: Sandbox) -> None:
     # Sequential runs on a pool of 2: containers are certainly reused.
     for _ in range(4):
-        res = sandbox.run({"a.txt": "a", "count.py": COUNT_SLEEPERS},
-                          ["sh", "-c", "ls -A /work /tmp /dev/shm; python3 count.py; "
-                                       "touch /work/left /tmp/left /dev/shm/left; (sleep 300 &); nohup sleep 300 &"])
+        res = sandbox.run(
+            {"a.txt": "a", "count.py": COUNT_SLEEPERS},
+            [
+                "sh",
+                "-c",
+                "ls -A /work /tmp /dev/shm; python3 count.py; "
+                "touch /work/left /tmp/left /dev/shm/left; (sleep 300 &); nohup sleep 300 &",
+            ],
+        )
         assert res.status == "passed", res
         assert "left" not in res.stdout, "files from an earlier run survived"
         assert res.stdout.strip().endswith("\n0"), f"processes from an earlier run survived: {res.stdout}"
 
 
 def test_stdin_is_empty_and_env_is_fixed(sandbox: Sandbox) -> None:
-    res = sandbox.run({}, ["sh", "-c", "cat; echo \"$HOME $PWD $(id -u)\""])
+    res = sandbox.run({}, ["sh", "-c", 'cat; echo "$HOME $PWD $(id -u)"'])
     assert res.status == "passed" and res.stdout == "/tmp /work 65534\n", res
 
 
@@ -76,8 +82,11 @@ def test_concurrent_runs_are_isolated(sandbox: Sandbox) -> None:
 
 
 def test_other_limits_get_a_one_off_container(sandbox: Sandbox) -> None:
-    res = sandbox.run({}, ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"],
-                      Limits(pids=42, timeout_s=20))
+    res = sandbox.run(
+        {},
+        ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"],
+        Limits(pids=42, timeout_s=20),
+    )
     assert res.status == "passed" and res.stdout.strip() == "42" and not res.warm, res
 
 
@@ -94,8 +103,9 @@ def test_orphans_of_dead_process_are_removed(sandbox: Sandbox, docker_ok: None) 
     dead_owner = owner_id(proc.pid)
     proc.wait()
     api = docker.from_env(timeout=10).api
-    cid = api.create_container(sandbox.image, ["sleep", "infinity"],
-                               labels={LABEL: "pool", LABEL_OWNER: dead_owner})["Id"]
+    cid = api.create_container(sandbox.image, ["sleep", "infinity"], labels={LABEL: "pool", LABEL_OWNER: dead_owner})[
+        "Id"
+    ]
     fresh = Sandbox()
     try:
         assert fresh.run({}, ["true"]).status == "passed"

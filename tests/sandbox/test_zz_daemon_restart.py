@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from codeassist.sandbox import Sandbox
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
