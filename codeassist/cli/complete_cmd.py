@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     path, line, col = parse_location(args.location)
     text = read_text_file(path)
-    engine = engine_from_args(args)
+    # A script asked for this completion and waits for it: no interactive time budget.
+    engine = engine_from_args(args, time_budget_ms=None)
     request = CompletionRequest(text=text, line=line, column=col, path=path, max_tokens=args.max_tokens)
     # Validate the position before paying for the model load.
     from codeassist.documents import offset_at
