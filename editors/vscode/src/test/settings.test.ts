@@ -1,0 +1,67 @@
+/** Unit tests for the shared protocol module (no server needed). */
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  buildServerSettings,
+  didChangeConfigurationParams,
+  documentLanguages,
+  getterFromObject,
+  parseStatus,
+  serverCommand,
+  statusBarText,
+} from '../protocol';
+
+test('server settings keep set, valid values and drop client-only and unset ones', () => {
+  const problems: string[] = [];
+  const s = buildServerSettings(
+    getterFromObject({
+      serverPath: '/x/codeassist',
+      model: ' tiny ',
+      threads: 2,
+      n_ctx: null,
+      max_tokens: 'many',
+      verify: 'sandbox',
+      sandbox_image: '',
+      languages: ['python'],
+    }),
+    problems,
+  );
+  assert.deepEqual(s, { model: 'tiny', threads: 2, verify: 'sandbox', languages: ['python'] });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /codeassist\.max_tokens/);
+  assert.deepEqual(buildServerSettings(getterFromObject({ verify: 'maybe' })), {});
+});
+
+test('didChangeConfiguration params use the codeassist section', () => {
+  assert.deepEqual(didChangeConfigurationParams(getterFromObject({ debounce_ms: 10 })), {
+    settings: { codeassist: { debounce_ms: 10 } },
+  });
+});
+
+test('server command defaults to codeassist serve on PATH', () => {
+  assert.deepEqual(serverCommand(undefined, undefined), { command: 'codeassist', args: ['serve'] });
+  assert.deepEqual(serverCommand(' /opt/ca ', ['--log-file', '/tmp/l', 3]), {
+    command: '/opt/ca',
+    args: ['serve', '--log-file', '/tmp/l'],
+  });
+});
+
+test('document languages follow the languages setting', () => {
+  assert.deepEqual(documentLanguages(['go', 'tsx']), ['go', 'typescriptreact']);
+  const all = documentLanguages(null);
+  for (const id of ['python', 'javascriptreact', 'typescriptreact', 'cpp']) assert.ok(all.includes(id), id);
+});
+
+test('status payloads are validated and rendered', () => {
+  assert.equal(parseStatus({ state: 'weird' }), undefined);
+  assert.equal(parseStatus(null), undefined);
+  const s = parseStatus({ state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
+  assert.deepEqual(s, { state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
+  const { text, tooltip } = statusBarText(s);
+  assert.equal(text, '$(sparkle) codeassist 123ms');
+  assert.match(tooltip, /model: qwen/);
+  assert.match(statusBarText(parseStatus({ state: 'loading' })).text, /loading~spin/);
+  assert.match(statusBarText(parseStatus({ state: 'error', message: 'boom' })).tooltip, /boom/);
+  assert.match(statusBarText(undefined).text, /codeassist/);
+});
