@@ -1,0 +1,516 @@
+"""Post-processing of raw FIM output: the rules that turn "what the model said" into "what we show".
+
+Why these rules (anchors §4): small models run on, repeat themselves, re-type the code after the cursor, close
+brackets the editor already closed, and leave the block they were asked to fill. Every generated token costs ~50 ms on
+a 2-core CPU, so the same rules also run *while streaming* (:class:`StreamFilter`) and stop generation as soon as
+the rest could only be thrown away.
+
+Design: one pure function, :func:`postprocess`, maps (situation, raw text) to the suggestion. The streaming filter
+calls it on the complete lines seen so far and stops when any rule has already cut something; every rule is
+monotone on complete lines (more text never un-cuts a line), so streaming and batch results agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
+from codeassist.context.parsing import Document
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+# Text a model may emit as plain text when its control tokens leak (or when it imitates training data).
+GENERIC_STOP_TEXTS: tuple[str, ...] = (
+    "<|endoftext|>", "<|file_sep|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
+    "<|repo_name|>", "<|im_end|>", "<|im_start|>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>",
+    "<repo_name>", "<|file_separator|>", "<｜fim▁", "<EOT>", "\n```", "\ndiff --git",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything about the cursor that the rules need, computed once per request."""
+
+    prefix: str  # text before the cursor (at least the current line; a window is fine)
+    suffix: str  # text after the cursor
+    language: str | None = None
+    multiline: bool = True
+    indentation: Indentation = field(default_factory=Indentation)
+    stop_texts: tuple[str, ...] = ()
+    max_lines: int = 40
+
+    @property
+    def spec(self) -> LanguageSpec | None:
+        return get_spec(self.language)
+
+    @property
+    def line_prefix(self) -> str:
+        return self.prefix[self.prefix.rfind("\n") + 1 :]
+
+    @property
+    def line_suffix(self) -> str:
+        nl = self.suffix.find("\n")
+        return self.suffix if nl < 0 else self.suffix[:nl]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The suggestion and which rule shaped it (``reason`` None = passed through untouched except whitespace)."""
+
+    text: str
+    reason: str | None = None
+    cut: bool = False  # a rule removed generated content (streaming can stop)
+
+
+def make_situation(
+    prefix: str,
+    suffix: str,
+    *,
+    language: str | None,
+    multiline: bool | None = None,
+    indentation: Indentation | None = None,
+    stop_texts: tuple[str, ...] = (),
+    max_lines: int = 40,
+) -> Situation:
+    """Build a :class:`Situation`; multi-line is decided from text when no tree-sitter decision is given."""
+    if multiline is None:
+        multiline = multiline_from_text(prefix, suffix)
+    if indentation is None:
+        indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
+    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
+
+
+_CLOSING_TAIL = re.compile(r"""^[\s)\]}"'`;,:]*$""")
+
+
+def multiline_from_text(prefix: str, suffix: str) -> bool:
+    """Single line when real code sits right of the cursor (only closers/quotes there still allow multi-line)."""
+    nl = suffix.find("\n")
+    line_suffix = suffix if nl < 0 else suffix[:nl]
+    return bool(_CLOSING_TAIL.match(line_suffix))
+
+
+def _indent_width(line: str, tab: int) -> int:
+    n = 0
+    for ch in line:
+        if ch == " ":
+            n += 1
+        elif ch == "\t":
+            n += tab
+        else:
+            break
+    return n
+
+
+def _leading_ws(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+class _Lexer:
+    """Just enough lexing to find brackets outside strings and comments (per-language comment markers)."""
+
+    def __init__(self, spec: LanguageSpec | None) -> None:
+        self.line_comment = spec.line_comment if spec else "#"
+        self.block_comments = spec is not None and spec.line_comment == "//"
+        self.quote: str | None = None
+        self.in_line_comment = False
+        self.in_block_comment = False
+
+    def brackets(self, text: str) -> list[tuple[int, str]]:
+        """(index, char) of every bracket in code, carrying string/comment state across calls."""
+        out: list[tuple[int, str]] = []
+        i, n = 0, len(text)
+        lc = self.line_comment
+        while i < n:
+            ch = text[i]
+            if self.in_line_comment:
+                if ch == "\n":
+                    self.in_line_comment = False
+                i += 1
+                continue
+            if self.in_block_comment:
+                if ch == "*" and text.startswith("*/", i):
+                    self.in_block_comment = False
+                    i += 2
+                    continue
+                i += 1
+                continue
+            if self.quote is not None:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if text.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = None
+                    continue
+                if ch == "\n" and len(self.quote) == 1 and self.quote != "`":
+                    self.quote = None  # unterminated single-line string: recover at the line end
+                i += 1
+                continue
+            if text.startswith(lc, i):
+                self.in_line_comment = True
+                i += len(lc)
+                continue
+            if self.block_comments and text.startswith("/*", i):
+                self.in_block_comment = True
+                i += 2
+                continue
+            if ch in "\"'`":
+                if lc == "#" and text.startswith(ch * 3, i):
+                    self.quote = ch * 3
+                    i += 3
+                    continue
+                if ch == "'" and lc == "//" and self._is_rust_lifetime(text, i):
+                    i += 1
+                    continue
+                self.quote = ch
+                i += 1
+                continue
+            if ch in OPENERS or ch in CLOSERS:
+                out.append((i, ch))
+            i += 1
+        return out
+
+    @staticmethod
+    def _is_rust_lifetime(text: str, i: int) -> bool:
+        # 'a in `&'a str` is not a char literal: a quote followed by an identifier with no closing quote at +2.
+        return i + 2 < len(text) and text[i + 1].isalpha() and text[i + 2] != "'"
+
+
+def _open_stack(prefix: str, spec: LanguageSpec | None) -> list[str]:
+    stack: list[str] = []
+    for _, ch in _Lexer(spec).brackets(prefix):
+        if ch in OPENERS:
+            stack.append(ch)
+        elif stack:
+            # Mismatched closers in broken code: pop to the matching opener if there is one.
+            want = CLOSERS[ch]
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k] == want:
+                    del stack[k:]
+                    break
+    return stack
+
+
+def closable_brackets(prefix: str, suffix: str, spec: LanguageSpec | None) -> list[tuple[str, bool]]:
+    """Openers left unclosed by the prefix, innermost last, each flagged True if the *completion* may close it.
+
+    An opener is closed by the suffix (so the completion must not close it again) when a closer in the suffix, at
+    the suffix's own depth 0, matches it — this is how brackets auto-closed by the editor are recognised.
+    """
+    stack = _open_stack(prefix, spec)
+    claimed = [False] * len(stack)
+    depth = 0
+    top = len(stack) - 1  # innermost not-yet-claimed entry
+    for _, ch in _Lexer(spec).brackets(suffix[:4000]):
+        if ch in OPENERS:
+            depth += 1
+            continue
+        if depth > 0:
+            depth -= 1
+            continue
+        want = CLOSERS[ch]
+        k = top
+        while k >= 0 and stack[k] != want:
+            k -= 1
+        if k < 0:
+            continue
+        claimed[k] = True
+        top = k - 1
+        if top < 0:
+            break
+    return [(stack[i], not claimed[i]) for i in range(len(stack))]
+
+
+@dataclass
+class _Prepared:
+    situation: Situation
+    spec: LanguageSpec | None
+    line_prefix: str
+    line_suffix: str
+    ref_indent: int
+    block_opener: bool
+    blank_line: bool
+    closable: list[tuple[str, bool]]
+    next_suffix_line: str | None
+    all_stops: tuple[str, ...]
+
+
+def prepare(situation: Situation) -> _Prepared:
+    """Precompute the per-request facts (bracket state, reference indentation, the next line below)."""
+    spec = situation.spec
+    lp, ls = situation.line_prefix, situation.line_suffix
+    tab = situation.indentation.width
+    stripped = lp.rstrip()
+    blank = not lp.strip()
+    opener = bool(stripped) and (stripped.endswith(("{", "(", "[")) or (
+        spec is not None and spec.indent_blocks and stripped.endswith(":")))  # fmt: skip
+    rest = situation.suffix[len(ls) + 1 :] if "\n" in situation.suffix else ""
+    next_line = None
+    for line in rest.split("\n")[:50]:
+        if line.strip():
+            next_line = line
+            break
+    return _Prepared(
+        situation=situation, spec=spec, line_prefix=lp, line_suffix=ls,
+        ref_indent=_indent_width(lp + ls, tab) if not blank else _indent_width(lp, tab),
+        block_opener=opener, blank_line=blank,
+        closable=closable_brackets(situation.prefix[-12000:], situation.suffix, spec),
+        next_suffix_line=next_line, all_stops=tuple(situation.stop_texts) + GENERIC_STOP_TEXTS,
+    )  # fmt: skip
+
+
+def _normalize_indentation(lines: list[str], prep: _Prepared) -> list[str]:
+    """Match the file's style: tabs ↔ spaces in leading whitespace (the first line only at a line start)."""
+    ind = prep.situation.indentation
+    out = []
+    model_unit = 4
+    space_counts = sorted({len(_leading_ws(x)) for x in lines[1:] if x.strip() and "\t" not in _leading_ws(x)})
+    deltas = [b - a for a, b in zip([0, *space_counts], space_counts, strict=False) if b - a > 0]
+    if deltas:
+        model_unit = min(deltas)
+        if model_unit not in (2, 3, 4, 8):
+            model_unit = 4
+    for i, line in enumerate(lines):
+        if i == 0 and not prep.blank_line:
+            out.append(line)
+            continue
+        lead = _leading_ws(line)
+        body = line[len(lead) :]
+        if ind.use_tabs and " " in lead:
+            spaces = lead.count(" ") + lead.count("\t") * model_unit
+            lead = "\t" * (spaces // model_unit) + " " * (spaces % model_unit)
+        elif not ind.use_tabs and "\t" in lead:
+            lead = lead.replace("\t", " " * ind.width)
+        out.append(lead + body)
+    return out
+
+
+def _is_closer_line(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and all(c in ")]};,>" for c in s)
+
+
+_LINE_END_REPEAT = re.compile(r"(.{1,12}?)\1{5,}\s*$")
+
+
+def _significant(line: str) -> bool:
+    return sum(c.isalnum() for c in line) >= 2
+
+
+def _repetition_cut(lines: list[str]) -> int | None:
+    """Where to cut a repeated block of k=1..4 lines: one line needs 3 copies (short loops legitimately repeat a
+    line twice), longer blocks 2. One copy is kept."""
+    n = len(lines)
+    for i in range(1, n):
+        for k in range(1, 5):
+            if i - k < 0 or i + k > n:
+                continue
+            block = lines[i : i + k]
+            if not any(_significant(x) for x in block):
+                continue
+            if [x.strip() for x in block] != [x.strip() for x in lines[i - k : i]]:
+                continue
+            if k == 1:
+                if i - 2 >= 0 and lines[i - 2].strip() == block[0].strip():
+                    return i - 1  # keep one copy
+                continue
+            return i
+    return None
+
+
+def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None, final: bool = True) -> Processed:
+    """Apply every rule to ``raw`` and return the suggestion. ``final=False`` (streaming) skips the whitespace
+    clean-up and the first-line suffix-overlap rule, which need the finished text."""
+    p = prep or prepare(situation)
+    reason: str | None = None
+    cut = False
+    text = raw
+
+    # 1. Leaked control tokens / fences / per-family stop texts.
+    first_stop = min((i for s in p.all_stops if (i := text.find(s)) >= 0), default=-1)
+    if first_stop >= 0:
+        text, reason, cut = text[:first_stop], "stop_text", True
+
+    # 2. Single-line mode: the first line only.
+    if not situation.multiline:
+        nl = text.find("\n")
+        if nl >= 0:
+            text, reason, cut = text[:nl], "single_line", True
+
+    lines = text.split("\n")
+    lines = _normalize_indentation(lines, p)
+    tab = situation.indentation.width
+    spec = p.spec
+
+    # 3. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
+    closable = list(p.closable)
+    local_depth = 0
+    lexer = _Lexer(spec)
+    kept: list[str] = []
+    completed_block = False
+    seen_top = p.ref_indent == 0 and not p.blank_line
+    saw_blank = False
+    next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
+    next_indent = _indent_width(p.next_suffix_line, tab) if p.next_suffix_line else None
+    indent_blocks = spec is not None and spec.indent_blocks
+    for idx, line in enumerate(lines):
+        if idx >= situation.max_lines:
+            reason, cut = "max_lines", True
+            break
+        is_first = idx == 0
+        indent = _indent_width((p.line_prefix if is_first else "") + line, tab)
+        content = line.strip()
+        closer = _is_closer_line(line)
+        stop_after = False
+        if not is_first and content:
+            # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept
+            # (if the bracket rule allows it) and generation stops after it.
+            if indent < p.ref_indent or (p.block_opener and indent <= p.ref_indent):
+                if indent_blocks or not closer:
+                    reason, cut = "scope", True
+                    break
+                stop_after = True
+            # The model re-types the line below the cursor: everything from here is a duplicate.
+            if next_line is not None and content == next_line and (
+                    _significant(content) or (indent == next_indent and closer)):  # fmt: skip
+                reason, cut = "suffix_overlap", True
+                break
+            # One top-level item at a time.
+            if p.ref_indent == 0 and indent == 0 and completed_block and (
+                    saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))):  # fmt: skip
+                reason, cut = "top_level", True
+                break
+        if is_first and p.blank_line and content and next_line is not None and content == next_line \
+                and _significant(content):  # fmt: skip
+            reason, cut = "suffix_overlap", True
+            break
+        # Brackets: closing one the suffix already closes (auto-pairs, existing block end) cuts here.
+        trimmed_at: int | None = None
+        for pos, ch in lexer.brackets(line + "\n"):
+            if ch in OPENERS:
+                local_depth += 1
+                continue
+            if local_depth > 0:
+                local_depth -= 1
+                continue
+            if closable and closable[-1][1]:
+                closable.pop()
+                continue
+            trimmed_at = pos
+            break
+        if trimmed_at is not None:
+            head = line[:trimmed_at]
+            if head.strip() or is_first:
+                kept.append(head.rstrip() if head.strip() else head)
+            reason, cut = "bracket", True
+            break
+        kept.append(line)
+        if content:
+            if indent == 0 and p.ref_indent == 0:
+                seen_top = True
+            elif indent > 0 and seen_top and p.ref_indent == 0:
+                completed_block = True
+            saw_blank = False
+        elif not is_first:
+            saw_blank = True
+        if stop_after:
+            reason, cut = "scope", True
+            break
+
+    lines = kept
+
+    # 4. Repetition: repeated blocks of lines, and lines that end in a repeated pattern.
+    rep = _repetition_cut(lines)
+    if rep is not None:
+        lines, reason, cut = lines[:rep], "repetition", True
+    for i, line in enumerate(lines):
+        m = _LINE_END_REPEAT.search(line)
+        if m and (final or i < len(lines) - 1):
+            lines = [*lines[:i], line[: m.start() + len(m.group(1))]]
+            reason, cut = "repetition", True
+            break
+
+    text = "\n".join(lines)
+    if not final:
+        return Processed(text, reason, cut)
+
+    # 5. First line re-types the rest of the current line: drop the duplicate tail.
+    ls = p.line_suffix.strip()
+    if ls:
+        first, sep, rest = text.partition("\n")
+        if first.rstrip().endswith(ls) and len(first.rstrip()) >= len(ls):
+            first = first.rstrip()[: -len(ls)]
+            text = first + sep + rest
+            reason = reason or "suffix_overlap"
+        if text.strip() == ls:
+            text, reason = "", "suffix_overlap"
+
+    # 6. Whitespace: no trailing spaces, no trailing blank lines; nothing but whitespace means no suggestion.
+    out = [x.rstrip() for x in text.split("\n")]
+    while len(out) > 1 and not out[-1].strip():
+        out.pop()
+    text = "\n".join(out)
+    if not text.strip():
+        return Processed("", reason or "empty", cut)
+    if not situation.multiline and p.line_suffix.strip() == "" and text != text.rstrip():
+        text = text.rstrip()
+    return Processed(text, reason, cut)
+
+
+class StreamFilter:
+    """``on_text`` callback for :meth:`ModelBackend.generate`: returns False once the rest can only be cut."""
+
+    def __init__(self, situation: Situation) -> None:
+        self.situation = situation
+        self.prep = prepare(situation)
+        self.stopped_reason: str | None = None
+        self.calls = 0
+
+    def __call__(self, text_so_far: str) -> bool:
+        self.calls += 1
+        if any(s in text_so_far for s in self.prep.all_stops):
+            self.stopped_reason = "stop_text"
+            return False
+        nl = text_so_far.rfind("\n")
+        if nl < 0:
+            return True
+        if not self.situation.multiline:
+            self.stopped_reason = "single_line"
+            return False
+        result = postprocess(self.situation, text_so_far[:nl], prep=self.prep, final=False)
+        if result.cut:
+            self.stopped_reason = result.reason
+            return False
+        return True
+
+    def finish(self, raw: str) -> Processed:
+        return postprocess(self.situation, raw, prep=self.prep)
+
+
+def decide_multiline(doc: Document, offset: int) -> bool:
+    """Single vs multi-line from the text right of the cursor and the tree-sitter node at the cursor.
+
+    Single line when code follows the cursor on its line, inside a comment, or inside a one-line string literal;
+    multi-line otherwise (the scope rules then keep the completion inside the current block).
+    """
+    line_end = doc.text.find("\n", offset)
+    line_suffix = doc.text[offset : line_end if line_end >= 0 else len(doc.text)]
+    if not _CLOSING_TAIL.match(line_suffix):
+        return False
+    if doc.tree is None or doc.spec is None:
+        return True
+    b = doc.byte_offset(offset)
+    node = doc.node_at(offset)
+    while node is not None:
+        kind = node.type
+        if "comment" in kind and node.start_byte < b <= node.end_byte:
+            return False
+        if kind in ("string", "string_literal", "interpreted_string_literal", "template_string",
+                    "raw_string_literal", "char_literal") and node.start_byte < b < node.end_byte:  # fmt: skip
+            head = doc.data[node.start_byte : node.start_byte + 4].lstrip(b"rbfuRBFU")
+            return head.startswith((b'"""', b"'''", b"`"))
+        node = node.parent
+    return True
