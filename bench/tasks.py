@@ -311,3 +311,20 @@ def split_tests(test: str) -> tuple[str, str]:
 def _balanced(line: str) -> bool:
     closed = line.count("(") == line.count(")") and line.count("[") == line.count("]")
     return closed and not line.rstrip().endswith("\\")
+
+
+def sample_by_problem(tasks: list[InfillTask], n: int, *, seed: int = DEFAULT_SEED) -> list[InfillTask]:
+    """A deterministic sample of ``n`` tasks made of whole problems (all lines of randomly drawn problems, the last
+    one cut), in task order. Consecutive holes in one problem share most of their prompt, which is what the KV
+    cache reuses, so a quick run gets more tasks per minute without favouring any kind of line."""
+    by_problem: dict[str, list[InfillTask]] = {}
+    for t in tasks:
+        by_problem.setdefault(t.problem_id, []).append(t)
+    order = sorted(by_problem)
+    random.Random(seed).shuffle(order)
+    picked: list[InfillTask] = []
+    for pid in order:
+        picked += by_problem[pid][: n - len(picked)]
+        if len(picked) >= n:
+            break
+    return sorted(picked, key=_task_key)

@@ -1,0 +1,437 @@
+"""Typing replay: type a span of a real source file character by character and ask for a completion after each
+keystroke, the way an editor does; measure keystroke -> answer latency and the work behind it.
+
+Targets, all fed the very same edits:
+
+- ``lsp``: ``codeassist serve`` over stdio (didChange with one-character incremental edits + inlineCompletion, with the
+  server's configured debounce); closed loop: the next key is typed once the answer arrived.
+- ``engine``: our :class:`~codeassist.engine.Engine` in-process (KV-cache prefix reuse, typed-ahead cache), which also
+  reports reused/evaluated tokens, cache hits and syntax-gate drops per request.
+- ``engine_nocache``: the same engine with its KV cache emptied before every request (what a stateless server costs).
+- ``llama_server``: llama.cpp's server, ``/infill`` with ``cache_prompt: true``, started with ``--cache-reuse 256``.
+
+An edit list is a pure function of (file, span), so every target replays byte-identical documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from codeassist.engine import CompletionRequest, Engine
+
+
+@dataclass(frozen=True)
+class Keystroke:
+    text: str  # the document after this keystroke
+    line: int  # cursor after the keystroke (0-based)
+    column: int  # code points
+    char: str  # the character typed
+    at_line: int  # where it was inserted (before the keystroke)
+    at_column: int
+
+
+@dataclass(frozen=True)
+class Span:
+    path: str  # a file's path (for the language and the report)
+    first_line: int  # 0-based
+    n_lines: int
+
+
+def keystrokes(source: str, span: Span, limit: int | None = None) -> list[Keystroke]:
+    """The edits that type ``span``'s lines (after their indentation, which an editor auto-inserts) into the file
+    with those lines' content removed. Returns at most ``limit`` keystrokes."""
+    lines = source.splitlines(keepends=True)
+    base = list(lines)
+    typed: list[tuple[int, str]] = []  # (line index, text to type on it)
+    for i in range(span.first_line, span.first_line + span.n_lines):
+        raw = lines[i].rstrip("\n")
+        indent = raw[: len(raw) - len(raw.lstrip())]
+        base[i] = indent + "\n"
+        typed.append((i, raw[len(indent) :]))
+    out: list[Keystroke] = []
+    current = list(base)
+    for i, content in typed:
+        col0 = len(current[i]) - 1
+        for k, ch in enumerate(content):
+            before = current[i][:-1]
+            current[i] = before + ch + "\n"
+            out.append(Keystroke("".join(current), i, col0 + k + 1, ch, i, col0 + k))
+            if limit is not None and len(out) >= limit:
+                return out
+    return out
+
+
+def initial_text(source: str, span: Span) -> str:
+    lines = source.splitlines(keepends=True)
+    for i in range(span.first_line, span.first_line + span.n_lines):
+        raw = lines[i].rstrip("\n")
+        lines[i] = raw[: len(raw) - len(raw.lstrip())] + "\n"
+    return "".join(lines)
+
+
+@dataclass
+class Answer:
+    latency_ms: float
+    text: str
+    prompt_tokens: int | None = None
+    reused_tokens: int | None = None
+    evaluated_tokens: int | None = None
+    generated_tokens: int | None = None
+    cached: bool | None = None
+    gate: str | None = None
+
+
+@dataclass
+class ReplayStats:
+    target: str
+    keystrokes: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    shown: int  # answers with a non-empty suggestion
+    reused_tokens: int | None = None
+    evaluated_tokens: int | None = None
+    prompt_tokens: int | None = None
+    cache_hits: int | None = None
+    gate_drops: int | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) — no interpolation, so p99 of 40 samples is the maximum."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summarise(target: str, answers: Sequence[Answer]) -> ReplayStats:
+    lat = [a.latency_ms for a in answers]
+
+    def total(name: str) -> int | None:
+        vals = [getattr(a, name) for a in answers]
+        return None if any(v is None for v in vals) or not vals else int(sum(vals))
+
+    cached = [a.cached for a in answers]
+    gates = [a.gate for a in answers]
+    return ReplayStats(
+        target=target, keystrokes=len(answers), p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95),
+        p99_ms=percentile(lat, 99), mean_ms=statistics.fmean(lat) if lat else float("nan"),
+        shown=sum(1 for a in answers if a.text.strip()), reused_tokens=total("reused_tokens"),
+        evaluated_tokens=total("evaluated_tokens"), prompt_tokens=total("prompt_tokens"),
+        cache_hits=None if any(c is None for c in cached) else sum(1 for c in cached if c),
+        gate_drops=None if any(g is None for g in gates) else sum(1 for g in gates if g == "dropped"),
+        latencies_ms=lat,
+    )  # fmt: skip
+
+
+# -- engine ---------------------------------------------------------------------------------------------------------
+
+
+def empty_kv_cache(engine: Engine) -> None:
+    """Forget the backend's cached prompt so the next request evaluates everything (llama-cpp-python trims the KV
+    cache to ``n_tokens`` on the next eval)."""
+    llm = getattr(engine.backend, "_llm", None)
+    if llm is not None:
+        llm.n_tokens = 0
+    for name in ("clear_cache", "reset_cache", "clear_typed_ahead"):
+        hook = getattr(engine, name, None)
+        if callable(hook):
+            hook()
+
+
+def replay_engine(
+    engine: Engine, path: str, strokes: Sequence[Keystroke], *, fresh: bool, max_tokens: int
+) -> list[Answer]:
+    out: list[Answer] = []
+    for ks in strokes:
+        if fresh:
+            empty_kv_cache(engine)
+        req = CompletionRequest(text=ks.text, line=ks.line, column=ks.column, path=path, max_tokens=max_tokens)
+        t0 = time.perf_counter()
+        res = engine.complete(req)
+        ms = (time.perf_counter() - t0) * 1000
+        t = res.timings
+        out.append(
+            Answer(
+                ms,
+                res.text,
+                t.prompt_tokens,
+                t.reused_tokens,
+                t.evaluated_tokens,
+                t.generated_tokens,
+                res.cached,
+                res.gate,
+            )
+        )
+    return out
+
+
+# -- llama-server -----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def llama_server(binary: str, model: str, *, threads: int, n_ctx: int, n_batch: int) -> Iterator[str]:
+    """Start llama-server on a loopback port; yield its base URL; stop it (the process we started) afterwards."""
+    port = free_port()
+    cmd = [
+        binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-t", str(threads), "-tb", str(threads),
+        "-c", str(n_ctx), "-b", str(n_batch), "-ub", "512", "-np", "1", "--cache-reuse", "256",
+    ]  # fmt: skip
+    log = open(os.path.join(os.path.dirname(binary), "llama-server.log"), "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("llama-server did not become healthy in 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _post(url: str, body: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        data: dict[str, Any] = json.loads(r.read())
+    return data
+
+
+def windows(text: str, offset: int, prefix_tokens: int, suffix_tokens: int) -> tuple[str, str]:
+    """The same line-aligned character windows our engine cuts before tokenizing (4 chars per token guess)."""
+    prefix, suffix = text[:offset], text[offset:]
+    if len(prefix) > prefix_tokens * 4:
+        cut = prefix.find("\n", len(prefix) - prefix_tokens * 4)
+        prefix = prefix[cut + 1 :] if cut >= 0 else prefix[-prefix_tokens * 4 :]
+    if len(suffix) > suffix_tokens * 4:
+        cut = suffix.rfind("\n", 0, suffix_tokens * 4)
+        suffix = suffix[: cut + 1] if cut >= 0 else suffix[: suffix_tokens * 4]
+    return prefix, suffix
+
+
+def offset_of(text: str, line: int, column: int) -> int:
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+    return starts[line] + column
+
+
+def replay_llama_server(
+    url: str, strokes: Sequence[Keystroke], *, max_tokens: int, prefix_tokens: int, suffix_tokens: int
+) -> list[Answer]:
+    out: list[Answer] = []
+    for ks in strokes:
+        off = offset_of(ks.text, ks.line, ks.column)
+        prefix, suffix = windows(ks.text, off, prefix_tokens, suffix_tokens)
+        rest = suffix.split("\n", 1)[0]
+        body = {
+            "input_prefix": prefix, "input_suffix": suffix, "input_extra": [], "cache_prompt": True,
+            "n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "samplers": ["top_k"],
+            "stop": ["\n"] if rest.strip() else ["\n\n"], "t_max_predict_ms": 5000,
+        }  # fmt: skip
+        t0 = time.perf_counter()
+        data = _post(url + "/infill", body)
+        ms = (time.perf_counter() - t0) * 1000
+        tm = data.get("timings", {})
+        cached = int(tm.get("cache_n", 0))
+        evaluated = int(tm.get("prompt_n", 0))
+        out.append(
+            Answer(
+                ms, str(data.get("content", "")), cached + evaluated, cached, evaluated, int(tm.get("predicted_n", 0))
+            )
+        )
+    return out
+
+
+# -- LSP over stdio -----------------------------------------------------------------------------------------------
+
+
+class LspClient:
+    """A minimal JSON-RPC client for ``codeassist serve`` over stdio (threads-free: reads with select)."""
+
+    def __init__(self, cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        self._next_id = 0
+        self._buf = b""
+        self.notifications: list[dict[str, Any]] = []
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def notify(self, method: str, params: Any) -> None:
+        self._send({"method": method, "params": params})
+
+    def request(self, method: str, params: Any, timeout: float = 120.0) -> Any:
+        self._next_id += 1
+        rid = self._next_id
+        self._send({"id": rid, "method": method, "params": params})
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._read(deadline)
+            if msg.get("id") == rid and "method" not in msg:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result")
+            self._handle(msg)
+
+    def wait_for(self, pred: Any, timeout: float) -> dict[str, Any]:
+        for n in self.notifications:
+            if pred(n):
+                return n
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._read(deadline)
+            self._handle(msg)
+            if "id" not in msg and pred(msg):
+                return msg
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        if "method" in msg and "id" in msg:  # a server->client request: answer it
+            result: Any = None
+            if msg["method"] == "workspace/configuration":
+                result = [None for _ in msg.get("params", {}).get("items", [])]
+            self._send({"id": msg["id"], "result": result})
+        elif "method" in msg:
+            self.notifications.append(msg)
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while True:
+            head, sep, rest = self._buf.partition(b"\r\n\r\n")
+            if sep:
+                length = next(
+                    int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+                )
+                if len(rest) >= length:
+                    self._buf = rest[length:]
+                    msg: dict[str, Any] = json.loads(rest[:length])
+                    return msg
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from the language server")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise RuntimeError(f"the language server exited ({self.proc.poll()})")
+                self._buf += chunk
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.request("shutdown", None, timeout=10)
+            self.notify("exit", None)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def utf16_col(line_text: str, column: int) -> int:
+    return len(line_text[:column].encode("utf-16-le")) // 2
+
+
+def replay_lsp(
+    strokes: Sequence[Keystroke], source: str, span: Span, *, settings: dict[str, Any], timeout: float = 180.0
+) -> tuple[list[Answer], dict[str, Any]]:
+    """Replay through ``codeassist serve`` (stdio). Returns the answers and the last ``codeassist/status``."""
+    client = LspClient([sys.executable, "-m", "codeassist.cli", "serve", "--stdio"])
+    uri = "file://" + os.path.abspath(span.path)
+    try:
+        client.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": None,
+                "initializationOptions": settings,
+                "capabilities": {
+                    "general": {"positionEncodings": ["utf-16"]},
+                    "textDocument": {"inlineCompletion": {"dynamicRegistration": False}},
+                },
+            },
+            timeout=60,
+        )
+        client.notify("initialized", {})
+        text = initial_text(source, span)
+        client.notify(
+            "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}
+        )
+        client.wait_for(
+            lambda m: m.get("method") == "codeassist/status" and m["params"].get("state") in ("ready", "error"),
+            timeout=timeout,
+        )
+        answers: list[Answer] = []
+        lines = text.split("\n")
+        for version, ks in enumerate(strokes, start=2):
+            line_text = lines[ks.at_line]
+            at = utf16_col(line_text, ks.at_column)
+            change = {
+                "range": {"start": {"line": ks.at_line, "character": at}, "end": {"line": ks.at_line, "character": at}},
+                "text": ks.char,
+            }
+            lines[ks.at_line] = line_text[: ks.at_column] + ks.char + line_text[ks.at_column :]
+            t0 = time.perf_counter()
+            client.notify(
+                "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+            )
+            result = client.request(
+                "textDocument/inlineCompletion",
+                {
+                    "textDocument": {"uri": uri},
+                    "position": {"line": ks.line, "character": utf16_col(lines[ks.line], ks.column)},
+                    "context": {"triggerKind": 2},
+                },
+                timeout=timeout,
+            )
+            ms = (time.perf_counter() - t0) * 1000
+            items = (result or {}).get("items", []) if isinstance(result, dict) else (result or [])
+            first = items[0] if items else {}
+            insert = first.get("insertText", "")
+            answers.append(Answer(ms, insert if isinstance(insert, str) else str(insert.get("value", ""))))
+        statuses = [m["params"] for m in client.notifications if m.get("method") == "codeassist/status"]
+        return answers, (statuses[-1] if statuses else {})
+    finally:
+        client.close()

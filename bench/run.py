@@ -1,0 +1,368 @@
+"""``python -m bench.run [--quick]``: latency replay vs llama-server, throughput ceiling, HumanEval infilling quality.
+
+Writes ``bench/results/<stamp>.json``, ``<stamp>.md`` and ``<stamp>-latency-cdf.png``, and copies the Markdown summary
+to ``bench/RESULTS.md``. Every part degrades to a line saying why it was skipped (no llama.cpp build, no Docker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import quality, replay, tasks
+from bench.scoring import Executor
+from codeassist.engine import Engine, EngineConfig
+from codeassist.models.backend import GenerationParams
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results")
+LLAMA_BIN = os.path.join(ROOT, "build", "llama.cpp", "bin")
+THREADS = 2
+N_CTX = 4096
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    mem = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            mem = int(next(ln.split()[1] for ln in fh if ln.startswith("MemTotal"))) * 1024
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "threads": THREADS,
+        "python": platform.python_version(), "load_avg_start": os.getloadavg(),
+    }  # fmt: skip
+
+
+# -- throughput -----------------------------------------------------------------------------------------------------
+
+
+def ours_throughput(engine: Engine, n_prompt: int, n_gen: int) -> dict[str, float]:
+    backend = engine.backend
+    src = Path(ROOT, "codeassist", "engine.py").read_text(encoding="utf-8")
+    toks = backend.tokenize(src)[:n_prompt]
+    replay.empty_kv_cache(engine)
+    ev = backend.evaluate(toks)
+    replay.empty_kv_cache(engine)
+    gen = backend.generate(toks[: n_prompt // 2], GenerationParams(max_tokens=n_gen))
+    return {
+        "prompt_tokens": ev.evaluated_tokens, "prompt_tok_s": ev.evaluated_tokens / (ev.prompt_ms / 1000),
+        "gen_tokens": len(gen.tokens), "gen_tok_s": len(gen.tokens) / max(gen.generation_ms / 1000, 1e-9),
+    }  # fmt: skip
+
+
+def llama_bench(model: str, n_prompt: int, n_gen: int) -> dict[str, Any]:
+    binary = os.path.join(LLAMA_BIN, "llama-bench")
+    if not os.access(binary, os.X_OK):
+        return {"skipped": "llama-bench not built (run bench/build_llama_cpp.sh)"}
+    cmd = [binary, "-m", model, "-t", str(THREADS), "-p", str(n_prompt), "-n", str(n_gen), "-r", "2", "-o", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        return {"skipped": f"llama-bench failed: {proc.stderr[-300:]}"}
+    rows = json.loads(proc.stdout)
+    out: dict[str, Any] = {}
+    for row in rows:
+        key = "prompt_tok_s" if row.get("n_prompt", 0) > 0 else "gen_tok_s"
+        out[key] = float(row["avg_ts"])
+    return out
+
+
+# -- replay -------------------------------------------------------------------------------------------------------
+
+
+def replay_spans(quick: bool) -> list[replay.Span]:
+    import inspect
+    import json as stdlib_json
+
+    stdlib = inspect.getsourcefile(stdlib_json.decoder) or ""
+    spans = [replay.Span(os.path.join(ROOT, "codeassist", "engine.py"), 150, 2)]
+    if stdlib:
+        spans.append(replay.Span(stdlib, 250, 2))
+    return spans[:1] if quick else spans
+
+
+def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
+    per_span = 8 if quick else 40
+    nocache_n = 4 if quick else 12
+    answers: dict[str, list[replay.Answer]] = {"lsp": [], "engine": [], "engine_nocache": [], "llama_server": []}
+    notes: list[str] = []
+    status: dict[str, Any] = {}
+    cfg = engine.config
+    server_bin = os.path.join(LLAMA_BIN, "llama-server")
+    for span in replay_spans(quick):
+        source = Path(span.path).read_text(encoding="utf-8")
+        strokes = replay.keystrokes(source, span, limit=per_span)
+        log(f"replay {os.path.basename(span.path)}:{span.first_line + 1}: {len(strokes)} keystrokes")
+        answers["engine"] += replay.replay_engine(engine, span.path, strokes, fresh=False, max_tokens=max_tokens)
+        answers["engine_nocache"] += replay.replay_engine(
+            engine, span.path, strokes[:nocache_n], fresh=True, max_tokens=max_tokens
+        )
+        if os.access(server_bin, os.X_OK):
+            with replay.llama_server(
+                server_bin, engine.backend.info.path, threads=THREADS, n_ctx=N_CTX, n_batch=1024
+            ) as url:
+                answers["llama_server"] += replay.replay_llama_server(
+                    url,
+                    strokes,
+                    max_tokens=max_tokens,
+                    prefix_tokens=cfg.prefix_tokens,
+                    suffix_tokens=cfg.suffix_tokens,
+                )
+        elif "llama-server not built" not in notes:
+            notes.append("llama-server not built (run bench/build_llama_cpp.sh)")
+        try:
+            settings = {"threads": THREADS, "n_ctx": N_CTX, "max_tokens": max_tokens, "debounce_ms": 75}
+            lsp_answers, status = replay.replay_lsp(strokes, source, span, settings=settings)
+            answers["lsp"] += lsp_answers
+        except Exception as exc:  # the server is a separate deliverable: report, don't die
+            notes.append(f"LSP replay failed: {exc!r}"[:300])
+    stats = {k: replay.summarise(k, v).to_json() for k, v in answers.items() if v}
+    ratios: dict[str, float] = {}
+    base = stats.get("llama_server")
+    if base:
+        for k in ("engine", "engine_nocache", "lsp"):
+            if k in stats:
+                ratios[f"{k}/llama_server p50"] = stats[k]["p50_ms"] / base["p50_ms"]
+                ratios[f"{k}/llama_server p95"] = stats[k]["p95_ms"] / base["p95_ms"]
+    return {"stats": stats, "ratios": ratios, "notes": notes, "last_status": status}
+
+
+# -- quality ------------------------------------------------------------------------------------------------------
+
+
+def context_options() -> list[str]:
+    """Boolean EngineConfig fields that switch a context source (exposed by the context engine, if any)."""
+    names = []
+    for f in dataclasses.fields(EngineConfig):
+        if f.type in (bool, "bool") and any(
+            w in f.name for w in ("context", "scope", "import", "definition", "snippet")
+        ):
+            names.append(f.name)
+    return names
+
+
+def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[str, Any]:
+    problems = tasks.load_problems()
+    single_all = tasks.single_line_tasks(problems)
+    single = tasks.sample_by_problem(single_all, 40) if quick else single_all
+    multi = tasks.multi_line_subset(problems, 8 if quick else 40)
+    out: dict[str, Any] = {"single_line_total": len(single_all)}
+    log(f"quality: {len(single)} single-line tasks")
+    sl = quality.run_quality(
+        "single-line", engine, single, multi_line=False, max_tokens=24, executor=executor, progress=log
+    )
+    log(f"quality: {len(multi)} multi-line tasks")
+    ml = quality.run_quality(
+        "multi-line", engine, multi, multi_line=True, max_tokens=64, executor=executor, progress=log
+    )
+    out["single"], out["multi"] = sl.to_json(), ml.to_json()
+    options = context_options()
+    out["context_options"] = options
+    subset = single[: (16 if quick else 200)]
+    for name in options:
+        default = getattr(engine.config, name)
+        setattr(engine.config, name, not default)
+        try:
+            log(f"quality: {name}={not default} on {len(subset)} tasks")
+            res = quality.run_quality(
+                f"{name}={not default}", engine, subset, multi_line=False, max_tokens=24, executor=executor
+            )
+            base = quality.run_quality(
+                f"{name}={default}", engine, subset, multi_line=False, max_tokens=24, executor=executor
+            )
+            out.setdefault("ablations", []).extend([base.to_json(False), res.to_json(False)])
+        finally:
+            setattr(engine.config, name, default)
+    return out
+
+
+# -- report -------------------------------------------------------------------------------------------------------
+
+
+def fmt(v: Any, digits: int = 0, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    if pct:
+        return f"{100 * v:.1f}%"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    lines = [
+        f"# codeassist benchmark ({'quick' if data['quick'] else 'full'}) — {data['stamp']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; threads = {m['threads']}; "
+        f"load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_start'])} (shared machine: timings are "
+        "noisy, compare ratios measured in the same run). Model: "
+        + data["model"]
+        + f". Run took {data['seconds']:.0f} s.",
+        "",
+        "## Typing replay (keystroke → answer, ms)",
+        "",
+        "| target | keys | p50 | p95 | p99 | shown | prompt tok | reused | evaluated | cache hits | gate drops |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rp = data.get("replay", {})
+    for k, s in rp.get("stats", {}).items():
+        lines.append(
+            f"| {k} | {s['keystrokes']} | {fmt(s['p50_ms'])} | {fmt(s['p95_ms'])} | {fmt(s['p99_ms'])} | "
+            f"{s['shown']} | "
+            f"{fmt(s['prompt_tokens'])} | {fmt(s['reused_tokens'])} | {fmt(s['evaluated_tokens'])} | "
+            f"{fmt(s['cache_hits'])} | {fmt(s['gate_drops'])} |"
+        )
+    for k, v in rp.get("ratios", {}).items():
+        lines.append(f"\nratio {k}: **{v:.2f}**")
+    for n in rp.get("notes", []):
+        lines.append(f"\nnote: {n}")
+    tp = data.get("throughput", {})
+    ours, ref = tp.get("ours", {}), tp.get("llama_bench", {})
+    lines += [
+        "",
+        "## Throughput ceiling (tok/s, threads = 2)",
+        "",
+        "| | prompt eval | decode |",
+        "|---|---|---|",
+        f"| ours (engine backend) | {fmt(ours.get('prompt_tok_s'), 1)} | {fmt(ours.get('gen_tok_s'), 1)} |",
+        f"| llama-bench | {fmt(ref.get('prompt_tok_s'), 1)} | {fmt(ref.get('gen_tok_s'), 1)} |",
+    ]
+    if "skipped" in ref:
+        lines.append(f"\nllama-bench: {ref['skipped']}")
+    q = data.get("quality", {})
+    lines += [
+        "",
+        f"## HumanEval infilling quality (of {q.get('single_line_total', '?')} single-line tasks)",
+        "",
+        "| set | n | exact match | edit sim | pass@1 (sandbox) | shown | syntax err raw | syntax err shown | gate "
+        "| median ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in ("single", "multi"):
+        s = q.get(key)
+        if s:
+            lines.append(_qrow(s))
+    for s in q.get("ablations", []):
+        lines.append(_qrow(s))
+    if not q.get("context_options"):
+        lines.append(
+            "\nContext options on/off: the engine exposes no context switches in EngineConfig yet (not measured)."
+        )
+    if data.get("sandbox_note"):
+        lines.append(f"\nsandbox: {data['sandbox_note']}")
+    lines += ["", "Raw outputs, per-task scores and per-keystroke latencies: the JSON next to this file.", ""]
+    return "\n".join(lines)
+
+
+def _qrow(s: dict[str, Any]) -> str:
+    gates = ", ".join(f"{k} {v}" for k, v in sorted(s["gate_counts"].items()))
+    return (
+        f"| {s['name']} | {s['n']} | {fmt(s['exact_match'], pct=True)} | {fmt(s['edit_similarity'], 3)} | "
+        f"{fmt(s['pass_at_1'], pct=True)} | {fmt(s['shown_rate'], pct=True)} | "
+        f"{fmt(s['syntax_error_raw'], pct=True)} | "
+        f"{fmt(s['syntax_error_shown'], pct=True)} | {gates} | {fmt(s['median_ms'])} |"
+    )
+
+
+def plot_cdf(stats: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, s in stats.items():
+        lat = sorted(s["latencies_ms"])
+        if lat:
+            ax.step(lat, [(i + 1) / len(lat) for i in range(len(lat))], where="post", label=f"{name} (n={len(lat)})")
+    ax.set_xlabel("keystroke → answer latency (ms)")
+    ax.set_ylabel("fraction of keystrokes")
+    ax.set_xscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run")
+    ap.add_argument("--quick", action="store_true", help="small deterministic samples (about 10 minutes on 2 cores)")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: replay,throughput,quality")
+    args = ap.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    started = time.perf_counter()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    os.makedirs(RESULTS, exist_ok=True)
+    engine = Engine(EngineConfig(n_threads=THREADS, n_ctx=N_CTX))
+    info = engine.load()
+    data: dict[str, Any] = {
+        "stamp": stamp,
+        "quick": args.quick,
+        "machine": machine(),
+        "model": f"{info.name} ({info.path})",
+    }
+    log(f"model {info.name} loaded in {info.load_ms:.0f} ms")
+    if "throughput" not in skip:
+        n_p, n_g = (256, 32) if args.quick else (512, 64)
+        data["throughput"] = {
+            "ours": ours_throughput(engine, n_p, n_g),
+            "llama_bench": llama_bench(info.path, n_p, n_g),
+        }
+        log(f"throughput: {data['throughput']}")
+    if "replay" not in skip:
+        data["replay"] = run_replay(engine, args.quick, max_tokens=24)
+    executor: Executor | None = None
+    if "quality" not in skip:
+        try:
+            executor = Executor()
+            ok, reason = executor.health()
+            if not ok:
+                data["sandbox_note"] = f"sandbox unavailable ({reason}): pass@1 not measured"
+                executor.close()
+                executor = None
+        except Exception as exc:
+            data["sandbox_note"] = f"sandbox unavailable ({exc!r}): pass@1 not measured"
+            executor = None
+        try:
+            data["quality"] = run_quality(engine, args.quick, executor)
+        finally:
+            if executor is not None:
+                executor.close()
+    data["seconds"] = time.perf_counter() - started
+    base = os.path.join(RESULTS, stamp)
+    with open(base + ".json", "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, default=str)
+    md = markdown(data)
+    if data.get("replay", {}).get("stats"):
+        plot_cdf(data["replay"]["stats"], base + "-latency-cdf.png")
+        md += f"\nLatency CDF: `bench/results/{stamp}-latency-cdf.png`.\n"
+    with open(base + ".md", "w", encoding="utf-8") as fh:
+        fh.write(md)
+    shutil.copyfile(base + ".md", os.path.join(ROOT, "bench", "RESULTS.md"))
+    log(f"wrote {base}.json/.md; total {data['seconds']:.0f} s")
+    print(md)
+    engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
