@@ -266,13 +266,9 @@ def _normalize_indentation(lines: list[str], prep: _Prepared) -> list[str]:
     """Match the file's style: tabs ↔ spaces in leading whitespace (the first line only at a line start)."""
     ind = prep.situation.indentation
     out = []
-    model_unit = 4
-    space_counts = sorted({len(_leading_ws(x)) for x in lines[1:] if x.strip() and "\t" not in _leading_ws(x)})
-    deltas = [b - a for a, b in zip([0, *space_counts], space_counts, strict=False) if b - a > 0]
-    if deltas:
-        model_unit = min(deltas)
-        if model_unit not in (2, 3, 4, 8):
-            model_unit = 4
+    # The model's own unit: 4 when every space indent is a multiple of 4, else 2 (CPU models rarely use 3 or 8).
+    counts = [len(_leading_ws(x)) for x in lines[1:] if x.strip() and "\t" not in _leading_ws(x)]
+    model_unit = 4 if all(c % 4 == 0 for c in counts) else 2
     for i, line in enumerate(lines):
         if i == 0 and not prep.blank_line:
             out.append(line)
@@ -340,12 +336,21 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         if nl >= 0:
             text, reason, cut = text[:nl], "single_line", True
 
+    # 3. The first line re-types the rest of the current line (``foo(█)`` → ``a)``): drop the duplicate tail. Only
+    # once the first line is complete, so streaming and batch agree.
+    ls = p.line_suffix.strip()
+    if ls and (final or "\n" in text):
+        first, sep, rest = text.partition("\n")
+        if first.rstrip().endswith(ls):
+            text = first.rstrip()[: -len(ls)] + sep + rest
+            reason = "suffix_overlap"
+
     lines = text.split("\n")
     lines = _normalize_indentation(lines, p)
     tab = situation.indentation.width
     spec = p.spec
 
-    # 3. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
+    # 4. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
     closable = list(p.closable)
     local_depth = 0
     lexer = _Lexer(spec)
@@ -422,31 +427,23 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
 
     lines = kept
 
-    # 4. Repetition: repeated blocks of lines, and lines that end in a repeated pattern.
+    # 5. Repetition: repeated blocks of lines, and lines that end in a repeated pattern.
     rep = _repetition_cut(lines)
     if rep is not None:
         lines, reason, cut = lines[:rep], "repetition", True
     for i, line in enumerate(lines):
         m = _LINE_END_REPEAT.search(line)
-        if m and (final or i < len(lines) - 1):
-            lines = [*lines[:i], line[: m.start() + len(m.group(1))]]
-            reason, cut = "repetition", True
+        if m and any(c.isalnum() for c in m.group(1)) and (final or i < len(lines) - 1):
+            # A line that ends in a run (``0, 0, 0, 0, 0, 0``) is the model looping until max_tokens: drop it.
+            lines, reason, cut = lines[:i], "repetition", True
             break
 
     text = "\n".join(lines)
     if not final:
         return Processed(text, reason, cut)
 
-    # 5. First line re-types the rest of the current line: drop the duplicate tail.
-    ls = p.line_suffix.strip()
-    if ls:
-        first, sep, rest = text.partition("\n")
-        if first.rstrip().endswith(ls) and len(first.rstrip()) >= len(ls):
-            first = first.rstrip()[: -len(ls)]
-            text = first + sep + rest
-            reason = reason or "suffix_overlap"
-        if text.strip() == ls:
-            text, reason = "", "suffix_overlap"
+    if ls and text.strip() == ls:
+        text, reason = "", "suffix_overlap"
 
     # 6. Whitespace: no trailing spaces, no trailing blank lines; nothing but whitespace means no suggestion.
     out = [x.rstrip() for x in text.split("\n")]
