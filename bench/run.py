@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import quality, replay, tasks
-from bench.scoring import Executor
+from bench.scoring import Executor, verify_bugs
 from codeassist.engine import Engine, EngineConfig
 from codeassist.models.backend import GenerationParams
 
@@ -195,6 +195,19 @@ def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[
     return out
 
 
+def run_bugs(executor: Executor, base: str) -> dict[str, Any]:
+    """The mutation bug set of issue #7, verified in the sandbox; written to ``<stamp>-bugs.json`` for the fixer."""
+    t0 = time.perf_counter()
+    bugs = verify_bugs(executor, tasks.load_problems(), seed=tasks.DEFAULT_SEED)
+    kinds: dict[str, int] = {}
+    for b in bugs:
+        kinds[b.kind] = kinds.get(b.kind, 0) + 1
+    with open(base + "-bugs.json", "w", encoding="utf-8") as fh:
+        json.dump([b.to_json() for b in bugs], fh, indent=1)
+    log(f"bug set: {len(bugs)} verified bugs in {time.perf_counter() - t0:.0f} s")
+    return {"n": len(bugs), "kinds": kinds, "seed": tasks.DEFAULT_SEED, "seconds": time.perf_counter() - t0}
+
+
 # -- report -------------------------------------------------------------------------------------------------------
 
 
@@ -266,6 +279,13 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(
             "\nContext options on/off: the engine exposes no context switches in EngineConfig yet (not measured)."
         )
+    bugs = data.get("bugs")
+    if bugs:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(bugs["kinds"].items()))
+        lines.append(
+            f"\nBug set (issue #7): {bugs['n']} one-line mutations of canonical solutions that fail their tests in the "
+            f"sandbox (seed {bugs['seed']}; {kinds}); verified in {bugs['seconds']:.0f} s."
+        )
     if data.get("sandbox_note"):
         lines.append(f"\nsandbox: {data['sandbox_note']}")
     lines += ["", "Raw outputs, per-task scores and per-keystroke latencies: the JSON next to this file.", ""]
@@ -306,7 +326,7 @@ def plot_cdf(stats: dict[str, Any], path: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run")
     ap.add_argument("--quick", action="store_true", help="small deterministic samples (about 10 minutes on 2 cores)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: replay,throughput,quality")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: replay,throughput,quality,bugs")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     started = time.perf_counter()
@@ -344,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
             executor = None
         try:
             data["quality"] = run_quality(engine, args.quick, executor)
+            if executor is not None and "bugs" not in skip:
+                data["bugs"] = run_bugs(executor, base=os.path.join(RESULTS, stamp))
         finally:
             if executor is not None:
                 executor.close()
