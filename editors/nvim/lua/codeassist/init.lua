@@ -1,0 +1,634 @@
+--- codeassist for Neovim 0.11+: ghost-text completions, explanations and fixes from `codeassist serve`.
+---
+--- require('codeassist').setup({ ... }) starts the server with vim.lsp.start() for the configured filetypes.
+--- Neovim 0.11 has no built-in textDocument/inlineCompletion (0.12 adds vim.lsp.inline_completion), so this plugin
+--- requests it itself (debounced on TextChangedI/CursorMovedI, cancelling stale requests) and draws the first item as
+--- extmark ghost text: the rest of the cursor line as inline virt_text, further lines as virt_lines.
+local M = {}
+
+local NAME = 'codeassist'
+local STATUS_METHOD = 'codeassist/status'
+local EXPLAIN_COMMAND = 'codeassist.explain'
+local ns = vim.api.nvim_create_namespace('codeassist')
+
+---@class codeassist.Config
+local defaults = {
+  --- Server command. Default: `codeassist serve` on PATH.
+  cmd = { 'codeassist', 'serve' },
+  --- Filetypes to attach to.
+  filetypes = {
+    'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java', 'c', 'cpp',
+  },
+  --- Files/dirs marking the workspace root (the server reads [tool.codeassist] from its pyproject.toml / .codeassist.toml).
+  root_markers = { 'pyproject.toml', '.codeassist.toml', '.git', 'package.json', 'go.mod', 'Cargo.toml' },
+  --- Server settings, sent as initializationOptions and as the `codeassist` section of
+  --- workspace/didChangeConfiguration: model, threads, n_ctx, max_tokens, debounce_ms, timeout_ms, verify,
+  --- sandbox_image, languages. Leave out what you do not want to override.
+  settings = {},
+  --- Ask for suggestions automatically while typing (otherwise only with :CodeassistComplete / the trigger key).
+  auto_trigger = true,
+  --- Client-side debounce (ms) before a request is sent; the server has its own `debounce_ms` setting too.
+  debounce_ms = 75,
+  --- Hide ghost text while the popup menu is visible.
+  hide_during_pum = true,
+  keymaps = {
+    accept = '<Tab>', -- accept the whole suggestion (falls back to the key's normal behaviour when none is shown)
+    accept_line = '<C-l>', -- accept the next line of it
+    dismiss = '<C-]>',
+    trigger = '<M-\\>', -- ask now
+  },
+  --- Highlight group for ghost text (linked to Comment unless you define CodeassistSuggestion yourself).
+  hl_group = 'CodeassistSuggestion',
+  explain = { border = 'rounded', max_width = 88, max_height = 30 },
+}
+
+M.config = vim.deepcopy(defaults)
+
+---@type table<integer, {timer?: uv.uv_timer_t, request?: {client: vim.lsp.Client, id: integer}, seq: integer, suggestion?: table}>
+local buffers = {}
+
+--- Last explanation (Markdown), for scripts and tests.
+M.last_explanation = nil
+
+local function bstate(bufnr)
+  local s = buffers[bufnr]
+  if not s then
+    s = { seq = 0 }
+    buffers[bufnr] = s
+  end
+  return s
+end
+
+local function empty_dict_if_empty(t)
+  if t == nil or next(t) == nil then
+    return vim.empty_dict()
+  end
+  return t
+end
+
+--- The codeassist client attached to a buffer, if any.
+---@return vim.lsp.Client?
+function M.get_client(bufnr)
+  return vim.lsp.get_clients({ bufnr = bufnr or vim.api.nvim_get_current_buf(), name = NAME })[1]
+end
+
+-- Status ------------------------------------------------------------------------------------------------------------
+
+--- One-line status for a statusline: "codeassist: ready 123ms", "codeassist: loading", "codeassist: error".
+function M.statusline()
+  return vim.g.codeassist_status or ''
+end
+
+local function format_status(st)
+  local text = 'codeassist: ' .. tostring(st.state or '?')
+  if st.state == 'ready' and type(st.lastLatencyMs) == 'number' then
+    text = text .. string.format(' %dms', math.floor(st.lastLatencyMs + 0.5))
+  end
+  return text
+end
+
+local function on_status(_, result, ctx)
+  if type(result) ~= 'table' then
+    return
+  end
+  vim.g.codeassist_state = result -- the full payload: state, message, model, lastLatencyMs, verification
+  vim.g.codeassist_status = format_status(result) -- short text for statuslines: %{g:codeassist_status}
+  if result.state == 'error' then
+    vim.notify('codeassist: ' .. tostring(result.message or 'error'), vim.log.levels.ERROR)
+  end
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'CodeassistStatus', modeline = false, data = result })
+  vim.cmd.redrawstatus({ bang = true, mods = { silent = true, emsg_silent = true } })
+end
+
+-- Ghost text --------------------------------------------------------------------------------------------------------
+
+local function clear(bufnr)
+  local s = buffers[bufnr]
+  if s then
+    s.suggestion = nil
+  end
+  if vim.api.nvim_buf_is_valid(bufnr) then
+    vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, -1)
+  end
+end
+
+local function cancel(bufnr)
+  local s = buffers[bufnr]
+  if not s then
+    return
+  end
+  s.seq = s.seq + 1 -- any response still in flight is now stale
+  if s.timer then
+    s.timer:stop()
+  end
+  if s.request then
+    pcall(function()
+      s.request.client:cancel_request(s.request.id)
+    end)
+    s.request = nil
+  end
+end
+
+--- Dismiss the visible suggestion and cancel pending requests.
+function M.dismiss(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  cancel(bufnr)
+  clear(bufnr)
+end
+
+local function item_text(item)
+  local t = item.insertText
+  if type(t) == 'table' then
+    t = t.value
+  end
+  return type(t) == 'string' and t or ''
+end
+
+--- Byte column of an LSP position on `row` (0-based).
+local function byte_col(bufnr, row, character, encoding)
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+  local ok, col = pcall(vim.str_byteindex, line, encoding, character, false)
+  return ok and col or #line
+end
+
+local function render(bufnr, s)
+  vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, -1)
+  local sug = s.suggestion
+  if not sug or sug.ghost == '' then
+    return
+  end
+  local lines = vim.split(sug.ghost, '\n', { plain = true })
+  local hl = M.config.hl_group
+  local extmark = { hl_mode = 'combine', priority = 200 }
+  if lines[1] ~= '' then
+    extmark.virt_text = { { lines[1], hl } }
+    extmark.virt_text_pos = 'inline'
+  end
+  if #lines > 1 then
+    extmark.virt_lines = {}
+    for i = 2, #lines do
+      table.insert(extmark.virt_lines, { { lines[i], hl } })
+    end
+  end
+  sug.extmark = vim.api.nvim_buf_set_extmark(bufnr, ns, sug.row, sug.col, extmark)
+end
+
+local function show(bufnr, client, item, row, col)
+  local text = item_text(item)
+  local srow, scol = row, col
+  if item.range then
+    srow = item.range.start.line
+    scol = byte_col(bufnr, srow, item.range.start.character, client.offset_encoding)
+  end
+  -- The item replaces [range.start, cursor]; what is already typed there is not ghost text.
+  local typed = ''
+  if srow == row and scol <= col then
+    typed = vim.api.nvim_buf_get_text(bufnr, row, scol, row, col, {})[1] or ''
+  end
+  local ghost = text
+  if typed ~= '' and text:sub(1, #typed) == typed then
+    ghost = text:sub(#typed + 1)
+  end
+  local s = bstate(bufnr)
+  s.suggestion = {
+    item = item,
+    text = text,
+    ghost = ghost,
+    row = row,
+    col = col,
+    start_row = srow,
+    start_col = scol,
+    tick = vim.api.nvim_buf_get_changedtick(bufnr),
+  }
+  render(bufnr, s)
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'CodeassistSuggestion', modeline = false })
+end
+
+--- Request a suggestion at the cursor now.
+---@param opts? {bufnr?: integer, trigger_kind?: integer}
+function M.request(opts)
+  opts = opts or {}
+  local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
+  local client = M.get_client(bufnr)
+  if not client or not (client.server_capabilities or {}).inlineCompletionProvider then
+    return false
+  end
+  cancel(bufnr)
+  clear(bufnr)
+  local s = bstate(bufnr)
+  local seq = s.seq
+  local win = vim.api.nvim_get_current_win()
+  local cursor = vim.api.nvim_win_get_cursor(win)
+  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding)
+  params.context = { triggerKind = opts.trigger_kind or 2 } -- 1 = Invoked, 2 = Automatic
+  local ok, id = client:request('textDocument/inlineCompletion', params, function(err, result)
+    if s.seq ~= seq then
+      return -- superseded
+    end
+    s.request = nil
+    if err or not result or not vim.api.nvim_buf_is_valid(bufnr) then
+      return
+    end
+    if vim.api.nvim_buf_get_changedtick(bufnr) ~= tick or vim.api.nvim_get_current_buf() ~= bufnr then
+      return -- stale: the user typed or moved on
+    end
+    local now = vim.api.nvim_win_get_cursor(0)
+    if now[1] ~= cursor[1] or now[2] ~= cursor[2] then
+      return
+    end
+    if not vim.startswith(vim.api.nvim_get_mode().mode, 'i') and not opts.any_mode then
+      return
+    end
+    if M.config.hide_during_pum and vim.fn.pumvisible() == 1 then
+      return
+    end
+    local items = result.items or result
+    if type(items) == 'table' and items[1] and item_text(items[1]) ~= '' then
+      show(bufnr, client, items[1], cursor[1] - 1, cursor[2])
+    end
+  end, bufnr)
+  if ok then
+    s.request = { client = client, id = id }
+  end
+  return ok
+end
+
+local function schedule_request(bufnr)
+  local s = bstate(bufnr)
+  cancel(bufnr)
+  clear(bufnr)
+  if not M.config.auto_trigger or not M.get_client(bufnr) then
+    return
+  end
+  s.timer = s.timer or assert(vim.uv.new_timer())
+  local seq = s.seq
+  s.timer:start(
+    M.config.debounce_ms,
+    0,
+    vim.schedule_wrap(function()
+      if s.seq == seq and vim.api.nvim_get_current_buf() == bufnr and vim.startswith(vim.api.nvim_get_mode().mode, 'i') then
+        M.request({ bufnr = bufnr })
+      end
+    end)
+  )
+end
+
+--- The visible suggestion of a buffer: {text, ghost, item, row, col} or nil.
+function M.get_suggestion(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local s = buffers[bufnr]
+  local sug = s and s.suggestion
+  if sug and sug.tick == vim.api.nvim_buf_get_changedtick(bufnr) then
+    return sug
+  end
+  return nil
+end
+
+function M.is_visible(bufnr)
+  return M.get_suggestion(bufnr) ~= nil
+end
+
+--- Accept the visible suggestion (`what` = 'all' or 'line'). Returns true when something was inserted.
+function M.accept(what)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local sug = M.get_suggestion(bufnr)
+  if not sug then
+    return false
+  end
+  local insert = sug.ghost
+  if what == 'line' then
+    local nl = insert:find('\n', 2, true) -- a leading newline belongs to the next line
+    if nl then
+      insert = insert:sub(1, nl - 1)
+    end
+  end
+  cancel(bufnr)
+  clear(bufnr)
+  local lines = vim.split(insert, '\n', { plain = true })
+  if sug.ghost == sug.text or sug.start_row ~= sug.row then
+    -- Plain insertion at the cursor (or a range we cannot express as a suffix: replace it with the full text).
+    local srow, scol = sug.row, sug.col
+    if sug.ghost ~= sug.text and what ~= 'line' then
+      srow, scol = sug.start_row, sug.start_col
+      lines = vim.split(sug.text, '\n', { plain = true })
+    end
+    vim.api.nvim_buf_set_text(bufnr, srow, scol, sug.row, sug.col, lines)
+    local end_row = srow + #lines - 1
+    local end_col = (#lines == 1 and scol or 0) + #lines[#lines]
+    vim.api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+  else
+    vim.api.nvim_buf_set_text(bufnr, sug.row, sug.col, sug.row, sug.col, lines)
+    local end_row = sug.row + #lines - 1
+    local end_col = (#lines == 1 and sug.col or 0) + #lines[#lines]
+    vim.api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+  end
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'CodeassistAccept', modeline = false })
+  return true
+end
+
+-- Keymaps: the accept key keeps its usual meaning (or an existing mapping) when no suggestion is visible. ----------
+
+local function fallback(bufnr, lhs, previous)
+  if previous and not vim.tbl_isempty(previous) then
+    if previous.callback then
+      local r = previous.callback()
+      if previous.expr == 1 and type(r) == 'string' and r ~= '' then
+        vim.api.nvim_feedkeys(previous.replace_keycodes == 1 and vim.keycode(r) or r, 'n', false)
+      end
+      return
+    end
+    if previous.rhs and previous.rhs ~= '' then
+      local rhs = previous.rhs
+      if previous.expr == 1 then
+        rhs = vim.api.nvim_eval(rhs)
+      end
+      vim.api.nvim_feedkeys(vim.keycode(rhs), previous.noremap == 1 and 'n' or 'm', false)
+      return
+    end
+  end
+  vim.api.nvim_feedkeys(vim.keycode(lhs), 'n', false)
+end
+
+local function map_accept(bufnr, lhs, what)
+  if not lhs or lhs == '' then
+    return
+  end
+  local previous = vim.fn.maparg(lhs, 'i', false, true)
+  if previous and previous.desc and previous.desc:find('^codeassist') then
+    return -- already ours
+  end
+  vim.keymap.set('i', lhs, function()
+    if not M.accept(what) then
+      fallback(bufnr, lhs, previous)
+    end
+  end, { buffer = bufnr, desc = 'codeassist: accept ' .. what })
+end
+
+local function attach_buffer(bufnr)
+  local s = bstate(bufnr)
+  if s.attached then
+    return
+  end
+  s.attached = true
+  local km = M.config.keymaps or {}
+  map_accept(bufnr, km.accept, 'all')
+  map_accept(bufnr, km.accept_line, 'line')
+  if km.dismiss and km.dismiss ~= '' then
+    vim.keymap.set('i', km.dismiss, function()
+      local visible = M.is_visible(bufnr)
+      M.dismiss(bufnr)
+      if not visible then
+        vim.api.nvim_feedkeys(vim.keycode(km.dismiss), 'n', false)
+      end
+    end, { buffer = bufnr, desc = 'codeassist: dismiss' })
+  end
+  if km.trigger and km.trigger ~= '' then
+    vim.keymap.set('i', km.trigger, function()
+      M.request({ bufnr = bufnr, trigger_kind = 1 })
+    end, { buffer = bufnr, desc = 'codeassist: suggest' })
+  end
+  local group = vim.api.nvim_create_augroup('codeassist_buf_' .. bufnr, { clear = true })
+  vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      local sug = M.get_suggestion(bufnr)
+      local cur = vim.api.nvim_win_get_cursor(0)
+      if sug and sug.row == cur[1] - 1 and sug.col == cur[2] then
+        return -- nothing changed (e.g. CursorMovedI right after rendering)
+      end
+      schedule_request(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      M.dismiss(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd('CompleteChanged', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      if M.config.hide_during_pum then
+        M.dismiss(bufnr)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'BufWipeout', 'LspDetach' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function(ev)
+      if ev.event == 'LspDetach' then
+        local c = vim.lsp.get_client_by_id(ev.data.client_id)
+        if not c or c.name ~= NAME then
+          return
+        end
+      end
+      M.dismiss(bufnr)
+      local st = buffers[bufnr]
+      if st and st.timer then
+        st.timer:close()
+      end
+      buffers[bufnr] = nil
+      pcall(vim.api.nvim_del_augroup_by_id, group)
+    end,
+  })
+end
+
+-- Explain -----------------------------------------------------------------------------------------------------------
+
+local function show_markdown(markdown)
+  local lines = vim.split(markdown, '\n', { plain = true })
+  local cfg = M.config.explain or {}
+  local _, win = vim.lsp.util.open_floating_preview(lines, 'markdown', {
+    border = cfg.border,
+    max_width = cfg.max_width,
+    max_height = cfg.max_height,
+    focus_id = 'codeassist_explain',
+    title = ' codeassist ',
+  })
+  return win
+end
+
+--- Ask the server to explain [uri, range]; the Markdown goes to a floating window and M.last_explanation.
+---@param opts {bufnr?: integer, range: lsp.Range, on_result?: fun(markdown: string?, err: any)}
+function M.explain(opts)
+  local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
+  local client = M.get_client(bufnr)
+  if not client then
+    vim.notify('codeassist: no server attached to this buffer', vim.log.levels.WARN)
+    return false
+  end
+  local params = {
+    command = EXPLAIN_COMMAND,
+    -- showDocument = false: we show the Markdown ourselves instead of having the server open a generated file.
+    arguments = { vim.uri_from_bufnr(bufnr), opts.range, { showDocument = false } },
+  }
+  return client:request('workspace/executeCommand', params, function(err, result)
+    local markdown = type(result) == 'table' and result.value or result
+    if err or type(markdown) ~= 'string' or markdown == '' then
+      local why = err and (err.message or vim.inspect(err)) or 'no explanation (is the model still loading?)'
+      vim.notify('codeassist: ' .. why, vim.log.levels.WARN)
+      if opts.on_result then
+        opts.on_result(nil, err or why)
+      end
+      return
+    end
+    M.last_explanation = markdown
+    show_markdown(markdown)
+    if opts.on_result then
+      opts.on_result(markdown, nil)
+    end
+  end, bufnr)
+end
+
+--- LSP range for lines line1..line2 (1-based, inclusive), or the charwise visual selection when it matches them.
+function M.range_for_lines(bufnr, line1, line2, client)
+  local enc = client and client.offset_encoding or 'utf-16'
+  local lines = vim.api.nvim_buf_get_lines(bufnr, line1 - 1, line2, false)
+  local start_char, end_char = 0, vim.str_utfindex(lines[#lines] or '', enc)
+  local vs, ve = vim.fn.getpos("'<"), vim.fn.getpos("'>")
+  if vim.fn.visualmode() == 'v' and vs[2] == line1 and ve[2] == line2 then
+    start_char = vim.str_utfindex(lines[1] or '', enc, math.min(vs[3] - 1, #(lines[1] or '')), false)
+    local last = lines[#lines] or ''
+    local e = math.min(ve[3], #last)
+    end_char = vim.str_utfindex(last, enc, e, false)
+  end
+  return { start = { line = line1 - 1, character = start_char }, ['end'] = { line = line2 - 1, character = end_char } }
+end
+
+-- Setup -------------------------------------------------------------------------------------------------------------
+
+local function capabilities()
+  local caps = vim.lsp.protocol.make_client_capabilities()
+  caps.textDocument = caps.textDocument or {}
+  caps.textDocument.inlineCompletion = { dynamicRegistration = false }
+  caps.window = caps.window or {}
+  caps.window.workDoneProgress = true
+  caps.window.showDocument = { support = true }
+  return caps
+end
+
+--- Start (or reuse) the server for a buffer.
+function M.start(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  if vim.bo[bufnr].buftype ~= '' then
+    return nil
+  end
+  local fname = vim.api.nvim_buf_get_name(bufnr)
+  local root = vim.fs.root(bufnr, M.config.root_markers)
+    or (fname ~= '' and vim.fs.dirname(fname))
+    or vim.fn.getcwd()
+  local settings = M.config.settings or {}
+  local id = vim.lsp.start({
+    name = NAME,
+    cmd = M.config.cmd,
+    root_dir = root,
+    capabilities = capabilities(),
+    init_options = empty_dict_if_empty(settings),
+    -- Sent as workspace/didChangeConfiguration after initialize, and answers workspace/configuration pulls.
+    settings = next(settings) and { codeassist = settings } or nil,
+    handlers = { [STATUS_METHOD] = on_status },
+    commands = {
+      -- The "codeassist: Explain" code action (vim.lsp.buf.code_action) runs here, so the result lands in a float.
+      [EXPLAIN_COMMAND] = function(command, ctx)
+        local args = command.arguments or {}
+        M.explain({ bufnr = ctx.bufnr, range = args[2] })
+      end,
+    },
+  }, { bufnr = bufnr })
+  if id then
+    attach_buffer(bufnr)
+  end
+  return id
+end
+
+--- Change server settings at runtime (merged into config.settings), sent with workspace/didChangeConfiguration.
+function M.set_settings(settings)
+  M.config.settings = vim.tbl_deep_extend('force', M.config.settings or {}, settings or {})
+  for _, client in ipairs(vim.lsp.get_clients({ name = NAME })) do
+    client.settings = { codeassist = empty_dict_if_empty(M.config.settings) }
+    client:notify('workspace/didChangeConfiguration', { settings = client.settings })
+  end
+end
+
+local function user_commands()
+  vim.api.nvim_create_user_command('CodeassistExplain', function(o)
+    local bufnr = vim.api.nvim_get_current_buf()
+    local line1, line2 = o.line1, o.line2
+    if o.range == 0 then
+      local r = vim.api.nvim_win_get_cursor(0)[1]
+      line1, line2 = r, r
+    end
+    M.explain({ bufnr = bufnr, range = M.range_for_lines(bufnr, line1, line2, M.get_client(bufnr)) })
+  end, { range = true, desc = 'codeassist: explain the selected lines in a floating window' })
+  vim.api.nvim_create_user_command('CodeassistFix', function()
+    vim.lsp.buf.code_action({
+      context = { only = { 'quickfix' }, diagnostics = vim.diagnostic.get(0, { lnum = vim.fn.line('.') - 1 }) },
+      filter = function(a)
+        return (a.title or ''):find('^codeassist: Fix') ~= nil
+      end,
+    })
+  end, { desc = 'codeassist: pick a fix for the problem on this line' })
+  vim.api.nvim_create_user_command('CodeassistComplete', function()
+    M.request({ trigger_kind = 1, any_mode = true })
+  end, { desc = 'codeassist: ask for a suggestion at the cursor' })
+  vim.api.nvim_create_user_command('CodeassistStatus', function()
+    local st = vim.g.codeassist_state
+    if not st then
+      vim.notify('codeassist: not started', vim.log.levels.INFO)
+      return
+    end
+    vim.notify(string.format('%s\n%s\nmodel: %s\nverification: %s', format_status(st), st.message or '',
+      tostring(st.model), tostring(st.verification)), vim.log.levels.INFO)
+  end, { desc = 'codeassist: show the server status' })
+  vim.api.nvim_create_user_command('CodeassistRestart', function()
+    for _, client in ipairs(vim.lsp.get_clients({ name = NAME })) do
+      client:stop(true)
+    end
+    vim.defer_fn(function()
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        if vim.api.nvim_buf_is_loaded(b) and vim.tbl_contains(M.config.filetypes, vim.bo[b].filetype) then
+          local st = buffers[b]
+          if st then
+            st.attached = false
+          end
+          M.start(b)
+        end
+      end
+    end, 500)
+  end, { desc = 'codeassist: restart the server' })
+end
+
+---@param opts? codeassist.Config
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  if opts and opts.filetypes then
+    M.config.filetypes = opts.filetypes -- lists replace, not merge
+  end
+  if opts and opts.cmd then
+    M.config.cmd = opts.cmd
+  end
+  vim.api.nvim_set_hl(0, 'CodeassistSuggestion', { link = 'Comment', default = true })
+  vim.g.codeassist_status = vim.g.codeassist_status or ''
+  user_commands()
+  local group = vim.api.nvim_create_augroup('codeassist', { clear = true })
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    pattern = M.config.filetypes,
+    callback = function(ev)
+      M.start(ev.buf)
+    end,
+  })
+  -- Buffers already open when setup() runs (lazy loading).
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(b) and vim.tbl_contains(M.config.filetypes, vim.bo[b].filetype) then
+      M.start(b)
+    end
+  end
+end
+
+return M
