@@ -25,6 +25,9 @@ COMMANDS: tuple[str, ...] = (
     "doctor_cmd",
     "serve_cmd",
     "sandbox_cmd",
+    "fix_cmd",
+    "explain_cmd",
+    "refactor_cmd",
 )
 
 
