@@ -1,0 +1,55 @@
+"""Fixtures for the verify-before-suggest tests: small fixture projects, a real sandbox, the real CLI.
+
+No mocks: sandbox tests run against a real dockerd (skipped with the reason when none answers; set
+CODEASSIST_REQUIRE_DOCKER=1 to fail instead), model tests use the embedded GGUF through the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from codeassist.sandbox import Sandbox, SandboxConfig, health
+from verify_fixtures import BUGGY_STATS, REPO, TEST_STATS, CliRun, make_project
+
+
+@pytest.fixture(scope="session")
+def docker_ok() -> None:
+    h = health(timeout_s=5.0)
+    if not h.ok:
+        if os.environ.get("CODEASSIST_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"Docker sandbox unavailable: {h.reason}")
+        pytest.skip(f"Docker sandbox unavailable: {h.reason}")
+
+
+@pytest.fixture(scope="session")
+def sandbox(docker_ok: None) -> Iterator[Sandbox]:
+    sb = Sandbox(SandboxConfig(pool_size=2))
+    assert sb.warm().ok
+    yield sb
+    sb.close()
+
+
+@pytest.fixture
+def buggy_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+
+
+@pytest.fixture
+def run_cli_env() -> CliRun:
+    """Run the real CLI with extra environment variables (e.g. a dead DOCKER_HOST)."""
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "codeassist.cli", *args], capture_output=True, text=True, timeout=timeout,
+            cwd=cwd or str(REPO), env=full_env, check=False,
+        )  # fmt: skip
+
+    return run

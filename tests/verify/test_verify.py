@@ -1,0 +1,141 @@
+"""The verification tiers against a real sandbox: labels, evidence, caching, and the never-falsely-verified rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from codeassist.sandbox import Sandbox, SandboxConfig
+from verify_fixtures import BUGGY_STATS, TEST_STATS, make_project
+
+from codeassist.fixer import FixOutcome, FixTarget, RankedFix
+from codeassist.verify import (
+    LABEL_COMPILES,
+    LABEL_FAILED,
+    LABEL_TESTS,
+    LABEL_UNVERIFIED,
+    Change,
+    Verifier,
+    find_tests,
+    verify_completion,
+)
+
+FIXED_STATS = BUGGY_STATS.replace("n < 0", "n > 0")
+# Valid syntax, compiles, imports -- and still wrong: must never be labelled verified.
+WRONG_STATS = BUGGY_STATS.replace("n < 0", "n != 0")
+
+
+def change(root: Path, text: str, **kw: object) -> Change:
+    return Change(str(root), {"stats.py": text}, {"stats.py": BUGGY_STATS}, **kw)  # type: ignore[arg-type]
+
+
+def test_syntax_tier_rejects_broken_code(tmp_path: Path) -> None:
+    v = Verifier(None)
+    verdict = v.verify(change(tmp_path, "def count_positive(numbers:\n    return 0\n"), "syntax")
+    assert verdict.rejected and verdict.label == LABEL_FAILED
+    assert verdict.tiers[0].tier == "syntax" and "stats.py:1" in verdict.tiers[0].evidence
+
+
+def test_syntax_mode_is_never_verified(tmp_path: Path) -> None:
+    verdict = Verifier(None).verify(change(tmp_path, FIXED_STATS), "syntax")
+    assert verdict.label == LABEL_UNVERIFIED and not verdict.verified and not verdict.rejected
+
+
+def test_find_tests_by_symbol(tmp_path: Path) -> None:
+    files = {"test_stats.py": TEST_STATS, "test_other.py": "def test_x():\n    assert 1\n", "stats.py": BUGGY_STATS}
+    assert find_tests(files, ["count_positive"], ["stats.py"]) == ["test_stats.py"]
+    assert find_tests(files, ["count_positive"], ["stats.py", "test_stats.py"]) == []  # edited tests don't judge
+
+
+@pytest.mark.docker
+def test_fixed_code_is_verified_with_evidence(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    v = Verifier(sandbox)
+    verdict = v.verify(change(root, FIXED_STATS))
+    assert verdict.label == LABEL_TESTS and verdict.verified, verdict
+    assert [t.tier for t in verdict.tiers] == ["syntax", "compile", "tests"]
+    tests = verdict.tiers[-1]
+    assert tests.tests_ran and "test_stats.py" in tests.command and "1 passed" in tests.evidence
+    again = v.verify(change(root, FIXED_STATS))  # cached by content hash: no new sandbox run
+    runs = v.sandbox_runs
+    assert again.verified and again.tiers[-1].cached and v.sandbox_runs == runs
+
+
+@pytest.mark.docker
+def test_candidate_passing_syntax_but_failing_tests_is_never_verified(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    v = Verifier(sandbox)
+    verdict = v.verify(change(root, WRONG_STATS))
+    assert verdict.tiers[0].status == "passed" and verdict.tiers[1].status == "passed"
+    assert verdict.rejected and not verdict.verified and verdict.label == LABEL_FAILED
+    assert "assert" in verdict.tiers[-1].evidence
+    # ... and the pipeline never offers it: a failed candidate is not a "best" fix even when it is the only one.
+    target = FixTarget(str(root), "stats.py", BUGGY_STATS, 0, 6, "tests fail", "test", "count_positive")
+    wrong = RankedFix(0, 0.0, "", WRONG_STATS, "", 1, verdict)
+    assert FixOutcome(target, [wrong]).best is None
+
+
+@pytest.mark.docker
+def test_import_error_fails_compile_tier(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    verdict = Verifier(sandbox).verify(change(root, "import no_such_module_xyz\n" + FIXED_STATS))
+    assert (
+        verdict.rejected and verdict.tiers[-1].tier == "compile" and "no_such_module_xyz" in verdict.tiers[-1].evidence
+    )
+
+
+@pytest.mark.docker
+def test_no_tests_means_compiles_not_verified(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS})
+    verdict = Verifier(sandbox).verify(change(root, FIXED_STATS))
+    assert verdict.label == LABEL_COMPILES and not verdict.verified
+    assert "no tests reference count_positive" in verdict.reason
+
+
+@pytest.mark.docker
+def test_doctests_in_the_docstring_count_as_tests(sandbox: Sandbox, tmp_path: Path) -> None:
+    with_doc = FIXED_STATS.replace('zero."""', 'zero.\n\n    >>> count_positive([1, -2, 3])\n    2\n    """')
+    root = make_project(tmp_path / "p", {"stats.py": with_doc.replace("n > 0", "n < 0")})
+    v = Verifier(sandbox)
+    good = v.verify(Change(str(root), {"stats.py": with_doc}, {"stats.py": with_doc.replace("n > 0", "n < 0")}))
+    assert good.verified, good
+    bad = v.verify(Change(str(root), {"stats.py": with_doc.replace("n > 0", "n != 0")}, {"stats.py": with_doc}))
+    assert bad.rejected
+
+
+@pytest.mark.docker
+def test_configured_test_command(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "check.py": "from stats import *\n"
+                                         "assert count_positive([5]) == 1\n"})  # fmt: skip
+    v = Verifier(sandbox)
+    assert v.verify(change(root, FIXED_STATS, test_command=("python3", "check.py"))).verified
+    assert v.verify(change(root, WRONG_STATS.replace("!= 0", "> 9"), test_command=("python3", "check.py"))).rejected
+
+
+def test_sandbox_unavailable_is_unverified_not_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    sb = Sandbox(SandboxConfig(pool_size=1, docker_timeout_s=1.0))
+    try:
+        verdict = Verifier(sb).verify(change(root, FIXED_STATS))
+    finally:
+        sb.close()
+    assert verdict.label == LABEL_UNVERIFIED and not verdict.rejected and not verdict.verified
+    assert "sandbox unavailable" in verdict.display
+
+
+@pytest.mark.docker
+def test_completion_hook(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    head = 'def count_positive(numbers):\n    """Return how many numbers are greater than zero."""\n    '
+    doc = head + "\n"
+    v = Verifier(sandbox)
+    args = {"path": str(root / "stats.py"), "root": str(root), "verifier": v}
+    good = "count = 0\n    for n in numbers:\n        if n > 0:\n            count += 1\n    return count"
+    bad = good.replace("n > 0", "n < 0")
+    assert verify_completion(doc, 2, 4, good, mode="sandbox", **args).verdict.verified  # type: ignore[arg-type]
+    check = verify_completion(doc, 2, 4, bad, mode="sandbox", **args)  # type: ignore[arg-type]
+    assert not check.show and check.verdict.rejected
+    syntax_only = verify_completion(doc, 2, 4, bad, mode="syntax", **args)  # type: ignore[arg-type]
+    assert syntax_only.show and syntax_only.verdict.label == LABEL_UNVERIFIED
+    assert not verify_completion(doc, 2, 4, "if (:\n", mode="syntax", **args).show  # type: ignore[arg-type]
