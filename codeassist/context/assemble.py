@@ -1,0 +1,286 @@
+"""The one function that assembles a completion's context from every source, within budgets and time caps.
+
+Why one function with per-source budgets: each source (current-file windows, scope/imports, cross-file definitions,
+recent-file snippets) competes for the same few hundred prompt tokens, and each must give up rather than stall a
+keystroke (Continue races every source against 100 ms; on our CPU the model is the bottleneck, so we cap each source
+at a few milliseconds). The result lists every piece with its token estimate, for ``--json`` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from codeassist.context.current_file import (
+    TokenCounter,
+    cursor_windows,
+    enclosing_scopes,
+    estimate_tokens,
+    file_imports,
+)
+from codeassist.context.parsing import Document
+from codeassist.context.snippets import STOPWORDS, RecentFiles
+from codeassist.context.symbols import Symbol, WorkspaceIndex
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class ContextBudget:
+    """Token budgets and time caps per source. Defaults suit a 2-core CPU; GPU users can multiply them."""
+
+    prefix_tokens: int = 640
+    suffix_tokens: int = 192
+    scope_tokens: int = 96
+    imports_tokens: int = 96
+    definitions_tokens: int = 320
+    snippets_tokens: int = 256
+    max_definitions: int = 6
+    max_snippets: int = 2
+    near_lines_before: int = 24
+    near_lines_after: int = 4
+    source_time_ms: float = 8.0  # each cross-file source stops looking after this long
+    snap_lines: int = 16
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of extra context (not the cursor windows themselves)."""
+
+    kind: str  # imports | scope | definition | snippet
+    path: str  # file it comes from (workspace-relative where possible)
+    text: str
+    tokens: int
+    line: int = 0
+    name: str = ""
+
+
+@dataclass
+class AssembledContext:
+    path: str | None
+    language: str | None
+    prefix: str  # current-file window before the cursor
+    suffix: str  # current-file window after the cursor
+    prefix_start_line: int
+    header: list[Piece] = field(default_factory=list)  # current file, shown above the window (imports, scopes)
+    files: list[Piece] = field(default_factory=list)  # other files (definitions, snippets), stable order
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def all_pieces(self) -> list[Piece]:
+        return [*self.files, *self.header]
+
+
+def near_identifiers(text: str, offset: int, *, before_lines: int, after_lines: int) -> list[str]:
+    """Identifiers on the lines around the cursor, nearest first.
+
+    The cursor's own line is left out on purpose: it changes on every keystroke (and its last word is incomplete),
+    and a context that changes per keystroke would invalidate the prompt cache; it settles once the line is done.
+    """
+    start = offset
+    for _ in range(before_lines):
+        nl = text.rfind("\n", 0, start - 1 if start > 0 else 0)
+        if nl < 0:
+            start = 0
+            break
+        start = nl
+    end = offset
+    for _ in range(after_lines):
+        nl = text.find("\n", end + 1)
+        if nl < 0:
+            end = len(text)
+            break
+        end = nl
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    seen: dict[str, int] = {}
+    for m in _IDENT.finditer(text, start, end):
+        if line_start <= m.start() <= line_end:
+            continue
+        name = m.group(0)
+        if len(name) < 3 or name in STOPWORDS:
+            continue
+        dist = abs(offset - m.start())
+        if name not in seen or dist < seen[name]:
+            seen[name] = dist
+    return sorted(seen, key=lambda n: seen[n])
+
+
+def _clip(text: str, budget: int, count: TokenCounter) -> str:
+    if count(text) <= budget:
+        return text
+    lines = text.split("\n")
+    while len(lines) > 1 and count("\n".join(lines)) > budget:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def definitions_for(
+    names: list[str],
+    index: WorkspaceIndex,
+    *,
+    current: str | None,
+    window: str,
+    budget: int,
+    max_items: int,
+    deadline: float,
+    count: TokenCounter,
+) -> list[Piece]:
+    """Definitions from other files for the nearest identifiers; skips ones already visible in the window."""
+    pieces: list[Piece] = []
+    used = 0
+    for name in names:
+        if time.perf_counter() > deadline or len(pieces) >= max_items:
+            break
+        syms = [s for s in index.lookup(name) if s.path != current]
+        if not syms:
+            continue
+        sym: Symbol = min(syms, key=lambda s: (s.kind not in ("function", "class", "method", "interface"), s.path))
+        if sym.signature and sym.signature in window:
+            continue
+        text = sym.snippet if count(sym.snippet) <= budget // 2 else sym.signature
+        cost = count(text)
+        if used + cost > budget:
+            text = sym.signature
+            cost = count(text)
+            if used + cost > budget:
+                continue
+        used += cost
+        pieces.append(Piece("definition", sym.path, text, cost, sym.line, sym.name))
+    return pieces
+
+
+def assemble_context(
+    doc: Document,
+    offset: int,
+    *,
+    index: WorkspaceIndex | None = None,
+    recent: RecentFiles | None = None,
+    budget: ContextBudget | None = None,
+    count: TokenCounter = estimate_tokens,
+) -> AssembledContext:
+    """Collect every context source for a completion at ``offset`` of ``doc``."""
+    b = budget or ContextBudget()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    win = cursor_windows(doc.text, offset, prefix_tokens=b.prefix_tokens, suffix_tokens=b.suffix_tokens,
+                         count=count, snap=b.snap_lines)  # fmt: skip
+    timings["windows"] = (time.perf_counter() - t) * 1000
+    rel = doc.path
+    if doc.path and index is not None:
+        rel = index.rel(doc.path) or doc.path
+    ctx = AssembledContext(rel, doc.language, win.prefix, win.suffix, win.prefix_start_line, timings_ms=timings)
+    visible = win.prefix + win.suffix
+
+    # Current file: imports and enclosing scope headers that scrolled out of the window.
+    t = time.perf_counter()
+    if win.prefix_start_line > 0:
+        imports = [text for line, text in file_imports(doc) if line < win.prefix_start_line]
+        if imports:
+            text = _clip("\n".join(imports), b.imports_tokens, count)
+            ctx.header.append(Piece("imports", rel or "", text, count(text)))
+        scopes = [h for line, h in enclosing_scopes(doc, offset) if line < win.prefix_start_line]
+        if scopes:
+            text = _clip("\n".join(scopes), b.scope_tokens, count)
+            ctx.header.append(Piece("scope", rel or "", text, count(text)))
+    timings["current_file"] = (time.perf_counter() - t) * 1000
+
+    # Cross-file definitions of identifiers near the cursor.
+    t = time.perf_counter()
+    defs: list[Piece] = []
+    if index is not None:
+        names = near_identifiers(doc.text, offset, before_lines=b.near_lines_before, after_lines=b.near_lines_after)
+        deadline = t + b.source_time_ms / 1000
+        defs = definitions_for(names, index, current=rel, window=visible, budget=b.definitions_tokens,
+                               max_items=b.max_definitions, deadline=deadline, count=count)  # fmt: skip
+    timings["definitions"] = (time.perf_counter() - t) * 1000
+
+    # Recently used files: the most similar chunks.
+    t = time.perf_counter()
+    snippets: list[Piece] = []
+    if recent is not None and b.max_snippets > 0:
+        # The cursor line is left out of the query for the same cache-stability reason as above.
+        after_line = win.suffix[win.suffix.find("\n") + 1 :][:400]
+        near = "\n".join(win.prefix.split("\n")[-b.near_lines_before : -1]) + after_line
+        exclude = doc.path
+        used = 0
+        for snip in recent.query(near, exclude=exclude, k=b.max_snippets):
+            path = (index.rel(snip.path) if index is not None else None) or snip.path
+            if path == rel:
+                continue
+            text = _clip(snip.text, b.snippets_tokens - used, count)
+            if not text.strip() or text.strip() in visible:
+                continue
+            cost = count(text)
+            used += cost
+            snippets.append(Piece("snippet", path, text, cost, snip.start_line))
+            if used >= b.snippets_tokens or (time.perf_counter() - t) * 1000 > b.source_time_ms:
+                break
+    timings["snippets"] = (time.perf_counter() - t) * 1000
+
+    # Stable order (by path, then line) so that small ranking changes between keystrokes do not reorder the prompt.
+    ctx.files = sorted(defs + snippets, key=lambda p: (p.path, p.line, p.kind))
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    return ctx
+
+
+class Workspace:
+    """What the engine knows about the user's files: open documents (parsed incrementally), the symbol index, and
+    the recent-files ring. Fed by the LSP server's document hooks."""
+
+    def __init__(self, root: str | None = None, *, build_index: bool = True) -> None:
+        self.root = os.path.abspath(root) if root else None
+        self.index: WorkspaceIndex | None = WorkspaceIndex(self.root) if self.root else None
+        self.recent = RecentFiles()
+        self._docs: dict[str, Document] = {}
+        self._lock = threading.Lock()
+        self._built = False
+        if build_index and self.index is not None:
+            self.ensure_index()
+
+    def ensure_index(self) -> None:
+        if self.index is not None and not self._built:
+            self._built = True
+            self.index.build()
+
+    def opened(self, path: str, text: str, language: str | None = None) -> Document:
+        with self._lock:
+            doc = Document(text, path=path, language=language)
+            self._docs[path] = doc
+        self.recent.note(path, text)
+        if self.index is not None:
+            self.index.update_file(path, text)
+        return doc
+
+    def changed(self, path: str, text: str) -> Document:
+        with self._lock:
+            doc = self._docs.get(path)
+            if doc is None:
+                doc = Document(text, path=path)
+                self._docs[path] = doc
+            else:
+                doc.update(text)
+        self.recent.note(path, text)
+        if self.index is not None:
+            self.index.update_file(path, text)
+        return doc
+
+    def closed(self, path: str) -> None:
+        with self._lock:
+            self._docs.pop(path, None)
+
+    def document(self, path: str | None, text: str, language: str | None = None) -> Document:
+        """The tracked document for ``path`` brought up to ``text`` (incremental), or a fresh one."""
+        if path is None:
+            return Document(text, language=language)
+        with self._lock:
+            doc = self._docs.get(path)
+            if doc is None or (language and doc.language != language and doc.spec is None):
+                doc = Document(text, path=path, language=language)
+                self._docs[path] = doc
+                return doc
+            doc.update(text)
+            return doc
