@@ -286,7 +286,7 @@ def related_definitions(text: str, target: FixTarget, limit: int = 3) -> str:
 def build_messages(target: FixTarget) -> list[ChatMessage]:
     lang = language_for_path(target.rel) or ""
     related = related_definitions(target.text, target)
-    parts = [f"File `{target.rel}`."]
+    parts = [] if target.instruction else [f"File `{target.rel}`."]
     if related:
         parts.append(f"Related definitions:\n```{lang}\n{related}\n```")
     if target.instruction:
@@ -422,6 +422,8 @@ class Fixer:
                     continue
                 seen.add(key)
                 new_text = "\n".join([*lines[: target.start_line], replacement, *lines[target.end_line + 1 :]])
+                if target.text.endswith("\n") and not new_text.endswith("\n"):
+                    new_text += "\n"  # a whole-file rewrite keeps the final newline
                 rf = RankedFix(
                     index=index, temperature=0.0 if index == 0 else cfg.temperature, replacement=replacement,
                     new_text=new_text, diff=unified_diff(target.rel, target.text, new_text),
