@@ -7,14 +7,22 @@ make an older one give up between tokens.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
+from codeassist.context.languages import detect_indentation
+from codeassist.context.parsing import Document
 from codeassist.documents import language_for_path, offset_at
 from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
+from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
+from codeassist.prompt import BuiltPrompt, build_prompt
+from codeassist.syntax_gate import SyntaxGate
+from codeassist.typed_ahead import TypedAheadCache
 
 
 @dataclass
@@ -29,6 +37,12 @@ class EngineConfig:
     prefix_tokens: int = 768
     suffix_tokens: int = 256
     time_budget_ms: float | None = 5000.0
+    workspace: str | None = None  # root for the symbol index; None = the file's git root (or its folder)
+    index_workspace: bool = True
+    prompt_order: str = "psm"  # psm | spm (see bench/reuse_bench.py for the measured trade-off)
+    context: ContextBudget = field(default_factory=ContextBudget)
+    syntax_gate: bool = True
+    typed_ahead: bool = True
 
 
 @dataclass
@@ -69,6 +83,7 @@ class CompletionResult:
     column: int
     stop_reason: str = "eot"
     model_called: bool = True
+    postprocess: str | None = None  # the post-processing rule that shaped the text (scope, bracket, ...)
     cached: bool = False
     gate: str = "ok"  # ok | truncated | dropped | off
     raw_text: str = ""
@@ -83,6 +98,21 @@ class CompletionResult:
 class _Prompt:
     tokens: list[int]
     pieces: list[ContextPiece]
+    context: AssembledContext | None = None
+    built: BuiltPrompt | None = None
+
+
+def find_root(path: str) -> str:
+    """The enclosing git work tree of ``path`` (or its folder): the scope of the workspace symbol index."""
+    folder = os.path.dirname(os.path.abspath(path))
+    probe = folder
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return folder
+        probe = parent
 
 
 class Engine:
@@ -93,6 +123,31 @@ class Engine:
         self._backend = backend
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
+        self._ws_lock = threading.Lock()
+        self._workspace: Workspace | None = None
+        self.gate = SyntaxGate()
+        self.typed_ahead = TypedAheadCache()
+
+    # -- documents (fed by the LSP server; the CLI passes whole files) ------------------------------------------------
+
+    def workspace_for(self, path: str | None) -> Workspace:
+        """The workspace (symbol index + recent files + parsed documents), created on first use."""
+        with self._ws_lock:
+            if self._workspace is None:
+                root = self.config.workspace or (find_root(path) if path and os.path.isabs(path) else None)
+                if root is None and path:
+                    root = find_root(os.path.abspath(path))
+                self._workspace = Workspace(root, build_index=self.config.index_workspace)
+            return self._workspace
+
+    def document_opened(self, path: str, text: str, language: str | None = None) -> None:
+        self.workspace_for(path).opened(path, text, language)
+
+    def document_changed(self, path: str, text: str) -> None:
+        self.workspace_for(path).changed(path, text)
+
+    def document_closed(self, path: str) -> None:
+        self.workspace_for(path).closed(path)
 
     # -- model lifecycle ----------------------------------------------------------------------------------------------
 
@@ -129,31 +184,24 @@ class Engine:
 
     # -- prompt -----------------------------------------------------------------------------------------------------
 
-    def _window(self, text: str, offset: int) -> tuple[str, str]:
-        """Prefix and suffix windows around the cursor, cut at line boundaries, sized by a chars-per-token guess
-        (then trimmed by real token counts in ``_build_prompt``)."""
-        prefix, suffix = text[:offset], text[offset:]
-        max_prefix_chars = self.config.prefix_tokens * 4
-        if len(prefix) > max_prefix_chars:
-            cut = prefix.find("\n", len(prefix) - max_prefix_chars)
-            prefix = prefix[cut + 1 :] if cut >= 0 else prefix[-max_prefix_chars:]
-        max_suffix_chars = self.config.suffix_tokens * 4
-        if len(suffix) > max_suffix_chars:
-            cut = suffix.rfind("\n", 0, max_suffix_chars)
-            suffix = suffix[: cut + 1] if cut >= 0 else suffix[:max_suffix_chars]
-        return prefix, suffix
-
-    def _build_prompt(self, req: CompletionRequest, offset: int) -> _Prompt:
+    def _build_prompt(self, req: CompletionRequest, offset: int, doc: Document | None = None) -> _Prompt:
         backend = self.backend
         fim = backend.info.fim
         if fim is None:
             raise ModelError(f"model {backend.info.name} has no fill-in-the-middle support")
-        prefix, suffix = self._window(req.text, offset)
-        pre = backend.tokenize(prefix)[-self.config.prefix_tokens :]
-        suf = backend.tokenize(suffix)[: self.config.suffix_tokens]
-        source = req.path or "<buffer>"
-        tokens = [fim.prefix, *pre, fim.suffix, *suf, fim.middle]
-        return _Prompt(tokens, [ContextPiece("prefix", source, len(pre)), ContextPiece("suffix", source, len(suf))])
+        ws = self.workspace_for(req.path)
+        if doc is None:
+            doc = ws.document(req.path, req.text, req.language)
+        budget = self.config.context
+        if budget.prefix_tokens != self.config.prefix_tokens or budget.suffix_tokens != self.config.suffix_tokens:
+            budget.prefix_tokens, budget.suffix_tokens = self.config.prefix_tokens, self.config.suffix_tokens
+        ctx = assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=budget)
+        repo = os.path.basename(ws.root) if ws.root else "workspace"
+        max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
+        built = build_prompt(ctx, fim, backend.tokenize, order=self.config.prompt_order, repo_name=repo,
+                             max_prompt_tokens=max_prompt)  # fmt: skip
+        pieces = [ContextPiece(p.kind, p.source, p.tokens) for p in built.parts]
+        return _Prompt(built.tokens, pieces, ctx, built)
 
     # -- completion -------------------------------------------------------------------------------------------------
 
@@ -161,25 +209,40 @@ class Engine:
         started = time.perf_counter()
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         req.language = req.language or language_for_path(req.path)
+        prefix, suffix = req.text[:offset], req.text[offset:]
+        if self.config.typed_ahead:
+            hit = self.typed_ahead.get(req.path, prefix, suffix)
+            if hit is not None:
+                return CompletionResult(
+                    text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
+                    cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
+                )  # fmt: skip
         with self._lock:
             t0 = time.perf_counter()
-            prompt = self._build_prompt(req, offset)
+            doc = self.workspace_for(req.path).document(req.path, req.text, req.language)
+            prompt = self._build_prompt(req, offset, doc)
+            fim = self.backend.info.fim
+            situation = make_situation(
+                prefix[-12000:], suffix[:12000], language=doc.language, multiline=decide_multiline(doc, offset),
+                indentation=detect_indentation(req.text[:200_000]), stop_texts=fim.stop_texts if fim else (),
+            )  # fmt: skip
+            stream = StreamFilter(situation)
             context_ms = (time.perf_counter() - t0) * 1000
-            line_rest = req.text[offset:].split("\n", 1)[0]
-            single_line = bool(line_rest.strip())
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms
             )
-
-            def keep_going(text: str) -> bool:
-                if single_line:
-                    return "\n" not in text
-                return "\n\n" not in text.lstrip("\n")
-
-            gen = self.backend.generate(prompt.tokens, params, on_text=keep_going, cancel=cancel)
-        text = _trim(gen.text, single_line)
+            gen = self.backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
+        processed = stream.finish(gen.text)
+        text, gate = processed.text, "off"
+        if self.config.syntax_gate and text:
+            checked = self.gate.check(req.text, offset, text, path=req.path, language=doc.language)
+            text = checked.text
+            gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
+        if self.config.typed_ahead and text and gen.stop_reason != "cancelled":
+            self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
+            gate=gate, postprocess=processed.reason,
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
 
@@ -189,17 +252,6 @@ class Engine:
         with self._lock:
             prompt = self._build_prompt(req, offset)
             return self.backend.evaluate(prompt.tokens, cancel=cancel)
-
-
-def _trim(text: str, single_line: bool) -> str:
-    if single_line:
-        text = text.split("\n", 1)[0]
-    else:
-        cut = text.lstrip("\n").find("\n\n")
-        if cut >= 0:
-            text = text[: len(text) - len(text.lstrip("\n")) + cut]
-    lines = [ln.rstrip() for ln in text.split("\n")]
-    return "\n".join(lines).rstrip("\n") if len(lines) > 1 else lines[0]
 
 
 def _timings(gen: Generation, context_ms: float, started: float) -> Timings:
