@@ -1,0 +1,60 @@
+"""``codeassist explain PATH:LINE[-LINE] [--json]``: explain lines of a file with their context, streamed to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from codeassist.cli.common import add_model_options, engine_from_args, print_json
+from codeassist.errors import InputError
+
+
+def parse_span(spec: str) -> tuple[str, int, int]:
+    """``PATH:LINE`` or ``PATH:START-END`` (1-based, inclusive) -> (path, start0, end0)."""
+    m = re.match(r"^(.*):(\d+)(?:-(\d+))?$", spec)
+    if m is None:
+        raise InputError(f"expected PATH:LINE or PATH:START-END (1-based), got {spec!r}")
+    start = int(m.group(2))
+    end = int(m.group(3)) if m.group(3) else start
+    if start < 1 or end < start:
+        raise InputError(f"{spec}: lines are 1-based and START must not exceed END")
+    return m.group(1), start - 1, end - 1
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("explain", help="explain PATH:LINE[-LINE] with its context (streamed)")
+    p.add_argument("location", help="PATH:LINE or PATH:START-END, 1-based")
+    p.add_argument("--json", action="store_true", help="print the explanation and its context as JSON (not streamed)")
+    p.add_argument("--max-tokens", type=int, default=256, help="cap on generated tokens")
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codeassist.documents import language_for_path, read_text_file
+    from codeassist.explainer import stream_explain
+
+    path, start, end = parse_span(args.location)
+    text = read_text_file(path).replace("\r\n", "\n")
+    n_lines = len(text.split("\n"))
+    if end >= n_lines:
+        raise InputError(f"{path}: line {end + 1} is past the end of the file ({n_lines} lines)")
+    engine = engine_from_args(args, time_budget_ms=None)
+    engine.load()
+
+    def write(delta: str) -> None:
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+
+    result = stream_explain(
+        engine, text, start, end, path=path, language=language_for_path(path),
+        on_delta=None if args.json else write, max_tokens=args.max_tokens,
+    )  # fmt: skip
+    engine.close()
+    if args.json:
+        print_json(result.to_json())
+    else:
+        sys.stdout.write("\n")
+    return 0
