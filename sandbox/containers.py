@@ -7,7 +7,6 @@ dir). The host workspace is never mounted; files arrive as a tar over the exec's
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import uuid
@@ -20,6 +19,7 @@ from .types import Limits
 LABEL = "codeassist.sandbox"
 LABEL_OWNER = "codeassist.sandbox.owner"
 WORK_DIR = "/work"
+IDLE_USER = "65533:65533"
 JOB_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/tmp",
@@ -103,13 +103,20 @@ class ContainerSpec:
         parts = self.user.split(":")
         return parts[1] if len(parts) > 1 else parts[0]
 
-    def create(self, api: Any, *, pooled: bool) -> str:
-        """Create and start one idle container; returns its id. Raises docker errors."""
+    def create(self, api: Any, *, pooled: bool, command: list[str] | None = None, attach: bool = False) -> str:
+        """Create and start one container running ``command`` (default: an idle ``sleep``); returns its id.
+
+        With ``attach`` the container keeps stdin open (the runner reads jobs from it). Raises docker errors.
+        """
         name = f"codeassist-sb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         created = api.create_container(
             self.image,
-            command=["sleep", "infinity"],  # PID 1: signals from inside the pid namespace cannot kill it
-            user=self.user,
+            # PID 1: signals sent from inside the container's pid namespace cannot kill it.
+            command=command or ["sleep", "infinity"],
+            stdin_open=attach,
+            # The idle `sleep` runs as a uid of its own so jobs (exec'd as self.user) can neither signal, ptrace nor
+            # hijack it to outlive their run; the runner must share the job uid to clean up, and is non-dumpable.
+            user=self.user if attach else IDLE_USER,
             working_dir=WORK_DIR,
             environment=JOB_ENV,
             labels={LABEL: "pool" if pooled else "oneshot", LABEL_OWNER: owner_id()},
@@ -119,26 +126,38 @@ class ContainerSpec:
             stop_signal="SIGKILL",
         )
         cid: str = created["Id"]
+        return cid
+
+    def start(self, api: Any, cid: str) -> None:
         try:
             api.start(cid)
         except Exception:
             remove_quietly(api, cid)
             raise
-        return cid
 
 
-def remove_quietly(api: Any, cid: str) -> None:
-    with contextlib.suppress(Exception):
+def remove_quietly(api: Any, cid: str) -> bool:
+    """Force-remove a container; False when it may still exist (daemon unreachable)."""
+    import docker.errors
+
+    try:
         api.remove_container(cid, force=True, v=True)
+    except docker.errors.NotFound:
+        return True
+    except Exception:
+        return False
+    return True
 
 
-def remove_orphans(api: Any, *, include_own: bool = False) -> int:
-    """Remove sandbox containers whose owning process is gone (a crash skipped atexit). Returns how many."""
+def remove_orphans(api: Any, *, include_own_stopped: bool = False) -> int:
+    """Remove sandbox containers whose owning process is gone (a crash skipped atexit), and with
+    ``include_own_stopped`` our own stopped ones (left by a daemon restart). Returns how many."""
     removed = 0
     me = owner_id()
     for c in api.containers(all=True, filters={"label": LABEL}):
         owner = (c.get("Labels") or {}).get(LABEL_OWNER, "")
-        if (include_own and owner == me) or not owner_alive(owner):
+        own_stopped = include_own_stopped and owner == me and c.get("State") in ("exited", "dead")
+        if own_stopped or not owner_alive(owner):
             remove_quietly(api, c["Id"])
             removed += 1
     return removed

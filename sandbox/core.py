@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 from codeassist.errors import InputError
 
-from . import recipes
+from . import channel, recipes
 from .containers import ContainerSpec, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
 from .execjob import JobOutcome, SetupFailed, oom_kills, run_job
@@ -52,15 +53,7 @@ def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
             size = int(pool)
         except ValueError as exc:
             raise InputError(f"CODEASSIST_SANDBOX_POOL must be an integer, got {pool!r}") from exc
-    return SandboxConfig(
-        recipe=cfg.recipe,
-        image=image,
-        pool_size=size,
-        limits=cfg.limits,
-        docker_timeout_s=cfg.docker_timeout_s,
-        acquire_timeout_s=cfg.acquire_timeout_s,
-        user=cfg.user,
-    )
+    return dataclasses.replace(cfg, image=image, pool_size=size)
 
 
 def image_for(config: SandboxConfig) -> str:
@@ -77,10 +70,14 @@ class Sandbox:
         self.image = self.config.image or self.recipe.image
         self._conn = DockerConn(self.config.docker_timeout_s)
         self._pool = Pool(
-            self._conn, ContainerSpec(self.image, self.config.limits, self.config.user), self.config.pool_size
+            self._conn,
+            ContainerSpec(self.image, self.config.limits, self.config.user),
+            self.config.pool_size,
+            runner=self.config.runner,
         )
         self._lock = threading.Lock()
         self._cleaned_generation = -1
+        self._sweep_needed = False
         self._closed = False
         _live.add(self)
 
@@ -126,15 +123,20 @@ class Sandbox:
                 run = self._run_pooled if pooled else self._run_oneshot
                 outcome = run(snap, argv, limits)
             except (DockerUnavailable, PoolError) as exc:
+                self._sweep_needed = True
                 return self._error(str(exc), time.monotonic() - start)
             except SetupFailed as exc:
+                self._sweep_needed = True
                 if attempt == 0:
                     continue
                 return self._error(f"could not start the job: {str(exc)[:200]}", time.monotonic() - start)
             except Exception as exc:  # a Docker failure mid-run: degrade, never crash the caller
+                self._sweep_needed = True
                 if is_connection_error(exc):
                     self._conn.invalidate()
                 return self._error(describe(exc), time.monotonic() - start)
+            if outcome.status == "error":
+                self._sweep_needed = True
             return RunResult(
                 status=outcome.status,
                 exit_code=outcome.exit_code,
@@ -170,42 +172,52 @@ class Sandbox:
         raise InputError(f"sandbox files must be a mapping, a Snapshot or a directory, got {type(files).__name__}")
 
     def _prepare(self) -> None:
-        """Connect if needed; after each (re)connect remove containers of dead processes and our stale ones."""
+        """Connect if needed. After a (re)connect or any sign of trouble (a vanished container, a failed removal),
+        sweep: remove containers of dead processes and our own stopped ones, drop dead pool entries. This is what
+        makes a daemon restart harmless even when the client never saw the connection drop."""
         api = self._conn.api()
         with self._lock:
-            if self._cleaned_generation == self._conn.generation:
+            fresh = self._cleaned_generation != self._conn.generation
+            if not (fresh or self._sweep_needed or self._pool.sweep_needed):
                 return
             self._cleaned_generation = self._conn.generation
-            first = self._cleaned_generation == 1
+            self._sweep_needed = self._pool.sweep_needed = False
         try:
-            # On a reconnect, our own old containers died with the daemon: remove them too.
-            remove_orphans(api, include_own=not first)
+            remove_orphans(api, include_own_stopped=True)
+            if not fresh:
+                self._pool.drop_dead()
         except Exception as exc:
+            self._sweep_needed = True
             if is_connection_error(exc):
                 self._conn.invalidate(api)
                 raise DockerUnavailable(describe(exc)) from exc
 
     def _run_pooled(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
-        cid, oom = self._pool.acquire(self.config.acquire_timeout_s)
+        worker = self._pool.acquire(self.config.acquire_timeout_s)
         reusable = False
         try:
             api = self._conn.api()
-            outcome = run_job(api, cid, snap.tar, argv, limits, self.config.user, oom)
+            if worker.chan is not None:
+                outcome = channel.run_job(worker.chan, snap.tar, argv, limits)
+            else:
+                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user, worker.oom)
             reusable = outcome.reusable
             if outcome.status in ("timeout", "output_limit"):
-                _kill(api, cid)
+                _kill(api, worker.cid)  # stop the job now; removal and replacement happen in the background
             return outcome
         except SetupFailed:
-            self._conn.invalidate()  # the daemon may have restarted: reconnect and rebuild the pool
+            # The container was gone before the job started: the daemon may have restarted under us.
+            self._pool.drop_dead()
             raise
         finally:
-            self._pool.release(cid, oom, reusable=reusable)
+            self._pool.release(worker, reusable=reusable)
 
     def _run_oneshot(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
         api = self._conn.api()
         spec = ContainerSpec(self.image, limits, self.config.user)
         try:
             cid = spec.create(api, pooled=False)
+            spec.start(api, cid)
         except Exception as exc:
             if is_connection_error(exc):
                 self._conn.invalidate()
@@ -216,7 +228,7 @@ class Sandbox:
         try:
             return run_job(api, cid, snap.tar, argv, limits, self.config.user, oom_kills(api, cid, spec.user))
         finally:
-            threading.Thread(target=remove_quietly, args=(api, cid), daemon=True).start()
+            remove_quietly(api, cid)  # synchronous: a one-shot container must not outlive its run
 
     def _error(self, reason: str, wall: float) -> RunResult:
         return RunResult("error", None, "", "", round(wall, 4), reason=reason, image=self.image)

@@ -1,40 +1,56 @@
 """A warm pool of idle, hardened containers.
 
-Starting a container costs ~0.3-0.9 s; an exec into a running one costs tens of milliseconds. The pool keeps
-``size`` containers running and hands each to one job at a time. A container whose job timed out, hit a limit or
-misbehaved is destroyed and a fresh one is started in the background, so one bad job cannot poison the next.
+Starting a container costs ~0.3-0.9 s; handing a job to a warm one costs milliseconds. The pool keeps ``size``
+containers running and hands each to one job at a time. A container whose job timed out, hit a limit or misbehaved
+is destroyed and a fresh one is started in the background, so one bad job cannot poison the next.
+
+In runner mode (the default) each container's PID 1 is the runner from ``runner_main.py`` and the pool holds its
+attached stdio; otherwise the container idles in ``sleep`` and each job is one ``docker exec``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
+from .channel import RUNNER_COMMAND, Channel, ChannelClosed, wait_ready
 from .containers import ContainerSpec, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, describe, is_connection_error
+
+RUNNER_START_TIMEOUT_S = 20.0
 
 
 class PoolError(Exception):
     """No container could be had; ``str()`` is a one-line reason."""
 
 
+@dataclass
+class Worker:
+    cid: str
+    oom: int | None = None  # exec mode: the cgroup's oom_kill count when the container started
+    chan: Channel | None = None  # runner mode: the runner's attached stdio
+
+
 class Pool:
-    def __init__(self, conn: DockerConn, spec: ContainerSpec, size: int) -> None:
+    def __init__(self, conn: DockerConn, spec: ContainerSpec, size: int, *, runner: bool) -> None:
         self.conn = conn
         self.spec = spec
         self.size = size
+        self.runner = runner
         self._cond = threading.Condition()
-        self._idle: deque[tuple[str, int | None]] = deque()  # (container id, oom_kill count at start)
-        self._busy: set[str] = set()
+        self._idle: deque[Worker] = deque()
+        self._busy: dict[str, Worker] = {}
         self._creating = 0
+        self._removing = 0
         self._generation = -1  # DockerConn generation our containers belong to
         self._last_error: str | None = None
         self._closed = False
+        self.sweep_needed = False  # a removal failed (daemon down?): the owner should sweep once it is back
 
-    # -- public -------------------------------------------------------------------------------------------------
-    def acquire(self, timeout_s: float) -> tuple[str, int | None]:
+    # -- public ------------------------------------------------------------------------------------------------------
+    def acquire(self, timeout_s: float) -> Worker:
         """Take an idle container (waiting for one to start if needed)."""
         deadline = time.monotonic() + timeout_s
         self._sync_generation()
@@ -44,40 +60,40 @@ class Pool:
                 if self._closed:
                     raise PoolError("sandbox is closed")
                 if self._idle:
-                    entry = self._idle.popleft()
-                    self._busy.add(entry[0])
-                    self._fill_locked(extra=0)
-                    return entry
+                    worker = self._idle.popleft()
+                    self._busy[worker.cid] = worker
+                    self._fill_locked()
+                    return worker
                 if self._last_error is not None and self._creating == 0:
                     raise PoolError(self._last_error)
-                self._fill_locked(extra=0)  # replaces containers lost since; otherwise wait for a release
+                self._fill_locked()  # replaces containers lost since; otherwise wait for a release
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise PoolError(f"no sandbox container became free within {timeout_s:g}s")
                 self._cond.wait(min(remaining, 1.0))
 
-    def release(self, cid: str, oom_count: int | None, *, reusable: bool) -> None:
+    def release(self, worker: Worker, *, reusable: bool) -> None:
         with self._cond:
-            self._busy.discard(cid)
+            self._busy.pop(worker.cid, None)
             keep = reusable and not self._closed and len(self._idle) < self.size
             if keep:
-                self._idle.append((cid, oom_count))
+                self._idle.append(worker)
                 self._cond.notify()
         if not keep:
-            self.discard(cid)
+            self.discard(worker)
 
-    def discard(self, cid: str) -> None:
+    def discard(self, worker: Worker) -> None:
         """Destroy a container in the background and start a replacement."""
         with self._cond:
-            self._busy.discard(cid)
+            self._busy.pop(worker.cid, None)
             if not self._closed:
-                self._fill_locked(extra=0)
-        threading.Thread(target=self._remove, args=(cid,), daemon=True, name="sandbox-discard").start()
+                self._fill_locked()
+        self._remove_in_background(worker)
 
     def fill(self) -> None:
         self._sync_generation()
         with self._cond:
-            self._fill_locked(extra=0)
+            self._fill_locked()
 
     def wait_ready(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -92,32 +108,59 @@ class Pool:
             return True
 
     def reset(self) -> None:
-        """Forget every container (after a daemon restart they are gone or stopped) and refill."""
+        """Forget every idle container (after a daemon restart they are gone or stopped)."""
         with self._cond:
-            old = [cid for cid, _ in self._idle]
+            old = list(self._idle)
             self._idle.clear()
-        for cid in old:
-            threading.Thread(target=self._remove, args=(cid,), daemon=True).start()
+        for worker in old:
+            self._remove_in_background(worker)
 
-    def close(self) -> None:
+    def drop_dead(self) -> None:
+        """Discard idle containers that are no longer running (e.g. after an unnoticed daemon restart)."""
         with self._cond:
-            self._closed = True
-            ids = [cid for cid, _ in self._idle] + list(self._busy)
-            self._idle.clear()
-            self._busy.clear()
-            self._cond.notify_all()
+            idle = list(self._idle)
         try:
             api = self.conn.api()
         except DockerUnavailable:
             return
-        for cid in ids:
-            remove_quietly(api, cid)
+        for worker in idle:
+            try:
+                running = bool(api.inspect_container(worker.cid)["State"]["Running"])
+            except Exception:
+                running = False
+            if not running:
+                with self._cond:
+                    if worker not in self._idle:
+                        continue
+                    self._idle.remove(worker)
+                self.discard(worker)
+
+    def close(self, wait_s: float = 15.0) -> None:
+        """Remove every container, waiting (bounded) for ones still starting so none outlives the process."""
+        with self._cond:
+            self._closed = True
+            workers = list(self._idle) + list(self._busy.values())
+            self._idle.clear()
+            self._busy.clear()
+            self._cond.notify_all()
+            deadline = time.monotonic() + wait_s
+            while (self._creating > 0 or self._removing > 0) and time.monotonic() < deadline:
+                self._cond.wait(0.1)
+        for worker in workers:
+            if worker.chan is not None:
+                worker.chan.close()
+        try:
+            api = self.conn.api()
+        except DockerUnavailable:
+            return
+        for worker in workers:
+            remove_quietly(api, worker.cid)
 
     def stats(self) -> dict[str, int]:
         with self._cond:
             return {"idle": len(self._idle), "busy": len(self._busy), "starting": self._creating}
 
-    # -- internals ----------------------------------------------------------------------------------------------
+    # -- internals ---------------------------------------------------------------------------------------------------
     def _sync_generation(self) -> None:
         try:
             self.conn.api()
@@ -127,44 +170,88 @@ class Pool:
             self.reset()
             self._generation = self.conn.generation
 
-    def _fill_locked(self, extra: int) -> None:
-        while not self._closed and len(self._idle) + len(self._busy) + self._creating < self.size + extra:
-            self._spawn_locked()
+    def _fill_locked(self) -> None:
+        while not self._closed and len(self._idle) + len(self._busy) + self._creating < self.size:
+            self._creating += 1
+            threading.Thread(target=self._create_one, daemon=True, name="sandbox-start").start()
 
-    def _spawn_locked(self) -> None:
-        self._creating += 1
-        threading.Thread(target=self._create_one, daemon=True, name="sandbox-start").start()
-
-    def _create_one(self) -> None:
+    def _start_worker(self) -> Worker:
         from .execjob import oom_kills
 
-        cid: str | None = None
-        error: str | None = None
-        oom: int | None = None
-        try:
-            api = self.conn.api()
+        api = self.conn.api()
+        if not self.runner:
             cid = self.spec.create(api, pooled=True)
-            oom = oom_kills(api, cid, self.spec.user)
-        except DockerUnavailable as exc:
+            self.spec.start(api, cid)
+            return Worker(cid, oom=oom_kills(api, cid, self.spec.user))
+        cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND, attach=True)
+        chan: Channel | None = None
+        try:
+            chan = Channel.attach(api, cid)  # before start, so the greeting cannot be missed
+            self.spec.start(api, cid)
+            wait_ready(chan, RUNNER_START_TIMEOUT_S)
+        except ChannelClosed as exc:
+            if chan is not None:
+                chan.close()
+            remove_quietly(api, cid)
+            raise PoolError(
+                f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3, "
+                "or set SandboxConfig(runner=False)"
+            ) from exc
+        except Exception:
+            if chan is not None:
+                chan.close()
+            remove_quietly(api, cid)
+            raise
+        return Worker(cid, chan=chan)
+
+    def _create_one(self) -> None:
+        worker: Worker | None = None
+        error: str | None = None
+        try:
+            worker = self._start_worker()
+        except (DockerUnavailable, PoolError) as exc:
             error = str(exc)
         except Exception as exc:
             if is_connection_error(exc):
                 self.conn.invalidate()
             error = _creation_reason(exc, self.spec.image)
         with self._cond:
-            self._creating -= 1
-            if cid is not None and not self._closed:
-                self._idle.append((cid, oom))
-                cid = None
+            if worker is not None and not self._closed:
+                self._idle.append(worker)
+                worker = None
             elif error is not None:
                 self._last_error = error
+            if worker is None:
+                self._creating -= 1
+                self._cond.notify_all()
+                return
+        self._remove(worker)  # closed while starting; close() waits for this
+        with self._cond:
+            self._creating -= 1
             self._cond.notify_all()
-        if cid is not None:  # closed while starting
-            self._remove(cid)
 
-    def _remove(self, cid: str) -> None:
-        with contextlib.suppress(DockerUnavailable):
-            remove_quietly(self.conn.api(), cid)
+    def _remove_in_background(self, worker: Worker) -> None:
+        def work() -> None:
+            try:
+                self._remove(worker)
+            finally:
+                with self._cond:
+                    self._removing -= 1
+                    self._cond.notify_all()
+
+        with self._cond:
+            self._removing += 1
+        threading.Thread(target=work, daemon=True, name="sandbox-remove").start()
+
+    def _remove(self, worker: Worker) -> None:
+        if worker.chan is not None:
+            worker.chan.close()
+        try:
+            removed = remove_quietly(self.conn.api(), worker.cid)
+        except DockerUnavailable:
+            removed = False
+        if not removed:
+            self.sweep_needed = True
 
 
 def _creation_reason(exc: BaseException, image: str) -> str:

@@ -106,6 +106,9 @@ class SandboxConfig:
     docker_timeout_s: float = 5.0
     acquire_timeout_s: float = 30.0
     user: str = JOB_USER
+    # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). It needs python3 in
+    # the image; set False for images without it (each job is then one `docker exec`, ~100 ms more).
+    runner: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.pool_size, int) or self.pool_size < 0:

@@ -23,6 +23,20 @@ def _docker_reason() -> str | None:
     return None if h.ok else h.reason
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_containers() -> Iterator[None]:
+    """Torn down last: once every sandbox of this session is closed, none of our containers may remain."""
+    yield
+    if _docker_reason() is not None:
+        return
+    import docker
+    from codeassist.sandbox.containers import LABEL_OWNER, owner_id
+
+    api = docker.from_env(timeout=10).api
+    left = api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner_id()}"})
+    assert not left, f"sandbox containers outlived their Sandbox: {[c['Names'] for c in left]}"
+
+
 @pytest.fixture(scope="session")
 def docker_ok() -> None:
     reason = _docker_reason()
@@ -35,6 +49,16 @@ def docker_ok() -> None:
 @pytest.fixture(scope="session")
 def sandbox(docker_ok: None) -> Iterator[Sandbox]:
     sb = Sandbox(SandboxConfig(pool_size=POOL_SIZE, limits=Limits(timeout_s=10.0)))
+    h = sb.warm()
+    assert h.ok, h.reason
+    yield sb
+    sb.close()
+
+
+@pytest.fixture(scope="session")
+def exec_sandbox(docker_ok: None) -> Iterator[Sandbox]:
+    """The same pool without the in-container runner: one `docker exec` per job (for images without python3)."""
+    sb = Sandbox(SandboxConfig(pool_size=POOL_SIZE, limits=Limits(timeout_s=10.0), runner=False))
     h = sb.warm()
     assert h.ok, h.reason
     yield sb

@@ -174,7 +174,7 @@ def test_cli_build_is_idempotent_and_status_ok(capsys: pytest.CaptureFixture[str
 def test_no_secret_env_of_caller(sandbox: Sandbox) -> None:
     os.environ["CODEASSIST_TEST_SECRET"] = "caller-secret-7f3a"
     try:
-        res = sandbox.run({}, ["sh", "-c", "env; cat /proc/1/environ"])
+        res = sandbox.run({}, ["sh", "-c", "env; cat /proc/1/environ; true"])
     finally:
         del os.environ["CODEASSIST_TEST_SECRET"]
     assert res.status == "passed"

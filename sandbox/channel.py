@@ -1,0 +1,193 @@
+"""Host side of the in-container runner (see runner_main.py): the attached stdio of a pooled container.
+
+Jobs go down the container's stdin as one JSON line plus a tar; the answer comes back as one JSON line on its
+stdout, inside Docker's multiplexed stream framing (8-byte headers, since the container has no TTY).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import select
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from .containers import JOB_ENV
+from .execjob import JobOutcome, SetupFailed
+from .types import Limits
+
+RUNNER_SRC = (Path(__file__).resolve().parent / "runner_main.py").read_text()
+RUNNER_COMMAND = ["python3", "-I", "-S", "-c", RUNNER_SRC]
+
+
+class ChannelClosed(Exception):
+    """The runner's stream ended: the container died or the daemon went away."""
+
+
+class Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.frames = bytearray()  # raw multiplexed bytes not yet parsed
+        self.stdout = bytearray()  # runner stdout not yet consumed as lines
+        self.stderr = bytearray()  # runner stderr (tracebacks), kept for diagnostics
+
+    @classmethod
+    def attach(cls, api: Any, cid: str) -> Channel:
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        raw = api.attach_socket(cid, params=params)
+        sock = getattr(raw, "_sock", raw)
+        assert isinstance(sock, socket.socket)
+        return cls(sock)
+
+    def send(self, data: bytes, deadline: float) -> bool:
+        """Write all of data; False when the deadline passed first. Raises ChannelClosed."""
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _, w, _ = select.select([], [self.sock], [], min(remaining, 0.5))
+            if not w:
+                continue
+            try:
+                sent = self.sock.send(view[:262144])
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from exc
+            view = view[sent:]
+        return True
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """The next line of the runner's stdout; None when the deadline passed first. Raises ChannelClosed."""
+        while True:
+            nl = self.stdout.find(b"\n")
+            if nl >= 0:
+                line = bytes(self.stdout[:nl])
+                del self.stdout[: nl + 1]
+                return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            r, _, _ = select.select([self.sock], [], [], min(remaining, 0.5))
+            if not r:
+                continue
+            try:
+                chunk = self.sock.recv(262144)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from exc
+            if not chunk:
+                raise ChannelClosed(self.last_error() or "runner stream ended")
+            self.frames += chunk
+            while len(self.frames) >= 8:
+                kind, size = struct.unpack(">BxxxL", bytes(self.frames[:8]))
+                if len(self.frames) < 8 + size:
+                    break
+                payload = self.frames[8 : 8 + size]
+                (self.stdout if kind == 1 else self.stderr).extend(payload)
+                del self.frames[: 8 + size]
+                del self.stderr[:-4096]
+
+    def is_dead(self) -> bool:
+        """True when the runner's stream has already ended (container killed, daemon restarted)."""
+        try:
+            r, _, _ = select.select([self.sock], [], [], 0)
+            return bool(r) and self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
+    def last_error(self) -> str:
+        lines = self.stderr.decode(errors="replace").strip().splitlines()
+        return lines[-1][:200] if lines else ""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def wait_ready(chan: Channel, timeout_s: float) -> None:
+    line = chan.read_line(time.monotonic() + timeout_s)
+    if line is None:
+        raise ChannelClosed(f"runner did not start within {timeout_s:g}s")
+    if not json.loads(line).get("ready"):
+        raise ChannelClosed(f"unexpected runner greeting: {line[:100]!r}")
+
+
+def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOutcome:
+    """One job through the runner. Raises SetupFailed if the runner was already gone (nothing ran)."""
+    start = time.monotonic()
+    deadline = start + limits.timeout_s
+    header = {
+        "argv": argv,
+        "env": JOB_ENV,
+        "tar_size": len(tar),
+        "output_bytes": limits.output_bytes,
+        "tail_bytes": limits.tail_bytes,
+    }
+    if chan.is_dead():
+        raise SetupFailed("runner gone before the job was sent")
+    try:
+        if not chan.send(json.dumps(header).encode() + b"\n" + tar, deadline):
+            return _outcome_timeout(limits)
+    except ChannelClosed as exc:
+        raise SetupFailed(f"runner gone: {exc}") from exc
+    try:
+        line = chan.read_line(deadline)
+    except ChannelClosed as exc:
+        return JobOutcome("error", None, b"", b"", False, f"sandbox runner died: {exc}", reusable=False)
+    if line is None:
+        return _outcome_timeout(limits)
+    try:
+        res: dict[str, Any] = json.loads(line)
+    except ValueError:
+        return JobOutcome("error", None, b"", b"", False, "sandbox runner sent garbage", reusable=False)
+    if "fatal" in res:
+        return JobOutcome("error", None, b"", b"", False, f"sandbox runner: {res['fatal']}", reusable=False)
+    out = base64.b64decode(res["stdout"])
+    err = base64.b64decode(res["stderr"])
+    truncated = bool(res["truncated"])
+    code = res["exit"]
+    if res["over"]:
+        return JobOutcome(
+            "output_limit",
+            None,
+            out,
+            err,
+            truncated,
+            f"output exceeded {limits.output_bytes} bytes; job killed",
+            reusable=False,
+        )
+    if res["oom"]:
+        return JobOutcome(
+            "oom",
+            code,
+            out,
+            err,
+            truncated,
+            f"memory limit of {limits.memory_mb} MiB exceeded; process killed",
+            reusable=False,
+        )
+    if code == 0:
+        return JobOutcome("passed", 0, out, err, truncated, None, reusable=True)
+    return JobOutcome("failed", code, out, err, truncated, f"exit code {code}", reusable=True)
+
+
+def _outcome_timeout(limits: Limits) -> JobOutcome:
+    return JobOutcome(
+        "timeout",
+        None,
+        b"",
+        b"",
+        False,
+        f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed",
+        reusable=False,
+    )

@@ -1,0 +1,226 @@
+"""The in-container runner: PID 1 of each pooled container, serving jobs over its attached stdin/stdout.
+
+This file is not imported by the host; its source is passed to ``python3 -c`` when a pooled container starts, so it
+must stay standard-library only and run on any Python 3.7+. A ``docker exec`` per job costs ~85-100 ms; a fork from a
+warm runner costs a few. The runner is trusted, the job is not:
+
+- PID 1 of the container's pid namespace cannot be signalled from inside it, so the job cannot kill the runner;
+- the runner marks itself non-dumpable, so the job (same uid) cannot read or write its memory or file descriptors
+  through /proc;
+- before and after every job it SIGKILLs every other process (``kill(-1)``), reaps them, and wipes /work, /tmp and
+  /dev/shm, so nothing a job leaves behind reaches the next one. Any anomaly is reported and the host replaces the
+  container.
+
+Protocol (one job at a time): the host writes one JSON line ``{"argv", "env", "tar_size", "output_bytes",
+"tail_bytes"}`` followed by ``tar_size`` bytes of tar; the runner answers with one JSON line. The wall clock is
+enforced by the host, which kills the whole container on expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+WORK = "/work"
+SCRATCH = ("/work", "/tmp", "/dev/shm")
+OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+
+
+def oom_kills() -> int:
+    for path in OOM_FILES:
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == "oom_kill":
+                        return int(parts[1])
+        except OSError:
+            continue
+    return -1
+
+
+def others() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and p != "1"]
+
+
+def kill_all() -> bool:
+    """SIGKILL and reap every process but ourselves; True when none is left."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not others():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+
+
+def wipe() -> None:
+    for top in SCRATCH:
+        if not os.path.isdir(top):
+            continue
+        for entry in os.scandir(top):
+            path = entry.path
+            if entry.is_dir(follow_symlinks=False):
+                _make_writable(path)
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+
+def _make_writable(root: str) -> None:
+    # A job may chmod its directories to 0 to make them undeletable; we own them, so restore access first.
+    os.chmod(root, 0o700)
+    for dirpath, dirnames, _ in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
+
+
+def extract(data: bytes) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():  # the host built this tar; check anyway
+            name = member.name
+            if name.startswith("/") or ".." in name.split("/") or not (member.isfile() or member.isdir()):
+                raise ValueError("refusing tar member " + repr(name))
+            target = os.path.join(WORK, name)
+            if member.isdir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            src = tar.extractfile(member)
+            assert src is not None
+            with open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.chmod(target, member.mode & 0o755)
+
+
+class Tail:
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.buf = bytearray()
+        self.dropped = False
+
+    def add(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > self.cap:
+            del self.buf[: len(self.buf) - self.cap]
+            self.dropped = True
+
+
+def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
+    if not kill_all():
+        return {"fatal": "processes of an earlier job survived SIGKILL"}
+    wipe()
+    extract(data)
+    oom_before = oom_kills()
+    tails = {1: Tail(job["tail_bytes"]), 2: Tail(job["tail_bytes"])}
+    total = 0
+    over = False
+    try:
+        proc = subprocess.Popen(
+            job["argv"],
+            cwd=WORK,
+            env=job["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        missing = 127 if isinstance(exc, FileNotFoundError) else 126
+        msg = "{}: {}\n".format(job["argv"][0], exc.strerror or exc)
+        return {
+            "exit": missing,
+            "stdout": "",
+            "stderr": base64.b64encode(msg.encode()).decode(),
+            "truncated": False,
+            "over": False,
+            "oom": False,
+        }
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = {proc.stdout.fileno(): 1, proc.stderr.fileno(): 2}
+    exited_at = None
+    while streams:
+        ready, _, _ = select.select(list(streams), [], [], 0.05)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                del streams[fd]
+                continue
+            total += len(chunk)
+            tails[streams[fd]].add(chunk)
+            if total > job["output_bytes"]:
+                over = True
+        if over:
+            break
+        if proc.poll() is not None:
+            # Background children may hold the pipes open: drain briefly after the job exits, then stop listening.
+            if exited_at is None:
+                exited_at = time.monotonic()
+            elif time.monotonic() - exited_at > 0.05:
+                break
+    code: int | None = None if over else proc.wait()  # the host's wall clock bounds this wait
+    if not kill_all():
+        return {"fatal": "processes of this job survived SIGKILL"}
+    proc.stdout.close()
+    proc.stderr.close()
+    if code is not None and code < 0:
+        code = 128 - code
+    after = oom_kills()
+    return {
+        "exit": code,
+        "stdout": base64.b64encode(bytes(tails[1].buf)).decode(),
+        "stderr": base64.b64encode(bytes(tails[2].buf)).decode(),
+        "truncated": tails[1].dropped or tails[2].dropped,
+        "over": over,
+        "oom": after > oom_before >= 0,
+    }
+
+
+def main() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: no /proc/1/mem, /proc/1/fd for the job
+    inp = sys.stdin.buffer
+    out = sys.stdout.buffer
+    out.write(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    out.flush()
+    while True:
+        line = inp.readline()
+        if not line:
+            return
+        try:
+            job = json.loads(line)
+            data = inp.read(job["tar_size"])
+            if len(data) != job["tar_size"]:
+                return
+            result = run(job, data)
+        except Exception as exc:
+            result = {"fatal": f"runner: {type(exc).__name__}: {exc}"}
+        out.write(json.dumps(result).encode() + b"\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
