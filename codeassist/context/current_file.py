@@ -102,12 +102,20 @@ def enclosing_scopes(doc: Document, offset: int, *, max_scopes: int = 4) -> list
     """(line, header) for each enclosing function/class/impl scope, outermost first."""
     if doc.tree is None or doc.spec is None:
         return []
-    node = doc.node_at(offset)
+    # In trailing whitespace (a fresh line in a body) the tree places the cursor outside the block: probe at the
+    # last code character instead, and for indentation-scoped languages keep only scopes indented less than the
+    # cursor line.
+    probe = len(doc.text[:offset].rstrip())
+    line_start = doc.text.rfind("\n", 0, offset) + 1
+    line_prefix = doc.text[line_start:offset]
+    indent = len(line_prefix) - len(line_prefix.lstrip()) if line_prefix.strip() else len(line_prefix)
+    node = doc.node_at(probe)
     out: list[tuple[int, str]] = []
     types = doc.spec.scope_types
     while node is not None:
         if node.type in types and (node.parent is None or node.parent.type != "decorated_definition"):
-            out.append((node.start_point.row, _header(doc, node)))
+            if not doc.spec.indent_blocks or node.start_point.column < indent:
+                out.append((node.start_point.row, _header(doc, node)))
         node = node.parent
     out.reverse()
     return out[-max_scopes:]

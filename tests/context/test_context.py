@@ -1,0 +1,186 @@
+"""Context sources with the real tree-sitter grammars: parsing, windows, symbol index, snippets, assembly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from codeassist.context.assemble import ContextBudget, Workspace, assemble_context, near_identifiers
+from codeassist.context.current_file import cursor_windows, enclosing_scopes, file_imports
+from codeassist.context.languages import SPECS, detect_indentation, query_for, resolve_spec
+from codeassist.context.parsing import Document, count_errors, offset_of
+from codeassist.context.snippets import RecentFiles
+from codeassist.context.symbols import GitIgnore, WorkspaceIndex, extract_symbols
+from codeassist.syntax_gate import SyntaxGate
+from codeassist.typed_ahead import TypedAheadCache
+
+SAMPLES = {
+    "python": ("x.py", "def f(a):\n    return a\n\nclass C:\n    def m(self):\n        pass\n", {"f", "C", "m"}),
+    "javascript": ("x.js", "function f(a) { return a; }\nclass C { m() {} }\nconst g = () => 1;\n", {"f", "C", "m", "g"}),
+    "typescript": ("x.ts", "interface I { a: number }\nfunction f(a: I): number { return a.a; }\n", {"I", "f"}),
+    "tsx": ("x.tsx", "export function App() { return <div/>; }\n", {"App"}),
+    "go": ("x.go", "package p\n\ntype T struct{}\n\nfunc F() {}\n\nfunc (t T) M() {}\n", {"T", "F", "M"}),
+    "rust": ("x.rs", "struct S;\nimpl S { fn m(&self) {} }\nfn f() {}\ntrait Tr {}\n", {"S", "m", "f", "Tr"}),
+    "java": ("X.java", "class X { int m() { return 1; } }\ninterface Y {}\n", {"X", "m", "Y"}),
+    "c": ("x.c", "struct s { int a; };\nint f(int x) { return x; }\n#define N 3\n", {"s", "f", "N"}),
+    "cpp": ("x.cpp", "namespace n { class K { void m(); }; }\nint K2::g() { return 0; }\n", {"n", "K", "m", "g"}),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SAMPLES))
+def test_every_language_parses_and_tags(lang: str) -> None:
+    path, text, names = SAMPLES[lang]
+    spec = resolve_spec(path, None)
+    assert spec is not None and spec.name == lang
+    doc = Document(text, path=path)
+    assert doc.tree is not None and count_errors(doc.tree).total == 0
+    found = {s.name for s in extract_symbols(spec, path, text.encode())}
+    assert names <= found, (lang, found)
+
+
+def test_all_specs_have_tags_queries() -> None:
+    assert all(query_for(spec, "tags") is not None for spec in SPECS)
+
+
+def test_plain_text_mode_never_crashes() -> None:
+    doc = Document("some: yaml\nlist:\n  - a\n", path="conf.yaml")
+    assert doc.tree is None and doc.language is None
+    doc.update("some: yaml\nlist:\n  - b\n")
+    assert enclosing_scopes(doc, 5) == [] and file_imports(doc) == []
+    ctx = assemble_context(doc, 5)
+    assert ctx.prefix == "some:" and ctx.language is None
+    assert SyntaxGate().check(doc.text, 5, " x", path="conf.yaml").action == "skipped"
+
+
+def test_incremental_reparse_matches_full_parse() -> None:
+    text = "def f(a):\n    return a\n\n\ndef g(b):\n    return b * 2\n"
+    doc = Document(text, language="python")
+    edits = [text.replace("a\n\n", "a + 1\n\n"), "# é ünïcode\n" + text.replace("b * 2", "b * 3"), text]
+    for new in edits:
+        doc.update(new)
+        fresh = Document(new, language="python")
+        assert doc.tree is not None and fresh.tree is not None
+        assert str(doc.tree.root_node) == str(fresh.tree.root_node)
+    assert doc.reparse_count == 3
+
+
+def test_offset_and_windows_cut_at_line_boundaries() -> None:
+    text = "".join(f"line{i} = {i}\n" for i in range(200))
+    offset = offset_of(text, 120, 4)
+    win = cursor_windows(text, offset, prefix_tokens=100, suffix_tokens=40, snap=16)
+    assert win.prefix.endswith("line") and win.prefix.startswith("line")
+    assert win.prefix_start_line % 16 == 0 and win.prefix_start_line > 0
+    assert win.suffix.startswith("120 = 120\n") and win.suffix.endswith("\n")
+    # Typing on the cursor line never moves the window start (cache stability).
+    typed = text[:offset] + "abcdefghij" * 5 + text[offset:]
+    win2 = cursor_windows(typed, offset + 50, prefix_tokens=100, suffix_tokens=40, snap=16)
+    assert win2.prefix_start_line == win.prefix_start_line
+
+
+def test_scope_and_imports_outside_window() -> None:
+    body = "".join(f"        x{i} = {i}\n" for i in range(120))
+    text = "import os\nfrom sys import argv\n\n\nclass Big:\n    def run(self, n: int) -> int:\n" + body + "        "
+    doc = Document(text, language="python")
+    ctx = assemble_context(doc, len(text), budget=ContextBudget(prefix_tokens=120))
+    kinds = {p.kind: p.text for p in ctx.header}
+    assert kinds["imports"] == "import os\nfrom sys import argv"
+    assert kinds["scope"] == "class Big:\n    def run(self, n: int) -> int:"
+
+
+def test_indentation_detection() -> None:
+    assert detect_indentation("def f():\n\tif x:\n\t\treturn 1\n").use_tabs
+    ind = detect_indentation("function f() {\n  if (x) {\n    return 1;\n  }\n}\n")
+    assert not ind.use_tabs and ind.width == 2
+
+
+def test_gitignore_rules() -> None:
+    ig = GitIgnore()
+    ig._rules = [("", "*.gen.py", False, False, False), ("", "build", False, True, False),
+                 ("", "docs/**/*.py", False, False, True), ("", "keep.gen.py", True, False, False)]  # fmt: skip
+    assert ig.ignored("a/b/x.gen.py", False)
+    assert not ig.ignored("a/keep.gen.py", False)
+    assert ig.ignored("build", True) and not ig.ignored("build", False)
+    assert ig.ignored("docs/a/b/c.py", False) and not ig.ignored("src/c.py", False)
+
+
+def test_symbol_index_cross_file_and_updates(make_workspace: Callable[[dict[str, str]], str]) -> None:
+    root = make_workspace({
+        "lib/geometry.py": "def area_of_circle(radius: float, *, precise: bool = False) -> float:\n"
+                           "    return 3.14159 * radius * radius\n",
+        "ignored_dir/secret.py": "def area_of_circle(r): pass\n",
+        "big.py": "def huge_function():\n    pass\n" + "#" * 600_000 + "\n",
+        ".gitignore": "ignored_dir/\n",
+        "app.py": "from lib.geometry import area_of_circle\n\n\ndef report(r):\n    a = area_of_circle(r)\n    return ",
+    })  # fmt: skip
+    index = WorkspaceIndex(root)
+    index.build()
+    assert [s.path for s in index.lookup("area_of_circle")] == ["lib/geometry.py"]
+    assert index.lookup("huge_function") == [] and index.stats.skipped_large == 1
+    app = os.path.join(root, "app.py")
+    text = open(app).read()
+    doc = Document(text, path=app)
+    ctx = assemble_context(doc, len(text), index=index)
+    defs = [p for p in ctx.files if p.kind == "definition"]
+    assert defs and defs[0].path == "lib/geometry.py"
+    assert "def area_of_circle(radius: float, *, precise: bool = False) -> float:" in defs[0].text
+    # The definition changes on disk/in the editor: the index follows.
+    geo = os.path.join(root, "lib/geometry.py")
+    index.update_file(geo, "def area_of_circle(diameter: int) -> float:\n    return 0.785 * diameter ** 2\n")
+    ctx = assemble_context(doc, len(text), index=index)
+    assert "def area_of_circle(diameter: int) -> float:" in ctx.files[0].text
+    index.remove_file(geo)
+    assert index.lookup("area_of_circle") == []
+
+
+def test_near_identifiers_skip_cursor_line() -> None:
+    text = "alpha = beta(gamma)\nresult = delt"
+    names = near_identifiers(text, len(text), before_lines=5, after_lines=2)
+    assert names[:3] == ["gamma", "beta", "alpha"] and "delt" not in names and "result" not in names
+
+
+def test_recent_snippets_rank_and_dedupe() -> None:
+    rf = RecentFiles(chunk_lines=4, stride=2)
+    rf.note("/a.py", "def load_users(db):\n    rows = db.query_users()\n    return [User(r) for r in rows]\n")
+    rf.note("/b.py", "def unrelated():\n    return 42\n")
+    rf.note("/cur.py", "users = load_users(db)\n")
+    hits = rf.query("users = load_users(db)\nrows = db.query_users()", exclude="/cur.py")
+    assert [h.path for h in hits] == ["/a.py"]
+    # A chunk already visible in the window is not repeated.
+    assert rf.query(hits[0].text + "\n", exclude="/cur.py") == []
+
+
+def test_workspace_hooks_keep_documents_incremental(make_workspace: Callable[[dict[str, str]], str]) -> None:
+    root = make_workspace({"m.py": "def helper_fn(x):\n    return x\n", "n.py": "y = 1\n"})
+    ws = Workspace(root)
+    n = os.path.join(root, "n.py")
+    doc = ws.opened(n, "y = 1\n", "python")
+    ws.changed(n, "y = 1\nz = helper_fn(y)\n")
+    assert ws.document(n, "y = 1\nz = helper_fn(y)\n") is doc and doc.reparse_count == 1
+    ws.changed(os.path.join(root, "m.py"), "def helper_fn(x, y=2):\n    return x + y\n")
+    assert ws.index is not None and ws.index.lookup("helper_fn")[0].signature == "def helper_fn(x, y=2):"
+    ws.closed(n)
+
+
+def test_syntax_gate_truncates_and_counts() -> None:
+    gate = SyntaxGate()
+    text = "def f(x):\n    return \n\nprint(f(1))\n"
+    off = text.index("return ") + 7
+    assert gate.check(text, off, "x + 1", language="python").action == "pass"
+    res = gate.check(text, off, "x + 1\n    y = (", language="python")
+    assert (res.action, res.text) == ("truncated", "x + 1")
+    assert gate.check(text, off, ")))", language="python").action == "dropped"
+    assert gate.stats.as_dict() == {"passed": 1, "truncated": 1, "dropped": 1, "skipped": 0}
+    # Errors the document already had are not blamed on the candidate.
+    broken = "int main() {\n  int x = \n"
+    assert gate.check(broken, broken.index("= ") + 2, "1;", language="c").action == "pass"
+
+
+def test_typed_ahead_lookback() -> None:
+    cache = TypedAheadCache()
+    cache.put("p", "x = compu", "\n", "te_total(items)")
+    hit = cache.get("p", "x = compute_t", "\n")
+    assert hit is not None and hit.text == "otal(items)" and hit.typed == "te_t"
+    assert cache.get("p", "x = computx", "\n") is None
+    assert cache.get("p", "x = compu", "other") is None
