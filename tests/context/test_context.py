@@ -18,7 +18,11 @@ from codeassist.typed_ahead import TypedAheadCache
 
 SAMPLES = {
     "python": ("x.py", "def f(a):\n    return a\n\nclass C:\n    def m(self):\n        pass\n", {"f", "C", "m"}),
-    "javascript": ("x.js", "function f(a) { return a; }\nclass C { m() {} }\nconst g = () => 1;\n", {"f", "C", "m", "g"}),
+    "javascript": (
+        "x.js",
+        "function f(a) { return a; }\nclass C { m() {} }\nconst g = () => 1;\n",
+        {"f", "C", "m", "g"},
+    ),
     "typescript": ("x.ts", "interface I { a: number }\nfunction f(a: I): number { return a.a; }\n", {"I", "f"}),
     "tsx": ("x.tsx", "export function App() { return <div/>; }\n", {"App"}),
     "go": ("x.go", "package p\n\ntype T struct{}\n\nfunc F() {}\n\nfunc (t T) M() {}\n", {"T", "F", "M"}),
@@ -119,7 +123,8 @@ def test_symbol_index_cross_file_and_updates(make_workspace: Callable[[dict[str,
     assert [s.path for s in index.lookup("area_of_circle")] == ["lib/geometry.py"]
     assert index.lookup("huge_function") == [] and index.stats.skipped_large == 1
     app = os.path.join(root, "app.py")
-    text = open(app).read()
+    with open(app, encoding="utf-8") as f:
+        text = f.read()
     doc = Document(text, path=app)
     ctx = assemble_context(doc, len(text), index=index)
     defs = [p for p in ctx.files if p.kind == "definition"]
