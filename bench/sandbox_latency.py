@@ -43,13 +43,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=30)
     args = ap.parse_args()
     results: dict[str, dict[str, float]] = {}
-    with Sandbox(SandboxConfig(pool_size=2)) as sb:
-        assert sb.warm().ok, "sandbox unavailable"
+    with Sandbox(SandboxConfig(pool_size=2)) as sb, Sandbox(SandboxConfig(pool_size=2, runner=False)) as ex:
+        assert sb.warm().ok and ex.warm().ok, "sandbox unavailable"
         empty = Snapshot.from_files({})
         tests = Snapshot.from_files({"test_many.py": TESTS})
 
         def warm_pass() -> None:
             assert sb.run(empty, ["python3", "-c", "pass"]).status == "passed"
+
+        def exec_pass() -> None:
+            assert ex.run(empty, ["python3", "-c", "pass"]).status == "passed"
 
         def warm_pytest() -> None:
             assert sb.run(tests, sb.command("pytest")).status == "passed"
@@ -72,6 +75,7 @@ def main() -> None:
 
         cases: list[tuple[str, Callable[[], object]]] = [
             ("warm python3 -c pass", warm_pass),
+            ("warm exec-mode python3 -c pass", exec_pass),
             ("cold docker run python3 -c pass", cold(["python3", "-c", "pass"])),
             ("warm pytest 20 tests", warm_pytest),
         ]
