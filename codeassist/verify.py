@@ -517,3 +517,44 @@ def verify_completion(
     change.symbols = tuple(symbols)
     verdict = verifier.verify(change, "sandbox")
     return CompletionCheck(not verdict.rejected, verdict)
+
+
+# -- code-action hook -----------------------------------------------------------------------------------------------
+
+_shared: dict[str | None, Verifier] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_verifier(image: str | None = None) -> Verifier:
+    """One verifier (and warm sandbox pool) per image for the life of the process: the LSP server's fix actions
+    share it, so repeated checks hit the warm pool and the content-hash cache."""
+    with _shared_lock:
+        if image not in _shared:
+            _shared[image] = Verifier(make_sandbox(image=image))
+        return _shared[image]
+
+
+def verify_line_fix(
+    path: str,
+    text: str,
+    start_line: int,
+    end_line: int,
+    replacement: str,
+    *,
+    mode: VerifyMode = "sandbox",
+    verifier: Verifier | None = None,
+) -> Verdict:
+    """Verify replacing lines ``start_line..end_line`` (0-based, inclusive) of the buffer ``text`` of ``path`` with
+    ``replacement`` — the shape of :class:`codeassist.actions.FixCandidate` — against the file's workspace.
+
+    The LSP server calls this when resolving a fix action and shows ``verdict.display`` in the action's title; it
+    blocks (run it off the event loop)."""
+    from codeassist.edits import find_root
+
+    root = find_root(path)
+    rel = Path(path).resolve().relative_to(root).as_posix()
+    lines = text.split("\n")
+    new_text = "\n".join([*lines[:start_line], replacement, *lines[end_line + 1 :]])
+    change = Change(str(root), {rel: new_text}, {rel: text})
+    v = verifier or (shared_verifier() if mode == "sandbox" else Verifier(None))
+    return v.verify(change, mode)

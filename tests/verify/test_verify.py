@@ -18,6 +18,7 @@ from codeassist.verify import (
     Verifier,
     find_tests,
     verify_completion,
+    verify_line_fix,
 )
 
 FIXED_STATS = BUGGY_STATS.replace("n < 0", "n > 0")
@@ -139,3 +140,15 @@ def test_completion_hook(sandbox: Sandbox, tmp_path: Path) -> None:
     syntax_only = verify_completion(doc, 2, 4, bad, mode="syntax", **args)  # type: ignore[arg-type]
     assert syntax_only.show and syntax_only.verdict.label == LABEL_UNVERIFIED
     assert not verify_completion(doc, 2, 4, "if (:\n", mode="syntax", **args).show  # type: ignore[arg-type]
+
+
+@pytest.mark.docker
+def test_line_fix_hook_for_the_server(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    v = Verifier(sandbox)
+    path = str(root / "stats.py")
+    good = verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n > 0:", verifier=v)
+    assert good.verified and good.display == LABEL_TESTS
+    bad = verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n != 0:", verifier=v)
+    assert bad.rejected and not bad.verified
+    assert verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n > 0:", mode="syntax").display.startswith("unverified")
