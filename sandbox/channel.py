@@ -176,9 +176,10 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
             f"memory limit of {limits.memory_mb} MiB exceeded; process killed",
             reusable=False,
         )
+    clean = not res.get("dirty", True)
     if code == 0:
-        return JobOutcome("passed", 0, out, err, truncated, None, reusable=True)
-    return JobOutcome("failed", code, out, err, truncated, f"exit code {code}", reusable=True)
+        return JobOutcome("passed", 0, out, err, truncated, None, reusable=clean)
+    return JobOutcome("failed", code, out, err, truncated, f"exit code {code}", reusable=clean)
 
 
 def _outcome_timeout(limits: Limits) -> JobOutcome:

@@ -24,6 +24,7 @@ READY = b"\x00codeassist-sandbox-ready\x00\n"
 # signals from inside its pid namespace) and the shell itself: leftovers of earlier jobs die here.
 PREAMBLE = (
     "kill -9 -1 2>/dev/null; "
+    f"chmod -R u+rwx {WORK_DIR} /tmp /dev/shm 2>/dev/null; "  # an earlier job may have locked its dirs
     f"cd {WORK_DIR} || exit 125; "
     f"find {WORK_DIR} /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
     f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "

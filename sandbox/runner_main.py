@@ -78,6 +78,8 @@ def wipe() -> None:
     for top in SCRATCH:
         if not os.path.isdir(top):
             continue
+        with contextlib.suppress(OSError):
+            os.chmod(top, 0o700 if top == WORK else 0o1777)  # a job may have locked its own work dir
         for entry in os.scandir(top):
             path = entry.path
             if entry.is_dir(follow_symlinks=False):
@@ -184,6 +186,11 @@ def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
     code: int | None = None if over else proc.wait()  # the host's wall clock bounds this wait
     if not kill_all():
         return {"fatal": "processes of this job survived SIGKILL"}
+    try:
+        wipe()  # now, so a job's mess (undeletable dirs, a full tmpfs) retires this container, not the next job
+        dirty = False
+    except OSError:
+        dirty = True
     proc.stdout.close()
     proc.stderr.close()
     if code is not None and code < 0:
@@ -196,6 +203,7 @@ def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
         "truncated": tails[1].dropped or tails[2].dropped,
         "over": over,
         "oom": after > oom_before >= 0,
+        "dirty": dirty,
     }
 
 

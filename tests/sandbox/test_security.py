@@ -51,7 +51,8 @@ def test_shell_fork_bomb_hits_pids_limit(sb: Sandbox) -> None:
 
 
 def test_memory_bomb(sb: Sandbox) -> None:
-    res = sb.run({}, py("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n"), FAST)
+    # A generous clock: on a loaded machine, filling 512 MiB and the OOM kill can take seconds.
+    res = sb.run({}, py("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n"), Limits(timeout_s=15))
     assert res.status == "oom", res
     assert_pool_recovers(sb)
 
@@ -231,6 +232,16 @@ def test_job_cannot_tamper_with_next_job(sb: Sandbox) -> None:
     for _ in range(4):
         res = sb.run({"x.py": "print('clean')"}, ["sh", "-c", "sleep 0.1; PATH=/tmp/bin:$PATH; python3 x.py"])
         assert res.status == "passed" and res.stdout == "clean\n", res
+
+
+def test_locked_dirs_do_not_break_the_next_job(sb: Sandbox) -> None:
+    lock = "mkdir -p /work/d/e /tmp/t/u; touch /work/d/e/f; chmod 000 /work/d/e /work/d /tmp/t/u /tmp/t /work"
+    for _ in range(3):
+        res = sb.run({}, ["sh", "-c", lock])
+        assert res.status == "passed", res
+    for _ in range(3):
+        res = sb.run({"x.py": "import os; print(sorted(os.listdir('.')), os.listdir('/tmp'))"}, ["python3", "x.py"])
+        assert res.status == "passed" and res.stdout == "['x.py'] []\n", res
 
 
 def test_runner_cannot_be_tampered_with(sb: Sandbox) -> None:
