@@ -1,9 +1,11 @@
-"""One job in one running container: a single ``docker exec`` that resets the work dir, unpacks the snapshot from
-stdin and execs the command, with the wall clock and output caps enforced here on the host.
+"""Exec mode: one job in one running container as a single ``docker exec`` that resets the work dir, unpacks the
+snapshot from stdin and execs the command, with the wall clock and output caps enforced here on the host.
 
-One exec per job (not three) keeps warm runs cheap. Anything the job leaves behind — background processes, files in
-/tmp or the work dir — is killed and wiped by the next job's preamble; and a container whose job hit a limit is not
-reused at all.
+Used for one-shot containers (non-default limits) and for pooled containers of images without python3 (see
+``SandboxConfig.runner``); the default pooled path is the in-container runner (``channel.py``), ~5x faster. One exec
+per job (not three) keeps it as cheap as an exec gets. Anything a job leaves behind (background processes, files in
+/tmp or the work dir) is killed and wiped by the next job's preamble, and a container whose job hit a limit is not
+reused at all. The container's idle PID 1 runs as a different uid, so a job cannot signal or ptrace it.
 """
 
 from __future__ import annotations
