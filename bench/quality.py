@@ -26,11 +26,12 @@ class TaskOutcome:
     shown: str  # the engine's result text (after post-processing and the syntax gate)
     raw: str  # the model's raw output
     gate: str
+    stop_reason: str
     exact: bool
     edit_sim: float
     passed: bool | None  # None = not executed (sandbox unavailable)
-    syntax_ok_raw: bool | None  # None = nothing generated
-    syntax_ok_shown: bool | None  # None = nothing shown
+    syntax_ok_raw: bool | None  # the raw model output inserted at the cursor compiles; None = nothing generated
+    syntax_ok_shown: bool | None  # the suggestion as shown (after post-processing + gate) compiles; None = none
     total_ms: float
     prompt_tokens: int
     evaluated_tokens: int
@@ -88,10 +89,15 @@ def run_quality(
 ) -> QualitySummary:
     started = time.perf_counter()
     results: list[CompletionResult] = []
-    for i, task in enumerate(tasks):
-        results.append(engine.complete(request_for(task, max_tokens)))
-        if progress is not None and (i + 1) % 25 == 0:
-            progress(f"{name}: {i + 1}/{len(tasks)} tasks, {time.perf_counter() - started:.0f} s")
+    # Quality must not depend on how loaded the machine is: no wall-clock cap on generation here.
+    budget, engine.config.time_budget_ms = engine.config.time_budget_ms, None
+    try:
+        for i, task in enumerate(tasks):
+            results.append(engine.complete(request_for(task, max_tokens)))
+            if progress is not None and (i + 1) % 25 == 0:
+                progress(f"{name}: {i + 1}/{len(tasks)} tasks, {time.perf_counter() - started:.0f} s")
+    finally:
+        engine.config.time_budget_ms = budget
     scored = [r.text if multi_line else first_line_keep_indent(r.text) for r in results]
     executed: dict[str, bool] = {}
     if executor is not None:
@@ -99,7 +105,6 @@ def run_quality(
         executed = {k: v.passed for k, v in runs.items() if v.status != "error"}
     outcomes: list[TaskOutcome] = []
     for task, res, comp in zip(tasks, results, scored, strict=True):
-        raw = res.raw_text if multi_line else first_line_keep_indent(res.raw_text)
         exact = exact_match_lines(comp, task.middle) if multi_line else exact_match(comp, task.middle)
         ref = task.middle.strip("\n") if multi_line else first_line(task.middle)
         hyp = comp.strip("\n") if multi_line else first_line(comp)
@@ -110,11 +115,12 @@ def run_quality(
                 shown=res.text,
                 raw=res.raw_text,
                 gate=res.gate,
+                stop_reason=res.stop_reason,
                 exact=exact,
                 edit_sim=edit_similarity(hyp, ref),
                 passed=executed.get(task.task_id),
-                syntax_ok_raw=syntax_ok(task, raw) if raw.strip() else None,
-                syntax_ok_shown=syntax_ok(task, comp) if comp.strip() else None,
+                syntax_ok_raw=syntax_ok(task, res.raw_text) if res.raw_text.strip() else None,
+                syntax_ok_shown=syntax_ok(task, res.text) if res.text.strip() else None,
                 total_ms=res.timings.total_ms,
                 prompt_tokens=res.timings.prompt_tokens,
                 evaluated_tokens=res.timings.evaluated_tokens,

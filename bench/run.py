@@ -163,8 +163,8 @@ def context_options() -> list[str]:
 def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[str, Any]:
     problems = tasks.load_problems()
     single_all = tasks.single_line_tasks(problems)
-    single = tasks.sample_by_problem(single_all, 40) if quick else single_all
-    multi = tasks.multi_line_subset(problems, 8 if quick else 40)
+    single = tasks.sample_by_problem(single_all, 60) if quick else single_all
+    multi = tasks.multi_line_subset(problems, 10 if quick else 40)
     out: dict[str, Any] = {"single_line_total": len(single_all)}
     log(f"quality: {len(single)} single-line tasks")
     sl = quality.run_quality(
