@@ -113,7 +113,7 @@ class Worker:
         )
         with self._cond:
             if self._stopping:
-                job.future.set_exception(JobCancelled("server is shutting down"))
+                _resolve(job.future, exc=JobCancelled("server is shutting down"))
                 return job
             self.stats.submitted += 1
             if key is not None:
@@ -122,6 +122,7 @@ class Worker:
                         self._cancel_locked(old)
             self._pending.append(job)
             self._cond.notify_all()
+        job.future.add_done_callback(lambda _f: self._on_future_done(job))
         return job
 
     def post(self, fn: Callable[[], None]) -> None:
@@ -149,14 +150,20 @@ class Worker:
                     self._cancel_locked(job)
 
     def _cancel_locked(self, job: Job) -> None:
-        if job.cancelled.is_set() or job.future.done():
+        if job.cancelled.is_set():
             return
         job.cancelled.set()
         if not job.running and job in self._pending:
             self._pending.remove(job)
             self.stats.cancelled_pending += 1
-            job.future.set_exception(JobCancelled("superseded"))
+            _resolve(job.future, exc=JobCancelled("superseded"))
         self._cond.notify_all()
+
+    def _on_future_done(self, job: Job) -> None:
+        """The caller gave up on the future (asyncio's ``wrap_future`` cancels it when the awaiting request is
+        cancelled): stop the job too."""
+        if job.future.cancelled():
+            self.cancel(job)
 
     # -- introspection ----------------------------------------------------------------------------------------------
 
@@ -218,7 +225,12 @@ class Worker:
                 except Exception:
                     log.exception("housekeeping task failed")
                 continue
-            self._run(item)
+            try:
+                self._run(item)
+            except Exception:  # the worker must outlive any job
+                log.exception("worker: job %s failed unexpectedly", item.kind)
+                with self._cond:
+                    self._running = None
 
     def _run(self, job: Job) -> None:
         self.stats.started += 1
@@ -232,10 +244,10 @@ class Worker:
                 self._running = None
                 if job.cancelled.is_set():
                     self.stats.cancelled_running += 1
-                    job.future.set_exception(JobCancelled("cancelled"))
+                    _resolve(job.future, exc=JobCancelled("cancelled"))
                 else:
                     self.stats.failed += 1
-                    job.future.set_exception(exc)
+                    _resolve(job.future, exc=exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -243,9 +255,20 @@ class Worker:
             self._running = None
             if job.cancelled.is_set():
                 self.stats.cancelled_running += 1
-                job.future.set_exception(JobCancelled("cancelled"))
+                _resolve(job.future, exc=JobCancelled("cancelled"))
                 return
             if job.deadline is not None and time.monotonic() > job.deadline:
                 self.stats.timed_out += 1
             self.stats.completed += 1
-            job.future.set_result(result)
+            _resolve(job.future, result=result)
+
+
+def _resolve(future: concurrent.futures.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    """Settle ``future`` unless its owner already cancelled it (a cancelled Future refuses results)."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except concurrent.futures.InvalidStateError:
+        pass

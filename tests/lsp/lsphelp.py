@@ -1,0 +1,142 @@
+"""Helpers for the LSP suites: a real server process over stdio (``python -m codeassist.server``) driven by
+pytest-lsp's client, which also records our ``codeassist/status`` notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
+
+SERVER_COMMAND = [sys.executable, "-m", "codeassist.server"]
+if os.environ.get("CODEASSIST_TEST_LOG"):  # debugging aid: server log file with everything
+    SERVER_COMMAND += ["--log-file", os.environ["CODEASSIST_TEST_LOG"], "--verbose", "--log-code"]
+FAST_SETTINGS: dict[str, Any] = {"max_tokens": 8, "debounce_ms": 40, "timeout_ms": 60000}
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands custom-notification params over as namedtuples; turn them back into JSON-like data."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def make_client() -> LanguageClient:
+    client = make_test_lsp_client()
+    client.statuses = []  # type: ignore[attr-defined]
+
+    @client.feature("codeassist/status")
+    def on_status(params: Any) -> None:
+        data = _plain(params)
+        client.statuses.append(data)  # type: ignore[attr-defined]
+
+    return client
+
+
+CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client)
+
+
+async def initialize(
+    client: LanguageClient,
+    root: Path,
+    options: dict[str, Any] | None = None,
+    caps: str = "visual-studio-code",
+) -> types.InitializeResult:
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(caps),
+            root_uri=root.as_uri(),
+            initialization_options=FAST_SETTINGS if options is None else options,
+        )
+    )
+
+
+def statuses(client: LanguageClient) -> list[dict[str, Any]]:
+    return list(client.statuses)  # type: ignore[attr-defined]
+
+
+async def wait_status(client: LanguageClient, state: str, timeout: float = 180.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for s in statuses(client):
+            if s.get("state") == state:
+                return s
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {state!r} status within {timeout}s; got {statuses(client)}")
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def open_doc(client: LanguageClient, uri: str, text: str, language: str = "python", version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+        )
+    )
+
+
+def edit(
+    client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(*start), types.Position(*end)), text=text
+                )
+            ],
+        )
+    )
+
+
+async def command(client: LanguageClient, name: str, *args: Any) -> Any:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(args)))
+
+
+_writes: set[asyncio.Future[Any]] = set()
+
+
+def send_raw(client: LanguageClient, method: str, params: Any) -> tuple[str, asyncio.Future[Any]]:
+    """Send a request with arbitrary (possibly schema-violating) params, bypassing the client's typed
+    serialisation so the server sees exactly ``params``. Returns the request id and the awaitable answer."""
+    from concurrent.futures import Future
+
+    protocol = client.protocol
+    msg_id = str(uuid.uuid4())
+    future: Future[Any] = Future()
+    protocol._request_futures[msg_id] = future
+    body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+    data = f"Content-Length: {len(body.encode())}\r\n\r\n{body}".encode()
+    assert protocol.writer is not None
+    res = protocol.writer.write(data)
+    if asyncio.iscoroutine(res):
+        _writes.add(asyncio.ensure_future(res))
+    return msg_id, asyncio.wrap_future(future)
+
+
+async def raw_request(client: LanguageClient, method: str, params: Any, timeout: float = 30.0) -> Any:
+    _msg_id, answer = send_raw(client, method, params)
+    return await asyncio.wait_for(answer, timeout)
+
+
+def doc_text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
