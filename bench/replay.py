@@ -157,31 +157,24 @@ def empty_kv_cache(engine: Engine) -> None:
             hook()
 
 
+def engine_answer(engine: Engine, path: str, ks: Keystroke, *, fresh: bool, max_tokens: int) -> Answer:
+    """One keystroke's completion from the engine in-process; ``fresh`` empties the KV cache first."""
+    if fresh:
+        empty_kv_cache(engine)
+    req = CompletionRequest(text=ks.text, line=ks.line, column=ks.column, path=path, max_tokens=max_tokens)
+    t0 = time.perf_counter()
+    res = engine.complete(req)
+    ms = (time.perf_counter() - t0) * 1000
+    t = res.timings
+    return Answer(
+        ms, res.text, t.prompt_tokens, t.reused_tokens, t.evaluated_tokens, t.generated_tokens, res.cached, res.gate
+    )
+
+
 def replay_engine(
     engine: Engine, path: str, strokes: Sequence[Keystroke], *, fresh: bool, max_tokens: int
 ) -> list[Answer]:
-    out: list[Answer] = []
-    for ks in strokes:
-        if fresh:
-            empty_kv_cache(engine)
-        req = CompletionRequest(text=ks.text, line=ks.line, column=ks.column, path=path, max_tokens=max_tokens)
-        t0 = time.perf_counter()
-        res = engine.complete(req)
-        ms = (time.perf_counter() - t0) * 1000
-        t = res.timings
-        out.append(
-            Answer(
-                ms,
-                res.text,
-                t.prompt_tokens,
-                t.reused_tokens,
-                t.evaluated_tokens,
-                t.generated_tokens,
-                res.cached,
-                res.gate,
-            )
-        )
-    return out
+    return [engine_answer(engine, path, ks, fresh=fresh, max_tokens=max_tokens) for ks in strokes]
 
 
 # -- llama-server -----------------------------------------------------------------------------------------------------
@@ -254,31 +247,33 @@ def offset_of(text: str, line: int, column: int) -> int:
     return starts[line] + column
 
 
+def llama_server_answer(url: str, ks: Keystroke, *, max_tokens: int, prefix_tokens: int, suffix_tokens: int) -> Answer:
+    """One keystroke's completion from llama-server ``/infill`` with the prompt cache on."""
+    off = offset_of(ks.text, ks.line, ks.column)
+    prefix, suffix = windows(ks.text, off, prefix_tokens, suffix_tokens)
+    rest = suffix.split("\n", 1)[0]
+    body = {
+        "input_prefix": prefix, "input_suffix": suffix, "input_extra": [], "cache_prompt": True,
+        "n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "samplers": ["top_k"],
+        "stop": ["\n"] if rest.strip() else ["\n\n"], "t_max_predict_ms": 5000,
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    data = _post(url + "/infill", body)
+    ms = (time.perf_counter() - t0) * 1000
+    tm = data.get("timings", {})
+    cached, evaluated = int(tm.get("cache_n", 0)), int(tm.get("prompt_n", 0))
+    return Answer(
+        ms, str(data.get("content", "")), cached + evaluated, cached, evaluated, int(tm.get("predicted_n", 0))
+    )
+
+
 def replay_llama_server(
     url: str, strokes: Sequence[Keystroke], *, max_tokens: int, prefix_tokens: int, suffix_tokens: int
 ) -> list[Answer]:
-    out: list[Answer] = []
-    for ks in strokes:
-        off = offset_of(ks.text, ks.line, ks.column)
-        prefix, suffix = windows(ks.text, off, prefix_tokens, suffix_tokens)
-        rest = suffix.split("\n", 1)[0]
-        body = {
-            "input_prefix": prefix, "input_suffix": suffix, "input_extra": [], "cache_prompt": True,
-            "n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "samplers": ["top_k"],
-            "stop": ["\n"] if rest.strip() else ["\n\n"], "t_max_predict_ms": 5000,
-        }  # fmt: skip
-        t0 = time.perf_counter()
-        data = _post(url + "/infill", body)
-        ms = (time.perf_counter() - t0) * 1000
-        tm = data.get("timings", {})
-        cached = int(tm.get("cache_n", 0))
-        evaluated = int(tm.get("prompt_n", 0))
-        out.append(
-            Answer(
-                ms, str(data.get("content", "")), cached + evaluated, cached, evaluated, int(tm.get("predicted_n", 0))
-            )
-        )
-    return out
+    return [
+        llama_server_answer(url, ks, max_tokens=max_tokens, prefix_tokens=prefix_tokens, suffix_tokens=suffix_tokens)
+        for ks in strokes
+    ]
 
 
 # -- LSP over stdio -----------------------------------------------------------------------------------------------

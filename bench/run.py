@@ -101,7 +101,8 @@ def replay_spans(quick: bool) -> list[replay.Span]:
 
 
 def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
-    per_span = 8 if quick else 40
+    per_span = 10 if quick else 40
+    mt = max_tokens
     nocache_n = 4 if quick else 12
     answers: dict[str, list[replay.Answer]] = {"lsp": [], "engine": [], "engine_nocache": [], "llama_server": []}
     notes: list[str] = []
@@ -112,23 +113,34 @@ def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
         source = Path(span.path).read_text(encoding="utf-8")
         strokes = replay.keystrokes(source, span, limit=per_span)
         log(f"replay {os.path.basename(span.path)}:{span.first_line + 1}: {len(strokes)} keystrokes")
-        answers["engine"] += replay.replay_engine(engine, span.path, strokes, fresh=False, max_tokens=max_tokens)
-        answers["engine_nocache"] += replay.replay_engine(
-            engine, span.path, strokes[:nocache_n], fresh=True, max_tokens=max_tokens
-        )
+        engine_done = False
         if os.access(server_bin, os.X_OK):
-            with replay.llama_server(
-                server_bin, engine.backend.info.path, threads=THREADS, n_ctx=N_CTX, n_batch=1024
-            ) as url:
-                answers["llama_server"] += replay.replay_llama_server(
-                    url,
-                    strokes,
-                    max_tokens=max_tokens,
-                    prefix_tokens=cfg.prefix_tokens,
-                    suffix_tokens=cfg.suffix_tokens,
-                )
-        elif "llama-server not built" not in notes:
+            # Interleaved per keystroke (engine, then llama-server: separate processes and caches), so both see the
+            # same machine load; the no-cache pass runs afterwards since it empties the engine's cache.
+            n_engine, n_server = len(answers["engine"]), len(answers["llama_server"])
+            try:
+                with replay.llama_server(
+                    server_bin, engine.backend.info.path, threads=THREADS, n_ctx=N_CTX, n_batch=1024
+                ) as url:
+                    for ks in strokes:
+                        ours = replay.engine_answer(engine, span.path, ks, fresh=False, max_tokens=mt)
+                        answers["engine"].append(ours)
+                        answers["llama_server"].append(
+                            replay.llama_server_answer(
+                                url, ks, max_tokens=mt, prefix_tokens=cfg.prefix_tokens, suffix_tokens=cfg.suffix_tokens
+                            )
+                        )
+                engine_done = True
+            except (RuntimeError, OSError) as exc:
+                notes.append(f"llama-server replay failed: {exc}"[:300])
+                del answers["engine"][n_engine:], answers["llama_server"][n_server:]
+        elif "llama-server not built (run bench/build_llama_cpp.sh)" not in notes:
             notes.append("llama-server not built (run bench/build_llama_cpp.sh)")
+        if not engine_done:
+            answers["engine"] += replay.replay_engine(engine, span.path, strokes, fresh=False, max_tokens=mt)
+        answers["engine_nocache"] += replay.replay_engine(
+            engine, span.path, strokes[:nocache_n], fresh=True, max_tokens=mt
+        )
         try:
             settings = {"threads": THREADS, "n_ctx": N_CTX, "max_tokens": max_tokens, "debounce_ms": 75}
             lsp_answers, status = replay.replay_lsp(strokes, source, span, settings=settings)
