@@ -270,6 +270,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"| ours (engine backend) | {fmt(ours.get('prompt_tok_s'), 1)} | {fmt(ours.get('gen_tok_s'), 1)} |",
         f"| llama-bench | {fmt(ref.get('prompt_tok_s'), 1)} | {fmt(ref.get('gen_tok_s'), 1)} |",
     ]
+    if ours and ref.get("prompt_tok_s") and ref.get("gen_tok_s"):
+        lines.append(
+            f"| ratio ours / llama-bench | {ours['prompt_tok_s'] / ref['prompt_tok_s']:.2f} | "
+            f"{ours['gen_tok_s'] / ref['gen_tok_s']:.2f} |"
+        )
     if "skipped" in ref:
         lines.append(f"\nllama-bench: {ref['skipped']}")
     q = data.get("quality", {})
