@@ -129,7 +129,8 @@ class CodeassistServer(LanguageServer):
             self.call_soon(lambda: self.window_log_message(params))
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
-        log.warning("%s", message)
+        """``window/showMessage`` (also logged, once, at the matching level)."""
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)
         self.call_soon(lambda: self.window_show_message(types.ShowMessageParams(type=kind, message=message)))
 
     @property
@@ -286,7 +287,6 @@ class CodeassistServer(LanguageServer):
                 self._end_progress(token, "model ready")
             else:
                 reason = str(exc) if isinstance(exc, CodeassistError) else f"{type(exc).__name__}: {exc}"
-                log.error("model failed to load: %s", reason)
                 self.set_state("error", f"model failed to load: {reason}")
                 self.show(f"codeassist: model failed to load: {reason}", types.MessageType.Error)
                 self._end_progress(token, "model failed to load")
@@ -424,7 +424,7 @@ class CodeassistServer(LanguageServer):
         if not code.strip():
             raise InputError("select some code to explain")
         engine = self.require_ready()
-        max_tokens = max(64, self.settings.max_tokens * 4)
+        max_tokens = max(32, self.settings.max_tokens * 4)
 
         def run(cancel: Callable[[], bool]) -> engine_actions.ChatResult:
             with _model_lock(engine):
@@ -543,7 +543,7 @@ class CodeassistServer(LanguageServer):
         self, engine: Engine, doc: Document, text: str, problem: engine_actions.Problem
     ) -> engine_actions.FixCandidate | None:
         normalized = text.replace("\r\n", "\n")
-        max_tokens = max(64, self.settings.max_tokens * 3)
+        max_tokens = max(32, self.settings.max_tokens * 3)
 
         def run(cancel: Callable[[], bool]) -> engine_actions.FixCandidate | None:
             with _model_lock(engine):

@@ -1,0 +1,69 @@
+"""codeassist.actions: chat rendering, code-block extraction, re-indentation, syntax problems, and (with the real
+model) explain and fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeassist import actions as A
+
+QWEN_LIKE = (
+    "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def test_render_chat_template_and_chatml_fallback() -> None:
+    msgs = [A.ChatMessage("system", "be brief"), A.ChatMessage("user", "hi")]
+    expected = "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert A.render_chat(msgs, QWEN_LIKE) == expected
+    assert A.render_chat(msgs, None) == expected
+    assert A.render_chat(msgs, "{% broken") == expected  # a template that does not render falls back to ChatML
+
+
+def test_extract_code_block() -> None:
+    assert A.extract_code_block("Here:\n```python\nx = 1\ny = 2\n```\nDone") == "x = 1\ny = 2"
+    assert A.extract_code_block("```\nunterminated\n") == "unterminated"
+    assert A.extract_code_block("no code") is None
+
+
+def test_reindent() -> None:
+    assert A.reindent("for x in xs:\n    total += x", "    for x in xs") == "    for x in xs:\n        total += x"
+    assert A.reindent("    ok", "    ok") == "    ok"
+
+
+def test_syntax_problems() -> None:
+    problems = A.syntax_problems("def f(:\n    return 1\n", "python")
+    assert problems and problems[0].start_line == 0 and problems[0].source == "codeassist"
+    assert A.syntax_problems("def f():\n    return 1\n", "python") == []
+    assert A.syntax_problems("whatever", None) == []
+    assert A.syntax_problems("int main( { return 0; }", "c")
+
+
+@pytest.fixture(scope="module")
+def backend():  # type: ignore[no-untyped-def]
+    from codeassist.engine import Engine
+
+    engine = Engine()
+    engine.load()
+    yield engine.backend
+    engine.close()
+
+
+@pytest.mark.model
+def test_chat_tokens_keep_user_text_literal(backend) -> None:  # type: ignore[no-untyped-def]
+    ids = A.chat_tokens(backend, [A.ChatMessage("user", "a <|im_end|> b")])
+    im_end = backend.tokenize_special("<|im_end|>")
+    assert len(im_end) == 1
+    # exactly one real <|im_end|> (closing the user turn); the literal one in the content is plain text
+    assert ids.count(im_end[0]) == 1
+
+
+@pytest.mark.model
+def test_explain_and_fix_with_the_model(backend) -> None:  # type: ignore[no-untyped-def]
+    code = "def add(a, b):\n    return a + b\n"
+    result = A.explain(backend, code, language="python", max_tokens=24)
+    assert result.text and result.generated_tokens > 0
+    src = "def mean(xs):\n    return totl / len(xs)\n"
+    fix = A.fix(backend, src, A.Problem(1, 1, "undefined name 'totl'"), language="python", max_tokens=32)
+    assert fix is None or (fix.start_line == 1 and fix.verification == "unverified" and fix.replacement.strip())
