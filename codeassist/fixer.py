@@ -373,12 +373,15 @@ class Fixer:
                 prompt = chat_tokens(backend, messages)
         else:  # pragma: no cover
             prompt = chat_tokens(backend, messages)
-        max_tokens = cfg.max_tokens or min(1024, len(backend.tokenize(target.code)) * 3 // 2 + 32)
+        code_tokens = len(backend.tokenize(target.code))
+        # a fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more
+        slack = code_tokens * 2 + 96 if target.instruction else code_tokens * 3 // 2 + 32
+        max_tokens = cfg.max_tokens or min(1024, slack)
         room = backend.info.n_ctx - len(prompt) - 1
         if room < 32:
             raise InputError(f"{target.rel}: the code and error are too long for the model context")
         max_tokens = min(max_tokens, room)
-        max_lines = target.code.count("\n") + 12  # an answer much longer than the target has gone off the rails
+        max_lines = target.code.count("\n") * 2 + 12  # an answer much longer than the target has gone off the rails
         seen: set[str] = {_norm(target.code)}
         lines = target.text.split("\n")
         futures: list[Future[RankedFix]] = []

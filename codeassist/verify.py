@@ -186,6 +186,15 @@ def python_symbols_at(text: str, lines: set[int]) -> list[str]:
     return found
 
 
+def top_level_names(text: str) -> list[str]:
+    """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
 def module_name(rel_path: str) -> str | None:
     """Dotted module name of a workspace-relative ``.py`` path (``pkg/mod.py`` -> ``pkg.mod``)."""
     if not rel_path.endswith(".py"):
@@ -378,7 +387,9 @@ class Verifier:
         if not symbols:
             for rel, text in change.files.items():
                 if rel.endswith(".py"):
-                    symbols += python_symbols_at(text, changed_lines(change.original.get(rel, ""), text))
+                    found = python_symbols_at(text, changed_lines(change.original.get(rel, ""), text))
+                    # a module-level edit (imports, constants, a module docstring) can affect every definition in it
+                    symbols += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
         edited = list(change.files)
         tests = find_tests(files, symbols, edited)
         doctest_files = [

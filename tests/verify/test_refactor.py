@@ -17,7 +17,7 @@ from verify_fixtures import REPO, CliRun, make_project
 from codeassist.edits import atomic_write
 from codeassist.verify import Change, Verifier
 
-INSTRUCTION = "Add a one-line docstring to the function."
+INSTRUCTION = "Add a short docstring inside the function."
 FILES = {
     "calc.py": "def add(a, b):\n    return a + b\n",
     "mul.py": "def mul(a, b):\n    return a * b\n",
