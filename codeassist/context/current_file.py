@@ -113,9 +113,9 @@ def enclosing_scopes(doc: Document, offset: int, *, max_scopes: int = 4) -> list
     out: list[tuple[int, str]] = []
     types = doc.spec.scope_types
     while node is not None:
-        if node.type in types and (node.parent is None or node.parent.type != "decorated_definition"):
-            if not doc.spec.indent_blocks or node.start_point.column < indent:
-                out.append((node.start_point.row, _header(doc, node)))
+        top = node.parent is None or node.parent.type != "decorated_definition"
+        if node.type in types and top and (not doc.spec.indent_blocks or node.start_point.column < indent):
+            out.append((node.start_point.row, _header(doc, node)))
         node = node.parent
     out.reverse()
     return out[-max_scopes:]
