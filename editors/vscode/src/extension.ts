@@ -24,6 +24,7 @@ import {
   buildServerSettings,
   didChangeConfigurationParams,
   explainArguments,
+  explainCommandFromData,
   documentLanguages,
   initializationOptions,
   parseStatus,
@@ -86,6 +87,16 @@ function createClient(): LanguageClient {
       executeCommand: async (cmd, cmdArgs, next) => {
         if (cmd !== EXPLAIN_COMMAND) return next(cmd, cmdArgs);
         return explain(cmdArgs, async (a) => next(cmd, a));
+      },
+      provideCodeActions: async (document, range, context, token, next) => {
+        const actions = await next(document, range, context, token);
+        for (const action of actions ?? []) {
+          if (action instanceof vscode.CodeAction && !action.command) {
+            const cmd = explainCommandFromData(action.title, (action as { data?: unknown }).data);
+            if (cmd) action.command = cmd;
+          }
+        }
+        return actions;
       },
       // Answer the server's `workspace/configuration` pull for our section with the same filtered object as
       // initializationOptions (no client-only keys such as serverPath, no unset defaults).

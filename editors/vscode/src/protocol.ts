@@ -173,3 +173,19 @@ export function statusBarText(status: StatusParams | undefined): { text: string;
     }
   }
 }
+
+/**
+ * With codeAction/resolve support the server sends the Explain action as `data: {explain: {uri, range}}` and fills
+ * in its command on resolve. VS Code applies only the `edit` of a resolved action, so the client builds the command
+ * from that data up front. Returns undefined for any other action.
+ */
+export function explainCommandFromData(
+  title: string,
+  data: unknown,
+): { title: string; command: string; arguments: unknown[] } | undefined {
+  const explain = (data as { explain?: { uri?: unknown; range?: unknown } } | null | undefined)?.explain;
+  if (!explain || typeof explain.uri !== 'string' || typeof explain.range !== 'object' || explain.range === null) {
+    return undefined;
+  }
+  return { title, command: EXPLAIN_COMMAND, arguments: [explain.uri, explain.range] };
+}

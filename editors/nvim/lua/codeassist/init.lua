@@ -40,6 +40,8 @@ local defaults = {
   --- Highlight group for ghost text (linked to Comment unless you define CodeassistSuggestion yourself).
   hl_group = 'CodeassistSuggestion',
   explain = { border = 'rounded', max_width = 88, max_height = 30 },
+  --- Optional fun(msg: string) receiving a trace of requests/responses (debugging).
+  trace = nil,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -49,6 +51,19 @@ local buffers = {}
 
 --- Last explanation (Markdown), for scripts and tests.
 M.last_explanation = nil
+
+local function resolve_buf(bufnr)
+  if bufnr == nil or bufnr == 0 then
+    return vim.api.nvim_get_current_buf()
+  end
+  return bufnr
+end
+
+local function trace(fmt, ...)
+  if M.config.trace then
+    M.config.trace(string.format(fmt, ...))
+  end
+end
 
 local function bstate(bufnr)
   local s = buffers[bufnr]
@@ -69,7 +84,7 @@ end
 --- The codeassist client attached to a buffer, if any.
 ---@return vim.lsp.Client?
 function M.get_client(bufnr)
-  return vim.lsp.get_clients({ bufnr = bufnr or vim.api.nvim_get_current_buf(), name = NAME })[1]
+  return vim.lsp.get_clients({ bufnr = resolve_buf(bufnr), name = NAME })[1]
 end
 
 -- Status ------------------------------------------------------------------------------------------------------------
@@ -131,7 +146,7 @@ end
 
 --- Dismiss the visible suggestion and cancel pending requests.
 function M.dismiss(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  bufnr = resolve_buf(bufnr)
   cancel(bufnr)
   clear(bufnr)
 end
@@ -208,7 +223,7 @@ end
 ---@param opts? {bufnr?: integer, trigger_kind?: integer}
 function M.request(opts)
   opts = opts or {}
-  local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
+  local bufnr = resolve_buf(opts.bufnr)
   local client = M.get_client(bufnr)
   if not client or not (client.server_capabilities or {}).inlineCompletionProvider then
     return false
@@ -222,7 +237,10 @@ function M.request(opts)
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
   local params = vim.lsp.util.make_position_params(win, client.offset_encoding)
   params.context = { triggerKind = opts.trigger_kind or 2 } -- 1 = Invoked, 2 = Automatic
+  trace('inlineCompletion request seq=%d at %d:%d', seq, cursor[1], cursor[2])
   local ok, id = client:request('textDocument/inlineCompletion', params, function(err, result)
+    trace('inlineCompletion response seq=%d (current %d) err=%s result=%s', seq, s.seq, vim.inspect(err),
+      vim.inspect(result))
     if s.seq ~= seq then
       return -- superseded
     end
@@ -231,17 +249,17 @@ function M.request(opts)
       return
     end
     if vim.api.nvim_buf_get_changedtick(bufnr) ~= tick or vim.api.nvim_get_current_buf() ~= bufnr then
-      return -- stale: the user typed or moved on
+      return trace('stale: buffer changed') -- the user typed or moved on
     end
     local now = vim.api.nvim_win_get_cursor(0)
     if now[1] ~= cursor[1] or now[2] ~= cursor[2] then
-      return
+      return trace('stale: cursor moved')
     end
     if not vim.startswith(vim.api.nvim_get_mode().mode, 'i') and not opts.any_mode then
-      return
+      return trace('not in insert mode')
     end
     if M.config.hide_during_pum and vim.fn.pumvisible() == 1 then
-      return
+      return trace('popup menu visible')
     end
     local items = result.items or result
     if type(items) == 'table' and items[1] and item_text(items[1]) ~= '' then
@@ -276,7 +294,7 @@ end
 
 --- The visible suggestion of a buffer: {text, ghost, item, row, col} or nil.
 function M.get_suggestion(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  bufnr = resolve_buf(bufnr)
   local s = buffers[bufnr]
   local sug = s and s.suggestion
   if sug and sug.tick == vim.api.nvim_buf_get_changedtick(bufnr) then
@@ -456,7 +474,7 @@ end
 --- Ask the server to explain [uri, range]; the Markdown goes to a floating window and M.last_explanation.
 ---@param opts {bufnr?: integer, range: lsp.Range, on_result?: fun(markdown: string?, err: any)}
 function M.explain(opts)
-  local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
+  local bufnr = resolve_buf(opts.bufnr)
   local client = M.get_client(bufnr)
   if not client then
     vim.notify('codeassist: no server attached to this buffer', vim.log.levels.WARN)
@@ -487,6 +505,7 @@ end
 
 --- LSP range for lines line1..line2 (1-based, inclusive), or the charwise visual selection when it matches them.
 function M.range_for_lines(bufnr, line1, line2, client)
+  bufnr = resolve_buf(bufnr)
   local enc = client and client.offset_encoding or 'utf-16'
   local lines = vim.api.nvim_buf_get_lines(bufnr, line1 - 1, line2, false)
   local start_char, end_char = 0, vim.str_utfindex(lines[#lines] or '', enc)
@@ -514,7 +533,7 @@ end
 
 --- Start (or reuse) the server for a buffer.
 function M.start(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  bufnr = resolve_buf(bufnr)
   if vim.bo[bufnr].buftype ~= '' then
     return nil
   end

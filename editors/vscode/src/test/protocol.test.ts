@@ -17,6 +17,7 @@ import {
   EXPLAIN_COMMAND,
   STATUS_NOTIFICATION,
   explainArguments,
+  explainCommandFromData,
   StatusParams,
   getterFromObject,
   initializationOptions,
@@ -169,7 +170,12 @@ test('initialize advertises inline completion and the explain command', { timeou
         synchronization: { dynamicRegistration: false },
         inlineCompletion: { dynamicRegistration: false },
         completion: { completionItem: { snippetSupport: false } },
-        codeAction: { codeActionLiteralSupport: { codeActionKind: { valueSet: ['', 'quickfix', 'refactor'] } } },
+        // As vscode-languageclient 10 declares it.
+        codeAction: {
+          codeActionLiteralSupport: { codeActionKind: { valueSet: ['', 'quickfix', 'refactor'] } },
+          dataSupport: true,
+          resolveSupport: { properties: ['edit', 'command'] },
+        },
       },
     },
   });
@@ -215,10 +221,11 @@ test('codeassist.explain via workspace/executeCommand returns Markdown', { timeo
     context: { diagnostics: [], triggerKind: 1 },
   });
   assert.ok(Array.isArray(actions), JSON.stringify(actions));
-  const explain = actions.find((a) => (a.command?.command ?? a.command) === EXPLAIN_COMMAND);
+  const explain = actions.find((a) => a.title === 'codeassist: Explain');
   assert.ok(explain, `no explain action in ${JSON.stringify(actions.map((a) => a.title))}`);
-  assert.match(explain.title, /explain/i);
-  const cmd = typeof explain.command === 'string' ? explain : explain.command;
+  // The extension's provideCodeActions middleware: the command, or one built from data for resolve-deferred actions.
+  const cmd = explain.command ?? explainCommandFromData(explain.title, explain.data);
+  assert.equal(cmd?.command, EXPLAIN_COMMAND, JSON.stringify(explain));
   assert.equal(cmd.arguments?.[0], uri, JSON.stringify(cmd));
   // As the extension does: the action's [uri, range], plus {showDocument: false} since it shows the Markdown itself.
   const args = explainArguments(cmd.arguments[0], cmd.arguments[1], false);

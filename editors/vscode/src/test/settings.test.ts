@@ -6,6 +6,7 @@ import {
   buildServerSettings,
   didChangeConfigurationParams,
   documentLanguages,
+  explainCommandFromData,
   getterFromObject,
   parseStatus,
   serverCommand,
@@ -64,4 +65,15 @@ test('status payloads are validated and rendered', () => {
   assert.match(statusBarText(parseStatus({ state: 'loading' })).text, /loading~spin/);
   assert.match(statusBarText(parseStatus({ state: 'error', message: 'boom' })).tooltip, /boom/);
   assert.match(statusBarText(undefined).text, /codeassist/);
+});
+
+test('explain actions deferred to codeAction/resolve get their command from data', () => {
+  const range = { start: { line: 1, character: 0 }, end: { line: 2, character: 3 } };
+  assert.deepEqual(explainCommandFromData('codeassist: Explain', { explain: { uri: 'file:///a.py', range } }), {
+    title: 'codeassist: Explain',
+    command: 'codeassist.explain',
+    arguments: ['file:///a.py', range],
+  });
+  assert.equal(explainCommandFromData('codeassist: Fix', { uri: 'file:///a.py', startLine: 1 }), undefined);
+  assert.equal(explainCommandFromData('x', undefined), undefined);
 });

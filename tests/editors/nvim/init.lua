@@ -1,0 +1,270 @@
+-- Test init for the real-client test (tests/editors/test_nvim_client.py), run as
+--   nvim --headless --clean -u tests/editors/nvim/init.lua FIXTURE.py
+-- It loads the plugin from editors/nvim exactly as a user would (setup() + FileType), then drives it like a user:
+-- types in insert mode, waits for ghost text, accepts it with <Tab>, runs the Explain and Fix code actions through
+-- vim.lsp.buf.code_action(), and writes everything it saw to $CODEASSIST_TEST_OUT as JSON before `qa!`.
+--
+-- Environment: CODEASSIST_PLUGIN_DIR (editors/nvim), CODEASSIST_SERVER (the codeassist executable),
+-- CODEASSIST_TEST_OUT (JSON result path), CODEASSIST_TEST_SETTINGS (JSON server settings),
+-- CODEASSIST_TEST_SCENARIO (JSON: completion {line, type}, explain {line1, line2}, fix {line}),
+-- CODEASSIST_TEST_TIMEOUT_MS (per step).
+
+local env = vim.env
+vim.opt.rtp:prepend(env.CODEASSIST_PLUGIN_DIR)
+vim.opt.swapfile = false
+vim.opt.shadafile = 'NONE'
+vim.opt.expandtab = true
+vim.opt.shiftwidth = 4
+
+local out_path = assert(env.CODEASSIST_TEST_OUT, 'CODEASSIST_TEST_OUT not set')
+local scenario = vim.json.decode(env.CODEASSIST_TEST_SCENARIO or '{}')
+local step_timeout = tonumber(env.CODEASSIST_TEST_TIMEOUT_MS or '') or 180000
+local out = { steps = {}, log = {} }
+
+local function log(msg)
+  table.insert(out.log, string.format('%.3f %s', vim.uv.hrtime() / 1e9, msg))
+end
+
+local function finish(err)
+  out.error = err
+  out.status_text = vim.g.codeassist_status
+  out.state = vim.g.codeassist_state
+  out.buffer = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  local f = assert(io.open(out_path, 'w'))
+  f:write(vim.json.encode(out))
+  f:close()
+  vim.cmd('qa!')
+end
+
+-- Run fn; turn a Lua error into a failed run instead of a hung editor.
+local function guarded(fn)
+  return function(...)
+    local ok, err = xpcall(fn, debug.traceback, ...)
+    if not ok then
+      finish('lua error: ' .. tostring(err))
+    end
+  end
+end
+
+--- Poll cond() every 50 ms from the event loop (keys, LSP messages and timers all keep flowing), then call next().
+local function wait_for(what, cond, next)
+  local timer = assert(vim.uv.new_timer())
+  local started = vim.uv.now()
+  timer:start(50, 50, vim.schedule_wrap(guarded(function()
+    if not timer:is_active() then
+      return
+    end
+    local value = cond()
+    if value then
+      timer:stop()
+      timer:close()
+      log('got ' .. what)
+      next(value)
+    elseif vim.uv.now() - started > step_timeout then
+      timer:stop()
+      timer:close()
+      finish('timed out waiting for ' .. what)
+    end
+  end)))
+end
+
+local codeassist = require('codeassist')
+local ok_setup, setup_err = pcall(codeassist.setup, {
+  cmd = vim.list_extend(
+    { assert(env.CODEASSIST_SERVER, 'CODEASSIST_SERVER not set'), 'serve' },
+    vim.split(env.CODEASSIST_SERVER_ARGS or '', ' ', { trimempty = true })
+  ),
+  settings = vim.json.decode(env.CODEASSIST_TEST_SETTINGS or '{}'),
+  debounce_ms = 20,
+  trace = function(msg)
+    table.insert(out.log, string.format('%.3f trace %s', vim.uv.hrtime() / 1e9, msg))
+  end,
+})
+
+local function client()
+  return codeassist.get_client(0)
+end
+
+-- Steps ---------------------------------------------------------------------------------------------------------
+
+local step_fix, step_explain, step_done
+
+local function step_complete()
+  local sc = scenario.completion
+  if not sc then
+    return step_explain()
+  end
+  -- Go to the line, append at its end and type like a user: TextChangedI -> debounced inlineCompletion request.
+  vim.api.nvim_win_set_cursor(0, { sc.line, 0 })
+  local before = vim.api.nvim_get_current_line()
+  log('typing on line ' .. sc.line)
+  vim.api.nvim_feedkeys('A' .. (sc.type or ''), 'n', false)
+  wait_for('ghost text', function()
+    return codeassist.get_suggestion(0)
+  end, function(sug)
+    local marks = vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('codeassist'), 0, -1, { details = true })
+    local shown = {}
+    for _, m in ipairs(marks) do
+      local d = m[4]
+      table.insert(shown, {
+        row = m[2],
+        col = m[3],
+        virt_text = d.virt_text and vim.tbl_map(function(c) return c[1] end, d.virt_text) or nil,
+        virt_text_pos = d.virt_text_pos,
+        virt_lines = d.virt_lines and vim.tbl_map(function(l) return l[1][1] end, d.virt_lines) or nil,
+      })
+    end
+    out.steps.completion = {
+      line_before = before,
+      line_typed = vim.api.nvim_get_current_line(),
+      mode = vim.api.nvim_get_mode().mode,
+      text = sug.text,
+      ghost = sug.ghost,
+      item = sug.item,
+      extmarks = shown,
+      cursor_before_accept = vim.api.nvim_win_get_cursor(0),
+    }
+    local tick = vim.api.nvim_buf_get_changedtick(0)
+    -- <Tab> through the user's mappings ('m'): the plugin's buffer-local accept mapping must take it.
+    vim.api.nvim_feedkeys(vim.keycode('<Tab>'), 'm', false)
+    wait_for('accepted suggestion', function()
+      return vim.api.nvim_buf_get_changedtick(0) ~= tick
+    end, function()
+      local c = out.steps.completion
+      c.cursor_after_accept = vim.api.nvim_win_get_cursor(0)
+      c.lines_after_accept = vim.api.nvim_buf_get_lines(0, sc.line - 1, sc.line - 1 + #vim.split(sug.ghost, '\n'), false)
+      c.ghost_after_accept = #vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('codeassist'), 0, -1, {})
+      vim.api.nvim_feedkeys(vim.keycode('<Esc>'), 'n', false)
+      wait_for('normal mode', function()
+        return vim.api.nvim_get_mode().mode == 'n'
+      end, function()
+        step_explain()
+      end)
+    end)
+  end)
+end
+
+local function line_range(line1, line2)
+  local last = vim.api.nvim_buf_get_lines(0, line2 - 1, line2, false)[1] or ''
+  -- vim.lsp.buf.code_action takes mark-like positions, end inclusive: the last character is at #last - 1.
+  return { start = { line1, 0 }, ['end'] = { line2, math.max(#last - 1, 0) } }
+end
+
+step_explain = function()
+  local se = scenario.explain
+  if not se then
+    return step_fix()
+  end
+  codeassist.last_explanation = nil
+  -- The "codeassist: Explain" code action, picked through Neovim's own code action UI path.
+  vim.lsp.buf.code_action({
+    range = line_range(se.line1, se.line2),
+    filter = function(a)
+      return a.title == 'codeassist: Explain'
+    end,
+    apply = true,
+  })
+  wait_for('explanation', function()
+    return codeassist.last_explanation
+  end, function(md)
+    local floats = {}
+    for _, w in ipairs(vim.api.nvim_list_wins()) do
+      if vim.api.nvim_win_get_config(w).relative ~= '' then
+        local b = vim.api.nvim_win_get_buf(w)
+        table.insert(floats, { filetype = vim.bo[b].filetype, lines = vim.api.nvim_buf_get_lines(b, 0, -1, false) })
+      end
+    end
+    out.steps.explain = { markdown = md, floats = floats }
+    for _, w in ipairs(vim.api.nvim_list_wins()) do
+      if vim.api.nvim_win_get_config(w).relative ~= '' then
+        vim.api.nvim_win_close(w, true)
+      end
+    end
+    step_fix()
+  end)
+end
+
+step_fix = function()
+  local sf = scenario.fix
+  if not sf then
+    return step_done()
+  end
+  local c = client()
+  if sf.text then
+    -- Earlier steps may have inserted lines: find the broken line by its text.
+    sf.line = vim.fn.index(vim.api.nvim_buf_get_lines(0, 0, -1, false), sf.text) + 1
+    if sf.line == 0 then
+      return finish('fix line not found: ' .. sf.text)
+    end
+  end
+  local rng = line_range(sf.line, sf.line)
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(0) },
+    range = { start = { line = sf.line - 1, character = 0 }, ['end'] = { line = sf.line - 1, character = #vim.fn.getline(sf.line) } },
+    context = { diagnostics = {}, only = { 'quickfix' } },
+  }
+  -- What the server offers (titles carry the verification level) ...
+  c:request('textDocument/codeAction', params, guarded(function(err, actions)
+    out.steps.fix = { titles = {}, error = err and err.message, line = sf.line }
+    for _, a in ipairs(actions or {}) do
+      table.insert(out.steps.fix.titles, a.title)
+    end
+    local tick = vim.api.nvim_buf_get_changedtick(0)
+    -- ... and the first codeassist fix applied through vim.lsp.buf.code_action (codeAction/resolve, then the edit).
+    local picked = false
+    vim.lsp.buf.code_action({
+      range = rng,
+      context = { only = { 'quickfix' }, diagnostics = {} },
+      filter = function(a)
+        if picked or not (a.title or ''):find('^codeassist: Fix') then
+          return false
+        end
+        picked = true
+        out.steps.fix.applied_title = a.title
+        return true
+      end,
+      apply = true,
+    })
+    wait_for('fix edit', function()
+      return vim.api.nvim_buf_get_changedtick(0) ~= tick
+    end, function()
+      out.steps.fix.lines_after = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+      step_done()
+    end)
+  end), 0)
+end
+
+step_done = function()
+  out.range_for_lines = codeassist.range_for_lines(0, 1, 2, client())
+  finish(nil)
+end
+
+if not ok_setup then
+  vim.schedule(function()
+    finish('setup failed: ' .. tostring(setup_err))
+  end)
+else
+  vim.api.nvim_create_autocmd('VimEnter', {
+    once = true,
+    callback = guarded(function()
+      log('VimEnter, filetype=' .. vim.bo.filetype)
+      wait_for('codeassist/status ready', function()
+        local st = vim.g.codeassist_state
+        if st and st.state == 'error' then
+          finish('server reported error: ' .. tostring(st.message))
+          return false
+        end
+        return client() ~= nil and st and st.state == 'ready'
+      end, function()
+        out.attached = client() ~= nil
+        out.status_when_ready = vim.g.codeassist_status
+        out.init_options = client().config.init_options
+        out.server_capabilities = {
+          inlineCompletionProvider = client().server_capabilities.inlineCompletionProvider ~= nil,
+          codeActionProvider = client().server_capabilities.codeActionProvider ~= nil,
+        }
+        step_complete()
+      end)
+    end),
+  })
+end

@@ -1,0 +1,136 @@
+"""Real client: headless Neovim 0.11 loads editors/nvim, starts ``codeassist serve`` through the plugin's setup(),
+and is driven like a user (tests/editors/nvim/init.lua): type in insert mode → ghost text → <Tab> accepts it; the
+"codeassist: Explain" code action → Markdown in a float; the "codeassist: Fix" code action → edit applied.
+The Lua side writes what it saw as JSON; the assertions live here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+REPO = Path(__file__).resolve().parents[2]
+EDITORS = REPO / "editors"
+INIT = Path(__file__).parent / "nvim" / "init.lua"
+
+FIXTURE = '''"""Statistics helpers."""
+
+
+def mean(values: list[float]) -> float:
+    """Return the arithmetic mean of values."""
+    if not values:
+        raise ValueError("mean of empty list")
+    return
+
+
+def add(a: int, b: int) -> int
+    return a + b
+'''
+COMPLETION_LINE = 8  # "    return": the test appends a space, then waits for ghost text
+BROKEN = "def add(a: int, b: int) -> int"  # missing ':'
+SETTINGS = {"max_tokens": 16, "debounce_ms": 0, "timeout_ms": 60000, "verify": "syntax"}
+SCENARIO = {
+    "completion": {"line": COMPLETION_LINE, "type": " "},
+    "explain": {"line1": 4, "line2": 8},
+    "fix": {"text": BROKEN},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, nvim_exe: str, codeassist_exe: str) -> dict[str, Any]:
+    ws = tmp_path_factory.mktemp("nvim-ws")
+    (ws / "pyproject.toml").write_text('[project]\nname = "fixture"\nversion = "0"\n')
+    src = ws / "stats.py"
+    src.write_text(FIXTURE)
+    out = ws / "result.json"
+    env = {
+        **os.environ,
+        "CODEASSIST_PLUGIN_DIR": str(EDITORS / "nvim"),
+        "CODEASSIST_SERVER": codeassist_exe,
+        "CODEASSIST_TEST_OUT": str(out),
+        "CODEASSIST_TEST_SETTINGS": json.dumps(SETTINGS),
+        "CODEASSIST_TEST_SCENARIO": json.dumps(SCENARIO),
+        "CODEASSIST_TEST_TIMEOUT_MS": "240000",
+        "XDG_STATE_HOME": str(ws / "state"),  # keep Neovim's logs/shada out of the user's home
+    }
+    proc = subprocess.run(
+        [nvim_exe, "--headless", "--clean", "-u", str(INIT), str(src)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=560,
+        check=False,
+    )
+    assert out.exists(), f"nvim wrote no result (rc {proc.returncode})\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    result: dict[str, Any] = json.loads(out.read_text())
+    assert result.get("error") is None, f"{result.get('error')}\nlog:\n" + "\n".join(result.get("log", []))
+    return result
+
+
+def test_plugin_starts_server_with_init_options(run: dict[str, Any]) -> None:
+    assert run["attached"] is True
+    assert run["init_options"] == SETTINGS
+    assert run["server_capabilities"] == {"inlineCompletionProvider": True, "codeActionProvider": True}
+    assert run["state"]["state"] == "ready"
+    assert run["state"]["model"]
+    assert run["status_text"].startswith("codeassist: ready")
+
+
+def test_ghost_text_shown_and_accepted_with_tab(run: dict[str, Any]) -> None:
+    c = run["steps"]["completion"]
+    assert c["line_typed"] == "    return "
+    assert c["mode"].startswith("i")
+    text = c["item"]["insertText"]
+    assert isinstance(text, str) and text.strip(), c["item"]
+    assert c["ghost"] == text  # the range starts at the cursor: nothing typed is repeated
+    # Drawn as extmark ghost text at the cursor: the first line inline, the rest as virtual lines.
+    first, *rest = text.split("\n")
+    assert len(c["extmarks"]) == 1
+    mark = c["extmarks"][0]
+    assert (mark["row"], mark["col"]) == (COMPLETION_LINE - 1, len("    return "))
+    if first:
+        assert mark["virt_text"] == [first] and mark["virt_text_pos"] == "inline"
+    assert (mark.get("virt_lines") or []) == rest
+    # <Tab> inserted exactly the suggestion, cleared the ghost text and left the cursor after it.
+    assert c["lines_after_accept"] == ("    return " + text).split("\n")
+    assert c["ghost_after_accept"] == 0
+    last = ("    return " + text).split("\n")[-1]
+    assert c["cursor_after_accept"] == [COMPLETION_LINE + len(rest), len(last.encode())]
+
+
+def test_explain_code_action_shows_markdown_float(run: dict[str, Any]) -> None:
+    e = run["steps"]["explain"]
+    assert e["markdown"].strip()
+    assert len(e["floats"]) == 1
+    assert e["floats"][0]["filetype"] == "markdown"
+    assert "\n".join(e["floats"][0]["lines"]).strip() == e["markdown"].strip()
+
+
+def test_fix_code_action_edits_the_buffer(run: dict[str, Any]) -> None:
+    f = run["steps"]["fix"]
+    assert f["titles"], "the server offered no fix for the syntax error"
+    assert all(t.startswith("codeassist: Fix") for t in f["titles"])
+    assert f["applied_title"].endswith(("(unverified)", "(compiles)", "(verified: tests pass)"))
+    after = f["lines_after"]
+    line = f["line"]  # 1-based line of BROKEN when the fix was asked for
+    accepted = run["steps"]["completion"]["lines_after_accept"]
+    assert after[line - 1] != BROKEN
+    # Only the broken function changed: everything above it is the buffer as the completion step left it.
+    assert after[: COMPLETION_LINE - 1] == FIXTURE.split("\n")[: COMPLETION_LINE - 1]
+    assert after[COMPLETION_LINE - 1 : COMPLETION_LINE - 1 + len(accepted)] == accepted
+    assert "return a + b" in "\n".join(after[line - 1 :])
+    compile("\n".join(after), "stats.py", "exec")  # the fixed buffer parses
+
+
+def test_range_for_lines_covers_whole_lines(run: dict[str, Any]) -> None:
+    assert run["range_for_lines"] == {
+        "start": {"line": 0, "character": 0},
+        "end": {"line": 1, "character": 0},
+    }
