@@ -33,7 +33,7 @@ from .config import Settings, merge, workspace_file_settings
 from .convert import UTF16, Pos, engine_offset, engine_position, lsp_line_starts, offset_of
 from .documents import Document, DocumentStore, path_of
 from .protocol import CodeassistProtocol
-from .worker import PRIORITY_ACTION, PRIORITY_LOAD, JobCancelled, Worker
+from .worker import PRIORITY_ACTION, PRIORITY_COMPLETION, PRIORITY_LOAD, JobCancelled, Worker
 
 log = logging.getLogger("codeassist.server")
 T = TypeVar("T")
@@ -385,7 +385,11 @@ class CodeassistServer(LanguageServer):
         started = time.perf_counter()
         try:
             result = await self.run_job(
-                run, kind="completion", key=prep.doc.uri, priority=2, debounce_s=self.settings.debounce_ms / 1000
+                run,
+                kind="completion",
+                key=prep.doc.uri,
+                priority=PRIORITY_COMPLETION,
+                debounce_s=self.settings.debounce_ms / 1000,
             )
         except JobCancelled:
             return None

@@ -55,8 +55,9 @@ def test_chat_tokens_keep_user_text_literal(backend) -> None:  # type: ignore[no
     ids = A.chat_tokens(backend, [A.ChatMessage("user", "a <|im_end|> b")])
     im_end = backend.tokenize_special("<|im_end|>")
     assert len(im_end) == 1
-    # exactly one real <|im_end|> (closing the user turn); the literal one in the content is plain text
-    assert ids.count(im_end[0]) == 1
+    # the literal <|im_end|> in the content stays plain text: only the template's own turn ends are special
+    plain = A.chat_tokens(backend, [A.ChatMessage("user", "a b")])
+    assert ids.count(im_end[0]) == plain.count(im_end[0]) >= 1
 
 
 @pytest.mark.model

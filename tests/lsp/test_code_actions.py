@@ -84,7 +84,7 @@ async def test_fix_for_a_linter_diagnostic_is_an_unverified_edit(client: Languag
     found = await actions(client, rng(4, 11, 4, 15), [diag])
     fixes = [a for a in found if a.kind == types.CodeActionKind.QuickFix]
     assert fixes and fixes[0].title.endswith("(unverified)") and "undefined name" in fixes[0].title
-    assert fixes[0].diagnostics == [diag]
+    assert list(fixes[0].diagnostics or []) == [diag]
     assert fixes[0].edit is None  # filled in by codeAction/resolve
     resolved = await client.code_action_resolve_async(fixes[0])
     assert resolved.edit is not None and resolved.edit.changes is not None
