@@ -23,7 +23,7 @@ from codeassist.errors import InputError
 from . import channel, recipes
 from .containers import ContainerSpec, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
-from .execjob import JobOutcome, SetupFailed, oom_kills, run_job
+from .execjob import JobOutcome, SetupFailed, run_job
 from .pool import Pool, PoolError
 from .snapshot import Snapshot
 from .types import Limits, RunResult, SandboxConfig, SandboxHealth
@@ -200,7 +200,7 @@ class Sandbox:
             if worker.chan is not None:
                 outcome = channel.run_job(worker.chan, snap.tar, argv, limits)
             else:
-                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user, worker.oom)
+                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user)
             reusable = outcome.reusable
             if outcome.status in ("timeout", "output_limit"):
                 _kill(api, worker.cid)  # stop the job now; removal and replacement happen in the background
@@ -226,7 +226,7 @@ class Sandbox:
 
             raise PoolError(_creation_reason(exc, self.image)) from exc
         try:
-            return run_job(api, cid, snap.tar, argv, limits, self.config.user, oom_kills(api, cid, spec.user))
+            return run_job(api, cid, snap.tar, argv, limits, self.config.user)
         finally:
             remove_quietly(api, cid)  # synchronous: a one-shot container must not outlive its run
 

@@ -73,21 +73,22 @@ def _raw(sock: Any) -> socket.socket:
 
 def oom_kills(api: Any, cid: str, user: str) -> int | None:
     """The container cgroup's oom_kill counter (cgroup v1 or v2), or None when it cannot be read."""
-    try:
-        eid = api.exec_create(cid, ["sh", "-c", OOM_PROBE], user=user)["Id"]
-        out: bytes = api.exec_start(eid)
-    except Exception:
+    for attempt in range(3):  # a loaded daemon can fail an exec; the answer decides oom vs failed
+        try:
+            eid = api.exec_create(cid, ["sh", "-c", OOM_PROBE], user=user)["Id"]
+            out: bytes = api.exec_start(eid)
+        except Exception:
+            time.sleep(0.1 * (attempt + 1))
+            continue
+        for line in out.decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "oom_kill" and parts[1].isdigit():
+                return int(parts[1])
         return None
-    for line in out.decode(errors="replace").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "oom_kill" and parts[1].isdigit():
-            return int(parts[1])
     return None
 
 
-def run_job(
-    api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str, oom_before: int | None
-) -> JobOutcome:
+def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str) -> JobOutcome:
     """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started."""
     try:
         eid = api.exec_create(
@@ -203,7 +204,9 @@ def run_job(
         )
     if exit_code == 137:  # SIGKILL: the OOM killer, or the job killed itself
         after = oom_kills(api, cid, user)
-        if after is not None and oom_before is not None and after > oom_before:
+        # Baseline 0: a container that ever saw an OOM kill (or any SIGKILL) is never reused, so any kill counted
+        # in its cgroup happened during this job.
+        if after is not None and after > 0:
             return JobOutcome(
                 "oom",
                 exit_code,

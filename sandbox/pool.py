@@ -29,7 +29,6 @@ class PoolError(Exception):
 @dataclass
 class Worker:
     cid: str
-    oom: int | None = None  # exec mode: the cgroup's oom_kill count when the container started
     chan: Channel | None = None  # runner mode: the runner's attached stdio
 
 
@@ -176,13 +175,11 @@ class Pool:
             threading.Thread(target=self._create_one, daemon=True, name="sandbox-start").start()
 
     def _start_worker(self) -> Worker:
-        from .execjob import oom_kills
-
         api = self.conn.api()
         if not self.runner:
             cid = self.spec.create(api, pooled=True)
             self.spec.start(api, cid)
-            return Worker(cid, oom=oom_kills(api, cid, self.spec.user))
+            return Worker(cid)
         cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND, attach=True)
         chan: Channel | None = None
         try:
