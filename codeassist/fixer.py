@@ -81,10 +81,28 @@ class FixTarget:
     instruction: str | None = None
     baseline: TierVerdict | None = None
     tests: str = ""  # source of the failing test functions, when known
+    context_start: int | None = None  # the function's first line when the target is only its body
 
     @property
     def code(self) -> str:
         return "\n".join(self.text.split("\n")[self.start_line : self.end_line + 1])
+
+    @property
+    def function(self) -> str:
+        """The whole function when the target is its body (what the model reads), else the target's code."""
+        start = self.start_line if self.context_start is None else self.context_start
+        return "\n".join(self.text.split("\n")[start : self.end_line + 1])
+
+    def body_only(self, min_docstring_lines: int = 3) -> FixTarget:
+        """Narrow a function target to the statements after a long docstring: the model reads the docstring but
+        need not copy it back, which on a CPU is most of a fix's generation time."""
+        if self.symbol is None or self.context_start is not None:
+            return self
+        body = body_after_docstring(self.text, self.symbol, self.start_line, min_docstring_lines)
+        if body is None or not self.start_line < body <= self.end_line:
+            return self
+        self.context_start, self.start_line = self.start_line, body
+        return self
 
 
 @dataclass
@@ -167,6 +185,29 @@ def enclosing_function(text: str, line: int) -> tuple[str, int, int] | None:
     return best
 
 
+def body_after_docstring(text: str, name: str, start: int, min_docstring_lines: int = 3) -> int | None:
+    """0-based line of the first statement after the docstring of function ``name`` starting at ``start``, when the
+    docstring spans at least ``min_docstring_lines`` lines."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != name:
+            continue
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+        if first != start or len(node.body) < 2:
+            continue
+        doc = node.body[0]
+        if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
+            return None
+        doc_end = (doc.end_lineno or doc.lineno) - 1
+        if doc_end - (doc.lineno - 1) + 1 < min_docstring_lines:
+            return None
+        return node.body[1].lineno - 1
+    return None
+
+
 def summarize_failure(output: str, limit: int = 1400) -> str:
     """The informative part of a pytest failure: the failing source lines (``>``), ``E`` lines and locations,
     falling back to the output's tail."""
@@ -237,6 +278,7 @@ def locate(
             mentioned = [n for n in names if re.search(rf"\b{re.escape(n)}\b", baseline.evidence)]
             start, end, sym = span_for(line, mentioned)
             tgt = FixTarget(str(base), rel, text, start, end, summarize_failure(baseline.evidence), "test", sym)
+            tgt.body_only()
             tgt.baseline = baseline
             tgt.tests = failing_test_sources(base, baseline.evidence)
             return tgt
@@ -295,10 +337,17 @@ def build_messages(target: FixTarget) -> list[ChatMessage]:
         system = EDIT_SYSTEM
     else:
         what = "This code has a bug" + (": it fails the test below." if target.kind == "test" else ".")
-        parts.append(f"{what}\n```{lang}\n{target.code}\n```")
+        parts.append(f"{what}\n```{lang}\n{target.function}\n```")
         if target.tests:
             parts.append(f"Failing test:\n```{lang}\n{target.tests}\n```")
-        parts.append(f"Error:\n```\n{target.error.strip()}\n```\nFix the bug. Reply with the corrected code.")
+        parts.append(f"Error:\n```\n{target.error.strip()}\n```")
+        if target.context_start is not None:
+            parts.append(
+                f"Fix the bug. Reply with only the corrected body of `{target.symbol}` (the lines after its "
+                f"docstring), which currently is:\n```{lang}\n{target.code}\n```"
+            )
+        else:
+            parts.append("Fix the bug. Reply with the corrected code.")
         system = FIX_SYSTEM
     return [ChatMessage("system", system), ChatMessage("user", "\n\n".join(parts))]
 
@@ -315,6 +364,11 @@ def _extract(answer: str, target: FixTarget) -> str | None:
         dedented = textwrap.dedent(code)
         for name, start, end in _functions(dedented):
             if name == target.symbol:
+                if target.context_start is not None:  # the model sent the whole function back: keep its body
+                    body = body_after_docstring(dedented, name, start, 1)
+                    if body is None:
+                        body = start + 1
+                    start = body
                 code = "\n".join(dedented.split("\n")[start : end + 1])
                 break
     original_lines = target.code.split("\n")
