@@ -27,7 +27,9 @@ fi
 export CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 export CXXFLAGS="$CFLAGS"
 nice -n 10 cmake -S "$SRC/vendor/llama.cpp" -B "$OUT/cmake" -DCMAKE_BUILD_TYPE=Release \
-  -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF \
-  -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$OUT/bin"
+  -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF
 nice -n 10 cmake --build "$OUT/cmake" --target llama-server llama-bench -j"$JOBS"
+# llama.cpp's CMakeLists puts executables in <build>/bin; static build, so plain copies are self-contained.
+mkdir -p "$OUT/bin"
+cp "$OUT/cmake/bin/llama-server" "$OUT/cmake/bin/llama-bench" "$OUT/bin/"
 ls -l "$OUT/bin/llama-server" "$OUT/bin/llama-bench"
