@@ -127,13 +127,16 @@ def chat(
     cancel: CancelCheck | None = None,
     stop: Callable[[str], bool] | None = None,
     time_budget_ms: float | None = None,
+    temperature: float = 0.0,
+    seed: int = 0,
 ) -> ChatResult:
-    """One greedy chat turn. ``stop(text)`` returning True ends generation early (e.g. once a code block closed)."""
+    """One chat turn (greedy unless ``temperature`` > 0). ``stop(text)`` returning True ends generation early (e.g.
+    once a code block closed)."""
     prompt = chat_tokens(backend, messages)
     room = backend.info.n_ctx - max_tokens - 1
     if len(prompt) > room:
         raise ModelError(f"the selection is too long for the model context ({len(prompt)} tokens, room for {room})")
-    params = GenerationParams(max_tokens=max_tokens, time_budget_ms=time_budget_ms)
+    params = GenerationParams(max_tokens=max_tokens, time_budget_ms=time_budget_ms, temperature=temperature, seed=seed)
     on_text = (lambda text: not stop(text)) if stop is not None else None
     gen = backend.generate(prompt, params, on_text=on_text, cancel=cancel)
     return ChatResult(gen.text, gen.stop_reason, gen.prompt_tokens, len(gen.tokens), gen.total_ms)
@@ -209,6 +212,25 @@ def reindent(replacement: str, original_first_line: str) -> str:
     return "\n".join(out)
 
 
+def focus_answer(code: str, target: str, context: Sequence[str]) -> str:
+    """When the model answers with surrounding context too (it often rewrites the whole function), keep the window
+    of lines that best matches the target lines: those are what replaces the problem's span."""
+    import difflib
+
+    answer, wanted = code.split("\n"), target.split("\n")
+    known = {ln.strip() for ln in context if ln.strip()}
+    if len(answer) <= len(wanted) or not any(ln.strip() in known for ln in answer):
+        return code
+    n = len(wanted)
+
+    def score(i: int) -> float:
+        pairs = zip(answer[i : i + n], wanted, strict=True)
+        return sum(difflib.SequenceMatcher(None, a.strip(), w.strip()).ratio() for a, w in pairs) / n
+
+    best = max(range(len(answer) - n + 1), key=score)
+    return "\n".join(answer[best : best + n]) if score(best) >= 0.5 else code
+
+
 def fix(
     backend: ModelBackend,
     text: str,
@@ -220,9 +242,11 @@ def fix(
     max_tokens: int = 128,
     cancel: CancelCheck | None = None,
     time_budget_ms: float | None = None,
+    attempts: int = 3,
 ) -> FixCandidate | None:
-    """Ask the model for replacement lines for ``problem``; None when the answer holds no usable code or changes
-    nothing. The candidate is *unverified*: checking it is the caller's job."""
+    """Ask the model for replacement lines for ``problem``; None when no answer holds usable code that changes
+    something. The first attempt is greedy; small models often echo the broken line back, so later attempts sample
+    (temperature 0.7, fixed seeds: reproducible). The candidate is *unverified*: checking it is the caller's job."""
     lines = text.split("\n")
     start = max(0, min(problem.start_line, len(lines) - 1))
     end = max(start, min(problem.end_line, len(lines) - 1))
@@ -239,21 +263,21 @@ def fix(
         f"Problem reported at {span}: {problem.message}\n\n"
         f"Rewrite only these lines so that the problem is fixed:\n```{lang}\n{target}\n```"
     )
-    result = chat(
-        backend,
-        [ChatMessage("system", FIX_SYSTEM), ChatMessage("user", user)],
-        max_tokens=max_tokens,
-        cancel=cancel,
-        stop=_block_closed,
-        time_budget_ms=time_budget_ms,
-    )
-    code = extract_code_block(result.text)
-    if code is None or not code.strip():
-        return None
-    code = reindent(code, lines[start])
-    if code == target:
-        return None
-    return FixCandidate(start, end, code, raw=result.text, stop_reason=result.stop_reason)
+    messages = [ChatMessage("system", FIX_SYSTEM), ChatMessage("user", user)]
+    for attempt in range(max(1, attempts)):
+        result = chat(
+            backend, messages, max_tokens=max_tokens, cancel=cancel, stop=_block_closed, time_budget_ms=time_budget_ms,
+            temperature=0.0 if attempt == 0 else 0.7, seed=attempt,
+        )  # fmt: skip
+        if result.stop_reason == "cancelled":
+            return None
+        code = extract_code_block(result.text)
+        if code is None or not code.strip():
+            continue
+        code = reindent(focus_answer(code, target, lines[lo:start] + lines[end + 1 : hi]), lines[start])
+        if code.strip() != target.strip():
+            return FixCandidate(start, end, code, raw=result.text, stop_reason=result.stop_reason)
+    return None
 
 
 # -- syntax problems (tree-sitter) ------------------------------------------------------------------------------------

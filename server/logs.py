@@ -30,6 +30,8 @@ class RedactFilter(logging.Filter):
         self.log_code = log_code
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _expected_error(record):
+            return False
         code = getattr(record, "code", None)
         if not record.name.startswith("codeassist"):
             if not self.log_code and record.args:
@@ -39,6 +41,13 @@ class RedactFilter(logging.Filter):
             record.msg = f"{record.msg}\n---\n{code}\n---"
             record._code_added = True
         return True
+
+
+def _expected_error(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every error response; ours (InvalidParams, RequestCancelled, ContentModified,
+    RequestFailed) are answers, not server faults."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return getattr(exc, "code", None) in (-32602, -32800, -32801, -32803) and record.name.startswith("pygls")
 
 
 class LspLogHandler(logging.Handler):

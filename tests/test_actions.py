@@ -32,6 +32,13 @@ def test_reindent() -> None:
     assert A.reindent("    ok", "    ok") == "    ok"
 
 
+def test_focus_answer_drops_echoed_context() -> None:
+    answer = "def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)"
+    context = ["def mean(xs):", "    total = 0", "    for x in xs", "        total += x"]
+    assert A.focus_answer(answer, "    return totl / len(xs)", context) == "    return total / len(xs)"
+    assert A.focus_answer("import os\nx = os.sep", "x = os.sep", []) == "import os\nx = os.sep"
+
+
 def test_syntax_problems() -> None:
     problems = A.syntax_problems("def f(:\n    return 1\n", "python")
     assert problems and problems[0].start_line == 0 and problems[0].source == "codeassist"

@@ -91,6 +91,9 @@ async def test_fix_for_a_linter_diagnostic_is_an_unverified_edit(client: Languag
     (edit,) = resolved.edit.changes[URI]
     assert edit.range.start == types.Position(4, 0)
     assert edit.new_text.strip() and edit.new_text != "    return totl / len(xs)"
+    # the resolved title carries the label codeassist.verify produced (verify = "syntax" here: never "tests pass")
+    assert resolved.title.startswith("codeassist: Fix “undefined name")
+    assert "verified: tests pass" not in resolved.title
 
 
 async def test_fix_offered_for_our_own_syntax_error(client: LanguageClient) -> None:
