@@ -36,7 +36,8 @@ def test_repo_layout_psm_and_spm(
     text = vocab.llm.detokenize(psm.tokens, special=True).decode()
     assert text.startswith("<|repo_name|>demo\n<|file_sep|>shapes/circle.py\ndef circle_area(radius: float)")
     assert "<|file_sep|>main.py\n<|fim_prefix|>from shapes.circle import" in text
-    assert text.endswith("    return <|fim_suffix|>\n\n\nprint(total([1]))\n<|fim_middle|>")
+    # The cursor line's text goes after <|fim_middle|>: typing on it leaves everything before unchanged.
+    assert text.endswith("<|fim_suffix|>\n\n\nprint(total([1]))\n<|fim_middle|>    return ")
     spm = build_prompt(ctx, qwen_fim, vocab.tokenize, order="spm", repo_name="demo")
     text = vocab.llm.detokenize(spm.tokens, special=True).decode()
     assert "<|file_sep|>main.py\n<|fim_suffix|>\n\n\nprint(total([1]))\n<|fim_prefix|>from shapes" in text
@@ -80,10 +81,13 @@ def test_keystroke_reuse_spm_beats_psm(vocab: Any, qwen_fim: FimFormat) -> None:
     before, after = base[:cut] + "value = compu", base[cut:]
     doc = Document(before + after, language="python")
     results = {}
-    for order in ("psm", "spm"):
-        a = build_prompt(assemble_context(doc, len(before)), qwen_fim, vocab.tokenize, order=order).tokens
-        doc2 = Document(before + "t" + after, language="python")
-        b = build_prompt(assemble_context(doc2, len(before) + 1), qwen_fim, vocab.tokenize, order=order).tokens
+    doc2 = Document(before + "t" + after, language="python")
+    for name, order, in_middle in (("psm", "psm", True), ("spm", "spm", True), ("classic", "psm", False)):
+        a = build_prompt(assemble_context(doc, len(before)), qwen_fim, vocab.tokenize, order=order,
+                         line_in_middle=in_middle).tokens  # fmt: skip
+        b = build_prompt(assemble_context(doc2, len(before) + 1), qwen_fim, vocab.tokenize, order=order,
+                         line_in_middle=in_middle).tokens  # fmt: skip
         common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-        results[order] = len(b) - common
-    assert results["spm"] <= 3 < results["psm"]
+        results[name] = len(b) - common
+    # Classic PSM re-evaluates the whole suffix window; the cursor line after <|fim_middle|> (and SPM) do not.
+    assert results["psm"] <= 3 and results["spm"] <= 3 and results["classic"] > 50, results
