@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ def llama_bench(model: str, n_prompt: int, n_gen: int) -> dict[str, Any]:
     binary = os.path.join(LLAMA_BIN, "llama-bench")
     if not os.access(binary, os.X_OK):
         return {"skipped": "llama-bench not built (run bench/build_llama_cpp.sh)"}
-    cmd = [binary, "-m", model, "-t", str(THREADS), "-p", str(n_prompt), "-n", str(n_gen), "-r", "2", "-o", "json"]
+    cmd = [binary, "-m", model, "-t", str(THREADS), "-p", str(n_prompt), "-n", str(n_gen), "-r", "1", "-o", "json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         return {"skipped": f"llama-bench failed: {proc.stderr[-300:]}"}
@@ -84,6 +85,24 @@ def llama_bench(model: str, n_prompt: int, n_gen: int) -> dict[str, Any]:
         key = "prompt_tok_s" if row.get("n_prompt", 0) > 0 else "gen_tok_s"
         out[key] = float(row["avg_ts"])
     return out
+
+
+def run_throughput(engine: Engine, model: str, n_prompt: int, n_gen: int, rounds: int) -> dict[str, Any]:
+    """Alternate ours and llama-bench ``rounds`` times and keep per-side medians, so that load drift on the shared
+    machine hits both sides alike."""
+    ours: list[dict[str, float]] = []
+    ref: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        ours.append(ours_throughput(engine, n_prompt, n_gen))
+        ref.append(llama_bench(model, n_prompt, n_gen))
+        if "skipped" in ref[-1]:
+            return {"ours": _medians(ours), "llama_bench": ref[-1]}
+    return {"ours": _medians(ours), "llama_bench": _medians(ref), "rounds": {"ours": ours, "llama_bench": ref}}
+
+
+def _medians(rows: list[dict[str, Any]]) -> dict[str, float]:
+    keys = [k for k in rows[0] if all(isinstance(r.get(k), (int, float)) for r in rows)]
+    return {k: float(statistics.median(r[k] for r in rows)) for k in keys}
 
 
 # -- replay -------------------------------------------------------------------------------------------------------
@@ -360,10 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"model {info.name} loaded in {info.load_ms:.0f} ms")
     if "throughput" not in skip:
         n_p, n_g = (256, 32) if args.quick else (512, 64)
-        data["throughput"] = {
-            "ours": ours_throughput(engine, n_p, n_g),
-            "llama_bench": llama_bench(info.path, n_p, n_g),
-        }
+        data["throughput"] = run_throughput(engine, info.path, n_p, n_g, rounds=2 if args.quick else 3)
         log(f"throughput: {data['throughput']}")
     if "replay" not in skip:
         data["replay"] = run_replay(engine, args.quick, max_tokens=24)
