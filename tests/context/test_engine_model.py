@@ -1,0 +1,101 @@
+"""The engine with the real embedded model: typed-ahead cache and keystroke reuse. Few, short calls (2 CPU cores)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from codeassist.engine import CompletionRequest, Engine, EngineConfig
+
+pytestmark = pytest.mark.model
+
+DOC = (
+    "def mean(values):\n"
+    '    """Arithmetic mean of a non-empty list."""\n'
+    "    total = 0\n"
+    "    for v in values:\n"
+    "        total += v\n"
+    "    return total / len(values)\n"
+    "\n\n"
+    "def variance(values):\n"
+    "    m = mean(values)\n"
+    "    return \n"
+    "\n\n"
+    'if __name__ == "__main__":\n'
+    "    print(variance([1, 2, 3]))\n"
+)
+LINE, COL = 10, 11  # after "    return "
+
+
+@pytest.fixture(scope="module")
+def model_engine(model_path: str, tmp_path_factory: Any) -> Iterator[Engine]:
+    root = str(tmp_path_factory.mktemp("ws"))
+    eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=16, workspace=root, time_budget_ms=None))
+    eng.load()
+    yield eng
+    eng.close()
+
+
+def _count_generate(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = engine.backend.generate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.backend, "generate", counting)
+    return calls
+
+
+def test_typed_ahead_returns_rest_without_model(model_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Any) -> None:  # fmt: skip
+    calls = _count_generate(model_engine, monkeypatch)
+    path = os.path.join(str(tmp_path), "stats.py")
+    first = model_engine.complete(CompletionRequest(DOC, LINE, COL, path=path))
+    assert calls == [1] and first.model_called and len(first.text) >= 2, first
+    typed = first.text[:2]
+    lines = DOC.split("\n")
+    lines[LINE] = lines[LINE][:COL] + typed + lines[LINE][COL:]
+    second = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 2, path=path))
+    assert calls == [1], "the model was called for text the user typed from the suggestion"
+    assert second.cached and not second.model_called and second.text == first.text[2:]
+
+
+def test_one_keystroke_reevaluates_under_ten_percent(model_engine: Engine, tmp_path: Any) -> None:
+    model_engine.config.typed_ahead = False
+    try:
+        path = os.path.join(str(tmp_path), "stats2.py")
+        a = model_engine.complete(CompletionRequest(DOC, LINE, COL, path=path, max_tokens=4))
+        lines = DOC.split("\n")
+        lines[LINE] = lines[LINE][:COL] + "(" + lines[LINE][COL:]
+        b = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
+    finally:
+        model_engine.config.typed_ahead = True
+    assert a.timings.prompt_tokens > 0
+    assert b.timings.evaluated_tokens <= 0.10 * b.timings.prompt_tokens, b.timings
+    assert b.timings.reused_tokens >= 0.90 * b.timings.prompt_tokens
+    kinds = {p.kind for p in b.context}
+    assert {"prefix", "suffix"} <= kinds
+
+
+def test_completion_uses_definition_from_other_file(make_workspace: Callable[[dict[str, str]], str],
+                                                   model_path: str) -> None:  # fmt: skip
+    root = make_workspace({
+        "units.py": "def celsius_to_kelvin(celsius: float) -> float:\n    return celsius + 273.15\n",
+        "app.py": "from units import celsius_to_kelvin\n\n\ndef boil() -> float:\n    return \n",
+    })  # fmt: skip
+    eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=12, workspace=root, time_budget_ms=None))
+    try:
+        path = os.path.join(root, "app.py")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        eng.document_opened(path, text, "python")
+        res = eng.complete(CompletionRequest(text, 4, 11, path=path))
+    finally:
+        eng.close()
+    assert any(p.kind == "definition" and p.source == "units.py" for p in res.context), res.context
+    assert res.gate in ("ok", "truncated") and res.text.strip(), res
