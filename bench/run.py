@@ -51,6 +51,8 @@ def machine() -> dict[str, Any]:
     return {
         "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "threads": THREADS,
         "python": platform.python_version(), "load_avg_start": os.getloadavg(),
+        "anchor_omp_wait_policy": replay.anchor_env()["OMP_WAIT_POLICY"],
+        "engine_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default: active)"),
     }  # fmt: skip
 
 
@@ -76,7 +78,7 @@ def llama_bench(model: str, n_prompt: int, n_gen: int) -> dict[str, Any]:
     if not os.access(binary, os.X_OK):
         return {"skipped": "llama-bench not built (run bench/build_llama_cpp.sh)"}
     cmd = [binary, "-m", model, "-t", str(THREADS), "-p", str(n_prompt), "-n", str(n_gen), "-r", "1", "-o", "json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=replay.anchor_env())
     if proc.returncode != 0:
         return {"skipped": f"llama-bench failed: {proc.stderr[-300:]}"}
     rows = json.loads(proc.stdout)
@@ -257,7 +259,8 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; threads = {m['threads']}; "
         f"load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_start'])} (shared machine: timings are "
-        "noisy, compare ratios measured in the same run). Model: "
+        "noisy, compare ratios measured in the same run). OMP_WAIT_POLICY: llama.cpp anchors "
+        f"{m.get('anchor_omp_wait_policy', '?')}, our engine {m.get('engine_omp_wait_policy', '?')}. Model: "
         + data["model"]
         + f". Run took {data['seconds']:.0f} s.",
         "",
