@@ -416,8 +416,13 @@ class CodeassistServer(LanguageServer):
         doc = self.docs.get(uri)
         text = doc.text
         starts = lsp_line_starts(text)
-        a = offset_of(text, Pos(rng.start.line, rng.start.character), self.encoding, starts=starts)
-        b = offset_of(text, Pos(rng.end.line, rng.end.character), self.encoding, starts=starts)
+        # Lines past the end are the client's mistake; a column past the end of its line is how editors (Neovim's
+        # linewise selections) say "to the end of the line", and the spec says it means the line length.
+        for pos in (rng.start, rng.end):
+            if pos.line >= len(starts) and not (pos.line == len(starts) and pos.character == 0):
+                raise InputError(f"line {pos.line} is past the end of the document ({len(starts)} lines)")
+        a = offset_of(text, Pos(rng.start.line, rng.start.character), self.encoding, strict=False, starts=starts)
+        b = offset_of(text, Pos(rng.end.line, rng.end.character), self.encoding, strict=False, starts=starts)
         if b < a:
             raise InputError("range end is before its start")
         return doc, text, a, b

@@ -19,6 +19,8 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 log = logging.getLogger("codeassist.server")
+# pygls logs a full traceback before re-raising a write to a closed pipe; we handle that case (see _send_data).
+logging.getLogger("pygls.protocol.json_rpc").addFilter(lambda record: "BrokenPipeError" not in record.getMessage())
 
 
 @dataclass
@@ -45,7 +47,22 @@ def _reason(exc: BaseException) -> str:
 
 
 class CodeassistProtocol(LanguageServerProtocol):
-    """LanguageServerProtocol with InvalidParams answers and LSP-exact text sync."""
+    """LanguageServerProtocol with InvalidParams answers, LSP-exact text sync, and a quiet exit when the client
+    goes away (pygls logs a traceback for every write to a closed pipe)."""
+
+    client_gone = False
+
+    def _send_data(self, data: Any) -> None:
+        if self.client_gone:
+            return
+        try:
+            super()._send_data(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.client_gone = True
+            log.info("the client closed the connection; shutting down")
+            stop = getattr(self._server, "_stop_event", None)
+            if stop is not None:
+                stop.set()  # ends the stdio read loop, so `serve` exits cleanly
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:

@@ -77,6 +77,13 @@ async def test_explain_without_show_document_and_bad_arguments(client: LanguageC
     with pytest.raises(JsonRpcException) as err:
         await command(client, "codeassist.explain", URI, {"start": 1})
     assert err.value.code == -32602
+    # A column past the end of its line means "to the end of the line" (Neovim sends these for linewise selections)
+    # and the actions list is offered; a line past the end of the document is an error.
+    found = await actions(client, rng(1, 0, 1, 99), [])
+    assert [a.title for a in found if a.title == "codeassist: Explain"]
+    with pytest.raises(JsonRpcException) as err:
+        await actions(client, rng(1, 0, 40, 0), [])
+    assert err.value.code == -32602 and "past the end" in err.value.message
 
 
 async def test_fix_for_a_linter_diagnostic_is_an_unverified_edit(client: LanguageClient) -> None:

@@ -78,3 +78,28 @@ def test_bad_tcp_address_is_a_clean_cli_error() -> None:
         [sys.executable, "-m", "codeassist.server", "--tcp", "nonsense"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "HOST:PORT" in result.stderr
+
+
+def test_stdio_client_vanishing_exits_quietly() -> None:
+    """A client that closes its end mid-session (an editor quitting) ends the server without tracebacks."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeassist.cli", "serve"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+
+    def send(msg: dict[str, Any]) -> None:
+        body = json.dumps(msg).encode()
+        assert proc.stdin is not None
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        proc.stdin.flush()
+
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}})
+    time.sleep(1.0)
+    proc.stdout.close()  # the client stops reading: every write the server makes now hits a closed pipe
+    send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    time.sleep(2.0)
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
