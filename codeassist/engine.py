@@ -173,6 +173,12 @@ class Engine:
         return self._backend
 
     @property
+    def model_lock(self) -> threading.Lock:
+        """Held while the model is in use. Callers that drive the backend directly (explain, fix) take it, so their
+        generations never interleave with completions on the shared KV cache."""
+        return self._lock
+
+    @property
     def loaded(self) -> bool:
         return self._backend is not None
 

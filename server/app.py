@@ -436,7 +436,7 @@ class CodeassistServer(LanguageServer):
         max_tokens = max(32, self.settings.max_tokens * 4)
 
         def run(cancel: Callable[[], bool]) -> engine_actions.ChatResult:
-            with _model_lock(engine):
+            with engine.model_lock:
                 return engine_actions.explain(
                     engine.backend, code, language=doc.language, path=doc.path, max_tokens=max_tokens, cancel=cancel
                 )
@@ -555,7 +555,7 @@ class CodeassistServer(LanguageServer):
         max_tokens = max(32, self.settings.max_tokens * 3)
 
         def run(cancel: Callable[[], bool]) -> engine_actions.FixCandidate | None:
-            with _model_lock(engine):
+            with engine.model_lock:
                 return engine_actions.fix(
                     engine.backend,
                     normalized,
@@ -620,21 +620,6 @@ def _call_hook(engine: Engine, name: str, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("engine hook %s failed", name)
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _model_lock(engine: Engine) -> Any:
-    """The engine's model lock, so chat generations never interleave with an engine-internal model call (e.g. a
-    background warm-up) — the engine serialises its own calls with it."""
-    lock = getattr(engine, "_lock", None)
-    return lock if lock is not None else _NoLock()
 
 
 def to_lsp_error(exc: Exception) -> Exception:
