@@ -4,7 +4,7 @@ They install as ``codeassist.server`` and ``codeassist.sandbox`` so that no gene
 ``sandbox`` module lands in site-packages. Packages are discovered, so new subpackages need no edit here.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOTS = {"codeassist": "codeassist", "codeassist.server": "server", "codeassist.sandbox": "sandbox"}
 
@@ -13,7 +13,8 @@ def _packages() -> list[str]:
     found: list[str] = []
     for name, folder in ROOTS.items():
         found.append(name)
-        found.extend(f"{name}.{sub}" for sub in find_packages(folder))
+        # Namespace discovery so data folders (tree-sitter queries, sandbox image recipes) are packages too.
+        found.extend(f"{name}.{sub}" for sub in find_namespace_packages(folder, exclude=["*__pycache__*"]))
     return found
 
 

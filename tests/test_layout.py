@@ -34,6 +34,9 @@ def test_wheel_layout_and_import(tmp_path: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"codeassist"}, tops
     assert "codeassist/server/__init__.py" in names and "codeassist/sandbox/__init__.py" in names
+    # Data the code reads at run time travels with the wheel.
+    assert "codeassist/context/queries/python-tags.scm" in names
+    assert "codeassist/sandbox/images/python.toml" in names
     target = tmp_path / "site"
     inst = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
