@@ -102,6 +102,8 @@ class ReplayStats:
     p99_ms: float
     mean_ms: float
     shown: int  # answers with a non-empty suggestion
+    p50_model_ms: float = float("nan")  # over keystrokes that reached the model (typed-ahead hits excluded)
+    p95_model_ms: float = float("nan")
     reused_tokens: int | None = None
     evaluated_tokens: int | None = None
     prompt_tokens: int | None = None
@@ -131,10 +133,12 @@ def summarise(target: str, answers: Sequence[Answer]) -> ReplayStats:
 
     cached = [a.cached for a in answers]
     gates = [a.gate for a in answers]
+    model_lat = [a.latency_ms for a in answers if not a.cached]
     return ReplayStats(
         target=target, keystrokes=len(answers), p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95),
         p99_ms=percentile(lat, 99), mean_ms=statistics.fmean(lat) if lat else float("nan"),
-        shown=sum(1 for a in answers if a.text.strip()), reused_tokens=total("reused_tokens"),
+        shown=sum(1 for a in answers if a.text.strip()), p50_model_ms=percentile(model_lat, 50),
+        p95_model_ms=percentile(model_lat, 95), reused_tokens=total("reused_tokens"),
         evaluated_tokens=total("evaluated_tokens"), prompt_tokens=total("prompt_tokens"),
         cache_hits=None if any(c is None for c in cached) else sum(1 for c in cached if c),
         gate_drops=None if any(g is None for g in gates) else sum(1 for g in gates if g == "dropped"),
@@ -151,19 +155,26 @@ def empty_kv_cache(engine: Engine) -> None:
     llm = getattr(engine.backend, "_llm", None)
     if llm is not None:
         llm.n_tokens = 0
-    for name in ("clear_cache", "reset_cache", "clear_typed_ahead"):
-        hook = getattr(engine, name, None)
-        if callable(hook):
-            hook()
+    cache = getattr(engine, "typed_ahead", None)
+    if cache is not None and callable(getattr(cache, "clear", None)):
+        cache.clear()
 
 
 def engine_answer(engine: Engine, path: str, ks: Keystroke, *, fresh: bool, max_tokens: int) -> Answer:
-    """One keystroke's completion from the engine in-process; ``fresh`` empties the KV cache first."""
+    """One keystroke's completion from the engine in-process; ``fresh`` empties the KV cache first and bypasses the
+    typed-ahead cache (every keystroke pays the whole prompt)."""
     if fresh:
         empty_kv_cache(engine)
+    saved = getattr(engine.config, "typed_ahead", None)
+    if fresh and saved is not None:
+        engine.config.typed_ahead = False
     req = CompletionRequest(text=ks.text, line=ks.line, column=ks.column, path=path, max_tokens=max_tokens)
     t0 = time.perf_counter()
-    res = engine.complete(req)
+    try:
+        res = engine.complete(req)
+    finally:
+        if fresh and saved is not None:
+            engine.config.typed_ahead = saved
     ms = (time.perf_counter() - t0) * 1000
     t = res.timings
     return Answer(

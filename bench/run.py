@@ -129,6 +129,9 @@ def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
     notes: list[str] = []
     status: dict[str, Any] = {}
     cfg = engine.config
+    # The engine's own cursor windows (the context budget when the context engine has one).
+    pre_t = int(getattr(getattr(cfg, "context", None), "prefix_tokens", cfg.prefix_tokens))
+    suf_t = int(getattr(getattr(cfg, "context", None), "suffix_tokens", cfg.suffix_tokens))
     server_bin = os.path.join(LLAMA_BIN, "llama-server")
     for span in replay_spans(quick):
         source = Path(span.path).read_text(encoding="utf-8")
@@ -147,9 +150,7 @@ def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
                         ours = replay.engine_answer(engine, span.path, ks, fresh=False, max_tokens=mt)
                         answers["engine"].append(ours)
                         answers["llama_server"].append(
-                            replay.llama_server_answer(
-                                url, ks, max_tokens=mt, prefix_tokens=cfg.prefix_tokens, suffix_tokens=cfg.suffix_tokens
-                            )
+                            replay.llama_server_answer(url, ks, max_tokens=mt, prefix_tokens=pre_t, suffix_tokens=suf_t)
                         )
                 engine_done = True
             except (RuntimeError, OSError) as exc:
@@ -176,28 +177,37 @@ def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
             if k in stats:
                 ratios[f"{k}/llama_server p50"] = stats[k]["p50_ms"] / base["p50_ms"]
                 ratios[f"{k}/llama_server p95"] = stats[k]["p95_ms"] / base["p95_ms"]
+                if k == "engine" and stats[k]["p50_model_ms"] == stats[k]["p50_model_ms"]:
+                    ratios["engine model calls only/llama_server p50"] = stats[k]["p50_model_ms"] / base["p50_ms"]
     return {"stats": stats, "ratios": ratios, "notes": notes, "last_status": status}
 
 
 # -- quality ------------------------------------------------------------------------------------------------------
 
 
-def context_options() -> list[str]:
-    """Boolean EngineConfig fields that switch a context source (exposed by the context engine, if any)."""
-    names = []
-    for f in dataclasses.fields(EngineConfig):
-        if f.type in (bool, "bool") and any(
-            w in f.name for w in ("context", "scope", "import", "definition", "snippet")
-        ):
-            names.append(f.name)
-    return names
+def ablations(config: EngineConfig) -> list[tuple[str, dict[str, Any]]]:
+    """Engine options to switch off one at a time, as (label, {config field: value}); only those the engine has.
+    Context sources are switched off by zeroing their token budget in ``config.context``."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if hasattr(config, "syntax_gate"):
+        out.append(("syntax_gate=off", {"syntax_gate": False}))
+    ctx = getattr(config, "context", None)
+    if ctx is not None and dataclasses.is_dataclass(ctx) and not isinstance(ctx, type):
+        sources = [
+            f for f in ("scope_tokens", "imports_tokens", "definitions_tokens", "snippets_tokens") if hasattr(ctx, f)
+        ]
+        if sources:
+            out.append(("extra_context=off", {"context": dataclasses.replace(ctx, **{f: 0 for f in sources})}))
+    if getattr(config, "prompt_order", None) == "psm":
+        out.append(("prompt_order=spm", {"prompt_order": "spm"}))
+    return out
 
 
 def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[str, Any]:
     problems = tasks.load_problems()
     single_all = tasks.single_line_tasks(problems)
-    single = tasks.sample_by_problem(single_all, 60) if quick else single_all
-    multi = tasks.multi_line_subset(problems, 10 if quick else 40)
+    single = tasks.sample_by_problem(single_all, 40) if quick else single_all
+    multi = tasks.multi_line_subset(problems, 8 if quick else 40)
     out: dict[str, Any] = {"single_line_total": len(single_all)}
     log(f"quality: {len(single)} single-line tasks")
     sl = quality.run_quality(
@@ -208,23 +218,25 @@ def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[
         "multi-line", engine, multi, multi_line=True, max_tokens=64, executor=executor, progress=log
     )
     out["single"], out["multi"] = sl.to_json(), ml.to_json()
-    options = context_options()
-    out["context_options"] = options
-    subset = single[: (16 if quick else 200)]
-    for name in options:
-        default = getattr(engine.config, name)
-        setattr(engine.config, name, not default)
+    # Ablations on the first tasks of the single-line sample; the baseline is those same tasks' results above.
+    n_sub = 12 if quick else 200
+    subset = single[:n_sub]
+    options = ablations(engine.config)[:2] if quick else ablations(engine.config)
+    out["context_options"] = [label for label, _ in options]
+    if options:
+        base = quality.summarise(f"defaults (first {len(subset)})", sl.outcomes[:n_sub], 0.0)
+        out["ablations"] = [base.to_json(False)]
+    for label, changes in options:
+        saved = {k: getattr(engine.config, k) for k in changes}
+        for k, v in changes.items():
+            setattr(engine.config, k, v)
         try:
-            log(f"quality: {name}={not default} on {len(subset)} tasks")
-            res = quality.run_quality(
-                f"{name}={not default}", engine, subset, multi_line=False, max_tokens=24, executor=executor
-            )
-            base = quality.run_quality(
-                f"{name}={default}", engine, subset, multi_line=False, max_tokens=24, executor=executor
-            )
-            out.setdefault("ablations", []).extend([base.to_json(False), res.to_json(False)])
+            log(f"quality: {label} on {len(subset)} tasks")
+            res = quality.run_quality(label, engine, subset, multi_line=False, max_tokens=24, executor=executor)
+            out["ablations"].append(res.to_json(False))
         finally:
-            setattr(engine.config, name, default)
+            for k, v in saved.items():
+                setattr(engine.config, k, v)
     return out
 
 
@@ -266,13 +278,15 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "## Typing replay (keystroke → answer, ms)",
         "",
-        "| target | keys | p50 | p95 | p99 | shown | prompt tok | reused | evaluated | cache hits | gate drops |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | keys | p50 | p95 | p99 | p50 / p95 of model calls | shown | prompt tok | reused | evaluated "
+        "| typed-ahead hits | gate drops |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rp = data.get("replay", {})
     for k, s in rp.get("stats", {}).items():
         lines.append(
             f"| {k} | {s['keystrokes']} | {fmt(s['p50_ms'])} | {fmt(s['p95_ms'])} | {fmt(s['p99_ms'])} | "
+            f"{fmt(s.get('p50_model_ms'))} / {fmt(s.get('p95_model_ms'))} | "
             f"{s['shown']} | "
             f"{fmt(s['prompt_tokens'])} | {fmt(s['reused_tokens'])} | {fmt(s['evaluated_tokens'])} | "
             f"{fmt(s['cache_hits'])} | {fmt(s['gate_drops'])} |"
