@@ -116,9 +116,7 @@ def stream_explain(
             sent = len(so_far)
         return True
 
-    lock = getattr(engine, "_lock", None)  # the engine's model lock: callers may share the engine
-    assert lock is not None
-    with lock:
+    with engine.model_lock:  # callers may share the engine: never interleave with its completions
         backend = engine.backend
         prompt = chat_tokens(backend, messages)
         room = backend.info.n_ctx - max_tokens - 1

@@ -399,12 +399,8 @@ class Fixer:
         def keep_going(text: str) -> bool:
             return text.count("```") < 2 and text.count("\n") <= max_lines
 
-        lock = getattr(self.engine, "_lock", None)  # the engine's model lock: the server shares this engine
         t0 = time.perf_counter()
-        if lock is not None:
-            with lock:
-                gen = self.engine.backend.generate(prompt, params, on_text=keep_going, cancel=cancel)
-        else:  # pragma: no cover - every Engine has one
+        with self.engine.model_lock:  # the server shares this engine: never interleave with its completions
             gen = self.engine.backend.generate(prompt, params, on_text=keep_going, cancel=cancel)
         return gen.text, (time.perf_counter() - t0) * 1000
 
@@ -421,11 +417,7 @@ class Fixer:
         outcome = FixOutcome(target)
         backend = self.engine.backend
         messages = build_messages(target)
-        lock = getattr(self.engine, "_lock", None)
-        if lock is not None:
-            with lock:
-                prompt = chat_tokens(backend, messages)
-        else:  # pragma: no cover
+        with self.engine.model_lock:
             prompt = chat_tokens(backend, messages)
         code_tokens = len(backend.tokenize(target.code))
         # a fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more
