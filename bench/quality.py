@@ -89,8 +89,12 @@ def run_quality(
 ) -> QualitySummary:
     started = time.perf_counter()
     results: list[CompletionResult] = []
-    # Quality must not depend on how loaded the machine is: no wall-clock cap on generation here.
+    # Quality must not depend on how loaded the machine is: no wall-clock cap on generation here; and it measures the
+    # model + post-processing, so the typed-ahead cache (which would replay an earlier run's answer) is off.
     budget, engine.config.time_budget_ms = engine.config.time_budget_ms, None
+    typed_ahead = getattr(engine.config, "typed_ahead", None)
+    if typed_ahead is not None:
+        engine.config.typed_ahead = False
     try:
         for i, task in enumerate(tasks):
             results.append(engine.complete(request_for(task, max_tokens)))
@@ -98,6 +102,8 @@ def run_quality(
                 progress(f"{name}: {i + 1}/{len(tasks)} tasks, {time.perf_counter() - started:.0f} s")
     finally:
         engine.config.time_budget_ms = budget
+        if typed_ahead is not None:
+            engine.config.typed_ahead = typed_ahead
     scored = [r.text if multi_line else first_line_keep_indent(r.text) for r in results]
     executed: dict[str, bool] = {}
     if executor is not None:
