@@ -448,6 +448,12 @@ class Verifier:
             return Verdict(LABEL_FAILED, "syntax error", tuple(tiers), rejected=True)
         if mode == "syntax":
             return Verdict(LABEL_UNVERIFIED, "syntax checked only", tuple(tiers))
+        broken = [rel for rel, text in change.files.items() if syntax_problems(text, language_for_path(rel))]
+        if broken:
+            # Errors the edit did not add (the user is mid-edit elsewhere in the file) make compiling and testing
+            # meaningless: a failure would not be the candidate's fault, and a pass is impossible. Say so.
+            reason = f"{broken[0]} has other syntax errors; compile and tests not run"
+            return Verdict(LABEL_UNVERIFIED, reason, tuple(tiers))
         files = self.snapshot_files(change)
         comp = self.check_compile(change, files)
         tiers.append(comp)

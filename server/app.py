@@ -173,10 +173,13 @@ class CodeassistServer(LanguageServer):
 
     # -- status -------------------------------------------------------------------------------------------------------
 
+    def wants_sandbox(self) -> bool:
+        return "sandbox" in (self.settings.verify, self.settings.verify_actions)
+
     def verification(self) -> str:
-        if self.settings.verify == "off":
+        if self.settings.verify == self.settings.verify_actions == "off":
             return "off"
-        if self.settings.verify == "syntax":
+        if not self.wants_sandbox():
             return "on"
         return "on" if self.sandbox_ok else "unavailable"
 
@@ -220,13 +223,13 @@ class CodeassistServer(LanguageServer):
         if self.engine is not None and new.engine_key() != old.engine_key():
             log.info("model settings changed; reloading")
             self.start_load()
-        if new.verify != old.verify or new.sandbox_image != old.sandbox_image:
+        if (new.verify, new.verify_actions, new.sandbox_image) != (old.verify, old.verify_actions, old.sandbox_image):
             self.check_sandbox()
         self.send_status()
 
     def check_sandbox(self) -> None:
         """Probe Docker off the loop when verify = sandbox; the status notification reports the answer."""
-        if self.settings.verify != "sandbox" or self.loop is None:
+        if not self.wants_sandbox() or self.loop is None:
             return
 
         def probe() -> bool:
@@ -393,6 +396,8 @@ class CodeassistServer(LanguageServer):
             )
         except JobCancelled:
             return None
+        if self.settings.verify == "sandbox" and "\n" in result.text.strip("\n") and prep.doc.path:
+            result = await self.verify_completion(prep, result)
         self.last_latency_ms = result.timings.total_ms or (time.perf_counter() - started) * 1000
         self.send_status()
         log.debug(
@@ -404,6 +409,27 @@ class CodeassistServer(LanguageServer):
         )
         insert_at = engine_offset(prep.text, result.line, result.column)
         return result, insert_at
+
+    async def verify_completion(self, prep: Prepared, result: CompletionResult) -> CompletionResult:
+        """verify = sandbox: a multi-line completion that completes a tested function is shown only if those tests
+        pass in the sandbox (codeassist.verify); one that fails them is hidden. No tests, or no sandbox: shown as is
+        (the status notification says verification is unavailable)."""
+        from codeassist.verify import shared_verifier
+        from codeassist.verify import verify_completion as check
+
+        verifier = shared_verifier(self.settings.sandbox_image)
+        text, path, root = prep.text.replace("\r\n", "\n"), prep.doc.path, self.root
+
+        def run() -> Any:
+            return check(text, result.line, result.column, result.text, path=path, root=root, mode="sandbox",
+                         verifier=verifier)  # fmt: skip
+
+        verdict = await asyncio.get_running_loop().run_in_executor(None, run)
+        log.info("completion verification: %s", verdict.verdict.display)
+        if not verdict.show:
+            result.text = ""
+            result.gate = "verify_failed"
+        return result
 
     # -- actions ------------------------------------------------------------------------------------------------------
 
@@ -527,7 +553,7 @@ class CodeassistServer(LanguageServer):
         candidate = await self.generate_fix(engine, doc, text, problem)
         if candidate is None:
             raise RequestFailed("the model proposed no change for this problem")
-        if self.settings.verify == "sandbox" and doc.path:
+        if self.settings.verify_actions == "sandbox" and doc.path:
             # Verify before suggest (codeassist.verify): run the workspace tests of the edited symbol in the sandbox
             # and say in the title how the fix was checked; a fix that fails a check is not offered.
             from codeassist.verify import shared_verifier, verify_line_fix

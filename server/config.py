@@ -28,6 +28,7 @@ ALIASES = {
     "debounceMs": "debounce_ms",
     "sandboxImage": "sandbox_image",
     "timeoutMs": "timeout_ms",
+    "verifyActions": "verify_actions",
     "nThreads": "threads",
     "n_threads": "threads",
 }
@@ -43,7 +44,8 @@ class Settings:
     max_tokens: int = 48
     debounce_ms: int = 75
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
-    verify: str = "syntax"
+    verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
+    verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
 
@@ -83,9 +85,9 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 0, 5000)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
-    if name == "verify":
+    if name in ("verify", "verify_actions"):
         if value not in VERIFY_LEVELS:
-            raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {value!r}")
+            raise ValueError(f"{name} must be one of {', '.join(VERIFY_LEVELS)}, got {value!r}")
         return value
     if name == "sandbox_image":
         if value is not None and (not isinstance(value, str) or not value.strip()):

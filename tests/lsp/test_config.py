@@ -70,12 +70,12 @@ async def test_missing_model_reports_error_state(client: LanguageClient) -> None
 async def test_did_change_configuration_push(client: LanguageClient) -> None:
     before = len(client.messages)
     client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"codeassist": {"debounce_ms": -5, "verify": "off"}})
+        types.DidChangeConfigurationParams(settings={"codeassist": {"debounce_ms": -5, "verify": "off", "verifyActions": "off"}})
     )
     await wait_for(lambda: len(client.messages) > before)
     assert "debounce_ms must be between 0 and 5000" in client.messages[-1].message
     s = await settings(client)
-    assert s["debounce_ms"] == 7 and s["verify"] == "off"
+    assert s["debounce_ms"] == 7 and s["verify"] == "off" and s["verify_actions"] == "off"
     await wait_for(lambda: statuses(client)[-1]["verification"] == "off")
 
 

@@ -152,3 +152,14 @@ def test_line_fix_hook_for_the_server(sandbox: Sandbox, tmp_path: Path) -> None:
     bad = verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n != 0:", verifier=v)
     assert bad.rejected and not bad.verified
     assert verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n > 0:", mode="syntax").display.startswith("unverified")
+
+
+@pytest.mark.docker
+def test_other_syntax_errors_in_the_file_leave_the_fix_unverified(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A file the user is mid-edit elsewhere cannot compile whatever the fix is: neither "failed" nor "verified"."""
+    broken_elsewhere = "def unfinished(:\n    pass\n\n"
+    root = make_project(tmp_path / "p", {"stats.py": broken_elsewhere + BUGGY_STATS, "test_stats.py": TEST_STATS})
+    ch = Change(str(root), {"stats.py": broken_elsewhere + FIXED_STATS}, {"stats.py": broken_elsewhere + BUGGY_STATS})
+    verdict = Verifier(sandbox).verify(ch)
+    assert verdict.label == LABEL_UNVERIFIED and not verdict.rejected and not verdict.verified
+    assert "other syntax errors" in verdict.reason
