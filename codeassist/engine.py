@@ -40,6 +40,7 @@ class EngineConfig:
     workspace: str | None = None  # root for the symbol index; None = the file's git root (or its folder)
     index_workspace: bool = True
     prompt_order: str = "psm"  # psm | spm (see bench/reuse_bench.py for the measured trade-off)
+    line_in_middle: bool = True  # PSM: the cursor line's text goes after <|fim_middle|> (cheap keystrokes)
     context: ContextBudget = field(default_factory=ContextBudget)
     syntax_gate: bool = True
     typed_ahead: bool = True
@@ -205,7 +206,7 @@ class Engine:
         repo = os.path.basename(ws.root) if ws.root else "workspace"
         max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
         built = build_prompt(ctx, fim, backend.tokenize, order=self.config.prompt_order, repo_name=repo,
-                             max_prompt_tokens=max_prompt)  # fmt: skip
+                             max_prompt_tokens=max_prompt, line_in_middle=self.config.line_in_middle)  # fmt: skip
         pieces = [ContextPiece(p.kind, p.source, p.tokens) for p in built.parts]
         return _Prompt(built.tokens, pieces, ctx, built)
 

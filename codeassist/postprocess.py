@@ -361,6 +361,7 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
     next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
     next_indent = _indent_width(p.next_suffix_line, tab) if p.next_suffix_line else None
     indent_blocks = spec is not None and spec.indent_blocks
+    ref = p.ref_indent
     for idx, line in enumerate(lines):
         if idx >= situation.max_lines:
             reason, cut = "max_lines", True
@@ -368,12 +369,16 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         is_first = idx == 0
         indent = _indent_width((p.line_prefix if is_first else "") + line, tab)
         content = line.strip()
+        if is_first and p.blank_line and content and indent > ref:
+            # On an empty line the completion's own first line sets the block level (HumanEval-style holes, or a new
+            # statement in a body): whatever then dedents below it has left the block.
+            ref = indent
         closer = _is_closer_line(line)
         stop_after = False
         if not is_first and content:
             # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept
             # (if the bracket rule allows it) and generation stops after it.
-            if indent < p.ref_indent or (p.block_opener and indent <= p.ref_indent):
+            if indent < ref or (p.block_opener and indent <= ref):
                 if indent_blocks or not closer:
                     reason, cut = "scope", True
                     break
@@ -384,7 +389,7 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
                 reason, cut = "suffix_overlap", True
                 break
             # One top-level item at a time.
-            if p.ref_indent == 0 and indent == 0 and completed_block and (
+            if ref == 0 and indent == 0 and completed_block and (
                     saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))):  # fmt: skip
                 reason, cut = "top_level", True
                 break
@@ -414,9 +419,9 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
             break
         kept.append(line)
         if content:
-            if indent == 0 and p.ref_indent == 0:
+            if indent == 0 and ref == 0:
                 seen_top = True
-            elif indent > 0 and seen_top and p.ref_indent == 0:
+            elif indent > 0 and seen_top and ref == 0:
                 completed_block = True
             saw_blank = False
         elif not is_first:
