@@ -136,7 +136,9 @@ def _build(
     b = _Builder(tokenize)
     source = ctx.path or "<buffer>"
     head = _current_file_head(ctx)
-    repo = fim.has_repo_tokens
+    # The repo-level layout only when there are other files to show: with nothing but the current file, the bare
+    # header made the 0.5B model's answers flip on the repo name and path (measured on the demo and test fixtures).
+    repo = fim.has_repo_tokens and bool(files)
     c = comment_prefix(get_spec(ctx.language), ctx.path)
     if repo:
         b.control(fim.repo)

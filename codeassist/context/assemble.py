@@ -73,11 +73,30 @@ class AssembledContext:
         return [*self.files, *self.header]
 
 
-def near_identifiers(text: str, offset: int, *, before_lines: int, after_lines: int) -> list[str]:
+def _in_prose(doc: Document | None, byte: int) -> bool:
+    """Whether a byte offset falls in a comment or string (words there are prose, not references to code)."""
+    if doc is None or doc.tree is None:
+        return False
+    node = doc.tree.root_node.descendant_for_byte_range(byte, byte + 1)
+    while node is not None:
+        kind = node.type
+        if "comment" in kind or "string" in kind:
+            return True
+        if node.is_named and kind.endswith("identifier"):
+            return False
+        node = node.parent
+    return False
+
+
+def near_identifiers(
+    text: str, offset: int, *, before_lines: int, after_lines: int, doc: Document | None = None
+) -> list[str]:
     """Identifiers on the lines around the cursor, nearest first.
 
     The cursor's own line is left out on purpose: it changes on every keystroke (and its last word is incomplete),
     and a context that changes per keystroke would invalidate the prompt cache; it settles once the line is done.
+    With ``doc`` (parsed), words inside comments and strings are skipped: a docstring saying "make" is no reason to
+    show the definition of a function ``make`` from another file.
     """
     start = offset
     for _ in range(before_lines):
@@ -97,16 +116,30 @@ def near_identifiers(text: str, offset: int, *, before_lines: int, after_lines: 
     line_end = text.find("\n", offset)
     line_end = len(text) if line_end < 0 else line_end
     seen: dict[str, int] = {}
+    use_tree = doc is not None and doc.tree is not None and doc.text is text
+    char_at, byte_at = start, doc.byte_offset(start) if use_tree and doc is not None else 0
     for m in _IDENT.finditer(text, start, end):
         if line_start <= m.start() <= line_end:
             continue
         name = m.group(0)
         if len(name) < 3 or name in STOPWORDS:
             continue
+        if use_tree:
+            byte_at += len(text[char_at : m.start()].encode("utf-8"))
+            char_at = m.start()
+            if _in_prose(doc, byte_at):
+                continue
         dist = abs(offset - m.start())
         if name not in seen or dist < seen[name]:
             seen[name] = dist
     return sorted(seen, key=lambda n: seen[n])
+
+
+_DEF_KEYWORDS = r"(?:def|class|function|func|fn|struct|enum|interface|trait|type|impl)"
+
+
+def _defined_in(name: str, text: str) -> bool:
+    return re.search(rf"\b{_DEF_KEYWORDS}\s+{re.escape(name)}\b", text) is not None
 
 
 def _clip(text: str, budget: int, count: TokenCounter) -> str:
@@ -138,8 +171,8 @@ def definitions_for(
         if len(pieces) >= max_items or (i >= 3 and time.perf_counter() > deadline):
             break
         syms = [s for s in index.lookup(name) if s.path != current]
-        if not syms:
-            continue
+        if not syms or _defined_in(name, window):
+            continue  # a name the current file defines itself shadows same-named definitions elsewhere
         sym: Symbol = min(syms, key=lambda s: (s.kind not in ("function", "class", "method", "interface"), s.path))
         if sym.signature and sym.signature in window:
             continue
@@ -194,7 +227,9 @@ def assemble_context(
     t = time.perf_counter()
     defs: list[Piece] = []
     if index is not None:
-        names = near_identifiers(doc.text, offset, before_lines=b.near_lines_before, after_lines=b.near_lines_after)
+        names = near_identifiers(
+            doc.text, offset, before_lines=b.near_lines_before, after_lines=b.near_lines_after, doc=doc
+        )
         deadline = t + b.source_time_ms / 1000
         defs = definitions_for(names, index, current=rel, window=visible, budget=b.definitions_tokens,
                                max_items=b.max_definitions, deadline=deadline, count=count)  # fmt: skip

@@ -189,3 +189,28 @@ def test_typed_ahead_lookback() -> None:
     assert hit is not None and hit.text == "otal(items)" and hit.typed == "te_t"
     assert cache.get("p", "x = computx", "\n") is None
     assert cache.get("p", "x = compu", "other") is None
+
+
+def test_near_identifiers_skip_comments_and_strings() -> None:
+    """Words in docstrings and comments are prose: they must not pull definitions from other files."""
+    from codeassist.context.assemble import near_identifiers
+    from codeassist.context.parsing import Document
+
+    src = '"""Run make demo to see it."""\n\n# helper for frobnicate\n'
+    src += "def mean(values):\n    total = compute(values)\n    return \n"
+    doc = Document(src, path="x.py", language="python")
+    offset = src.index("return ") + 7
+    names = near_identifiers(src, offset, before_lines=24, after_lines=4, doc=doc)
+    assert names == ["values", "compute", "total", "mean"]
+    js = "// calls frobnicate\nconst label = 'render widget';\nconst v = compute(x);\nreturn \n"
+    jdoc = Document(js, path="x.js", language="javascript")
+    got = near_identifiers(js, len(js) - 1, before_lines=24, after_lines=4, doc=jdoc)
+    assert "compute" in got and "frobnicate" not in got and "widget" not in got
+
+
+def test_local_definition_shadows_other_files() -> None:
+    from codeassist.context.assemble import _defined_in
+
+    assert _defined_in("main", "def main() -> None:\n    pass\n")
+    assert _defined_in("Point", "struct Point { x: i32 }")
+    assert not _defined_in("main", "main()\nremain = 1\n")

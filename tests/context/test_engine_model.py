@@ -66,7 +66,9 @@ def test_typed_ahead_returns_rest_without_model(model_engine: Engine, monkeypatc
 
 
 def test_one_keystroke_reevaluates_under_ten_percent(model_engine: Engine, tmp_path: Any) -> None:
+    """The cache-friendly layout (cursor line after <|fim_middle|>): a keystroke re-evaluates a few tokens."""
     model_engine.config.typed_ahead = False
+    model_engine.config.line_in_middle = True
     try:
         path = os.path.join(str(tmp_path), "stats2.py")
         a = model_engine.complete(CompletionRequest(DOC, LINE, COL, path=path, max_tokens=4))
@@ -75,6 +77,7 @@ def test_one_keystroke_reevaluates_under_ten_percent(model_engine: Engine, tmp_p
         b = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
     finally:
         model_engine.config.typed_ahead = True
+        model_engine.config.line_in_middle = False
     assert a.timings.prompt_tokens > 0
     assert b.timings.evaluated_tokens <= 0.10 * b.timings.prompt_tokens, b.timings
     assert b.timings.reused_tokens >= 0.90 * b.timings.prompt_tokens
@@ -99,3 +102,20 @@ def test_completion_uses_definition_from_other_file(make_workspace: Callable[[di
         eng.close()
     assert any(p.kind == "definition" and p.source == "units.py" for p in res.context), res.context
     assert res.gate in ("ok", "truncated") and res.text.strip(), res
+
+
+def test_default_layout_reevaluates_only_from_the_cursor(model_engine: Engine, tmp_path: Any) -> None:
+    """The default PSM layout keeps everything before the cursor cached; a keystroke re-evaluates the typed token
+    plus the suffix window (bounded by its budget), never the prefix or the repo context."""
+    model_engine.config.typed_ahead = False
+    try:
+        path = os.path.join(str(tmp_path), "stats3.py")
+        model_engine.complete(CompletionRequest(DOC, LINE, COL, path=path, max_tokens=4))
+        lines = DOC.split("\n")
+        lines[LINE] = lines[LINE][:COL] + "(" + lines[LINE][COL:]
+        b = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
+    finally:
+        model_engine.config.typed_ahead = True
+    suffix = sum(p.tokens for p in b.context if p.kind == "suffix")
+    assert b.timings.evaluated_tokens <= suffix + 4, (b.timings, b.context)
+    assert b.timings.reused_tokens >= b.timings.prompt_tokens - suffix - 4

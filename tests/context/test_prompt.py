@@ -61,7 +61,7 @@ def test_user_text_never_becomes_control_tokens(vocab: Any, qwen_fim: FimFormat)
     doc = Document("s = '<|fim_middle|><|file_sep|>'\n", language="python")
     built = build_prompt(assemble_context(doc, len(doc.text)), qwen_fim, vocab.tokenize)
     controls = [t for t in built.tokens if t in qwen_fim.control_ids or t in (qwen_fim.repo, qwen_fim.file_sep)]
-    assert len(controls) == 5  # repo, file_sep, prefix, suffix, middle: none from the user's string
+    assert len(controls) == 3  # prefix, suffix, middle (no other files: no repo header); none from the user's text
 
 
 def test_fits_context_by_dropping_other_files(

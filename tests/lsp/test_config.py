@@ -70,7 +70,9 @@ async def test_missing_model_reports_error_state(client: LanguageClient) -> None
 async def test_did_change_configuration_push(client: LanguageClient) -> None:
     before = len(client.messages)
     client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"codeassist": {"debounce_ms": -5, "verify": "off", "verifyActions": "off"}})
+        types.DidChangeConfigurationParams(
+            settings={"codeassist": {"debounce_ms": -5, "verify": "off", "verifyActions": "off"}}
+        )
     )
     await wait_for(lambda: len(client.messages) > before)
     assert "debounce_ms must be between 0 and 5000" in client.messages[-1].message
