@@ -41,9 +41,7 @@ sandbox-image: $(STATE)/deps docker-up
 	@$(BIN)/codeassist sandbox build
 
 demo: setup
-	@echo "== codeassist complete examples/stats.py:8:12 (cursor after 'return ') =="
-	@sed -n '4,8p' examples/stats.py
-	@$(BIN)/codeassist complete examples/stats.py:8:12 --json | $(PY) -c 'import json,sys; r=json.load(sys.stdin); t=r["timings"]; print("completion:", repr(r["text"])); print(f"prompt {t[\"prompt_tokens\"]} tok ({t[\"reused_tokens\"]} reused), {t[\"prompt_ms\"]:.0f} ms prompt + {t[\"generation_ms\"]:.0f} ms generation = {t[\"total_ms\"]:.0f} ms; model load {r[\"model\"][\"load_ms\"]:.0f} ms")'
+	@$(PY) scripts/demo.py
 
 lint: $(STATE)/deps
 	$(BIN)/ruff check codeassist server sandbox tests bench
