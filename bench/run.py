@@ -15,6 +15,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -413,7 +414,13 @@ def main(argv: list[str] | None = None) -> int:
             data["sandbox_note"] = f"sandbox unavailable ({exc!r}): pass@1 not measured"
             executor = None
         try:
-            data["quality"] = run_quality(engine, args.quick, executor)
+            # HumanEval tasks get a workspace of their own: indexing this repository (where the replay runs) would
+            # feed them definitions from our code.
+            qengine = Engine(
+                EngineConfig(n_threads=THREADS, n_ctx=N_CTX, workspace=tempfile.mkdtemp(prefix="codeassist-he-"))
+            )
+            data["quality"] = run_quality(qengine, args.quick, executor)
+            qengine.close()
             if executor is not None and "bugs" not in skip:
                 data["bugs"] = run_bugs(executor, base=os.path.join(RESULTS, stamp))
         finally:
