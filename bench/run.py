@@ -119,13 +119,13 @@ def replay_spans(quick: bool) -> list[replay.Span]:
     spans = [replay.Span(os.path.join(ROOT, "codeassist", "engine.py"), 150, 2)]
     if stdlib:
         spans.append(replay.Span(stdlib, 250, 2))
-    return spans[:1] if quick else spans
+    return spans[:2] if quick else spans
 
 
 def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
-    per_span = 10 if quick else 40
+    per_span = 30 if quick else 40
     mt = max_tokens
-    nocache_n = 4 if quick else 12
+    nocache_n = 8 if quick else 12
     answers: dict[str, list[replay.Answer]] = {"lsp": [], "engine": [], "engine_nocache": [], "llama_server": []}
     notes: list[str] = []
     status: dict[str, Any] = {}
@@ -207,8 +207,8 @@ def ablations(config: EngineConfig) -> list[tuple[str, dict[str, Any]]]:
 def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[str, Any]:
     problems = tasks.load_problems()
     single_all = tasks.single_line_tasks(problems)
-    single = tasks.sample_by_problem(single_all, 40) if quick else single_all
-    multi = tasks.multi_line_subset(problems, 8 if quick else 40)
+    single = tasks.sample_by_problem(single_all, 120) if quick else single_all
+    multi = tasks.multi_line_subset(problems, 20 if quick else 40)
     out: dict[str, Any] = {"single_line_total": len(single_all)}
     log(f"quality: {len(single)} single-line tasks")
     sl = quality.run_quality(
@@ -220,9 +220,9 @@ def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[
     )
     out["single"], out["multi"] = sl.to_json(), ml.to_json()
     # Ablations on the first tasks of the single-line sample; the baseline is those same tasks' results above.
-    n_sub = 12 if quick else 200
+    n_sub = 40 if quick else 200
     subset = single[:n_sub]
-    options = ablations(engine.config)[:2] if quick else ablations(engine.config)
+    options = ablations(engine.config) if quick else ablations(engine.config)
     out["context_options"] = [label for label, _ in options]
     if options:
         base = quality.summarise(f"defaults (first {len(subset)})", sl.outcomes[:n_sub], 0.0)
