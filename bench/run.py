@@ -222,7 +222,7 @@ def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[
     # Ablations on the first tasks of the single-line sample; the baseline is those same tasks' results above.
     n_sub = 40 if quick else 200
     subset = single[:n_sub]
-    options = ablations(engine.config) if quick else ablations(engine.config)
+    options = ablations(engine.config)
     out["context_options"] = [label for label, _ in options]
     if options:
         base = quality.summarise(f"defaults (first {len(subset)})", sl.outcomes[:n_sub], 0.0)
