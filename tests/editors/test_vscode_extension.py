@@ -52,5 +52,14 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
     assert commands == {"codeassist.explain", "codeassist.restart", "codeassist.showStatus"}
     settings = set(manifest["contributes"]["configuration"]["properties"])
-    server_settings = {"model", "threads", "n_ctx", "max_tokens", "debounce_ms", "timeout_ms", "verify"}
+    server_settings = {
+        "model",
+        "threads",
+        "n_ctx",
+        "max_tokens",
+        "debounce_ms",
+        "timeout_ms",
+        "verify",
+        "verify_actions",
+    }
     assert {f"codeassist.{s}" for s in server_settings | {"sandbox_image", "languages", "serverPath"}} <= settings

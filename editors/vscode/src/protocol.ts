@@ -22,6 +22,7 @@ export const SERVER_SETTINGS = {
   debounce_ms: 'integer',
   timeout_ms: 'integer',
   verify: 'string',
+  verify_actions: 'string',
   sandbox_image: 'string',
   languages: 'string[]',
 } as const;
@@ -36,6 +37,7 @@ export type ServerSettings = {
   debounce_ms?: number;
   timeout_ms?: number;
   verify?: 'off' | 'syntax' | 'sandbox';
+  verify_actions?: 'off' | 'syntax' | 'sandbox';
   sandbox_image?: string;
   languages?: string[];
 };
@@ -48,7 +50,7 @@ export type SettingGetter = (name: string) => unknown;
 function valid(name: ServerSettingName, value: unknown): boolean {
   switch (SERVER_SETTINGS[name]) {
     case 'string':
-      if (name === 'verify') return (VERIFY_LEVELS as readonly unknown[]).includes(value);
+      if (name === 'verify' || name === 'verify_actions') return (VERIFY_LEVELS as readonly unknown[]).includes(value);
       return typeof value === 'string' && value.trim() !== '';
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) && value >= 0;

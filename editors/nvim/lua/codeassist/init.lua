@@ -22,7 +22,7 @@ local defaults = {
   --- Files/dirs marking the workspace root (the server reads [tool.codeassist] from its pyproject.toml / .codeassist.toml).
   root_markers = { 'pyproject.toml', '.codeassist.toml', '.git', 'package.json', 'go.mod', 'Cargo.toml' },
   --- Server settings, sent as initializationOptions and as the `codeassist` section of
-  --- workspace/didChangeConfiguration: model, threads, n_ctx, max_tokens, debounce_ms, timeout_ms, verify,
+  --- workspace/didChangeConfiguration: model, threads, n_ctx, max_tokens, debounce_ms, timeout_ms, verify, verify_actions,
   --- sandbox_image, languages. Leave out what you do not want to override.
   settings = {},
   --- Ask for suggestions automatically while typing (otherwise only with :CodeassistComplete / the trigger key).

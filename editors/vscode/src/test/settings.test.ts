@@ -23,15 +23,16 @@ test('server settings keep set, valid values and drop client-only and unset ones
       n_ctx: null,
       max_tokens: 'many',
       verify: 'sandbox',
+      verify_actions: 'off',
       sandbox_image: '',
       languages: ['python'],
     }),
     problems,
   );
-  assert.deepEqual(s, { model: 'tiny', threads: 2, verify: 'sandbox', languages: ['python'] });
+  assert.deepEqual(s, { model: 'tiny', threads: 2, verify: 'sandbox', verify_actions: 'off', languages: ['python'] });
   assert.equal(problems.length, 1);
   assert.match(problems[0], /codeassist\.max_tokens/);
-  assert.deepEqual(buildServerSettings(getterFromObject({ verify: 'maybe' })), {});
+  assert.deepEqual(buildServerSettings(getterFromObject({ verify: 'maybe', verify_actions: 'always' })), {});
 });
 
 test('didChangeConfiguration params use the codeassist section', () => {
