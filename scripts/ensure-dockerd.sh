@@ -21,14 +21,32 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
 fi
 
-# A crashed daemon leaves pid files and sockets that make the next dockerd refuse to start.
+# A crashed daemon leaves pid files and sockets that make the next dockerd refuse to start. A pid file only counts
+# when its process is alive, not a zombie, and really a docker daemon (pids get reused after a reboot or a kill).
+live_daemon() {
+    local pid=$1 state comm
+    [ -r "/proc/$pid/stat" ] || return 1
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo X)
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null || echo "")
+    [ "$state" != "Z" ] && [ "$state" != "X" ] && { [ "$comm" = dockerd ] || [ "$comm" = containerd ]; }
+}
 for pidfile in /var/run/docker.pid /run/docker/containerd/containerd.pid /var/run/docker/containerd/containerd.pid \
                /run/containerd/containerd.pid; do
     if [ -f "$pidfile" ]; then
         pid=$(cat "$pidfile" 2>/dev/null || true)
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            echo "ensure-dockerd: process $pid from $pidfile is alive but docker does not answer; see $LOG" >&2
-            exit 1
+        if [ -n "$pid" ] && live_daemon "$pid"; then
+            # Maybe still starting: give it a moment before declaring it hung, then replace it.
+            for _ in 1 2 3; do
+                answers && exit 0
+                live_daemon "$pid" || break
+                sleep 1
+            done
+            if live_daemon "$pid"; then
+                echo "ensure-dockerd: $(cat /proc/$pid/comm) (pid $pid) does not answer; restarting it" >&2
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 1 20); do live_daemon "$pid" || break; sleep 0.5; done
+                kill -9 "$pid" 2>/dev/null || true
+            fi
         fi
         rm -f "$pidfile"
     fi
