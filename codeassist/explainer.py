@@ -8,7 +8,6 @@ on a CPU; the first words should appear at once (the CLI prints deltas as they c
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from codeassist.actions import EXPLAIN_SYSTEM, ChatMessage, chat_tokens
 from codeassist.engine import Engine
 from codeassist.errors import InputError, ModelError
 from codeassist.models.backend import CancelCheck, GenerationParams
+from codeassist.verify import python_definitions
 
 MAX_CONTEXT_LINES = 40
 
@@ -39,24 +39,11 @@ class ExplainResult:
         return asdict(self)
 
 
-def _defs(text: str) -> list[tuple[str, int, int]]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            out.append((node.name, start, (node.end_lineno or node.lineno) - 1))
-    return out
-
-
 def gather_context(text: str, start: int, end: int) -> tuple[str | None, list[tuple[str, str]]]:
     """(symbol, [(label, code)]) for a 0-based inclusive selection: the enclosing definition when the selection is
     part of one, same-file definitions the selection calls, and same-file callers of the symbol."""
     lines = text.split("\n")
-    defs = _defs(text)
+    defs = python_definitions(text)
     selection = "\n".join(lines[start : end + 1])
     symbol: str | None = None
     pieces: list[tuple[str, str]] = []

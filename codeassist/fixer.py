@@ -35,6 +35,7 @@ from codeassist.verify import (
     Verdict,
     Verifier,
     VerifyMode,
+    python_definitions,
 )
 
 FIX_SYSTEM = (
@@ -164,16 +165,7 @@ class FixOutcome:
 
 def _functions(text: str) -> list[tuple[str, int, int]]:
     """(name, start, end) 0-based inclusive of every function (decorators included), outermost first."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            out.append((node.name, start, (node.end_lineno or node.lineno) - 1))
-    return out
+    return python_definitions(text, classes=False)
 
 
 def enclosing_function(text: str, line: int) -> tuple[str, int, int] | None:

@@ -169,20 +169,29 @@ def changed_lines(old: str, new: str) -> set[int]:
     return lines
 
 
-def python_symbols_at(text: str, lines: set[int]) -> list[str]:
-    """Names of the innermost functions/classes (and their enclosing classes) whose body covers any of ``lines``.
-    Parses with :mod:`ast` (parsing never executes anything); empty when the text does not parse."""
+def python_definitions(text: str, *, classes: bool = True) -> list[tuple[str, int, int]]:
+    """(name, start, end), 0-based inclusive with decorators, of every function (and class) in ``text``, outermost
+    first. Parses with :mod:`ast` (parsing never executes anything); empty when the text does not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return []
-    found: list[str] = []
+    out: list[tuple[str, int, int]] = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
+            classes or not isinstance(node, ast.ClassDef)
+        ):
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            end = (node.end_lineno or node.lineno) - 1
-            if any(start <= ln <= end for ln in lines) and node.name not in found:
-                found.append(node.name)
+            out.append((node.name, start, (node.end_lineno or node.lineno) - 1))
+    return out
+
+
+def python_symbols_at(text: str, lines: set[int]) -> list[str]:
+    """Names of the functions/classes (and their enclosing classes) whose span covers any of ``lines``."""
+    found: list[str] = []
+    for name, start, end in python_definitions(text):
+        if any(start <= ln <= end for ln in lines) and name not in found:
+            found.append(name)
     return found
 
 
