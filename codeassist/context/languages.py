@@ -198,6 +198,10 @@ def parser_for(spec: LanguageSpec) -> Parser:
     return parser
 
 
+# TSX's grammar is TypeScript's plus JSX: the same query source compiles for both.
+_QUERY_FILE_OF = {"tsx": "typescript"}
+
+
 def query_for(spec: LanguageSpec, kind: str) -> Query | None:
     """Our own query file ``queries/<lang>-<kind>.scm`` compiled for the grammar, or None if there is none.
 
@@ -211,7 +215,7 @@ def query_for(spec: LanguageSpec, kind: str) -> Query | None:
     with _lock:
         if key in _queries:
             return _queries[key]
-        fname = f"{spec.name}-{kind}.scm"
+        fname = f"{_QUERY_FILE_OF.get(spec.name, spec.name)}-{kind}.scm"
         try:
             source = resources.files("codeassist.context").joinpath("queries", fname).read_text("utf-8")
         except (FileNotFoundError, OSError):
