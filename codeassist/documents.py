@@ -70,6 +70,23 @@ def offset_at(text: str, line: int, column: int, *, where: str = "document") -> 
     return start + column
 
 
+def clamped_offset(text: str, line: int, column: int) -> int:
+    """Code-point offset of (line, column), both 0-based; clamped to the end of the line / document. For positions
+    the engine produced itself (no validation needed); user input goes through :func:`offset_at`."""
+    if line < 0:
+        return 0
+    pos = 0
+    for _ in range(line):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return len(text)
+        pos = nl + 1
+    end = text.find("\n", pos)
+    if end < 0:
+        end = len(text)
+    return min(pos + max(column, 0), end)
+
+
 def position_at(text: str, offset: int) -> tuple[int, int]:
     """0-based (line, column) of a code-point offset."""
     line = text.count("\n", 0, offset)

@@ -25,12 +25,13 @@ from pygls.lsp.server import LanguageServer
 
 from codeassist import __version__
 from codeassist import actions as engine_actions
+from codeassist.documents import clamped_offset, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.errors import CodeassistError, InputError
 
 from . import items
 from .config import Settings, merge, workspace_file_settings
-from .convert import UTF16, Pos, engine_offset, engine_position, lsp_line_starts, offset_of
+from .convert import UTF16, Pos, lsp_line_starts, offset_of
 from .documents import Document, DocumentStore, path_of
 from .protocol import CodeassistProtocol
 from .worker import PRIORITY_ACTION, PRIORITY_COMPLETION, PRIORITY_LOAD, JobCancelled, Worker
@@ -363,7 +364,7 @@ class CodeassistServer(LanguageServer):
         doc = self.docs.get(uri)
         text = doc.text
         cursor = offset_of(text, Pos(position.line, position.character), self.encoding)
-        line, column = engine_position(text, cursor)
+        line, column = position_at(text, cursor)
         return Prepared(doc, text, cursor, line, column)
 
     def wants_completion(self, prep: Prepared) -> bool:
@@ -407,7 +408,7 @@ class CodeassistServer(LanguageServer):
             self.last_latency_ms,
             extra={"code": result.text},
         )
-        insert_at = engine_offset(prep.text, result.line, result.column)
+        insert_at = clamped_offset(prep.text, result.line, result.column)
         return result, insert_at
 
     async def verify_completion(self, prep: Prepared, result: CompletionResult) -> CompletionResult:

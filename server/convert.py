@@ -112,23 +112,6 @@ def position_of(text: str, offset: int, encoding: str = UTF16, *, starts: list[i
     return Pos(line, width(text[starts[line] : offset], encoding))
 
 
-def engine_position(text: str, offset: int) -> tuple[int, int]:
-    """The engine's (line, column): lines split on ``\\n`` only, columns in code points (see codeassist.documents)."""
-    line = text.count("\n", 0, offset)
-    return line, offset - (text.rfind("\n", 0, offset) + 1)
-
-
-def engine_offset(text: str, line: int, column: int) -> int:
-    """Inverse of :func:`engine_position` (no validation: the engine produced these numbers)."""
-    start = 0
-    for _ in range(line):
-        nxt = text.find("\n", start)
-        if nxt < 0:
-            return len(text)
-        start = nxt + 1
-    return min(start + column, len(text))
-
-
 def apply_change(text: str, start: Pos, end: Pos, new_text: str, encoding: str = UTF16) -> str:
     """Apply one incremental ``didChange`` edit. Out-of-range ends are clamped, as the spec requires."""
     starts = lsp_line_starts(text)

@@ -17,22 +17,6 @@ from tree_sitter import Node, Point, Tree
 from codeassist.context.languages import LanguageSpec, parser_for, resolve_spec
 
 
-def offset_of(text: str, line: int, column: int) -> int:
-    """Code-point offset of (line, column), both 0-based; clamped to the end of the line / document."""
-    if line < 0:
-        return 0
-    pos = 0
-    for _ in range(line):
-        nl = text.find("\n", pos)
-        if nl < 0:
-            return len(text)
-        pos = nl + 1
-    end = text.find("\n", pos)
-    if end < 0:
-        end = len(text)
-    return min(pos + max(column, 0), end)
-
-
 def _point_at(data: bytes, byte_offset: int) -> Point:
     row = data.count(b"\n", 0, byte_offset)
     last_nl = data.rfind(b"\n", 0, byte_offset)

@@ -10,9 +10,10 @@ import pytest
 from codeassist.context.assemble import ContextBudget, Workspace, assemble_context, near_identifiers
 from codeassist.context.current_file import cursor_windows, enclosing_scopes, file_imports
 from codeassist.context.languages import SPECS, detect_indentation, query_for, resolve_spec
-from codeassist.context.parsing import Document, count_errors, offset_of
+from codeassist.context.parsing import Document, count_errors
 from codeassist.context.snippets import RecentFiles
 from codeassist.context.symbols import GitIgnore, WorkspaceIndex, extract_symbols
+from codeassist.documents import clamped_offset
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
 
@@ -72,7 +73,7 @@ def test_incremental_reparse_matches_full_parse() -> None:
 
 def test_offset_and_windows_cut_at_line_boundaries() -> None:
     text = "".join(f"line{i} = {i}\n" for i in range(200))
-    offset = offset_of(text, 120, 4)
+    offset = clamped_offset(text, 120, 4)
     win = cursor_windows(text, offset, prefix_tokens=100, suffix_tokens=40, snap=16)
     assert win.prefix.endswith("line") and win.prefix.startswith("line")
     assert win.prefix_start_line % 16 == 0 and win.prefix_start_line > 0
