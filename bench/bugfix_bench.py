@@ -57,8 +57,9 @@ def _workspace(root: Path, bug: BugTask, verifier_test: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "solution.py").write_text(bug.buggy_source)
     (root / "test_solution.py").write_text(
-        f"from solution import {bug.entry_point}\n\n{verifier_test}\n\ndef test_{bug.entry_point}():\n"
-        f"    check({bug.entry_point})\n"
+        # ``import *`` too: some checks call the module's other functions (HumanEval/32 poly, /38 and /50 encode_*)
+        f"from solution import *\nfrom solution import {bug.entry_point}\n\n{verifier_test}\n\n"
+        f"def test_{bug.entry_point}():\n    check({bug.entry_point})\n"
     )
 
 

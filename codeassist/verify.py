@@ -195,6 +195,36 @@ def python_symbols_at(text: str, lines: set[int]) -> list[str]:
     return found
 
 
+def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]:
+    """Functions of ``text`` that call (or otherwise name) any of ``names``, transitively up to ``depth`` levels,
+    excluding ``names`` themselves. Why: a private helper is rarely named by a test, but the tests of the public
+    function that calls it exercise it; verifying an edit of the helper runs those."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    uses: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            used = uses.setdefault(node.name, set())
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name):
+                    used.add(sub.id)
+                elif isinstance(sub, ast.Attribute):
+                    used.add(sub.attr)
+    known = set(names)
+    found: list[str] = []
+    frontier = set(names)
+    for _ in range(depth):
+        new = [fn for fn, used in uses.items() if fn not in known and used & frontier]
+        if not new:
+            break
+        found += new
+        known.update(new)
+        frontier = set(new)
+    return found
+
+
 def top_level_names(text: str) -> list[str]:
     """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
     try:
@@ -404,6 +434,17 @@ class Verifier:
         doctest_files = [
             rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, symbols)
         ]
+        via = ""
+        if not tests and not doctest_files and symbols:
+            # no test names the edited helper: run the tests of the same-file functions that call it
+            callers = [
+                c for rel, text in change.files.items() if rel.endswith(".py") for c in python_callers(text, symbols)
+            ]
+            tests = find_tests(files, callers, edited)
+            doctest_files = [
+                rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, callers)
+            ]
+            via = f" (through callers: {', '.join(callers)})" if tests or doctest_files else ""
         if not tests and not doctest_files:
             names = ", ".join(symbols) or "the edited code"
             return None, f"no tests reference {names}"
@@ -411,7 +452,7 @@ class Verifier:
         if doctest_files:
             args.append("--doctest-modules")
         argv = ("python3", "-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", *self.test_args, *args)
-        return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s)"
+        return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s){via}"
 
     def check_tests(self, change: Change, files: Mapping[str, bytes] | None = None) -> TierVerdict:
         """Tier 3: the tests that exercise the edit, in the sandbox. ``passed`` requires that tests actually ran."""
@@ -514,12 +555,15 @@ def verify_completion(
     root: str | None,
     mode: VerifyMode = "syntax",
     verifier: Verifier | None = None,
+    multi_line_only: bool = True,
 ) -> CompletionCheck:
     """Check a completion before it is shown (the engine/server call this; they stay unchanged otherwise).
 
     ``syntax``: hide completions that add tree-sitter errors to the document. ``sandbox``: additionally, when a
-    multi-line completion lands inside a Python function and workspace tests reference that function, run them and
-    hide the completion if they fail. Nothing is hidden because the sandbox is unavailable: that is "unverified".
+    multi-line completion lands inside a Python function and workspace tests reference that function (or a same-file
+    caller of it), run them and hide the completion if they fail. Nothing is hidden because the sandbox is
+    unavailable: that is "unverified". ``multi_line_only=False`` runs the tests for one-line completions too (what
+    ``bench/verify_infill.py`` measures; the server keeps the per-keystroke cost off single lines).
     """
     if mode == "off" or not completion:
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "verification is off"))
@@ -535,9 +579,18 @@ def verify_completion(
     if syntax.status == "failed":
         return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (syntax,), rejected=True))
     multi_line = "\n" in completion.strip("\n")
-    if mode == "syntax" or not multi_line or root is None or verifier is None or not rel.endswith(".py"):
+    if (
+        mode == "syntax"
+        or (multi_line_only and not multi_line)
+        or root is None
+        or verifier is None
+        or not rel.endswith(".py")
+    ):
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "syntax checked only", (syntax,)))
+    # The edited function, from the new text, else from the document before the edit: a completion that breaks
+    # Python's parse (an ``if`` with no body, a bad indent) must still reach the compile tier and fail there.
     symbols = python_symbols_at(new_text, set(range(line, line + completion.count("\n") + 1)))
+    symbols = symbols or python_symbols_at(text, {line})
     if not symbols:
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
     change.symbols = tuple(symbols)

@@ -17,6 +17,7 @@ from codeassist.verify import (
     Change,
     Verifier,
     find_tests,
+    python_callers,
     verify_completion,
     verify_line_fix,
 )
@@ -140,6 +141,58 @@ def test_completion_hook(sandbox: Sandbox, tmp_path: Path) -> None:
     syntax_only = verify_completion(doc, 2, 4, bad, mode="syntax", **args)  # type: ignore[arg-type]
     assert syntax_only.show and syntax_only.verdict.label == LABEL_UNVERIFIED
     assert not verify_completion(doc, 2, 4, "if (:\n", mode="syntax", **args).show  # type: ignore[arg-type]
+
+
+HELPER_SRC = """def _is_pos(n):
+    return n > 0
+
+
+def count_positive(numbers):
+    return sum(1 for n in numbers if _is_pos(n))
+
+
+def unrelated():
+    return 1
+"""
+
+
+def test_python_callers_are_transitive() -> None:
+    src = HELPER_SRC + "\n\ndef report(xs):\n    return f'{count_positive(xs)} positive'\n"
+    assert python_callers(src, ["_is_pos"]) == ["count_positive", "report"]
+    assert python_callers(src, ["_is_pos"], depth=1) == ["count_positive"]
+    assert python_callers("def broken(:\n", ["x"]) == []
+
+
+@pytest.mark.docker
+def test_helper_is_verified_through_its_callers_tests(sandbox: Sandbox, tmp_path: Path) -> None:
+    """No test names ``_is_pos``; the tests of ``count_positive`` (its caller) exercise it and judge the edit."""
+    root = make_project(tmp_path / "p", {"stats.py": HELPER_SRC, "test_stats.py": TEST_STATS})
+    v = Verifier(sandbox)
+    wrong = Change(str(root), {"stats.py": HELPER_SRC.replace("n > 0", "n < 0")}, {"stats.py": HELPER_SRC})
+    verdict = v.verify(wrong)
+    assert verdict.rejected and verdict.tiers[-1].tier == "tests", verdict
+    right = Change(str(root), {"stats.py": HELPER_SRC.replace("n > 0", "0 < n")}, {"stats.py": HELPER_SRC})
+    verdict = v.verify(right)
+    assert verdict.verified and "through callers: count_positive" in verdict.tiers[-1].evidence, verdict
+
+
+@pytest.mark.docker
+def test_single_line_completion_runs_tests_only_when_asked(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    lines = FIXED_STATS.split("\n")
+    hole = next(i for i, ln in enumerate(lines) if "n > 0" in ln)
+    doc = "\n".join([*lines[:hole], "", *lines[hole + 1 :]])
+    indent = lines[hole][: len(lines[hole]) - len(lines[hole].lstrip())]
+    v = Verifier(sandbox)
+    args = {"path": str(root / "stats.py"), "root": str(root), "verifier": v, "mode": "sandbox"}
+    good, bad, broken = lines[hole], indent + "if n < 0:", indent + "    if n > 0:"
+    assert verify_completion(doc, hole, 0, bad, **args).verdict.label == LABEL_UNVERIFIED  # type: ignore[arg-type]
+    assert verify_completion(doc, hole, 0, good, multi_line_only=False, **args).verdict.verified  # type: ignore[arg-type]
+    check = verify_completion(doc, hole, 0, bad, multi_line_only=False, **args)  # type: ignore[arg-type]
+    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "tests"
+    # A line that breaks Python's parse is still judged (the function is found in the document before the edit).
+    check = verify_completion(doc, hole, 0, broken, multi_line_only=False, **args)  # type: ignore[arg-type]
+    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "compile", check.verdict
 
 
 @pytest.mark.docker
