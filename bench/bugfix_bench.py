@@ -21,12 +21,17 @@ half is not enough).
 
     python -m bench.bugfix_bench --quick            # 20 bugs
     python -m bench.bugfix_bench --n 164 --out build/bench/bugfix.json
+    python -m bench.bugfix_bench --n 164 --resume      # carry on after an interruption (rows in --rows)
+
+Each finished bug is scored at once and appended to ``--rows`` (JSON lines), so a long run can be stopped
+(``--time-limit-min``, Ctrl-C) and resumed; the summary says whether the whole bug set was covered.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -63,6 +68,17 @@ def _workspace(root: Path, bug: BugTask, verifier_test: str) -> None:
     )
 
 
+def _load_rows(path: Path) -> dict[str, BugResult]:
+    """Finished bugs of an earlier (interrupted) run, one JSON object per line."""
+    out: dict[str, BugResult] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = BugResult(**json.loads(line))
+                out[row.task_id] = row
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from codeassist.engine import Engine, EngineConfig
     from codeassist.fixer import FixConfig, Fixer, locate
@@ -86,11 +102,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     verifier = Verifier(sandbox)
     config = FixConfig(k=args.k, temperature=args.temperature, seed=args.seed, stop_at_first_verified=True, budget_s=0)
     fixer = Fixer(engine, verifier, config)
-    results: list[BugResult] = []
-    programs: list[tuple[str, str]] = []
-    pending: dict[str, tuple[str | None, str | None]] = {}
+    done = _load_rows(Path(args.rows)) if args.resume else {}
+    rows_file = Path(args.rows)
+    rows_file.parent.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        rows_file.write_text("")
+    results: list[BugResult] = [done[b.task_id] for b in bugs if b.task_id in done]
+    todo = [b for b in bugs if b.task_id not in done]
+    deadline = None if args.time_limit_min is None else time.monotonic() + args.time_limit_min * 60
+    stopped_early = False
     with tempfile.TemporaryDirectory(prefix="bugfix-bench-") as tmp:
-        for i, bug in enumerate(bugs):
+        for i, bug in enumerate(todo):
+            if deadline is not None and time.monotonic() >= deadline:
+                stopped_early = True
+                break
             started = time.monotonic()
             verifier_test = split_tests(bug.test)[0] if args.verifier_tests == "half" else bug.test
             root = Path(tmp) / f"bug{i}"
@@ -114,33 +139,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ttv = outcome.time_to_verified_s
             except Exception as exc:  # e.g. the verifier half does not catch the bug: nothing to fix is visible
                 note = str(exc).split("\n", 1)[0][:160]
-            pending[bug.task_id] = (greedy, best_text)
+            elapsed = round(time.monotonic() - started, 2)
+            # Score at once against the full hidden check (a separate sandbox batch), so an interrupted run keeps
+            # every finished bug and ``--resume`` carries on from there.
+            programs: list[tuple[str, str]] = []
             if greedy is not None:
-                programs.append((f"{bug.task_id}#greedy", test_program(greedy, bug.test, bug.entry_point)))
+                programs.append(("greedy", test_program(greedy, bug.test, bug.entry_point)))
             if best_text is not None:
-                programs.append((f"{bug.task_id}#verified", test_program(best_text, bug.test, bug.entry_point)))
-            results.append(
-                BugResult(
-                    bug.task_id,
-                    bug.kind,
-                    False,
-                    best_text is not None,
-                    False,
-                    label,
-                    n_cand,
-                    ttv,
-                    round(time.monotonic() - started, 2),
-                    note,
-                )
-            )
-            print(f"[{i + 1}/{len(bugs)}] {bug.task_id}: {label or note or 'no fix'} ({results[-1].elapsed_s:.0f}s)",
+                programs.append(("verified", test_program(best_text, bug.test, bug.entry_point)))
+            scored = executor.run(programs) if programs else {}
+            g, v = scored.get("greedy"), scored.get("verified")
+            row = BugResult(
+                bug.task_id, bug.kind, bool(g and g.passed), best_text is not None, bool(v and v.passed), label,
+                n_cand, ttv, elapsed, note,
+            )  # fmt: skip
+            results.append(row)
+            with rows_file.open("a") as fh:
+                fh.write(json.dumps(asdict(row)) + "\n")
+            print(f"[{len(results)}/{len(bugs)}] {bug.task_id}: {label or note or 'no fix'} ({elapsed:.0f}s)",
                   file=sys.stderr, flush=True)  # fmt: skip
-    scored = executor.run(programs)
-    for r in results:
-        g = scored.get(f"{r.task_id}#greedy")
-        v = scored.get(f"{r.task_id}#verified")
-        r.greedy_fixed = bool(g and g.passed)
-        r.verified_fixed = bool(v and v.passed)
     sandbox.close()
     executor.close()
     engine.close()
@@ -156,6 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "median_time_to_verified_fix_s": round(statistics.median(ttvs), 2) if ttvs else None,
         "median_elapsed_per_bug_s": round(statistics.median(r.elapsed_s for r in results), 2) if n else None,
         "not_visible_to_verifier": sum(1 for r in results if r.note),
+        "bug_set": len(bugs), "complete": len(results) == len(bugs) and not stopped_early,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
     }  # fmt: skip
     return {"summary": summary, "results": [asdict(r) for r in results]}
 
@@ -170,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--verifier-tests", choices=("half", "full"), default="half")
     p.add_argument("--out", default="build/bench/bugfix.json")
+    p.add_argument("--rows", default="build/bench/bugfix-rows.jsonl", help="one line per finished bug (for --resume)")
+    p.add_argument("--resume", action="store_true", help="skip the bugs already in --rows")
+    p.add_argument("--time-limit-min", type=float, default=None, help="start no new bug after this many minutes")
     args = p.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 20)
