@@ -246,21 +246,33 @@ def module_name(rel_path: str) -> str | None:
     return ".".join(parts)
 
 
+def _word_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    names = sorted({n for n in names if n and n.isidentifier()})
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
+
+
 def find_tests(files: Mapping[str, bytes | str], symbols: Sequence[str], edited: Sequence[str]) -> list[str]:
     """Test files (pytest naming) that mention an edited symbol as a whole word. Edited test files themselves are
-    excluded: a candidate must not be judged by tests it rewrote."""
-    names = [s for s in symbols if s and s.isidentifier()]
-    if not names:
+    excluded: a candidate must not be judged by tests it rewrote.
+
+    When some of those files also name an edited module (any part of its dotted name, as ``from pkg.stats import``
+    or ``import stats`` do), only those count: a common function name (``parse``, ``main``) is mentioned by tests of
+    other modules too, and running them would judge the edit by unrelated (possibly broken) code."""
+    pattern = _word_pattern(symbols)
+    if pattern is None:
         return []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+    modules = _word_pattern([part for rel in edited for part in (module_name(rel) or "").split(".")])
     hits: list[str] = []
+    importing: list[str] = []
     for rel, content in files.items():
         if rel in edited or not TEST_FILE.search(rel) or rel.endswith("conftest.py"):
             continue
         text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
         if pattern.search(text):
             hits.append(rel)
-    return sorted(hits)
+            if modules is not None and modules.search(text):
+                importing.append(rel)
+    return sorted(importing or hits)
 
 
 def has_doctests(text: str, symbols: Sequence[str]) -> bool:

@@ -98,6 +98,8 @@ class CodeassistServer(LanguageServer):
         self.message = "starting"
         self.model_name: str | None = None
         self.last_latency_ms: float | None = None
+        # how the last answered completion was checked: {"label", "reason", "shown"}; None before the first one
+        self.last_check: dict[str, Any] | None = None
         self.sandbox_ok: bool | None = None
         self._layers: dict[str, Any] = {}
         self._startup_errors: list[str] = []
@@ -191,6 +193,7 @@ class CodeassistServer(LanguageServer):
             "model": self.model_name,
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "verification": self.verification(),
+            "lastCheck": self.last_check,
         }
 
     def send_status(self) -> None:
@@ -399,6 +402,11 @@ class CodeassistServer(LanguageServer):
             return None
         if self.settings.verify == "sandbox" and "\n" in result.text.strip("\n") and prep.doc.path:
             result = await self.verify_completion(prep, result)
+        elif result.text:
+            why = "syntax checked only" if self.settings.verify != "off" else "verification is off"
+            if self.settings.verify == "sandbox":
+                why = "one-line completion: syntax checked only" if prep.doc.path else "unsaved buffer: syntax only"
+            self.last_check = {"label": "unverified", "reason": why, "shown": True}
         self.last_latency_ms = result.timings.total_ms or (time.perf_counter() - started) * 1000
         self.send_status()
         log.debug(
@@ -427,6 +435,7 @@ class CodeassistServer(LanguageServer):
 
         verdict = await asyncio.get_running_loop().run_in_executor(None, run)
         log.info("completion verification: %s", verdict.verdict.display)
+        self.last_check = {"label": verdict.verdict.label, "reason": verdict.verdict.reason, "shown": verdict.show}
         if not verdict.show:
             result.text = ""
             result.gate = "verify_failed"

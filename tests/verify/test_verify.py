@@ -47,6 +47,17 @@ def test_find_tests_by_symbol(tmp_path: Path) -> None:
     files = {"test_stats.py": TEST_STATS, "test_other.py": "def test_x():\n    assert 1\n", "stats.py": BUGGY_STATS}
     assert find_tests(files, ["count_positive"], ["stats.py"]) == ["test_stats.py"]
     assert find_tests(files, ["count_positive"], ["stats.py", "test_stats.py"]) == []  # edited tests don't judge
+    # Another module's tests that use a function of the same name do not judge an edit of stats.py ...
+    files["test_strict.py"] = "from strict import count_positive\n\ndef test_s():\n    count_positive([])\n"
+    files["tests/test_pkg.py"] = "from pkg.util import count_positive\n"
+    assert find_tests(files, ["count_positive"], ["stats.py"]) == ["test_stats.py"]
+    assert find_tests(files, ["count_positive"], ["pkg/util.py"]) == ["tests/test_pkg.py"]
+    # ... unless no test names the module at all (re-exports): then every test naming the symbol runs.
+    assert find_tests(files, ["count_positive"], ["other.py"]) == [
+        "test_stats.py",
+        "test_strict.py",
+        "tests/test_pkg.py",
+    ]
 
 
 @pytest.mark.docker

@@ -119,7 +119,7 @@ function createClient(): LanguageClient {
   c.onDidChangeState((e) => {
     if (e.newState === State.Stopped) showStatus(undefined);
     if (e.newState === State.Starting) {
-      showStatus({ state: 'loading', message: 'starting server', model: null, lastLatencyMs: null, verification: 'unavailable' });
+      showStatus({ state: 'loading', message: 'starting server', model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
     }
   });
   return c;
@@ -165,7 +165,7 @@ async function start(): Promise<void> {
   try {
     await client.start();
   } catch (err) {
-    showStatus({ state: 'error', message: String(err), model: null, lastLatencyMs: null, verification: 'unavailable' });
+    showStatus({ state: 'error', message: String(err), model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
     void vscode.window.showErrorMessage(
       `codeassist: could not start the server (${String(err)}). Check the "codeassist.serverPath" setting.`,
     );

@@ -136,6 +136,8 @@ export interface StatusParams {
   model: string | null;
   lastLatencyMs: number | null;
   verification: 'on' | 'off' | 'unavailable';
+  /** How the last completion was checked before it was shown (null before the first one). */
+  lastCheck: { label: string; reason: string; shown: boolean } | null;
 }
 
 /** Validate a `codeassist/status` payload; unknown fields are ignored, a missing/unknown state yields undefined. */
@@ -150,7 +152,15 @@ export function parseStatus(params: unknown): StatusParams | undefined {
     model: typeof p.model === 'string' ? p.model : null,
     lastLatencyMs: typeof p.lastLatencyMs === 'number' && Number.isFinite(p.lastLatencyMs) ? p.lastLatencyMs : null,
     verification,
+    lastCheck: parseCheck(p.lastCheck),
   };
+}
+
+function parseCheck(value: unknown): StatusParams['lastCheck'] {
+  if (typeof value !== 'object' || value === null) return null;
+  const c = value as Record<string, unknown>;
+  if (typeof c.label !== 'string') return null;
+  return { label: c.label, reason: typeof c.reason === 'string' ? c.reason : '', shown: c.shown !== false };
 }
 
 /** Status bar text (with a codicon) and tooltip for a status. */
@@ -163,6 +173,10 @@ export function statusBarText(status: StatusParams | undefined): { text: string;
   if (status.model) lines.push(`model: ${status.model}`);
   if (status.lastLatencyMs !== null) lines.push(`last completion: ${Math.round(status.lastLatencyMs)} ms`);
   lines.push(`verification: ${status.verification}`);
+  if (status.lastCheck) {
+    const why = status.lastCheck.reason ? ` (${status.lastCheck.reason})` : '';
+    lines.push(`last suggestion: ${status.lastCheck.label}${why}${status.lastCheck.shown ? '' : ', hidden'}`);
+  }
   const tooltip = lines.join('\n');
   switch (status.state) {
     case 'loading':
@@ -171,7 +185,8 @@ export function statusBarText(status: StatusParams | undefined): { text: string;
       return { text: '$(error) codeassist', tooltip };
     case 'ready': {
       const latency = status.lastLatencyMs !== null ? ` ${Math.round(status.lastLatencyMs)}ms` : '';
-      return { text: `$(sparkle) codeassist${latency}`, tooltip };
+      const check = status.lastCheck?.label.startsWith('verified') ? ' $(pass)' : status.lastCheck?.shown === false ? ' $(close)' : '';
+      return { text: `$(sparkle) codeassist${latency}${check}`, tooltip };
     }
   }
 }

@@ -99,6 +99,15 @@ local function format_status(st)
   if st.state == 'ready' and type(st.lastLatencyMs) == 'number' then
     text = text .. string.format(' %dms', math.floor(st.lastLatencyMs + 0.5))
   end
+  -- how the last suggestion was checked: "✓" its tests ran and passed, "✗" it failed them and was hidden
+  local check = st.lastCheck
+  if st.state == 'ready' and type(check) == 'table' and type(check.label) == 'string' then
+    if check.label:find('^verified') then
+      text = text .. ' ✓'
+    elseif check.shown == false then
+      text = text .. ' ✗'
+    end
+  end
   return text
 end
 
@@ -106,7 +115,7 @@ local function on_status(_, result, ctx)
   if type(result) ~= 'table' then
     return
   end
-  vim.g.codeassist_state = result -- the full payload: state, message, model, lastLatencyMs, verification
+  vim.g.codeassist_state = result -- the full payload: state, message, model, lastLatencyMs, verification, lastCheck
   vim.g.codeassist_status = format_status(result) -- short text for statuslines: %{g:codeassist_status}
   if result.state == 'error' then
     vim.notify('codeassist: ' .. tostring(result.message or 'error'), vim.log.levels.ERROR)
@@ -601,8 +610,12 @@ local function user_commands()
       vim.notify('codeassist: not started', vim.log.levels.INFO)
       return
     end
-    vim.notify(string.format('%s\n%s\nmodel: %s\nverification: %s', format_status(st), st.message or '',
-      tostring(st.model), tostring(st.verification)), vim.log.levels.INFO)
+    local check = type(st.lastCheck) == 'table' and st.lastCheck or nil
+    local last = check and string.format('%s%s%s', tostring(check.label),
+      (check.reason and check.reason ~= '') and (' (' .. tostring(check.reason) .. ')') or '',
+      check.shown == false and ', hidden' or '') or 'none yet'
+    vim.notify(string.format('%s\n%s\nmodel: %s\nverification: %s\nlast suggestion: %s', format_status(st),
+      st.message or '', tostring(st.model), tostring(st.verification), last), vim.log.levels.INFO)
   end, { desc = 'codeassist: show the server status' })
   vim.api.nvim_create_user_command('CodeassistRestart', function()
     for _, client in ipairs(vim.lsp.get_clients({ name = NAME })) do

@@ -59,10 +59,18 @@ test('status payloads are validated and rendered', () => {
   assert.equal(parseStatus({ state: 'weird' }), undefined);
   assert.equal(parseStatus(null), undefined);
   const s = parseStatus({ state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
-  assert.deepEqual(s, { state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
+  assert.deepEqual(s, {
+    state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on', lastCheck: null,
+  });
   const { text, tooltip } = statusBarText(s);
   assert.equal(text, '$(sparkle) codeassist 123ms');
   assert.match(tooltip, /model: qwen/);
+  const verified = parseStatus({ state: 'ready', lastCheck: { label: 'verified: tests pass', reason: '', shown: true } });
+  assert.equal(statusBarText(verified).text, '$(sparkle) codeassist $(pass)');
+  const hidden = parseStatus({ state: 'ready', lastCheck: { label: 'failed', reason: 'tests fail', shown: false } });
+  assert.equal(statusBarText(hidden).text, '$(sparkle) codeassist $(close)');
+  assert.match(statusBarText(hidden).tooltip, /last suggestion: failed \(tests fail\), hidden/);
+  assert.equal(parseStatus({ state: 'ready', lastCheck: { shown: true } })?.lastCheck, null);
   assert.match(statusBarText(parseStatus({ state: 'loading' })).text, /loading~spin/);
   assert.match(statusBarText(parseStatus({ state: 'error', message: 'boom' })).tooltip, /boom/);
   assert.match(statusBarText(undefined).text, /codeassist/);
