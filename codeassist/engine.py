@@ -39,6 +39,9 @@ class EngineConfig:
     time_budget_ms: float | None = 5000.0
     workspace: str | None = None  # root for the symbol index; None = the file's git root (or its folder)
     index_workspace: bool = True
+    # build the index on a background thread (the server: the first completion need not wait for a big workspace;
+    # the one-shot CLI builds it first so its one completion sees every definition)
+    index_in_background: bool = False
     prompt_order: str = "psm"  # psm | spm (see bench/reuse_bench.py for the measured trade-off)
     # PSM with the cursor line's text after <|fim_middle|> (llama.vim's layout) makes a keystroke re-evaluate ~1
     # token instead of the whole suffix, but on the 0.5B model it cut HumanEval single-line exact match from 32/60 to
@@ -141,7 +144,9 @@ class Engine:
                 root = self.config.workspace or (find_root(path) if path and os.path.isabs(path) else None)
                 if root is None and path:
                     root = find_root(os.path.abspath(path))
-                self._workspace = Workspace(root, build_index=self.config.index_workspace)
+                self._workspace = Workspace(
+                    root, build_index=self.config.index_workspace, background=self.config.index_in_background
+                )
             return self._workspace
 
     def document_opened(self, path: str, text: str, language: str | None = None) -> None:

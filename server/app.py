@@ -262,6 +262,7 @@ class CodeassistServer(LanguageServer):
             n_ctx=s.n_ctx,
             max_tokens=s.max_tokens,
             time_budget_ms=float(s.timeout_ms),
+            index_in_background=True,
         )
 
     def start_load(self) -> None:

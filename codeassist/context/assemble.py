@@ -268,7 +268,7 @@ class Workspace:
     """What the engine knows about the user's files: open documents (parsed incrementally), the symbol index, and
     the recent-files ring. Fed by the LSP server's document hooks."""
 
-    def __init__(self, root: str | None = None, *, build_index: bool = True) -> None:
+    def __init__(self, root: str | None = None, *, build_index: bool = True, background: bool = False) -> None:
         self.root = os.path.abspath(root) if root else None
         self.index: WorkspaceIndex | None = WorkspaceIndex(self.root) if self.root else None
         self.recent = RecentFiles()
@@ -276,11 +276,18 @@ class Workspace:
         self._lock = threading.Lock()
         self._built = False
         if build_index and self.index is not None:
-            self.ensure_index()
+            self.ensure_index(background=background)
 
-    def ensure_index(self) -> None:
-        if self.index is not None and not self._built:
-            self._built = True
+    def ensure_index(self, *, background: bool = False) -> None:
+        """Build the symbol index once. ``background``: on a daemon thread, so the caller (the LSP server's worker,
+        which also runs completions) is not held up by a big workspace; completions meanwhile use what is indexed
+        so far, and open documents are indexed from their buffers at once."""
+        if self.index is None or self._built:
+            return
+        self._built = True
+        if background:
+            threading.Thread(target=self.index.build, name="codeassist-index", daemon=True).start()
+        else:
             self.index.build()
 
     def opened(self, path: str, text: str, language: str | None = None) -> Document:

@@ -164,6 +164,8 @@ class WorkspaceIndex:
         self._by_name: dict[str, list[Symbol]] = {}
         self._lock = threading.Lock()
         self._ignore = GitIgnore()
+        self._buffered: set[str] = set()  # files indexed from editor buffers: newer than the disk, a build skips them
+        self.built = threading.Event()  # set when a build() finished (queries work before, on what is indexed so far)
 
     # -- building -----------------------------------------------------------------------------------------------------
 
@@ -201,9 +203,13 @@ class WorkspaceIndex:
                 if self._ignore.ignored(rel, False):
                     self.stats.skipped_ignored += 1
                     continue
+                if rel in self._buffered:  # the editor's copy was indexed already and is newer than the disk
+                    count += 1
+                    continue
                 if self._index_file(os.path.join(dirpath, fname), rel):
                     count += 1
         self.stats.build_ms = (time.perf_counter() - t0) * 1000
+        self.built.set()
         return self.stats
 
     def _index_file(self, path: str, rel: str, text: str | None = None) -> bool:
@@ -261,6 +267,8 @@ class WorkspaceIndex:
                 part in ALWAYS_SKIP_DIRS for part in rel.split("/")[:-1]):  # fmt: skip
             return False
         self.stats.updates += 1
+        if text is not None:
+            self._buffered.add(rel)
         return self._index_file(os.path.join(self.root, rel), rel, text)
 
     def remove_file(self, path: str) -> None:

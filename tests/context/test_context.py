@@ -169,6 +169,19 @@ def test_workspace_hooks_keep_documents_incremental(make_workspace: Callable[[di
     ws.closed(n)
 
 
+def test_background_index_build_keeps_newer_buffers(make_workspace: Callable[[dict[str, str]], str]) -> None:
+    """The server builds the index on a thread; a buffer indexed meanwhile is newer than the disk and must win."""
+    files = {f"pkg/mod{i}.py": f"def fn_{i}(x):\n    return x + {i}\n" for i in range(300)}
+    files["zz/m.py"] = "def helper_fn(x):\n    return x\n"  # walked last
+    root = make_workspace(files)
+    ws = Workspace(root, background=True)
+    assert ws.index is not None
+    ws.changed(os.path.join(root, "zz", "m.py"), "def helper_fn(x, y=2):\n    return x + y\n")  # before the walk
+    assert ws.index.built.wait(60)
+    assert ws.index.lookup("helper_fn")[0].signature == "def helper_fn(x, y=2):"
+    assert ws.index.lookup("fn_299") and ws.index.stats.files == 301
+
+
 def test_syntax_gate_truncates_and_counts() -> None:
     gate = SyntaxGate()
     text = "def f(x):\n    return \n\nprint(f(1))\n"
