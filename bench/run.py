@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import quality, replay, tasks
+from bench import quality, replay, tasks, verify_infill
 from bench.scoring import Executor, verify_bugs
 from codeassist.engine import Engine, EngineConfig
 from codeassist.models.backend import GenerationParams
@@ -219,6 +219,13 @@ def run_quality(engine: Engine, quick: bool, executor: Executor | None) -> dict[
         "multi-line", engine, multi, multi_line=True, max_tokens=64, executor=executor, progress=log
     )
     out["single"], out["multi"] = sl.to_json(), ml.to_json()
+    if executor is not None:
+        # verify before suggest on the same single-line suggestions (no new generation): precision vs coverage
+        log(f"verify: {len(single)} single-line suggestions against held-out halves of their tests")
+        comps = [o.completion for o in sl.outcomes]
+        out["verify"] = verify_infill.verify_completions(
+            single, comps, [o.total_ms for o in sl.outcomes], executor=executor, progress=log
+        )
     # Ablations on the first tasks of the single-line sample; the baseline is those same tasks' results above.
     n_sub = 40 if quick else 200
     subset = single[:n_sub]
@@ -333,6 +340,17 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(
             "\nContext options on/off: the engine exposes no context switches in EngineConfig yet (not measured)."
         )
+    verify = q.get("verify")
+    if verify:
+        lines += [
+            "",
+            "## Verify before suggest: single-line suggestions checked against held-out tests",
+            "",
+            "The verifier runs one half of each problem's asserts; precision is scored on the other half "
+            "(`bench/verify_infill.py`).",
+            "",
+            verify_infill.markdown(verify["summary"]),
+        ]
     bugs = data.get("bugs")
     if bugs:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(bugs["kinds"].items()))
