@@ -225,6 +225,17 @@ def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]
     return found
 
 
+def _python_parse_error(text: str) -> str | None:
+    """``LINE: message`` of Python's parser on ``text``, or None when it parses (``ast.parse`` runs nothing)."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return f"{exc.lineno or 0}: {exc.msg}"
+    except ValueError as exc:  # e.g. NUL bytes
+        return f"0: {exc}"
+    return None
+
+
 def top_level_names(text: str) -> list[str]:
     """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
     try:
@@ -394,6 +405,14 @@ class Verifier:
             before = len(syntax_problems(change.original[rel], language)) if rel in change.original else 0
             if len(found) > before:  # only errors the edit added count (a buffer being typed may have others)
                 problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
+            elif (
+                rel.endswith(".py")
+                and (err := _python_parse_error(text))
+                and (rel not in change.original or _python_parse_error(change.original[rel]) is None)
+            ):
+                # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
+                # parser is not, and parsing never executes anything, so this needs no sandbox
+                problems.append(f"{rel}:{err}")
         wall = round(time.monotonic() - start, 4)
         if problems:
             return TierVerdict("syntax", "failed", "\n".join(problems[:10]), wall_s=wall)
@@ -606,6 +625,11 @@ def verify_completion(
     if not symbols:
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
     change.symbols = tuple(symbols)
+    argv, why = verifier.test_command(change, verifier.snapshot_files(change))
+    if argv is None:
+        # Nothing would judge it: a sandbox compile/import alone costs a container run per completion and adds
+        # little to the parse checks above, so say so instead of paying for it.
+        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, why, (syntax,)))
     verdict = verifier.verify(change, "sandbox")
     return CompletionCheck(not verdict.rejected, verdict)
 

@@ -201,9 +201,26 @@ def test_single_line_completion_runs_tests_only_when_asked(sandbox: Sandbox, tmp
     assert verify_completion(doc, hole, 0, good, multi_line_only=False, **args).verdict.verified  # type: ignore[arg-type]
     check = verify_completion(doc, hole, 0, bad, multi_line_only=False, **args)  # type: ignore[arg-type]
     assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "tests"
-    # A line that breaks Python's parse is still judged (the function is found in the document before the edit).
+    # A line that tree-sitter accepts but Python's parser does not (a stray indent) is rejected without a sandbox run.
+    runs = v.sandbox_runs
     check = verify_completion(doc, hole, 0, broken, multi_line_only=False, **args)  # type: ignore[arg-type]
-    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "compile", check.verdict
+    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "syntax", check.verdict
+    assert "indent" in check.verdict.tiers[-1].evidence and v.sandbox_runs == runs
+
+
+@pytest.mark.docker
+def test_completion_without_tests_costs_no_sandbox_run(sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS})  # no test file at all
+    v = Verifier(sandbox)
+    doc = 'def count_positive(numbers):\n    """Return how many numbers are greater than zero."""\n    \n'
+    body = "count = 0\n    for n in numbers:\n        count += n > 0\n    return count"
+    check = verify_completion(doc, 2, 4, body, path=str(root / "stats.py"), root=str(root), mode="sandbox", verifier=v)
+    assert (
+        check.show
+        and check.verdict.label == LABEL_UNVERIFIED
+        and "no tests reference count_positive" in (check.verdict.reason)
+    )
+    assert v.sandbox_runs == 0
 
 
 @pytest.mark.docker
