@@ -1,11 +1,13 @@
 """`make demo`: complete the hole in examples/stats.py with the embedded model, as `codeassist complete --json`
-would, and show the result spliced into the file with its timings."""
+would, verify it against examples/test_stats.py in the Docker sandbox, and show the result spliced into the file
+with its timings and verdict."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 LOCATION = "examples/stats.py:8:12"
 
@@ -14,12 +16,15 @@ def main() -> int:
     proc = subprocess.run(
         [sys.executable, "-m", "codeassist.cli", "complete", LOCATION, "--json"], capture_output=True, text=True
     )
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():  # 1: the completion failed its tests (shown below)
         sys.stderr.write(proc.stderr)
-        return proc.returncode
+        return proc.returncode or 1
     result = json.loads(proc.stdout)
+    check = result.get("verification") or {}
+    if not check.get("shown", True):
+        result["text"] = result.get("hidden_text", "")
     t = result["timings"]
-    lines = open("examples/stats.py", encoding="utf-8").read().split("\n")
+    lines = Path("examples/stats.py").read_text(encoding="utf-8").split("\n")
     row, col = result["line"], result["column"]
     completed = lines[row][:col] + result["text"] + lines[row][col:]
     print(f"== codeassist complete {LOCATION}  (model: {result['model']['name']}) ==")
@@ -34,6 +39,12 @@ def main() -> int:
     )
     pieces = ", ".join(f"{p['kind']}:{p['tokens']}" for p in result["context"])
     print(f"context pieces (tokens): {pieces}")
+    tiers = "; ".join(
+        f"{t['tier']} {t['status']} ({1000 * (t.get('wall_s') or 0):.0f} ms)" for t in check.get("tiers", [])
+    )
+    label = check.get("label", "not checked")
+    reason = f" ({check['reason']})" if check.get("reason") else ""
+    print(f"verification: {label}{reason}{'' if check.get('shown', True) else ', not shown'} -- {tiers}")
     return 0
 
 

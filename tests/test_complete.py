@@ -113,3 +113,29 @@ def test_cli_non_utf8_file(cli: Cli, tmp_path: Path) -> None:
 def test_cli_bad_location_syntax(cli: Cli) -> None:
     proc = cli("complete", "examples/stats.py")
     assert proc.returncode == 2 and "PATH:LINE:COL" in proc.stderr
+
+
+@pytest.mark.model
+@pytest.mark.docker
+def test_cli_complete_verifies_against_the_projects_tests(cli: Cli, tmp_path: Path) -> None:
+    """The demo's example project: the completion of ``mean`` runs the project's tests in the sandbox first. With
+    tests that agree it is printed and labelled verified; with tests that specify something else it is withheld."""
+    repo = Path(__file__).resolve().parents[1] / "examples"
+    for name, wrong in (("agree", False), ("disagree", True)):
+        proj = tmp_path / name
+        proj.mkdir()
+        (proj / "pyproject.toml").write_text((repo / "pyproject.toml").read_text())
+        (proj / "stats.py").write_text((repo / "stats.py").read_text())
+        tests = (repo / "test_stats.py").read_text()
+        (proj / "test_stats.py").write_text(tests.replace("== 3.0", "== 2.0") if wrong else tests)
+    ok = cli("complete", f"{tmp_path}/agree/stats.py:8:12", "--json")
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(ok.stdout)
+    assert "len(values)" in data["text"], data["text"]  # the model's answer these tests were written for
+    assert data["verification"]["label"] == "verified: tests pass" and data["verification"]["shown"] is True
+    assert [t["tier"] for t in data["verification"]["tiers"]] == ["syntax", "compile", "tests"]
+    bad = cli("complete", f"{tmp_path}/disagree/stats.py:8:12")
+    assert bad.returncode == 1 and bad.stdout == "", bad
+    assert "failed (tests fail) (not shown)" in bad.stderr
+    off = cli("complete", f"{tmp_path}/disagree/stats.py:8:12", "--verify", "off")
+    assert off.returncode == 0 and "len(values)" in off.stdout and "codeassist:" not in off.stderr

@@ -1,4 +1,9 @@
-"""``codeassist complete PATH:LINE:COL``: one fill-in-the-middle completion at a position, printed to stdout."""
+"""``codeassist complete PATH:LINE:COL``: one fill-in-the-middle completion at a position, printed to stdout.
+
+Verified before it is printed (``--verify``, default ``sandbox``, as for every CLI command): when the completion
+lands in a Python function that workspace tests exercise, they run in the sandbox first; a completion that fails
+them is not printed (exit code 1, the verdict on stderr). Everything else is printed with its label on stderr
+("unverified: no tests reference …", "unverified: sandbox unavailable …")."""
 
 from __future__ import annotations
 
@@ -16,6 +21,12 @@ def register(sub: Any) -> None:
     p.add_argument("location", help="PATH:LINE:COL, 1-based like compiler messages")
     p.add_argument("--json", action="store_true", help="print the completion with timings and context as JSON")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
+    p.add_argument(
+        "--verify", choices=("off", "syntax", "sandbox"), default="sandbox",
+        help="check the completion before printing it: run the tests that exercise its function in the sandbox "
+        "(default); a completion that fails them is not printed and the exit code is 1",
+    )  # fmt: skip
+    p.add_argument("--sandbox-image", default=None, help="sandbox image to run checks in (default: the built one)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -33,10 +44,41 @@ def run(args: argparse.Namespace) -> int:
     info = engine.load()
     result = engine.complete(request)
     engine.close()
+    check = verify(args, text, path, result.line, result.column, result.text)
+    shown = check is None or check.show
     if args.json:
         data = result.to_json()
         data["model"] = {"name": info.name, "path": info.path, "load_ms": round(info.load_ms, 1)}
+        if check is not None:
+            data["verification"] = {**check.verdict.to_json(), "shown": check.show}
+            if not check.show:
+                data["hidden_text"], data["text"] = result.text, ""
         print_json(data)
     else:
-        sys.stdout.write(result.text + "\n")
-    return 0
+        if shown:
+            sys.stdout.write(result.text + "\n")
+        if check is not None:
+            sys.stderr.write(f"codeassist: {check.verdict.display}{'' if shown else ' (not shown)'}\n")
+    return 0 if shown else 1
+
+
+def verify(args: argparse.Namespace, text: str, path: str, line: int, column: int, completion: str) -> Any:
+    """The completion's :class:`codeassist.verify.CompletionCheck` (None when ``--verify off`` or nothing to check).
+    The workspace is the file's project root (nearest VCS dir or project file); the sandbox is only started when
+    some test would judge the completion."""
+    if args.verify == "off" or not completion:
+        return None
+    import os
+
+    from codeassist.edits import find_root
+    from codeassist.verify import Verifier, make_sandbox, verify_completion
+
+    sandbox = make_sandbox(image=args.sandbox_image, pool_size=1) if args.verify == "sandbox" else None
+    try:
+        return verify_completion(
+            text, line, column, completion, path=os.path.abspath(path), root=str(find_root(path)), mode=args.verify,
+            verifier=Verifier(sandbox), multi_line_only=False,
+        )  # fmt: skip
+    finally:
+        if sandbox is not None:
+            sandbox.close()
