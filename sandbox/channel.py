@@ -2,6 +2,10 @@
 
 Jobs go down the container's stdin as one JSON line plus a tar; the answer comes back as one JSON line on its
 stdout, inside Docker's multiplexed stream framing (8-byte headers, since the container has no TTY).
+
+The runner enforces the job's wall clock itself (a soft deadline: it kills the job, keeps the output so far and stays
+usable); this side waits ``hard_timeout_s()`` before giving up on an answer, after which the caller kills the
+container.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from .types import Limits
 
 RUNNER_SRC = (Path(__file__).resolve().parent / "runner_main.py").read_text()
 RUNNER_COMMAND = ["python3", "-I", "-S", "-c", RUNNER_SRC]
+# How much longer than the job's timeout the host waits for the runner's answer: enough for the runner to kill the job,
+# wipe and answer on a loaded machine, short enough that a wedged runner costs little.
+HARD_GRACE_MIN_S = 1.0
+HARD_GRACE_FRACTION = 0.1
 
 
 class ChannelClosed(Exception):
@@ -122,16 +130,21 @@ def wait_ready(chan: Channel, timeout_s: float) -> None:
         raise ChannelClosed(f"unexpected runner greeting: {line[:100]!r}")
 
 
+def hard_timeout_s(limits: Limits) -> float:
+    """The host's backstop: past this the runner is presumed wedged and its container is killed."""
+    return limits.timeout_s + max(HARD_GRACE_MIN_S, HARD_GRACE_FRACTION * limits.timeout_s)
+
+
 def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOutcome:
     """One job through the runner. Raises SetupFailed if the runner was already gone (nothing ran)."""
-    start = time.monotonic()
-    deadline = start + limits.timeout_s
+    deadline = time.monotonic() + hard_timeout_s(limits)
     header = {
         "argv": argv,
         "env": JOB_ENV,
         "tar_size": len(tar),
         "output_bytes": limits.output_bytes,
         "tail_bytes": limits.tail_bytes,
+        "timeout_s": limits.timeout_s,
     }
     if chan.is_dead():
         raise SetupFailed("runner gone before the job was sent")
@@ -152,10 +165,17 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
         return JobOutcome("error", None, b"", b"", False, "sandbox runner sent garbage", reusable=False)
     if "fatal" in res:
         return JobOutcome("error", None, b"", b"", False, f"sandbox runner: {res['fatal']}", reusable=False)
+    return _outcome(res, limits)
+
+
+def _outcome(res: dict[str, Any], limits: Limits) -> JobOutcome:
+    """Map the runner's answer to a status. An OOM kill outranks a timeout: a job left hanging after one of its
+    processes was OOM-killed is reported with that cause."""
     out = base64.b64decode(res["stdout"])
     err = base64.b64decode(res["stderr"])
     truncated = bool(res["truncated"])
     code = res["exit"]
+    clean = not res.get("dirty", True)
     if res["over"]:
         return JobOutcome(
             "output_limit",
@@ -176,19 +196,23 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
             f"memory limit of {limits.memory_mb} MiB exceeded; process killed",
             reusable=False,
         )
-    clean = not res.get("dirty", True)
+    if res.get("timeout"):
+        # The runner killed the job and wiped: the container is as clean as after any job and serves the next one.
+        reason = f"wall-clock limit of {limits.timeout_s:g}s exceeded; job killed"
+        return JobOutcome("timeout", None, out, err, truncated, reason, reusable=clean)
     if code == 0:
         return JobOutcome("passed", 0, out, err, truncated, None, reusable=clean)
     return JobOutcome("failed", code, out, err, truncated, f"exit code {code}", reusable=clean)
 
 
 def _outcome_timeout(limits: Limits) -> JobOutcome:
+    """The runner did not answer by the hard deadline: its output is lost and the container must be killed."""
     return JobOutcome(
         "timeout",
         None,
         b"",
         b"",
         False,
-        f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed",
+        f"wall-clock limit of {limits.timeout_s:g}s exceeded and the sandbox runner did not answer; container killed",
         reusable=False,
     )

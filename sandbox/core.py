@@ -202,8 +202,10 @@ class Sandbox:
             else:
                 outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user)
             reusable = outcome.reusable
-            if outcome.status in ("timeout", "output_limit"):
-                _kill(api, worker.cid)  # stop the job now; removal and replacement happen in the background
+            if not reusable and outcome.status in ("timeout", "output_limit"):
+                # The job may still be running (the host's hard deadline, exec mode): stop it now; removal and
+                # replacement happen in the background. A runner that killed the job itself keeps its container.
+                _kill(api, worker.cid)
             return outcome
         except SetupFailed:
             # The container was gone before the job started: the daemon may have restarted under us.

@@ -6,6 +6,10 @@ Used for one-shot containers (non-default limits) and for pooled containers of i
 per job (not three) keeps it as cheap as an exec gets. Anything a job leaves behind (background processes, files in
 /tmp or the work dir) is killed and wiped by the next job's preamble, and a container whose job hit a limit is not
 reused at all. The container's idle PID 1 runs as a different uid, so a job cannot signal or ptrace it.
+
+A timeout keeps the output read so far (it streams to the host as it comes) but, unlike in runner mode, retires the
+container: nothing inside it outlives the job to kill the job's processes (a lone ``kill -9 -1`` may miss a fork
+bomb's children, where the runner retries until none is left), so the host kills the container.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """A warm pool of idle, hardened containers.
 
 Starting a container costs ~0.3-0.9 s; handing a job to a warm one costs milliseconds. The pool keeps ``size``
-containers running and hands each to one job at a time. A container whose job timed out, hit a limit or misbehaved
-is destroyed and a fresh one is started in the background, so one bad job cannot poison the next.
+containers running and hands each to one job at a time. A container whose job hit a limit or misbehaved is
+destroyed and a fresh one is started in the background, so one bad job cannot poison the next. The exception is a
+timeout the runner handled itself: it killed every process and wiped, exactly as after a normal job, so the container
+is kept.
 
 In runner mode (the default) each container's PID 1 is the runner from ``runner_main.py`` and the pool holds its
 attached stdio; otherwise the container idles in ``sleep`` and each job is one ``docker exec``.

@@ -12,8 +12,13 @@ warm runner costs a few. The runner is trusted, the job is not:
   container.
 
 Protocol (one job at a time): the host writes one JSON line ``{"argv", "env", "tar_size", "output_bytes",
-"tail_bytes"}`` followed by ``tar_size`` bytes of tar; the runner answers with one JSON line. The wall clock is
-enforced by the host, which kills the whole container on expiry.
+"tail_bytes", "timeout_s"}`` followed by ``tar_size`` bytes of tar; the runner answers with one JSON line.
+
+The wall clock is enforced twice. ``timeout_s`` after the header arrives the runner SIGKILLs the job (as above:
+everything but itself), wipes, and answers ``"timeout": true`` with the output tails collected so far, so a hung
+pytest still says which test hung and the container serves the next job. The host keeps a hard deadline a little
+later and kills the whole container if no answer has come by then: a runner starved or wedged by its job cannot hang
+the host, it only loses that job's output.
 """
 
 from __future__ import annotations
@@ -89,6 +94,16 @@ def wipe() -> None:
                 os.unlink(path)
 
 
+def wiped() -> bool:
+    """Wipe after a job; False when the job's mess (undeletable dirs, a full tmpfs) resists, which retires this
+    container now rather than failing the next job."""
+    try:
+        wipe()
+    except OSError:
+        return False
+    return True
+
+
 def _make_writable(root: str) -> None:
     # A job may chmod its directories to 0 to make them undeletable; we own them, so restore access first.
     os.chmod(root, 0o700)
@@ -130,42 +145,48 @@ class Tail:
             self.dropped = True
 
 
-def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
-    if not kill_all():
-        return {"fatal": "processes of an earlier job survived SIGKILL"}
-    wipe()
-    extract(data)
-    oom_before = oom_kills()
-    tails = {1: Tail(job["tail_bytes"]), 2: Tail(job["tail_bytes"])}
-    total = 0
-    over = False
-    try:
-        proc = subprocess.Popen(
-            job["argv"],
-            cwd=WORK,
-            env=job["env"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            close_fds=True,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        missing = 127 if isinstance(exc, FileNotFoundError) else 126
-        msg = "{}: {}\n".format(job["argv"][0], exc.strerror or exc)
-        return {
-            "exit": missing,
-            "stdout": "",
-            "stderr": base64.b64encode(msg.encode()).decode(),
-            "truncated": False,
-            "over": False,
-            "oom": False,
-        }
+def spawn(job: dict) -> subprocess.Popen[bytes]:  # type: ignore[type-arg]
+    """Start the job in a session of its own, its output on pipes. Raises OSError when argv[0] cannot run."""
+    return subprocess.Popen(
+        job["argv"],
+        cwd=WORK,
+        env=job["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+        start_new_session=True,
+    )
+
+
+def not_started(job: dict, exc: OSError) -> dict:  # type: ignore[type-arg]
+    """The answer for a command that could not be executed, shaped like a shell's (127 missing, 126 not runnable)."""
+    missing = 127 if isinstance(exc, FileNotFoundError) else 126
+    msg = "{}: {}\n".format(job["argv"][0], exc.strerror or exc)
+    return {
+        "exit": missing,
+        "stdout": "",
+        "stderr": base64.b64encode(msg.encode()).decode(),
+        "truncated": False,
+        "over": False,
+        "timeout": False,
+        "oom": False,
+    }
+
+
+def pump(proc: subprocess.Popen[bytes], tails: dict[int, Tail], limit: int, deadline: float) -> str:
+    """Collect the job's output into ``tails`` until it exits, writes more than ``limit`` bytes or reaches
+    ``deadline``: returns "exited", "over" or "timeout". The deadline is checked here, on every pass, because the host
+    only kills the container when this runner fails to answer; stopping the job ourselves keeps its output so far."""
     assert proc.stdout is not None and proc.stderr is not None
     streams = {proc.stdout.fileno(): 1, proc.stderr.fileno(): 2}
+    total = 0
     exited_at = None
     while streams:
-        ready, _, _ = select.select(list(streams), [], [], 0.05)
+        left = deadline - time.monotonic()
+        if left <= 0 and exited_at is None:
+            return "timeout"
+        ready, _, _ = select.select(list(streams), [], [], min(max(left, 0.0), 0.05))
         for fd in ready:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -173,24 +194,51 @@ def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
                 continue
             total += len(chunk)
             tails[streams[fd]].add(chunk)
-            if total > job["output_bytes"]:
-                over = True
-        if over:
-            break
+            if total > limit:
+                return "over"
         if proc.poll() is not None:
             # Background children may hold the pipes open: drain briefly after the job exits, then stop listening.
             if exited_at is None:
                 exited_at = time.monotonic()
             elif time.monotonic() - exited_at > 0.05:
                 break
-    code: int | None = None if over else proc.wait()  # the host's wall clock bounds this wait
-    if not kill_all():
-        return {"fatal": "processes of this job survived SIGKILL"}
+    return "exited"
+
+
+def wait_exit(proc: subprocess.Popen[bytes], deadline: float) -> int | None:
+    """The job's exit status, or None when the deadline passes first (a job may close its pipes and keep running)."""
     try:
-        wipe()  # now, so a job's mess (undeletable dirs, a full tmpfs) retires this container, not the next job
-        dirty = False
-    except OSError:
-        dirty = True
+        return proc.wait(max(deadline - time.monotonic(), 0.0))
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def run(job: dict, data: bytes, deadline: float) -> dict:  # type: ignore[type-arg]
+    if not kill_all():
+        return {"fatal": "processes of an earlier job survived SIGKILL"}
+    wipe()
+    extract(data)
+    oom_before = oom_kills()
+    tails = {1: Tail(job["tail_bytes"]), 2: Tail(job["tail_bytes"])}
+    try:
+        proc = spawn(job)
+    except OSError as exc:
+        return not_started(job, exc)
+    assert proc.stdout is not None and proc.stderr is not None
+    state = pump(proc, tails, job["output_bytes"], deadline)
+    code: int | None = None
+    if state == "exited":
+        code = wait_exit(proc, deadline)
+        if code is None:
+            state = "timeout"
+    # The job's whole session and anything that escaped it die here, as after every job, so the container stays
+    # clean and the host keeps it: a timeout costs the job, not a container restart.
+    if kill_all():
+        dirty = not wiped()
+    elif state == "exited":
+        return {"fatal": "processes of this job survived SIGKILL"}
+    else:
+        dirty = True  # a timeout or output flood stays the verdict (with its output); the host retires the container
     proc.stdout.close()
     proc.stderr.close()
     if code is not None and code < 0:
@@ -201,7 +249,8 @@ def run(job: dict, data: bytes) -> dict:  # type: ignore[type-arg]
         "stdout": base64.b64encode(bytes(tails[1].buf)).decode(),
         "stderr": base64.b64encode(bytes(tails[2].buf)).decode(),
         "truncated": tails[1].dropped or tails[2].dropped,
-        "over": over,
+        "over": state == "over",
+        "timeout": state == "timeout",
         "oom": after > oom_before >= 0,
         "dirty": dirty,
     }
@@ -220,10 +269,12 @@ def main() -> None:
             return
         try:
             job = json.loads(line)
+            # The clock starts when the job is announced, as the host's does: unpacking counts against it.
+            deadline = time.monotonic() + float(job["timeout_s"])
             data = inp.read(job["tar_size"])
             if len(data) != job["tar_size"]:
                 return
-            result = run(job, data)
+            result = run(job, data, deadline)
         except Exception as exc:
             result = {"fatal": f"runner: {type(exc).__name__}: {exc}"}
         out.write(json.dumps(result).encode() + b"\n")

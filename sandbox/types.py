@@ -22,9 +22,11 @@ JOB_USER = "65534:65534"
 class Limits:
     """Resource limits for one run.
 
-    ``timeout_s``, ``output_bytes`` and ``tail_bytes`` are enforced per run by the host. The others are properties of
-    the container (cgroup and tmpfs sizes); a run asking for values other than the pool's gets a one-off container,
-    which costs a cold start (~0.3-0.9 s) but never weakens the pool.
+    ``timeout_s``, ``output_bytes`` and ``tail_bytes`` are enforced per run: by the in-container runner (which keeps
+    the output so far on a timeout), with the host killing the container a little after ``timeout_s`` if the runner
+    does not answer; in exec mode by the host alone. The others are properties of the container (cgroup and tmpfs
+    sizes); a run asking for values other than the pool's gets a one-off container, which costs a cold start
+    (~0.3-0.9 s) but never weakens the pool.
     """
 
     timeout_s: float = 10.0
