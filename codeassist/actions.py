@@ -142,33 +142,6 @@ def chat(
     return ChatResult(gen.text, gen.stop_reason, gen.prompt_tokens, len(gen.tokens), gen.total_ms)
 
 
-# -- explain ----------------------------------------------------------------------------------------------------------
-
-
-def explain(
-    backend: ModelBackend,
-    code: str,
-    *,
-    language: str | None = None,
-    path: str | None = None,
-    max_tokens: int = 256,
-    cancel: CancelCheck | None = None,
-    time_budget_ms: float | None = None,
-) -> ChatResult:
-    """Explain ``code`` in Markdown."""
-    where = f" from `{path}`" if path else ""
-    user = f"Explain this {language or 'code'}{where}:\n\n```{language or ''}\n{code.rstrip()}\n```"
-    result = chat(
-        backend,
-        [ChatMessage("system", EXPLAIN_SYSTEM), ChatMessage("user", user)],
-        max_tokens=max_tokens,
-        cancel=cancel,
-        time_budget_ms=time_budget_ms,
-    )
-    result.text = result.text.strip()
-    return result
-
-
 # -- fix --------------------------------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.S)
@@ -264,6 +237,9 @@ def fix(
         f"Rewrite only these lines so that the problem is fixed:\n```{lang}\n{target}\n```"
     )
     messages = [ChatMessage("system", FIX_SYSTEM), ChatMessage("user", user)]
+    # Small models often answer with the whole surrounding code, not just the lines asked for: the budget must fit
+    # that echo, or the answer is cut before the fixed line and the fix is lost.
+    max_tokens = max(max_tokens, min(1024, len(backend.tokenize("\n".join(lines[lo:hi]))) + 32))
     for attempt in range(max(1, attempts)):
         result = chat(
             backend, messages, max_tokens=max_tokens, cancel=cancel, stop=_block_closed, time_budget_ms=time_budget_ms,

@@ -302,13 +302,13 @@ class CodeassistServer(LanguageServer):
         job = self.worker.submit(load, kind="load", priority=PRIORITY_LOAD)
         job.future.add_done_callback(lambda fut: self.call_soon(lambda: finished(fut)))
 
-    def _begin_progress(self, title: str) -> str | None:
+    def _begin_progress(self, title: str, kind: str = "load") -> str | None:
         """Server-initiated work-done progress (only when the client supports it). ``begin`` waits for the client's
         answer to ``window/workDoneProgress/create``; an ``end`` that comes first is held until then."""
         if not self.client_supports("window.work_done_progress"):
             return None
         self._progress_seq += 1
-        token = f"codeassist/load/{self._progress_seq}"
+        token = f"codeassist/{kind}/{self._progress_seq}"
         self._progress[token] = None
 
         def created(*_: Any) -> None:
@@ -321,6 +321,11 @@ class CodeassistServer(LanguageServer):
 
         self.work_done_progress.create(token, lambda *a: self.call_soon(created))
         return token
+
+    def _report_progress(self, token: str | None, message: str) -> None:
+        """A ``report`` on a running progress (dropped before the client created the token, or after its end)."""
+        if token is not None and self._progress.get(token) == "":
+            self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message))
 
     def _end_progress(self, token: str | None, message: str) -> None:
         if token is None or token not in self._progress:
@@ -465,26 +470,50 @@ class CodeassistServer(LanguageServer):
         return doc, text, a, b
 
     async def explain(self, uri: str, rng: types.Range, show_document: bool) -> str:
+        """Explain the selected lines with their context (codeassist.explainer: enclosing definition, helpers it
+        calls, callers), the same engine path as ``codeassist explain``. The text streams as ``$/progress`` reports
+        on a ``codeassist/explain/N`` token (the explanation so far, at most every 250 ms) when the client supports
+        work-done progress; the whole Markdown is the command's result."""
+        from codeassist.explainer import stream_explain
+
         doc, text, a, b = self.selection(uri, rng)
-        code = text[a:b]
-        if not code.strip():
+        if not text[a:b].strip():
             raise InputError("select some code to explain")
         engine = self.require_ready()
         max_tokens = max(32, self.settings.max_tokens * 4)
+        plain = text.replace("\r\n", "\n").replace("\r", "\n")  # LSP line numbers, one break character
+        first = rng.start.line
+        last = rng.end.line - 1 if rng.end.character == 0 and rng.end.line > first else rng.end.line
+        last = min(last, plain.count("\n"))
+        name = os.path.basename(doc.path or doc.uri)
+        token = self._begin_progress(f"codeassist: explaining {name}", kind="explain")
+        so_far: list[str] = []
+        sent = [0.0]
 
-        def run(cancel: Callable[[], bool]) -> engine_actions.ChatResult:
-            with engine.model_lock:
-                return engine_actions.explain(
-                    engine.backend, code, language=doc.language, path=doc.path, max_tokens=max_tokens, cancel=cancel
-                )
+        def on_delta(delta: str) -> None:  # on the worker thread
+            so_far.append(delta)
+            now = time.monotonic()
+            if token is not None and now - sent[0] >= 0.25:
+                sent[0] = now
+                current = "".join(so_far)
+                self.call_soon(lambda: self._report_progress(token, current))
+
+        def run(cancel: Callable[[], bool]) -> Any:
+            return stream_explain(
+                engine, plain, first, last, path=doc.path or name, language=doc.language, on_delta=on_delta,
+                max_tokens=max_tokens, cancel=cancel,
+            )  # fmt: skip
 
         try:
             result = await self.run_job(run, kind="explain")
         except JobCancelled:
+            self._end_progress(token, "cancelled")
             raise RequestFailed("explain was cancelled") from None
-        name = os.path.basename(doc.path or doc.uri)
-        first, last = rng.start.line + 1, rng.end.line + 1
-        lines = f"line {first}" if first == last else f"lines {first}–{last}"
+        except Exception:
+            self._end_progress(token, "failed")
+            raise
+        self._end_progress(token, "done")
+        lines = f"line {first + 1}" if first == last else f"lines {first + 1}–{last + 1}"
         markdown = f"### codeassist: {name}, {lines}\n\n{result.text}\n"
         if show_document and self.client_supports("window.show_document.support"):
             self.show_markdown(markdown, doc.uri, rng)
@@ -593,7 +622,7 @@ class CodeassistServer(LanguageServer):
 
         def run(cancel: Callable[[], bool]) -> engine_actions.FixCandidate | None:
             with engine.model_lock:
-                return engine_actions.fix(
+                found = engine_actions.fix(
                     engine.backend,
                     normalized,
                     problem,
@@ -602,11 +631,19 @@ class CodeassistServer(LanguageServer):
                     max_tokens=max_tokens,
                     cancel=cancel,
                 )
+            if found is None and cancel():  # cut by the hard time cap: not the model's "no change"
+                raise TimeoutError
+            return found
 
         try:
             candidate = await self.run_job(run, kind="fix")
         except JobCancelled:
             return None
+        except TimeoutError:
+            raise RequestFailed(
+                f"the fix was not finished within timeout_ms = {self.settings.timeout_ms} ms (a busy machine?); "
+                "try again, or raise timeout_ms"
+            ) from None
         if candidate is not None:
             log.info(
                 "fix candidate for lines %d-%d (%s)",

@@ -68,10 +68,7 @@ def test_chat_tokens_keep_user_text_literal(backend) -> None:  # type: ignore[no
 
 
 @pytest.mark.model
-def test_explain_and_fix_with_the_model(backend) -> None:  # type: ignore[no-untyped-def]
-    code = "def add(a, b):\n    return a + b\n"
-    result = A.explain(backend, code, language="python", max_tokens=24)
-    assert result.text and result.generated_tokens > 0
+def test_fix_with_the_model(backend) -> None:  # type: ignore[no-untyped-def]
     src = "def mean(xs):\n    return totl / len(xs)\n"
     fix = A.fix(backend, src, A.Problem(1, 1, "undefined name 'totl'"), language="python", max_tokens=32)
     assert fix is None or (fix.start_line == 1 and fix.verification == "unverified" and fix.replacement.strip())

@@ -55,9 +55,18 @@ async def test_explain_returns_markdown_and_shows_a_read_only_document(client: L
     assert len(explain) == 1 and explain[0].kind == "refactor.explain"
     resolved = await client.code_action_resolve_async(explain[0])
     assert resolved.command is not None and resolved.command.command == "codeassist.explain"
+    before = set(client.progress_reports)
     markdown = await command(client, resolved.command.command, *(resolved.command.arguments or []))
-    assert isinstance(markdown, str) and markdown.startswith("### codeassist: mean.py, lines 1–5")
-    assert len(markdown.split("\n\n", 1)[1].strip()) > 20
+    # the range ends at column 0 of line 5: lines 1-4 are explained (a linewise selection)
+    assert isinstance(markdown, str) and markdown.startswith("### codeassist: mean.py, lines 1–4")
+    body = markdown.split("\n\n", 1)[1].strip()
+    assert len(body) > 20
+    # streamed: work-done progress on an explain token, begin ... reports of the text so far ... end
+    (token,) = [t for t in set(client.progress_reports) - before if str(t).startswith("codeassist/explain/")]
+    reports = client.progress_reports[token]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and isinstance(reports[-1], types.WorkDoneProgressEnd)
+    partial = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport) and r.message]
+    assert all(body.startswith(m.strip()[:40]) for m in partial), partial
     assert client.shown_documents, "window/showDocument was not sent"
     shown = Path(unquote(urlparse(client.shown_documents[-1].uri).path))
     assert shown.read_text(encoding="utf-8") == markdown
