@@ -482,7 +482,9 @@ class Verifier:
         args = [*tests, *doctest_files]
         if doctest_files:
             args.append("--doctest-modules")
-        argv = ("python3", "-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", *self.test_args, *args)
+        # -v: pytest names each test before running it, so the output kept from a run cut by the time limit says
+        # which test hung (the sandbox returns the output so far on a timeout)
+        argv = ("python3", "-B", "-m", "pytest", "-v", "-p", "no:cacheprovider", *self.test_args, *args)
         return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s){via}"
 
     def check_tests(self, change: Change, files: Mapping[str, bytes] | None = None) -> TierVerdict:

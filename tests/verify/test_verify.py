@@ -224,6 +224,17 @@ def test_completion_without_tests_costs_no_sandbox_run(sandbox: Sandbox, tmp_pat
 
 
 @pytest.mark.docker
+def test_a_hanging_test_fails_and_names_the_test(sandbox: Sandbox, tmp_path: Path) -> None:
+    from codeassist.verify import TierBudget
+
+    hang = "import time\nfrom stats import count_positive\n\n\ndef test_slow():\n    time.sleep(600)\n"
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS, "test_hang.py": hang})
+    verdict = Verifier(sandbox, budget=TierBudget(tests_s=8)).verify(change(root, FIXED_STATS))
+    assert verdict.rejected and verdict.tiers[-1].tier == "tests", verdict
+    assert "test_hang.py::test_slow" in verdict.tiers[-1].evidence, verdict.tiers[-1].evidence
+
+
+@pytest.mark.docker
 def test_line_fix_hook_for_the_server(sandbox: Sandbox, tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
     v = Verifier(sandbox)
