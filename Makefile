@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest docker-up sandbox-image model bench bench-quick clean
+.PHONY: setup demo test check lint typecheck pytest docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -66,6 +66,14 @@ bench-quick: setup
 
 bench: setup
 	$(PY) -m bench.run
+
+# The bug-fix benchmark over the whole bug set (~1-2 h on 2 cores); resumable: rerun to carry on after an interruption.
+bench-bugfix: setup
+	$(PY) -m bench.bugfix_bench --n 164 --resume --out build/bench/bugfix-full.json --rows build/bench/bugfix-full-rows.jsonl
+
+# Verify-before-suggest precision/coverage on all 1,033 single-line infilling holes (~25 min on 2 cores).
+bench-verify: setup
+	$(PY) -m bench.verify_infill --n 1033 --out build/bench/verify-infill-full.json
 
 clean:
 	rm -rf build dist $(STATE) .mypy_cache .ruff_cache .pytest_cache
