@@ -1,10 +1,12 @@
 """Real client: headless Neovim 0.11 loads editors/nvim, starts ``codeassist serve`` through the plugin's setup(),
 and is driven like a user (tests/editors/nvim/init.lua): type in insert mode → ghost text → <Tab> accepts it; the
-"codeassist: Explain" code action → Markdown in a float; the "codeassist: Fix" code action → edit applied.
+"codeassist: Explain" code action → a float that shows the explanation as it streams, then the Markdown; the
+"codeassist: Fix" code action → edit applied.
 The Lua side writes what it saw as JSON; the assertions live here."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -111,6 +113,50 @@ def test_explain_code_action_shows_markdown_float(run: dict[str, Any]) -> None:
     assert len(e["floats"]) == 1
     assert e["floats"][0]["filetype"] == "markdown"
     assert "\n".join(e["floats"][0]["lines"]).strip() == e["markdown"].strip()
+
+
+def test_explain_streams_into_the_float(run: dict[str, Any]) -> None:
+    """The float opens with a placeholder when the command is sent, shows the explanation so far from each
+    ``$/progress`` report of the ``codeassist/explain/N`` token before the command returns, and ends with the
+    Markdown the command returned; all in one float, updated in place."""
+    e = run["steps"]["explain"]
+    final = e["markdown"]
+    snaps = e["snapshots"]
+    assert snaps, "the plugin fired no User CodeassistExplain"
+    states = [s["state"] for s in snaps]
+    assert states[0] == "pending" and states[-1] == "done", states
+    assert snaps[0]["lines"] == ["codeassist: explaining…"] and snaps[0]["returned"] is False
+    win = snaps[0]["win"]
+    assert all(s["win"] == win and s.get("floating") and s.get("filetype") == "markdown" for s in snaps), snaps
+    assert e["floats"][0]["win"] == win
+    # The explanation under the "### codeassist: stats.py, lines 4–8" heading; reports carry the model's text so far.
+    heading, _, body = final.partition("\n")
+    assert heading.startswith("### codeassist: stats.py")
+    body = body.strip()
+    partial = ["\n".join(s["lines"]).strip() for s in snaps if s["state"] == "streaming"]
+    assert partial, f"no report reached the float before the command returned: {states}"
+    assert not any(s["returned"] for s in snaps if s["state"] == "streaming")
+    for text in partial:
+        assert text and body.startswith(text), (text, body)
+    assert any(len(text) < len(body) for text in partial), "only the whole text was ever streamed"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(partial)), partial  # each report is the text so far
+    done = snaps[-1]
+    assert done["returned"] is True
+    assert "\n".join(done["lines"]).strip() == final.strip()
+
+
+def test_explain_progress_still_reaches_neovim(run: dict[str, Any]) -> None:
+    """The plugin wraps $/progress for its client only: Neovim's handler still runs (LspProgress, vim.lsp.status()),
+    seeing begin/report/end with the title; reports reach it without the explanation as their message."""
+    progress = run["steps"]["explain"]["progress"]
+    kinds = [p["kind"] for p in progress]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds, kinds
+    assert len({p["token"] for p in progress}) == 1
+    assert progress[0]["token"].startswith("codeassist/explain/")
+    assert all(p["title"] == "codeassist: explaining stats.py" for p in progress)
+    reports = [p for p in progress if p["kind"] == "report"]
+    assert all(p.get("message") is None for p in reports)
+    assert all("codeassist: explaining stats.py" in p["status"] and "\n" not in p["status"] for p in reports)
 
 
 def test_fix_code_action_edits_the_buffer(run: dict[str, Any]) -> None:

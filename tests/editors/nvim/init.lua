@@ -2,7 +2,8 @@
 --   nvim --headless --clean -u tests/editors/nvim/init.lua FIXTURE.py
 -- It loads the plugin from editors/nvim exactly as a user would (setup() + FileType), then drives it like a user:
 -- types in insert mode, waits for ghost text, accepts it with <Tab>, runs the Explain and Fix code actions through
--- vim.lsp.buf.code_action(), and writes everything it saw to $CODEASSIST_TEST_OUT as JSON before `qa!`.
+-- vim.lsp.buf.code_action() (recording what the explanation float held while the explanation streamed), and writes
+-- everything it saw to $CODEASSIST_TEST_OUT as JSON before `qa!`.
 --
 -- Environment: CODEASSIST_PLUGIN_DIR (editors/nvim), CODEASSIST_SERVER (the codeassist executable),
 -- CODEASSIST_TEST_OUT (JSON result path), CODEASSIST_TEST_SETTINGS (JSON server settings),
@@ -156,6 +157,42 @@ step_explain = function()
     return step_fix()
   end
   codeassist.last_explanation = nil
+  -- What the float held after each change the plugin made to it (it fires User CodeassistExplain: pending, then
+  -- streaming per $/progress report, then done), read from the float's own buffer, and whether the command had
+  -- returned by then: recorded here, in the event loop, so Python checks the sequence without polling.
+  local snapshots, progress = {}, {}
+  local group = vim.api.nvim_create_augroup('codeassist_test_explain', { clear = true })
+  vim.api.nvim_create_autocmd('User', {
+    group = group,
+    pattern = 'CodeassistExplain',
+    callback = function(ev)
+      local d = ev.data or {}
+      local snap = { state = d.state, win = d.win, returned = codeassist.last_explanation ~= nil }
+      if d.win and vim.api.nvim_win_is_valid(d.win) then
+        local b = vim.api.nvim_win_get_buf(d.win)
+        snap.lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
+        snap.filetype = vim.bo[b].filetype
+        snap.floating = vim.api.nvim_win_get_config(d.win).relative ~= ''
+      end
+      table.insert(snapshots, snap)
+    end,
+  })
+  -- Neovim's own $/progress handling (LspProgress, vim.lsp.status()) still sees the explain token.
+  vim.api.nvim_create_autocmd('LspProgress', {
+    group = group,
+    callback = function(ev)
+      local p = ev.data.params
+      if type(p.token) == 'string' and p.token:find('^codeassist/explain/') then
+        table.insert(progress, {
+          token = p.token,
+          kind = p.value.kind,
+          title = p.value.title,
+          message = p.value.message,
+          status = p.value.kind == 'report' and vim.lsp.status() or nil,
+        })
+      end
+    end,
+  })
   -- The "codeassist: Explain" code action, picked through Neovim's own code action UI path.
   vim.lsp.buf.code_action({
     range = line_range(se.line1, se.line2),
@@ -167,14 +204,16 @@ step_explain = function()
   wait_for('explanation', function()
     return codeassist.last_explanation
   end, function(md)
+    vim.api.nvim_del_augroup_by_id(group)
     local floats = {}
     for _, w in ipairs(vim.api.nvim_list_wins()) do
       if vim.api.nvim_win_get_config(w).relative ~= '' then
         local b = vim.api.nvim_win_get_buf(w)
-        table.insert(floats, { filetype = vim.bo[b].filetype, lines = vim.api.nvim_buf_get_lines(b, 0, -1, false) })
+        local lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
+        table.insert(floats, { win = w, filetype = vim.bo[b].filetype, lines = lines })
       end
     end
-    out.steps.explain = { markdown = md, floats = floats }
+    out.steps.explain = { markdown = md, floats = floats, snapshots = snapshots, progress = progress }
     for _, w in ipairs(vim.api.nvim_list_wins()) do
       if vim.api.nvim_win_get_config(w).relative ~= '' then
         vim.api.nvim_win_close(w, true)
