@@ -145,8 +145,9 @@ class Engine:
                 if root is None and path:
                     root = find_root(os.path.abspath(path))
                 self._workspace = Workspace(
-                    root, build_index=self.config.index_workspace, background=self.config.index_in_background
-                )
+                    root, build_index=self.config.index_workspace, background=self.config.index_in_background,
+                    pause=self._lock.locked,  # a background build waits while the model runs (see Workspace)
+                )  # fmt: skip
             return self._workspace
 
     def document_opened(self, path: str, text: str, language: str | None = None) -> None:

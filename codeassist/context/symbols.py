@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import QueryCursor
@@ -176,8 +177,9 @@ class WorkspaceIndex:
             return None
         return os.path.relpath(ap, self.root).replace(os.sep, "/")
 
-    def build(self) -> IndexStats:
-        """Walk the workspace and index every parseable file (honours .gitignore files found on the way)."""
+    def build(self, pause: Callable[[], bool] | None = None) -> IndexStats:
+        """Walk the workspace and index every parseable file (honours .gitignore files found on the way). Before
+        each file, wait while ``pause()`` is true (a background build yields to the model)."""
         t0 = time.perf_counter()
         self._ignore = GitIgnore()
         count = 0
@@ -203,6 +205,8 @@ class WorkspaceIndex:
                 if self._ignore.ignored(rel, False):
                     self.stats.skipped_ignored += 1
                     continue
+                while pause is not None and pause():
+                    time.sleep(0.01)
                 if rel in self._buffered:  # the editor's copy was indexed already and is newer than the disk
                     count += 1
                     continue

@@ -182,6 +182,22 @@ def test_background_index_build_keeps_newer_buffers(make_workspace: Callable[[di
     assert ws.index.lookup("fn_299") and ws.index.stats.files == 301
 
 
+def test_background_index_build_waits_while_paused(make_workspace: Callable[[dict[str, str]], str]) -> None:
+    """The engine pauses a background build while the model runs: no file is indexed until the pause lifts."""
+    import threading
+    import time
+
+    root = make_workspace({f"m{i}.py": f"def fn_{i}():\n    return {i}\n" for i in range(20)})
+    model_busy = threading.Event()
+    model_busy.set()
+    ws = Workspace(root, background=True, pause=model_busy.is_set)
+    assert ws.index is not None
+    time.sleep(0.3)
+    assert ws.index.stats.files == 0 and not ws.index.built.is_set()
+    model_busy.clear()
+    assert ws.index.built.wait(30) and ws.index.stats.files == 20
+
+
 def test_syntax_gate_truncates_and_counts() -> None:
     gate = SyntaxGate()
     text = "def f(x):\n    return \n\nprint(f(1))\n"
