@@ -139,3 +139,20 @@ def test_cli_complete_verifies_against_the_projects_tests(cli: Cli, tmp_path: Pa
     assert "failed (tests fail) (not shown)" in bad.stderr
     off = cli("complete", f"{tmp_path}/disagree/stats.py:8:12", "--verify", "off")
     assert off.returncode == 0 and "len(values)" in off.stdout and "codeassist:" not in off.stderr
+
+
+@pytest.mark.model
+def test_prompt_lookup_drafts_are_accepted_and_keep_greedy_output(engine: Engine) -> None:
+    """Opt-in prompt-lookup decoding (bench/lookup_bench.py: slower for the 0.5B model on CPU, so off by default):
+    drafts copied from the prompt are checked in one batch; the output is the greedy one."""
+    from codeassist.models.backend import GenerationParams
+
+    backend = engine.backend
+    prompt = backend.tokenize(
+        "a = compute_total(items, tax_rate, discount)\nb = compute_total(items, tax_rate, discount)\nc = compute_total("
+    )
+    with engine.model_lock:
+        plain = backend.generate(prompt, GenerationParams(max_tokens=12))
+        drafted = backend.generate(prompt, GenerationParams(max_tokens=12, draft_tokens=4))
+    assert drafted.text == plain.text and len(drafted.tokens) == len(plain.tokens)
+    assert drafted.drafted_tokens > 0 and plain.drafted_tokens == 0

@@ -26,6 +26,9 @@ class GenerationParams:
     top_p: float = 0.95
     seed: int = 0
     time_budget_ms: float | None = None  # hard cap on generation time (prompt evaluation excluded)
+    # Prompt-lookup decoding (greedy only): when the last tokens already occurred in the prompt or output, draft up
+    # to this many of the tokens that followed and check them in one batch; 0 = off. Output is the greedy output.
+    draft_tokens: int = 0
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Generation:
     text: str
     tokens: list[int] = field(default_factory=list)
     stop_reason: str = "eot"  # eot | max_tokens | callback | cancelled | time_budget | context_full
+    drafted_tokens: int = 0  # prompt-lookup drafts accepted (included in ``tokens``)
     prompt_tokens: int = 0
     reused_tokens: int = 0
     evaluated_tokens: int = 0

@@ -269,6 +269,7 @@ class LlamaBackend:
         deadline = started + params.time_budget_ms / 1000 if params.time_budget_ms else None
         text = ""
         pending: int | None = None  # sampled but not yet evaluated: only evaluate when we need its successor
+        drafting = params.draft_tokens > 0 and params.temperature <= 0
         for _ in range(max_tokens):
             if cancel is not None and cancel():
                 gen.stop_reason = "cancelled"
@@ -276,9 +277,31 @@ class LlamaBackend:
             if deadline is not None and time.perf_counter() > deadline:
                 gen.stop_reason = "time_budget"
                 break
-            if pending is not None:
-                self._llm.eval([pending])
-            token = self._next_token(params, rng)
+            if pending is not None and drafting:
+                accepted, token = self._draft_step(pending, [*prompt, *gen.tokens], params.draft_tokens)
+                gen.drafted_tokens += len(accepted)
+                stopped = False
+                for d in accepted:  # already in the KV cache: emit them as if generated one by one
+                    if len(gen.tokens) >= max_tokens or self.is_end(d):
+                        stopped = True
+                        break
+                    gen.tokens.append(d)
+                    text += decoder.decode(self.token_bytes(d))
+                    if on_text is not None and not on_text(text):
+                        gen.stop_reason = "callback"
+                        stopped = True
+                        break
+                if stopped:
+                    if gen.stop_reason != "callback":
+                        gen.stop_reason = "eot" if len(gen.tokens) < max_tokens else "max_tokens"
+                    break
+                if len(gen.tokens) >= max_tokens:
+                    gen.stop_reason = "max_tokens"
+                    break
+            else:
+                if pending is not None:
+                    self._llm.eval([pending])
+                token = self._next_token(params, rng)
             if self.is_end(token):
                 gen.stop_reason = "eot"
                 break
@@ -293,6 +316,54 @@ class LlamaBackend:
         gen.text = text + decoder.decode(b"", final=True)
         gen.generation_ms = (time.perf_counter() - started) * 1000
         return gen
+
+    # -- prompt-lookup decoding ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _lookup(history: Sequence[int], n_draft: int, ngram: int = 3) -> list[int]:
+        """The tokens that followed the latest earlier occurrence of the last ``ngram`` tokens of ``history`` (trying
+        shorter n-grams down to 2), at most ``n_draft``. Code repeats itself (names, argument lists, whole lines),
+        so these guesses are often right and checking several costs about one decode step."""
+        size = len(history)
+        for n in range(ngram, 1, -1):
+            if size <= n:
+                continue
+            tail = list(history[size - n :])
+            for start in range(size - n - 1, -1, -1):
+                if history[start] == tail[0] and list(history[start : start + n]) == tail:
+                    return list(history[start + n : min(size, start + n + n_draft)])
+        return []
+
+    def _draft_step(self, pending: int, history: Sequence[int], n_draft: int) -> tuple[list[int], int]:
+        """Evaluate ``pending`` plus a drafted continuation in one batch and keep the drafted tokens that greedy
+        decoding would have produced. Returns (accepted drafts, the next token: greedy after the last accepted one).
+        The KV cache keeps ``pending`` and the accepted drafts; the rejected ones are dropped."""
+        import llama_cpp
+
+        draft = self._lookup(history, n_draft)
+        if not draft:
+            self._llm.eval([pending])
+            return [], int(np.argmax(self._logits(-1)))
+        llm = self._llm
+        batch = [pending, *draft]
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(batch)] = batch
+        best = [int(np.argmax(self._logits(i))) for i in range(len(batch))]
+        accepted = 0
+        while accepted < len(draft) and best[accepted] == draft[accepted]:
+            accepted += 1
+        llm.n_tokens = n_past + 1 + accepted  # the next eval drops the rejected tail (kv_cache_seq_rm from here)
+        llama_cpp.llama_memory_seq_rm(llm._ctx.memory, 0, llm.n_tokens, -1)
+        return draft[:accepted], best[accepted]
+
+    def _logits(self, i: int) -> Any:
+        import llama_cpp
+
+        ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
