@@ -233,10 +233,7 @@ class LlamaBackend:
         return gen
 
     def _next_token(self, params: GenerationParams, rng: np.random.Generator) -> int:
-        import llama_cpp
-
-        ptr = llama_cpp.llama_get_logits_ith(self._ctx, -1)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        logits = self._logits(-1)
         if params.temperature <= 0:
             return int(np.argmax(logits))
         scaled = logits.astype(np.float64) / params.temperature
@@ -360,6 +357,7 @@ class LlamaBackend:
         return draft[:accepted], best[accepted]
 
     def _logits(self, i: int) -> Any:
+        """The logits after token ``i`` of the last decoded batch (-1: its last token), as a view, not a copy."""
         import llama_cpp
 
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
