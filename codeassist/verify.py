@@ -620,10 +620,9 @@ def verify_completion(
         or not rel.endswith(".py")
     ):
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "syntax checked only", (syntax,)))
-    # The edited function, from the new text, else from the document before the edit: a completion that breaks
-    # Python's parse (an ``if`` with no body, a bad indent) must still reach the compile tier and fail there.
+    # A completion that breaks Python's parse never gets here (the syntax tier above rejects it when the document
+    # parsed before); when the document did not parse either, no function can be found and it stays unverified.
     symbols = python_symbols_at(new_text, set(range(line, line + completion.count("\n") + 1)))
-    symbols = symbols or python_symbols_at(text, {line})
     if not symbols:
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
     change.symbols = tuple(symbols)
