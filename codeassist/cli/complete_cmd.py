@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, parse_location, print_json
 from codeassist.documents import read_text_file
 from codeassist.engine import CompletionRequest
+
+if TYPE_CHECKING:
+    from codeassist.verify import CompletionCheck
 
 
 def register(sub: Any) -> None:
@@ -62,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if shown else 1
 
 
-def verify(args: argparse.Namespace, text: str, path: str, line: int, column: int, completion: str) -> Any:
+def verify(
+    args: argparse.Namespace, text: str, path: str, line: int, column: int, completion: str
+) -> CompletionCheck | None:
     """The completion's :class:`codeassist.verify.CompletionCheck` (None when ``--verify off`` or nothing to check).
     The workspace is the file's project root (nearest VCS dir or project file); the sandbox is only started when
     some test would judge the completion."""
