@@ -520,8 +520,9 @@ class Verifier:
 
     # -- all tiers --------------------------------------------------------------------------------------------------
 
-    def verify(self, change: Change, mode: VerifyMode = "sandbox") -> Verdict:
-        """Run the tiers allowed by ``mode``, cheapest first, stopping at the first failure."""
+    def verify(self, change: Change, mode: VerifyMode = "sandbox", files: Mapping[str, bytes] | None = None) -> Verdict:
+        """Run the tiers allowed by ``mode``, cheapest first, stopping at the first failure. ``files``: the
+        workspace snapshot of ``change`` when the caller already took it (:meth:`snapshot_files`)."""
         if mode == "off":
             return Verdict(LABEL_UNVERIFIED, "verification is off")
         tiers: list[TierVerdict] = []
@@ -537,7 +538,7 @@ class Verifier:
             # meaningless: a failure would not be the candidate's fault, and a pass is impossible. Say so.
             reason = f"{broken[0]} has other syntax errors; compile and tests not run"
             return Verdict(LABEL_UNVERIFIED, reason, tuple(tiers))
-        files = self.snapshot_files(change)
+        files = files if files is not None else self.snapshot_files(change)
         comp = self.check_compile(change, files)
         tiers.append(comp)
         if comp.status == "failed":
@@ -626,12 +627,13 @@ def verify_completion(
     if not symbols:
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
     change.symbols = tuple(symbols)
-    argv, why = verifier.test_command(change, verifier.snapshot_files(change))
+    files = verifier.snapshot_files(change)
+    argv, why = verifier.test_command(change, files)
     if argv is None:
         # Nothing would judge it: a sandbox compile/import alone costs a container run per completion and adds
         # little to the parse checks above, so say so instead of paying for it.
         return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, why, (syntax,)))
-    verdict = verifier.verify(change, "sandbox")
+    verdict = verifier.verify(change, "sandbox", files)
     return CompletionCheck(not verdict.rejected, verdict)
 
 
