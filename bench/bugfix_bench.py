@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scoring import Executor, verify_bugs
-from bench.tasks import DEFAULT_SEED, BugTask, load_problems, split_tests, test_program
+from bench.tasks import DEFAULT_SEED, BugTask, load_problems, split_tests, test_program, workspace_test_file
 
 
 @dataclass
@@ -61,11 +61,7 @@ class BugResult:
 def _workspace(root: Path, bug: BugTask, verifier_test: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "solution.py").write_text(bug.buggy_source)
-    (root / "test_solution.py").write_text(
-        # ``import *`` too: some checks call the module's other functions (HumanEval/32 poly, /38 and /50 encode_*)
-        f"from solution import *\nfrom solution import {bug.entry_point}\n\n{verifier_test}\n\n"
-        f"def test_{bug.entry_point}():\n    check({bug.entry_point})\n"
-    )
+    (root / "test_solution.py").write_text(workspace_test_file(verifier_test, bug.entry_point))
 
 
 def _load_rows(path: Path) -> dict[str, BugResult]:

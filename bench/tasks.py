@@ -292,6 +292,16 @@ def ordered_mutations(problem: Problem, *, seed: int = DEFAULT_SEED, limit: int 
     return out
 
 
+def workspace_test_file(test: str, entry_point: str) -> str:
+    """A pytest file (``test_solution.py``) running a HumanEval ``check`` against ``solution.py``, the shape the
+    verifier's test discovery finds. ``import *`` too: some checks call the module's other functions (HumanEval/32
+    ``poly``, /38 and /50 ``encode_*``)."""
+    return (
+        f"from solution import *\nfrom solution import {entry_point}\n\n{test}\n\n"
+        f"def test_{entry_point}():\n    check({entry_point})\n"
+    )
+
+
 def split_tests(test: str) -> tuple[str, str]:
     """Split a HumanEval ``check`` into two disjoint test programs by alternating its top-level ``assert`` lines:
     (verifier tests, scoring tests). Lines that are not single-line asserts (setup, loops) go to both halves; a

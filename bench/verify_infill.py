@@ -50,6 +50,7 @@ from bench.tasks import (
     single_line_tasks,
     split_tests,
     test_program,
+    workspace_test_file,
 )
 
 
@@ -71,10 +72,7 @@ def _workspace(root: Path, task: InfillTask, verifier_test: str) -> tuple[str, i
     root.mkdir(parents=True, exist_ok=True)
     text = task.prefix + "\n" + task.suffix
     (root / "solution.py").write_text(text)
-    (root / "test_solution.py").write_text(
-        f"from solution import *\nfrom solution import {task.entry_point}\n\n{verifier_test}\n\n"
-        f"def test_{task.entry_point}():\n    check({task.entry_point})\n"
-    )
+    (root / "test_solution.py").write_text(workspace_test_file(verifier_test, task.entry_point))
     return text, task.prefix.count("\n")
 
 
