@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # System packages: Docker engine (the sandbox) and mmdebstrap (offline sandbox image build). Idempotent.
+# With arguments, installs those packages instead (scripts/install-vscode-e2e.sh: chromium libkrb5-dev).
 set -euo pipefail
 PKGS=(docker.io mmdebstrap)
+if [ $# -gt 0 ]; then PKGS=("$@"); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

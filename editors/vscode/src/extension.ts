@@ -2,12 +2,14 @@
  * VS Code client for `codeassist serve`.
  *
  * Inline completion (`textDocument/inlineCompletion`, LSP 3.18) is provided by vscode-languageclient 10's built-in
- * InlineCompletionItemFeature as soon as the server advertises `inlineCompletionProvider`; completion, code actions
- * and `window/showDocument` are standard client features too. This file adds what is codeassist-specific: settings ->
- * initializationOptions / didChangeConfiguration, the `codeassist/status` status bar item, and the commands.
+ * InlineCompletionItemFeature as soon as the server advertises `inlineCompletionProvider`; code actions and
+ * `window/showDocument` are standard client features too. This file wires what is codeassist-specific: settings ->
+ * initializationOptions / didChangeConfiguration, the status bar item (status.ts), explanations rendered in the
+ * Markdown preview (explain.ts), fix progress and verdicts (fix.ts), and the commands.
  */
 import * as vscode from 'vscode';
 import {
+  CompletionRequest,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -16,25 +18,33 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
+import { ExplainView } from './explain';
+import { resolveCodeActionMiddleware } from './fix';
+import { InlineRequests } from './inline';
 import {
   EXPLAIN_COMMAND,
+  RELAUNCH_KEYS,
   SECTION,
+  SETTING_KEYS,
   STATUS_NOTIFICATION,
-  StatusParams,
+  ServerSettingName,
   buildServerSettings,
   didChangeConfigurationParams,
+  documentLanguages,
+  enclosingName,
   explainArguments,
   explainCommandFromData,
-  documentLanguages,
+  explainTitle,
   initializationOptions,
   parseStatus,
   serverCommand,
-  statusBarText,
 } from './protocol';
+import { StatusItem } from './status';
 
 let client: LanguageClient | undefined;
-let statusItem: vscode.StatusBarItem;
-let lastStatus: StatusParams | undefined;
+let status: StatusItem;
+let explainView: ExplainView;
+let inline: InlineRequests;
 let output: vscode.LogOutputChannel;
 let ownExplainCommand: vscode.Disposable | undefined;
 
@@ -45,24 +55,33 @@ function config(): vscode.WorkspaceConfiguration {
 /**
  * Only values the user actually set (user, workspace or folder settings) go to the server: the defaults shown in the
  * settings UI are the server's own, and sending them would override `[tool.codeassist]` in the workspace's
- * pyproject.toml / .codeassist.toml, which the server ranks below initializationOptions.
+ * pyproject.toml / .codeassist.toml, which the server ranks below initializationOptions. Each server setting is read
+ * from its camelCase key, else from its deprecated snake_case alias (protocol.SETTING_KEYS).
  */
 function getter(): (name: string) => unknown {
   const cfg = config();
-  return (name) => {
-    const i = cfg.inspect(name);
+  const userValue = (key: string): unknown => {
+    const i = cfg.inspect(key);
     return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  };
+  return (name) => {
+    const key = SETTING_KEYS[name as ServerSettingName];
+    return (key !== undefined ? userValue(key) : undefined) ?? userValue(name);
   };
 }
 
-function showStatus(status: StatusParams | undefined): void {
-  lastStatus = status;
-  const { text, tooltip } = statusBarText(status);
-  statusItem.text = text;
-  statusItem.tooltip = tooltip;
-  statusItem.backgroundColor =
-    status?.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
-  statusItem.show();
+/**
+ * The language client without the completion-list feature. The server's `textDocument/completion` is its fallback
+ * for clients without inline completion; VS Code has inline completion, and with both the editor asks twice per
+ * keystroke for one document, where the server's newest-wins rule cancels one with the other (and the
+ * "codeassist (AI)" list item duplicates the ghost text).
+ */
+class CodeassistClient extends LanguageClient {
+  override registerFeature(feature: Parameters<LanguageClient['registerFeature']>[0]): void {
+    const method = (feature as { registrationType?: { method?: string } }).registrationType?.method;
+    if (method === CompletionRequest.method) return;
+    super.registerFeature(feature);
+  }
 }
 
 function createClient(): LanguageClient {
@@ -75,13 +94,19 @@ function createClient(): LanguageClient {
     void vscode.window.showWarningMessage(`codeassist: ${p}; using the server default.`);
   }
   const clientOptions: LanguageClientOptions = {
-    documentSelector: documentLanguages(cfg.get('languages')).flatMap((language) => [
+    documentSelector: documentLanguages(getter()('languages')).flatMap((language) => [
       { scheme: 'file', language },
       { scheme: 'untitled', language },
     ]),
     initializationOptions: initOptions,
     outputChannel: output,
     middleware: {
+      provideInlineCompletionItems: inline.provide,
+      resolveCodeAction: resolveCodeActionMiddleware(() => client),
+      // Streamed explanations fill their preview (explain.ts) instead of the status bar.
+      handleWorkDoneProgress: (token, params, next) => {
+        if (!explainView.progress(token, params)) next(token, params);
+      },
       // The server's `codeassist.explain` is registered as a VS Code command by the client (executeCommandProvider).
       // From the palette it comes without arguments: fill in the active selection; always show the Markdown result.
       executeCommand: async (cmd, cmdArgs, next) => {
@@ -111,16 +136,14 @@ function createClient(): LanguageClient {
       },
     },
   };
-  const c = new LanguageClient('codeassist', 'codeassist', serverOptions, clientOptions);
+  const c = new CodeassistClient('codeassist', 'codeassist', serverOptions, clientOptions);
   c.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
-    const status = parseStatus(params);
-    if (status) showStatus(status);
+    const parsed = parseStatus(params);
+    if (parsed) status.set(parsed);
   });
   c.onDidChangeState((e) => {
-    if (e.newState === State.Stopped) showStatus(undefined);
-    if (e.newState === State.Starting) {
-      showStatus({ state: 'loading', message: 'starting server', model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
-    }
+    if (e.newState === State.Stopped) status.set(undefined);
+    if (e.newState === State.Starting) status.loading('starting server');
   });
   return c;
 }
@@ -138,6 +161,20 @@ function explainArgsFromEditor(): unknown[] | undefined {
   );
 }
 
+/** "Explain median" for explain arguments [uri, range], from the open document's text. */
+function titleFor(args: unknown[]): string {
+  const uri = typeof args[0] === 'string' ? args[0] : '';
+  const range = args[1] as { start?: { line?: number }; end?: { line?: number; character?: number } } | undefined;
+  const first = range?.start?.line ?? 0;
+  let last = range?.end?.line ?? first;
+  if (range?.end?.character === 0 && last > first) last -= 1; // the server explains the lines before it too
+  const target = uri ? vscode.Uri.parse(uri).toString() : '';
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target);
+  const file = decodeURIComponent(uri.split('/').pop() || 'selection');
+  const name = doc ? enclosingName(doc.getText().split(/\r?\n|\r/), first, last) : undefined;
+  return explainTitle(name, file, first, last);
+}
+
 async function explain(args: unknown[] | undefined, send: (args: unknown[]) => Promise<unknown>): Promise<unknown> {
   let a = args && args.length > 0 ? args : explainArgsFromEditor();
   if (!a) {
@@ -146,18 +183,24 @@ async function explain(args: unknown[] | undefined, send: (args: unknown[]) => P
   }
   // We show the Markdown ourselves, so ask the server not to open its generated file as well.
   if (a.length === 2) a = explainArguments(a[0] as string, a[1], false);
-  const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: 'codeassist: explaining…' },
-    () => send(a),
-  );
-  const markdown = typeof result === 'string' ? result : (result as { value?: unknown } | null)?.value;
-  if (typeof markdown === 'string' && markdown.trim() !== '') {
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: markdown });
-    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
-  } else if (result === null || result === undefined || markdown === '') {
-    void vscode.window.showInformationMessage('codeassist: no explanation (is the model still loading?)');
+  const title = titleFor(a);
+  const explanation = await explainView.open(title);
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `codeassist: ${title.replace(/^Explain/, 'explaining')}…` },
+      () => send(a),
+    );
+    const markdown = typeof result === 'string' ? result : (result as { value?: unknown } | null)?.value;
+    if (typeof markdown === 'string' && markdown.trim() !== '') explanation.done(markdown);
+    else explanation.failed('no explanation came back (is the model still loading?)');
+    return result;
+  } catch (err) {
+    const reason = (err as { message?: unknown } | null)?.message;
+    const text = typeof reason === 'string' ? reason : String(err);
+    explanation.failed(text);
+    void vscode.window.showWarningMessage(`codeassist: could not explain this: ${text}`);
+    return undefined;
   }
-  return result;
 }
 
 async function start(): Promise<void> {
@@ -165,7 +208,7 @@ async function start(): Promise<void> {
   try {
     await client.start();
   } catch (err) {
-    showStatus({ state: 'error', message: String(err), model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
+    status.error(String(err));
     void vscode.window.showErrorMessage(
       `codeassist: could not start the server (${String(err)}). Check the "codeassist.serverPath" setting.`,
     );
@@ -198,11 +241,10 @@ async function stop(): Promise<void> {
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel('codeassist', { log: true });
-  statusItem = vscode.window.createStatusBarItem('codeassist.status', vscode.StatusBarAlignment.Right, 100);
-  statusItem.name = 'codeassist';
-  statusItem.command = 'codeassist.showStatus';
-  showStatus(undefined);
-  context.subscriptions.push(output, statusItem, { dispose: () => ownExplainCommand?.dispose() });
+  status = new StatusItem();
+  explainView = new ExplainView();
+  inline = new InlineRequests((ms) => status.suggestionShown(ms));
+  context.subscriptions.push(output, status, explainView, { dispose: () => ownExplainCommand?.dispose() });
 
   context.subscriptions.push(
     vscode.commands.registerCommand('codeassist.restart', async () => {
@@ -210,14 +252,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await start();
     }),
     vscode.commands.registerCommand('codeassist.showStatus', async () => {
-      const { tooltip } = statusBarText(lastStatus);
-      const pick = await vscode.window.showInformationMessage(tooltip.replace(/\n/g, ' · '), 'Show Logs', 'Restart');
+      const text = status.tooltip().replace(/\n/g, ' · ');
+      const pick = await vscode.window.showInformationMessage(text, 'Show Logs', 'Restart');
       if (pick === 'Show Logs') output.show(true);
       if (pick === 'Restart') await vscode.commands.executeCommand('codeassist.restart');
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
-      const relaunch = ['serverPath', 'serverArgs', 'languages'].some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
+      const relaunch = RELAUNCH_KEYS.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
       if (relaunch) {
         await stop();
         await start();

@@ -29,6 +29,28 @@ export const SERVER_SETTINGS = {
 
 export type ServerSettingName = keyof typeof SERVER_SETTINGS;
 
+/**
+ * The VS Code setting (under `codeassist.`) for each server setting. The Settings editor derives a setting's title
+ * from its key, splitting camelCase ("debounceDelay" -> "Debounce Delay"), so the keys are camelCase words; the
+ * server's snake_case names (`codeassist.debounce_ms`, ...) are still read, as deprecated aliases, when the new key is
+ * unset.
+ */
+export const SETTING_KEYS: Record<ServerSettingName, string> = {
+  model: 'model',
+  threads: 'threads',
+  n_ctx: 'contextSize',
+  max_tokens: 'maxTokens',
+  debounce_ms: 'debounceDelay',
+  timeout_ms: 'timeout',
+  verify: 'verifyCompletions',
+  verify_actions: 'verifyFixes',
+  sandbox_image: 'sandboxImage',
+  languages: 'languages',
+};
+
+/** Settings whose change needs a new server process (they decide how it is launched or what it is attached to). */
+export const RELAUNCH_KEYS = ['serverPath', 'serverArgs', 'languages'];
+
 export type ServerSettings = {
   model?: string;
   threads?: number;
@@ -68,9 +90,11 @@ export function buildServerSettings(get: SettingGetter, problems: string[] = [])
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(SERVER_SETTINGS) as ServerSettingName[]) {
     const value = get(name);
-    if (value === undefined || value === null || value === '') continue;
+    if (value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)) continue;
     if (!valid(name, value)) {
-      problems.push(`${SECTION}.${name}: invalid value ${JSON.stringify(value)} (expected ${SERVER_SETTINGS[name]})`);
+      problems.push(
+        `${SECTION}.${SETTING_KEYS[name]}: invalid value ${JSON.stringify(value)} (expected ${SERVER_SETTINGS[name]})`,
+      );
       continue;
     }
     out[name] = name === 'model' || name === 'sandbox_image' ? String(value).trim() : value;
@@ -163,15 +187,39 @@ function parseCheck(value: unknown): StatusParams['lastCheck'] {
   return { label: c.label, reason: typeof c.reason === 'string' ? c.reason : '', shown: c.shown !== false };
 }
 
-/** Status bar text (with a codicon) and tooltip for a status. */
-export function statusBarText(status: StatusParams | undefined): { text: string; tooltip: string } {
+/** A duration as people read it: "85 ms", "1.7 s". */
+export function formatLatency(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The last check's label, short enough for the status bar, with a codicon for the two outcomes that matter most. */
+function checkBadge(check: StatusParams['lastCheck']): string {
+  if (!check) return '';
+  if (!check.shown) return ' · $(close) hidden';
+  if (check.label.startsWith('verified')) return ' · $(pass) verified';
+  return ` · ${check.label}`;
+}
+
+/**
+ * Status bar text (with codicons) and tooltip for a status.
+ *
+ * `editorLatencyMs` is the time from the editor asking for the last inline suggestion that came back non-empty to
+ * its answer, measured by the client: what the user waited. The server's `lastLatencyMs` counts only the engine's
+ * own work (no debounce, queue wait or sandbox check, ~0 ms for a suggestion served from the typed-ahead cache), so it
+ * is shown in the tooltip as the model time, never as the latency.
+ */
+export function statusBarText(
+  status: StatusParams | undefined,
+  editorLatencyMs: number | null = null,
+): { text: string; tooltip: string } {
   if (status === undefined) {
     return { text: '$(circle-slash) codeassist', tooltip: 'codeassist: server not running' };
   }
   const lines = [`codeassist: ${status.state}`];
   if (status.message) lines.push(status.message);
   if (status.model) lines.push(`model: ${status.model}`);
-  if (status.lastLatencyMs !== null) lines.push(`last completion: ${Math.round(status.lastLatencyMs)} ms`);
+  if (editorLatencyMs !== null) lines.push(`last suggestion shown after ${formatLatency(editorLatencyMs)}`);
+  if (status.lastLatencyMs !== null) lines.push(`model time of the last completion: ${formatLatency(status.lastLatencyMs)}`);
   lines.push(`verification: ${status.verification}`);
   if (status.lastCheck) {
     const why = status.lastCheck.reason ? ` (${status.lastCheck.reason})` : '';
@@ -184,9 +232,8 @@ export function statusBarText(status: StatusParams | undefined): { text: string;
     case 'error':
       return { text: '$(error) codeassist', tooltip };
     case 'ready': {
-      const latency = status.lastLatencyMs !== null ? ` ${Math.round(status.lastLatencyMs)}ms` : '';
-      const check = status.lastCheck?.label.startsWith('verified') ? ' $(pass)' : status.lastCheck?.shown === false ? ' $(close)' : '';
-      return { text: `$(sparkle) codeassist${latency}${check}`, tooltip };
+      const latency = editorLatencyMs !== null ? ` ${formatLatency(editorLatencyMs)}` : '';
+      return { text: `$(sparkle) codeassist${latency}${checkBadge(status.lastCheck)}`, tooltip };
     }
   }
 }
@@ -205,4 +252,106 @@ export function explainCommandFromData(
     return undefined;
   }
   return { title, command: EXPLAIN_COMMAND, arguments: [explain.uri, explain.range] };
+}
+
+
+/** JSON-RPC / LSP error codes the client tells apart. */
+export const ErrorCode = {
+  RequestCancelled: -32800,
+  ContentModified: -32801,
+  ServerCancelled: -32802,
+  RequestFailed: -32803,
+  InvalidParams: -32602,
+} as const;
+
+const FIX_TITLE = /^codeassist: Fix “(.*)” \((.*)\)$/s;
+
+/** Whether a code action (by title) is one of our fixes. */
+export function isFixTitle(title: string): boolean {
+  return FIX_TITLE.test(title);
+}
+
+/** A fix title's parts: `codeassist: Fix “<problem>” (<verdict>)`; the verdict may hold parentheses itself. */
+export function parseFixTitle(title: string): { problem: string; verdict: string } | undefined {
+  const m = FIX_TITLE.exec(title);
+  return m ? { problem: m[1], verdict: m[2] } : undefined;
+}
+
+/**
+ * The notification after a fix was resolved: the verdict the server put in the resolved title ("verified: tests
+ * pass", "compiles", "unverified (reason)"). VS Code lists a code action under the title it had before resolve and
+ * never shows the resolved one, so this is where the user learns how the applied fix was checked.
+ */
+export function fixOutcome(resolvedTitle: string): { message: string; level: 'info' | 'warning' } {
+  const parts = parseFixTitle(resolvedTitle);
+  if (!parts) return { message: `codeassist: applied “${resolvedTitle}”`, level: 'info' };
+  const checked = parts.verdict.startsWith('verified') || parts.verdict.startsWith('compiles');
+  return {
+    message: `codeassist: fix applied for “${parts.problem}” — ${parts.verdict}`,
+    level: checked ? 'info' : 'warning',
+  };
+}
+
+/** A readable message for a failed `codeAction/resolve` of a fix (undefined: say nothing, e.g. the user cancelled). */
+export function fixErrorMessage(code: number | undefined, message: string): string | undefined {
+  const reason = message.replace(/^Request codeAction\/resolve failed[.:]?\s*/i, '').trim();
+  switch (code) {
+    case ErrorCode.RequestCancelled:
+    case ErrorCode.ServerCancelled:
+      return undefined;
+    case ErrorCode.ContentModified:
+      return 'codeassist: the file changed while the fix was being made; ask for it again (Ctrl+.).';
+    case ErrorCode.RequestFailed:
+      return `codeassist: no fix offered: ${reason || 'the model proposed nothing'}.`;
+    default:
+      return `codeassist: the fix could not be made: ${reason || `error ${code}`}.`;
+  }
+}
+
+/** Definition lines, per language family: the name is the first group. */
+const DEFINITIONS: RegExp[] = [
+  /^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)/, // Python
+  /^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)/, // JS/TS
+  /^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?(?:class|interface|struct|enum|trait|impl)\s+([A-Za-z_$][\w$]*)/,
+  /^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:\([^)]*\)|[A-Za-z_$][\w$]*)\s*=>/,
+  /^\s*func\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)/, // Go
+  /^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+([A-Za-z_]\w*)/, // Rust
+  /^\s*(?:[\w:<>,*&\[\]]+\s+)+\**([A-Za-z_]\w*)\s*\([^;]*$/, // C, C++, Java: "type name(args) {"
+];
+const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'return', 'catch', 'else', 'new', 'sizeof', 'do', 'case']);
+
+function definitionName(line: string): string | undefined {
+  for (const re of DEFINITIONS) {
+    const name = re.exec(line)?.[1];
+    if (name && !NOT_NAMES.has(name)) return name;
+  }
+  return undefined;
+}
+
+const indentOf = (line: string): number => line.length - line.trimStart().length;
+
+/**
+ * The function (or class) an explanation is about, for its title: a definition the selection starts with, else the
+ * nearest definition above it that is indented less than the selection's first line. A heuristic on the text, so
+ * the title is known before the server answers; undefined when nothing fits.
+ */
+export function enclosingName(lines: string[], start: number, end: number): string | undefined {
+  const first = lines.slice(start, end + 1).findIndex((l) => l.trim() !== '');
+  if (first < 0) return undefined;
+  const own = definitionName(lines[start + first]);
+  if (own) return own;
+  const indent = indentOf(lines[start + first]);
+  for (let i = start + first - 1; i >= Math.max(0, start - 5000); i--) {
+    const line = lines[i];
+    if (line.trim() === '' || indentOf(line) >= indent) continue;
+    const name = definitionName(line);
+    if (name) return name;
+  }
+  return undefined;
+}
+
+/** The explanation's title: "Explain median", else "Explain stats.py:11-17" (1-based lines). */
+export function explainTitle(name: string | undefined, file: string, start: number, end: number): string {
+  if (name) return `Explain ${name}`;
+  return start === end ? `Explain ${file}:${start + 1}` : `Explain ${file}:${start + 1}-${end + 1}`;
 }

@@ -3,7 +3,15 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  SERVER_SETTINGS,
+  SETTING_KEYS,
   buildServerSettings,
+  enclosingName,
+  explainTitle,
+  fixErrorMessage,
+  fixOutcome,
+  formatLatency,
+  parseFixTitle,
   didChangeConfigurationParams,
   documentLanguages,
   explainCommandFromData,
@@ -31,8 +39,10 @@ test('server settings keep set, valid values and drop client-only and unset ones
   );
   assert.deepEqual(s, { model: 'tiny', threads: 2, verify: 'sandbox', verify_actions: 'off', languages: ['python'] });
   assert.equal(problems.length, 1);
-  assert.match(problems[0], /codeassist\.max_tokens/);
+  assert.match(problems[0], /codeassist\.maxTokens/);
   assert.deepEqual(buildServerSettings(getterFromObject({ verify: 'maybe', verify_actions: 'always' })), {});
+  // The Settings editor's empty defaults ("" = embedded model, [] = all languages) are not sent.
+  assert.deepEqual(buildServerSettings(getterFromObject({ model: '', languages: [], sandbox_image: '' })), {});
 });
 
 test('didChangeConfiguration params use the codeassist section', () => {
@@ -63,12 +73,20 @@ test('status payloads are validated and rendered', () => {
     state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on', lastCheck: null,
   });
   const { text, tooltip } = statusBarText(s);
-  assert.equal(text, '$(sparkle) codeassist 123ms');
+  // The server's lastLatencyMs is model time only: the tooltip's, never the status bar's latency.
+  assert.equal(text, '$(sparkle) codeassist');
   assert.match(tooltip, /model: qwen/);
+  assert.match(tooltip, /model time of the last completion: 123 ms/);
+  assert.equal(statusBarText(s, 1712).text, '$(sparkle) codeassist 1.7 s');
+  assert.match(statusBarText(s, 1712).tooltip, /last suggestion shown after 1\.7 s/);
+  assert.equal(statusBarText(s, 85.4).text, '$(sparkle) codeassist 85 ms');
   const verified = parseStatus({ state: 'ready', lastCheck: { label: 'verified: tests pass', reason: '', shown: true } });
-  assert.equal(statusBarText(verified).text, '$(sparkle) codeassist $(pass)');
+  assert.equal(statusBarText(verified).text, '$(sparkle) codeassist · $(pass) verified');
+  const unverified = parseStatus({ state: 'ready', lastCheck: { label: 'unverified', reason: 'syntax checked only' } });
+  assert.equal(statusBarText(unverified, 900).text, '$(sparkle) codeassist 900 ms · unverified');
+  assert.match(statusBarText(unverified).tooltip, /last suggestion: unverified \(syntax checked only\)/);
   const hidden = parseStatus({ state: 'ready', lastCheck: { label: 'failed', reason: 'tests fail', shown: false } });
-  assert.equal(statusBarText(hidden).text, '$(sparkle) codeassist $(close)');
+  assert.equal(statusBarText(hidden).text, '$(sparkle) codeassist · $(close) hidden');
   assert.match(statusBarText(hidden).tooltip, /last suggestion: failed \(tests fail\), hidden/);
   assert.equal(parseStatus({ state: 'ready', lastCheck: { shown: true } })?.lastCheck, null);
   assert.match(statusBarText(parseStatus({ state: 'loading' })).text, /loading~spin/);
@@ -85,4 +103,47 @@ test('explain actions deferred to codeAction/resolve get their command from data
   });
   assert.equal(explainCommandFromData('codeassist: Fix', { uri: 'file:///a.py', startLine: 1 }), undefined);
   assert.equal(explainCommandFromData('x', undefined), undefined);
+});
+
+test('every server setting has a camelCase VS Code key (the Settings editor titles come from keys)', () => {
+  assert.deepEqual(Object.keys(SETTING_KEYS).sort(), Object.keys(SERVER_SETTINGS).sort());
+  for (const key of Object.values(SETTING_KEYS)) assert.match(key, /^[a-z][A-Za-z]*$/, key);
+  assert.equal(formatLatency(999.6), '1000 ms');
+  assert.equal(formatLatency(1000), '1.0 s');
+});
+
+test('fix titles give the verdict; resolve errors become readable messages', () => {
+  assert.deepEqual(parseFixTitle("codeassist: Fix “expected ':' (syntax)” (unverified (no tests))"), {
+    problem: "expected ':' (syntax)",
+    verdict: 'unverified (no tests)',
+  });
+  assert.equal(parseFixTitle('codeassist: Explain'), undefined);
+  assert.deepEqual(fixOutcome('codeassist: Fix “syntax error” (verified: tests pass)'), {
+    message: 'codeassist: fix applied for “syntax error” — verified: tests pass',
+    level: 'info',
+  });
+  assert.equal(fixOutcome('codeassist: Fix “x” (unverified (sandbox unavailable))').level, 'warning');
+  assert.equal(
+    fixErrorMessage(-32803, 'Request codeAction/resolve failed. the model proposed no change for this problem'),
+    'codeassist: no fix offered: the model proposed no change for this problem.',
+  );
+  assert.match(fixErrorMessage(-32801, 'content modified') ?? '', /file changed/);
+  assert.equal(fixErrorMessage(-32800, 'cancelled'), undefined);
+  assert.doesNotMatch(fixErrorMessage(-32603, 'boom') ?? '', /-32603|Request/);
+});
+
+test('explanations are titled by the enclosing function', () => {
+  const py = ['class Stats:', '    def median(self, values):', '        ordered = sorted(values)', '        return ordered'];
+  assert.equal(enclosingName(py, 2, 3), 'median');
+  assert.equal(enclosingName(py, 1, 3), 'median');
+  assert.equal(enclosingName(py, 0, 3), 'Stats');
+  const c = ['static int add(int a, int b) {', '  if (a > b) {', '    return a + b;', '  }', '}'];
+  assert.equal(enclosingName(c, 2, 2), 'add');
+  const go = ['func (s *Server) Serve(addr string) error {', '\treturn nil', '}'];
+  assert.equal(enclosingName(go, 1, 1), 'Serve');
+  const ts = ['export const total = (xs: number[]) =>', '  xs.reduce((a, b) => a + b, 0);'];
+  assert.equal(enclosingName(ts, 1, 1), 'total');
+  assert.equal(enclosingName(['x = 1', 'y = 2'], 0, 1), undefined);
+  assert.equal(explainTitle('median', 'stats.py', 10, 16), 'Explain median');
+  assert.equal(explainTitle(undefined, 'stats.py', 10, 16), 'Explain stats.py:11-17');
 });

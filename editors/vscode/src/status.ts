@@ -1,0 +1,63 @@
+/**
+ * The codeassist status bar item: model state from the server's `codeassist/status`, the latency the user waited for
+ * the last inline suggestion (measured here, see protocol.statusBarText) and the last check's label.
+ */
+import * as vscode from 'vscode';
+
+import { StatusParams, statusBarText } from './protocol';
+
+export class StatusItem implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private status: StatusParams | undefined;
+  private editorLatencyMs: number | null = null;
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem('codeassist.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'codeassist';
+    this.item.command = 'codeassist.showStatus';
+    this.render();
+  }
+
+  get current(): StatusParams | undefined {
+    return this.status;
+  }
+
+  /** A new server status (undefined: no server). */
+  set(status: StatusParams | undefined): void {
+    this.status = status;
+    if (status === undefined) this.editorLatencyMs = null;
+    this.render();
+  }
+
+  loading(message: string): void {
+    this.set({ state: 'loading', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
+  }
+
+  error(message: string): void {
+    this.set({ state: 'error', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
+  }
+
+  /** An inline suggestion came back non-empty after `ms` (request to answer, as the editor saw it). */
+  suggestionShown(ms: number): void {
+    this.editorLatencyMs = ms;
+    this.render();
+  }
+
+  tooltip(): string {
+    return statusBarText(this.status, this.editorLatencyMs).tooltip;
+  }
+
+  private render(): void {
+    const { text, tooltip } = statusBarText(this.status, this.editorLatencyMs);
+    this.item.text = text;
+    this.item.tooltip = tooltip;
+    this.item.accessibilityInformation = { label: tooltip.replace(/\n/g, '; ') };
+    this.item.backgroundColor =
+      this.status?.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.item.show();
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
