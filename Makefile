@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify clean
+.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -55,11 +55,19 @@ typecheck: $(STATE)/deps
 	cd build/typecheck && ../../$(BIN)/mypy --strict --config-file ../../pyproject.toml -p codeassist
 
 pytest: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not vscode"
 
 check: lint typecheck
 
-test: setup check pytest
+# The extension inside a real VS Code (code-server + Debian's Chromium + Playwright), against the real server.
+# Tooling: scripts/install-vscode-e2e.sh, cached in build/vscode-e2e/ (first time ~5 min, then ~1 s).
+vscode-e2e-tools: $(STATE)/deps
+	@bash scripts/install-vscode-e2e.sh $(PY)
+
+test-vscode: setup vscode-e2e-tools
+	CODEASSIST_REQUIRE_VSCODE_E2E=1 $(BIN)/pytest -q -m vscode tests/editors/test_vscode_e2e.py
+
+test: setup check pytest test-vscode
 
 bench-quick: setup
 	$(PY) -m bench.run --quick

