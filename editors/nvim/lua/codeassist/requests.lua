@@ -1,0 +1,233 @@
+--- Inline-completion requests: debounced on typing, newest wins (a new request cancels the buffer's previous one,
+--- and a response that arrives after the buffer or cursor changed is dropped), plus the buffer's keymaps and autocmds.
+--- Neovim 0.11 has no built-in textDocument/inlineCompletion (0.12 adds vim.lsp.inline_completion), so the plugin
+--- asks for it itself.
+local config = require('codeassist.config')
+local ghost = require('codeassist.ghost')
+
+local R = {}
+
+local trace = config.trace
+
+--- Cancel a buffer's pending (debounced) and in-flight requests; responses still on their way become stale.
+function R.cancel(bufnr)
+  local s = config.buffers[bufnr]
+  if not s then
+    return
+  end
+  s.seq = s.seq + 1 -- any response still in flight is now stale
+  if s.timer then
+    s.timer:stop()
+  end
+  if s.request then
+    pcall(function()
+      s.request.client:cancel_request(s.request.id)
+    end)
+    s.request = nil
+  end
+end
+
+--- Dismiss the visible suggestion and cancel pending requests.
+function R.dismiss(bufnr)
+  bufnr = config.resolve_buf(bufnr)
+  R.cancel(bufnr)
+  ghost.clear(bufnr)
+end
+
+--- Request a suggestion at the cursor now.
+---@param opts? {bufnr?: integer, trigger_kind?: integer}
+function R.request(opts)
+  opts = opts or {}
+  local bufnr = config.resolve_buf(opts.bufnr)
+  local client = config.get_client(bufnr)
+  if not client or not (client.server_capabilities or {}).inlineCompletionProvider then
+    return false
+  end
+  R.cancel(bufnr)
+  ghost.clear(bufnr)
+  local s = config.bstate(bufnr)
+  local seq = s.seq
+  local win = vim.api.nvim_get_current_win()
+  local cursor = vim.api.nvim_win_get_cursor(win)
+  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding)
+  params.context = { triggerKind = opts.trigger_kind or 2 } -- 1 = Invoked, 2 = Automatic
+  trace('inlineCompletion request seq=%d at %d:%d', seq, cursor[1], cursor[2])
+  local ok, id = client:request('textDocument/inlineCompletion', params, function(err, result)
+    trace('inlineCompletion response seq=%d (current %d) err=%s result=%s', seq, s.seq, vim.inspect(err),
+      vim.inspect(result))
+    if s.seq ~= seq then
+      return -- superseded
+    end
+    s.request = nil
+    if err or not result or not vim.api.nvim_buf_is_valid(bufnr) then
+      return
+    end
+    if vim.api.nvim_buf_get_changedtick(bufnr) ~= tick or vim.api.nvim_get_current_buf() ~= bufnr then
+      return trace('stale: buffer changed') -- the user typed or moved on
+    end
+    local now = vim.api.nvim_win_get_cursor(0)
+    if now[1] ~= cursor[1] or now[2] ~= cursor[2] then
+      return trace('stale: cursor moved')
+    end
+    if not vim.startswith(vim.api.nvim_get_mode().mode, 'i') and not opts.any_mode then
+      return trace('not in insert mode')
+    end
+    if config.options.hide_during_pum and vim.fn.pumvisible() == 1 then
+      return trace('popup menu visible')
+    end
+    local items = result.items or result
+    if type(items) == 'table' and items[1] and ghost.item_text(items[1]) ~= '' then
+      ghost.show(bufnr, client, items[1], cursor[1] - 1, cursor[2])
+    end
+  end, bufnr)
+  if ok then
+    s.request = { client = client, id = id }
+  end
+  return ok
+end
+
+local function schedule_request(bufnr)
+  local s = config.bstate(bufnr)
+  R.cancel(bufnr)
+  ghost.clear(bufnr)
+  if not config.options.auto_trigger or not config.get_client(bufnr) then
+    return
+  end
+  s.timer = s.timer or assert(vim.uv.new_timer())
+  local seq = s.seq
+  s.timer:start(
+    config.options.debounce_ms,
+    0,
+    vim.schedule_wrap(function()
+      if s.seq == seq and vim.api.nvim_get_current_buf() == bufnr and vim.startswith(vim.api.nvim_get_mode().mode, 'i') then
+        R.request({ bufnr = bufnr })
+      end
+    end)
+  )
+end
+
+--- Accept the visible suggestion (`what` = 'all' or 'line'). Returns true when something was inserted.
+function R.accept(what)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local sug = ghost.get_suggestion(bufnr)
+  if not sug then
+    return false
+  end
+  R.cancel(bufnr)
+  return ghost.insert(bufnr, sug, what)
+end
+
+-- Keymaps: the accept key keeps its usual meaning (or an existing mapping) when no suggestion is visible. ----------
+
+local function fallback(bufnr, lhs, previous)
+  if previous and not vim.tbl_isempty(previous) then
+    if previous.callback then
+      local r = previous.callback()
+      if previous.expr == 1 and type(r) == 'string' and r ~= '' then
+        vim.api.nvim_feedkeys(previous.replace_keycodes == 1 and vim.keycode(r) or r, 'n', false)
+      end
+      return
+    end
+    if previous.rhs and previous.rhs ~= '' then
+      local rhs = previous.rhs
+      if previous.expr == 1 then
+        rhs = vim.api.nvim_eval(rhs)
+      end
+      vim.api.nvim_feedkeys(vim.keycode(rhs), previous.noremap == 1 and 'n' or 'm', false)
+      return
+    end
+  end
+  vim.api.nvim_feedkeys(vim.keycode(lhs), 'n', false)
+end
+
+local function map_accept(bufnr, lhs, what)
+  if not lhs or lhs == '' then
+    return
+  end
+  local previous = vim.fn.maparg(lhs, 'i', false, true)
+  if previous and previous.desc and previous.desc:find('^codeassist') then
+    return -- already ours
+  end
+  vim.keymap.set('i', lhs, function()
+    if not R.accept(what) then
+      fallback(bufnr, lhs, previous)
+    end
+  end, { buffer = bufnr, desc = 'codeassist: accept ' .. what })
+end
+
+--- Keymaps and autocmds of a buffer the server attached to (once per buffer).
+function R.attach_buffer(bufnr)
+  local s = config.bstate(bufnr)
+  if s.attached then
+    return
+  end
+  s.attached = true
+  local km = config.options.keymaps or {}
+  map_accept(bufnr, km.accept, 'all')
+  map_accept(bufnr, km.accept_line, 'line')
+  if km.dismiss and km.dismiss ~= '' then
+    vim.keymap.set('i', km.dismiss, function()
+      local visible = ghost.is_visible(bufnr)
+      R.dismiss(bufnr)
+      if not visible then
+        vim.api.nvim_feedkeys(vim.keycode(km.dismiss), 'n', false)
+      end
+    end, { buffer = bufnr, desc = 'codeassist: dismiss' })
+  end
+  if km.trigger and km.trigger ~= '' then
+    vim.keymap.set('i', km.trigger, function()
+      R.request({ bufnr = bufnr, trigger_kind = 1 })
+    end, { buffer = bufnr, desc = 'codeassist: suggest' })
+  end
+  local group = vim.api.nvim_create_augroup('codeassist_buf_' .. bufnr, { clear = true })
+  vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      local sug = ghost.get_suggestion(bufnr)
+      local cur = vim.api.nvim_win_get_cursor(0)
+      if sug and sug.row == cur[1] - 1 and sug.col == cur[2] then
+        return -- nothing changed (e.g. CursorMovedI right after rendering)
+      end
+      schedule_request(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      R.dismiss(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd('CompleteChanged', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      if config.options.hide_during_pum then
+        R.dismiss(bufnr)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'BufWipeout', 'LspDetach' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function(ev)
+      if ev.event == 'LspDetach' then
+        local c = vim.lsp.get_client_by_id(ev.data.client_id)
+        if not c or c.name ~= config.NAME then
+          return
+        end
+      end
+      R.dismiss(bufnr)
+      local st = config.buffers[bufnr]
+      if st and st.timer then
+        st.timer:close()
+      end
+      config.buffers[bufnr] = nil
+      pcall(vim.api.nvim_del_augroup_by_id, group)
+    end,
+  })
+end
+
+return R
