@@ -109,9 +109,11 @@ function createClient(): LanguageClient {
       },
       // The server's `codeassist.explain` is registered as a VS Code command by the client (executeCommandProvider).
       // From the palette it comes without arguments: fill in the active selection; always show the Markdown result.
+      // The request is sent here rather than through `next`, whose failure path shows vscode-languageclient's raw
+      // "Request workspace/executeCommand failed" toast: explain() reports errors readably in the preview.
       executeCommand: async (cmd, cmdArgs, next) => {
         if (cmd !== EXPLAIN_COMMAND) return next(cmd, cmdArgs);
-        return explain(cmdArgs, async (a) => next(cmd, a));
+        return explain(cmdArgs, sendExplain);
       },
       provideCodeActions: async (document, range, context, token, next) => {
         const actions = await next(document, range, context, token);
@@ -175,6 +177,12 @@ function titleFor(args: unknown[]): string {
   return explainTitle(name, file, first, last);
 }
 
+/** `workspace/executeCommand` codeassist.explain; rejects with the server's error (explain() reports it). */
+async function sendExplain(args: unknown[]): Promise<unknown> {
+  if (!client || client.state !== State.Running) throw new Error('the codeassist server is not running');
+  return client.sendRequest(ExecuteCommandRequest.type, { command: EXPLAIN_COMMAND, arguments: args });
+}
+
 async function explain(args: unknown[] | undefined, send: (args: unknown[]) => Promise<unknown>): Promise<unknown> {
   let a = args && args.length > 0 ? args : explainArgsFromEditor();
   if (!a) {
@@ -219,10 +227,7 @@ async function start(): Promise<void> {
   const registered = (await vscode.commands.getCommands(true)).includes(EXPLAIN_COMMAND);
   if (!registered && !ownExplainCommand) {
     ownExplainCommand = vscode.commands.registerCommand(EXPLAIN_COMMAND, (...args: unknown[]) =>
-      explain(args, (a) => {
-        if (!client || client.state !== State.Running) return Promise.resolve(undefined);
-        return client.sendRequest(ExecuteCommandRequest.type, { command: EXPLAIN_COMMAND, arguments: a });
-      }),
+      explain(args, sendExplain),
     );
   }
 }
