@@ -6,10 +6,11 @@ It knows nothing of models. One small API::
         result = sb.run({"test_x.py": "def test(): assert 1"}, sb.command("pytest"), Limits(timeout_s=5))
         if not result.verified: ...   # status "error": Docker unusable, label the suggestion "unverified"
 
-and ``health()`` for `codeassist doctor`.
+and ``health()`` for `codeassist doctor`. Containers die with the process that owns them, however it ends;
+``close_all()`` removes them at once (for a program's own SIGTERM handler).
 """
 
-from .core import Sandbox, config_from_env, health, image_for
+from .core import Sandbox, close_all, config_from_env, health, image_for
 from .snapshot import Snapshot
 from .types import STATUSES, Limits, RunResult, SandboxConfig, SandboxHealth, Status
 
@@ -22,6 +23,7 @@ __all__ = [
     "SandboxHealth",
     "Snapshot",
     "Status",
+    "close_all",
     "config_from_env",
     "health",
     "image_for",

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .containers import JOB_ENV
+from .containers import JOB_ENV, attach
 from .execjob import JobOutcome, SetupFailed
 from .types import Limits
 
@@ -46,11 +46,7 @@ class Channel:
 
     @classmethod
     def attach(cls, api: Any, cid: str) -> Channel:
-        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        raw = api.attach_socket(cid, params=params)
-        sock = getattr(raw, "_sock", raw)
-        assert isinstance(sock, socket.socket)
-        return cls(sock)
+        return cls(attach(api, cid))
 
     def send(self, data: bytes, deadline: float) -> bool:
         """Write all of data; False when the deadline passed first. Raises ChannelClosed."""
@@ -156,7 +152,9 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
     try:
         line = chan.read_line(deadline)
     except ChannelClosed as exc:
-        return JobOutcome("error", None, b"", b"", False, f"sandbox runner died: {exc}", reusable=False)
+        # The runner was lost with the job running: the job is the suspect, so this is never "could not check".
+        # The caller asks the daemon for the cause (see containers.fate).
+        return JobOutcome("crashed", None, b"", b"", False, f"runner stream: {exc}", reusable=False, runner_lost=True)
     if line is None:
         return _outcome_timeout(limits)
     try:
@@ -170,12 +168,17 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
 
 def _outcome(res: dict[str, Any], limits: Limits) -> JobOutcome:
     """Map the runner's answer to a status. An OOM kill outranks a timeout: a job left hanging after one of its
-    processes was OOM-killed is reported with that cause."""
+    processes was OOM-killed is reported with that cause. A job that broke the runner (its processes outlived
+    SIGKILL, it changed the runner's limits, the runner failed under it) is "crashed": the job's failure."""
+    if "exit" not in res:
+        return JobOutcome("crashed", None, b"", b"", False, str(res.get("crashed")), reusable=False)
     out = base64.b64decode(res["stdout"])
     err = base64.b64decode(res["stderr"])
     truncated = bool(res["truncated"])
     code = res["exit"]
     clean = not res.get("dirty", True)
+    if res.get("crashed"):
+        return JobOutcome("crashed", code, out, err, truncated, str(res["crashed"]), reusable=False)
     if res["over"]:
         return JobOutcome(
             "output_limit",

@@ -1,25 +1,40 @@
 """Hardened container settings, creation, and cleanup of containers left behind by dead processes.
 
 Everything a job could use to reach out is off by default: no network, read-only root, no capabilities, no new
-privileges, a non-root uid, cgroup limits with no swap, and only two size-limited tmpfs mounts (/tmp and the work
-dir). The host workspace is never mounted; files arrive as a tar over the exec's stdin.
+privileges, Docker's seccomp profile without io_uring, a private cgroup namespace, a non-root uid, cgroup limits
+with no swap, and only two size-limited tmpfs mounts (/tmp and the work dir). The host workspace is never mounted;
+files arrive as a tar over the container's stdin.
+
+Every container dies with the process that owns it: its PID 1 (the runner, or ``cat`` in exec mode) reads the
+attached stdin, which Docker closes when the owner's attach connection closes (``StdinOnce``), however the owner
+died, and the container is created with auto-remove. The owner label and ``remove_orphans`` remain for what that
+cannot cover (a daemon that was down when the owner died).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from . import seccomp
+from .docker_conn import describe
 from .types import Limits
 
 LABEL = "codeassist.sandbox"
 LABEL_OWNER = "codeassist.sandbox.owner"
 WORK_DIR = "/work"
 IDLE_USER = "65533:65533"
+# The idle PID 1 of exec-mode containers: it exits when the owner's attached stdin closes.
+IDLE_COMMAND = ["cat"]
+# PID 1 (runner or idle process) and each job: the runner raises every job to 1000, so a job that fills the memory
+# limit is killed, not the runner; 500 still makes sandbox processes die before ordinary host processes under host
+# memory pressure. (Lower values need CAP_SYS_RESOURCE, which dockerd may not have: Docker then fails to start it.)
+RUNNER_OOM_SCORE_ADJ = 500
 JOB_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/tmp",
@@ -79,13 +94,16 @@ class ContainerSpec:
             },
             shm_size="16m",
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", seccomp.security_opt()],
+            cgroupns="private",  # /proc/self/mountinfo and /proc/self/cgroup show "/", not /docker/<container id>
             pids_limit=lim.pids,
             mem_limit=f"{lim.memory_mb}m",
             memswap_limit=f"{lim.memory_mb}m",  # equal to mem_limit: no swap
             nano_cpus=int(lim.cpus * 1e9),
             ipc_mode="private",
-            oom_score_adj=1000,  # under host memory pressure, jobs die first
+            oom_score_adj=RUNNER_OOM_SCORE_ADJ,
+            auto_remove=True,  # with StdinOnce: the container goes away when its owner does
+            log_config={"type": "none"},  # the runner's answers are not kept on the host's disk
             ulimits=[
                 docker.types.Ulimit(name="core", soft=0, hard=0),
                 docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
@@ -103,20 +121,20 @@ class ContainerSpec:
         parts = self.user.split(":")
         return parts[1] if len(parts) > 1 else parts[0]
 
-    def create(self, api: Any, *, pooled: bool, command: list[str] | None = None, attach: bool = False) -> str:
-        """Create and start one container running ``command`` (default: an idle ``sleep``); returns its id.
-
-        With ``attach`` the container keeps stdin open (the runner reads jobs from it). Raises docker errors.
+    def create(self, api: Any, *, pooled: bool, command: list[str] | None = None) -> str:
+        """Create one container running ``command`` (the runner) or, without one, an idle PID 1 for exec mode;
+        returns its id. Attach to its stdin (``attach``) before starting it: that connection is its lifeline.
+        Raises docker errors.
         """
         name = f"codeassist-sb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         created = api.create_container(
             self.image,
-            # PID 1: signals sent from inside the container's pid namespace cannot kill it.
-            command=command or ["sleep", "infinity"],
-            stdin_open=attach,
-            # The idle `sleep` runs as a uid of its own so jobs (exec'd as self.user) can neither signal, ptrace nor
+            command=command or IDLE_COMMAND,
+            # docker-py sets StdinOnce with stdin_open on a non-detached container: stdin closes when we disconnect.
+            stdin_open=True,
+            # The idle PID 1 runs as a uid of its own so jobs (exec'd as self.user) can neither signal, ptrace nor
             # hijack it to outlive their run; the runner must share the job uid to clean up, and is non-dumpable.
-            user=self.user if attach else IDLE_USER,
+            user=self.user if command else IDLE_USER,
             working_dir=WORK_DIR,
             environment=JOB_ENV,
             labels={LABEL: "pool" if pooled else "oneshot", LABEL_OWNER: owner_id()},
@@ -144,9 +162,52 @@ def remove_quietly(api: Any, cid: str) -> bool:
         api.remove_container(cid, force=True, v=True)
     except docker.errors.NotFound:
         return True
+    except docker.errors.APIError as exc:
+        return exc.status_code == 409 and "in progress" in str(exc)  # auto-remove got there first
     except Exception:
         return False
     return True
+
+
+def attach(api: Any, cid: str) -> socket.socket:
+    """The container's attached stdin/stdout/stderr as a raw socket (attach before start: no output is missed)."""
+    raw = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    sock = getattr(raw, "_sock", raw)
+    assert isinstance(sock, socket.socket)
+    return sock
+
+
+Fate = Literal["oom", "crashed", "error"]
+
+
+def fate(api: Any, cid: str, since: float) -> tuple[Fate, str]:
+    """Why a container's PID 1 went away during a job, as far as the daemon can tell: ``oom`` (the memory limit),
+    ``crashed`` (anything else: nothing outside the job touches a busy container, so it is the job's doing), or
+    ``error`` when the daemon itself is gone or the container still runs (the stream broke, not the runner)."""
+    import docker.errors
+
+    try:
+        state = api.inspect_container(cid)["State"]
+    except docker.errors.NotFound:
+        state = None  # auto-removed already: the daemon's event log still knows
+    except Exception as exc:
+        return "error", describe(exc)
+    if state is not None:
+        if state.get("Running"):
+            return "error", "lost the sandbox runner's output stream"
+        if state.get("OOMKilled"):
+            return "oom", "the memory limit was exceeded and the sandbox runner was killed with the job"
+        return "crashed", f"the sandbox runner died during the job (exit code {state.get('ExitCode')})"
+    try:
+        # `until` a moment ahead: the OOM event can trail the container's exit
+        events = api.events(since=since - 1.0, until=time.time() + 0.3, filters={"container": cid}, decode=True)
+        actions = {(e.get("Action") or e.get("status") or ""): e for e in events}
+    except Exception as exc:
+        return "error", describe(exc)
+    if "oom" in actions:
+        return "oom", "the memory limit was exceeded and the sandbox runner was killed with the job"
+    code = ((actions.get("die") or {}).get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")
+    return "crashed", f"the sandbox runner died during the job (exit code {code})"
 
 
 def remove_orphans(api: Any, *, include_own_stopped: bool = False) -> int:

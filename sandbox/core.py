@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import dataclasses
 import os
+import socket
 import threading
 import time
 import weakref
@@ -21,7 +22,7 @@ from typing import Any
 from codeassist.errors import InputError
 
 from . import channel, recipes
-from .containers import ContainerSpec, remove_orphans, remove_quietly
+from .containers import ContainerSpec, Fate, attach, fate, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
 from .execjob import JobOutcome, SetupFailed, run_job
 from .pool import Pool, PoolError
@@ -33,12 +34,17 @@ Files = Mapping[str, bytes | str] | Snapshot | os.PathLike[str]
 _live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
 
-def _close_all() -> None:
+def close_all() -> None:
+    """Close every open Sandbox of this process now (its containers are removed). Idempotent; also run at exit.
+
+    Containers die with their owner anyway (see containers.py), however it ends; this removes them at once. A
+    program that handles SIGTERM itself should call it (or raise SystemExit) before exiting.
+    """
     for sb in list(_live):
         sb.close()
 
 
-atexit.register(_close_all)
+atexit.register(close_all)
 
 
 def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
@@ -147,6 +153,7 @@ class Sandbox:
                 truncated=outcome.truncated,
                 image=self.image,
                 warm=pooled,
+                warnings=snap.skipped,
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -198,7 +205,10 @@ class Sandbox:
         try:
             api = self._conn.api()
             if worker.chan is not None:
+                since = time.time()
                 outcome = channel.run_job(worker.chan, snap.tar, argv, limits)
+                if outcome.runner_lost:
+                    outcome = self._lost_runner(api, worker.cid, since, outcome)
             else:
                 outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user)
             reusable = outcome.reusable
@@ -214,13 +224,28 @@ class Sandbox:
         finally:
             self._pool.release(worker, reusable=reusable)
 
+    def _lost_runner(self, api: Any, cid: str, since: float, outcome: JobOutcome) -> JobOutcome:
+        """A runner lost during a job is the job's failure ("crashed", or "oom" when the memory limit took it), not
+        "could not check" - unless the daemon is gone or this sandbox is being closed under the job."""
+        status: Fate = "error"
+        why = "the sandbox was closed during the job"
+        if not self._closed:
+            status, why = fate(api, cid, since)
+        if status == "error":
+            self._sweep_needed = True
+        return dataclasses.replace(outcome, status=status, reason=f"{why} ({outcome.reason})")
+
     def _run_oneshot(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
         api = self._conn.api()
         spec = ContainerSpec(self.image, limits, self.config.user)
+        lifeline: socket.socket | None = None
         try:
             cid = spec.create(api, pooled=False)
+            lifeline = attach(api, cid)
             spec.start(api, cid)
         except Exception as exc:
+            if lifeline is not None:
+                lifeline.close()
             if is_connection_error(exc):
                 self._conn.invalidate()
                 raise DockerUnavailable(describe(exc)) from exc
@@ -231,6 +256,7 @@ class Sandbox:
             return run_job(api, cid, snap.tar, argv, limits, self.config.user)
         finally:
             remove_quietly(api, cid)  # synchronous: a one-shot container must not outlive its run
+            lifeline.close()
 
     def _error(self, reason: str, wall: float) -> RunResult:
         return RunResult("error", None, "", "", round(wall, 4), reason=reason, image=self.image)

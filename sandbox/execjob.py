@@ -4,8 +4,9 @@ snapshot from stdin and execs the command, with the wall clock and output caps e
 Used for one-shot containers (non-default limits) and for pooled containers of images without python3 (see
 ``SandboxConfig.runner``); the default pooled path is the in-container runner (``channel.py``), ~5x faster. One exec
 per job (not three) keeps it as cheap as an exec gets. Anything a job leaves behind (background processes, files in
-/tmp or the work dir) is killed and wiped by the next job's preamble, and a container whose job hit a limit is not
-reused at all. The container's idle PID 1 runs as a different uid, so a job cannot signal or ptrace it.
+/tmp or the work dir, SysV IPC objects, POSIX message queues) is killed and wiped by the next job's preamble, and a
+container whose job hit a limit is not reused at all. The container's idle PID 1 runs as a different uid, so a job
+cannot signal or ptrace it.
 
 A timeout keeps the output read so far (it streams to the host as it comes) but, unlike in runner mode, retires the
 container: nothing inside it outlives the job to kill the job's processes (a lone ``kill -9 -1`` may miss a fork
@@ -26,14 +27,28 @@ from .containers import JOB_ENV, WORK_DIR
 from .types import Limits, Status
 
 READY = b"\x00codeassist-sandbox-ready\x00\n"
-# `kill -9 -1` signals every process this uid may signal except PID 1 (the idle `sleep`, which is also immune to
-# signals from inside its pid namespace) and the shell itself: leftovers of earlier jobs die here.
+# Removes every SysV IPC object until none is listed: a segment still attached by a process that is dying from the
+# `kill -9 -1` stays listed (and attachable by id) until it is gone. Objects that outlive ~1 s (no `ipcrm` in the
+# image) fail the setup, so the job is reported unverified and the container replaced rather than leaking into it.
+IPC_WIPE = (
+    "n=0; while :; do ipcrm -a 2>/dev/null; c=0; "
+    "for f in /proc/sysvipc/shm /proc/sysvipc/msg /proc/sysvipc/sem; do "
+    '[ -r "$f" ] && while read -r _; do c=$((c+1)); done < "$f"; done; '
+    "[ $c -le 3 ] && break; n=$((n+1)); "  # 3 header lines: no object left
+    "[ $n -lt 20 ] || { echo 'codeassist-sandbox: IPC objects of an earlier job survived' >&2; exit 125; }; "
+    "sleep 0.05; done; "
+)
+# `kill -9 -1` signals every process this uid may signal except PID 1 (the idle process, another uid) and the shell
+# itself: leftovers of earlier jobs die here. The shell raises its oom_score_adj, which the job inherits, so the
+# job is the OOM killer's first choice.
 PREAMBLE = (
     "kill -9 -1 2>/dev/null; "
+    "{ echo 1000 > /proc/self/oom_score_adj; } 2>/dev/null; "
     f"chmod -R u+rwx {WORK_DIR} /tmp /dev/shm 2>/dev/null; "  # an earlier job may have locked its dirs
     f"cd {WORK_DIR} || exit 125; "
-    f"find {WORK_DIR} /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
-    f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
+    f"find {WORK_DIR} /tmp /dev/shm /dev/mqueue -mindepth 1 -delete 2>/dev/null; "
+    + IPC_WIPE
+    + f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
     "|| { echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }; "
     f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
     'exec "$@"'
@@ -54,6 +69,7 @@ class JobOutcome:
     truncated: bool
     reason: str | None
     reusable: bool  # may the container serve another job?
+    runner_lost: bool = False  # the runner's stream ended during the job: the caller asks the daemon why
 
 
 class _Tail:

@@ -32,6 +32,12 @@ class PoolError(Exception):
 class Worker:
     cid: str
     chan: Channel | None = None  # runner mode: the runner's attached stdio
+    lifeline: Channel | None = None  # exec mode: the idle PID 1's attached stdin; the container ends when it closes
+
+    def close(self) -> None:
+        for stream in (self.chan, self.lifeline):
+            if stream is not None:
+                stream.close()
 
 
 class Pool:
@@ -148,8 +154,7 @@ class Pool:
             while (self._creating > 0 or self._removing > 0) and time.monotonic() < deadline:
                 self._cond.wait(0.1)
         for worker in workers:
-            if worker.chan is not None:
-                worker.chan.close()
+            worker.close()
         try:
             api = self.conn.api()
         except DockerUnavailable:
@@ -178,15 +183,13 @@ class Pool:
 
     def _start_worker(self) -> Worker:
         api = self.conn.api()
-        if not self.runner:
-            cid = self.spec.create(api, pooled=True)
-            self.spec.start(api, cid)
-            return Worker(cid)
-        cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND, attach=True)
+        cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND if self.runner else None)
         chan: Channel | None = None
         try:
             chan = Channel.attach(api, cid)  # before start, so the greeting cannot be missed
             self.spec.start(api, cid)
+            if not self.runner:
+                return Worker(cid, lifeline=chan)
             wait_ready(chan, RUNNER_START_TIMEOUT_S)
         except ChannelClosed as exc:
             if chan is not None:
@@ -243,8 +246,7 @@ class Pool:
         threading.Thread(target=work, daemon=True, name="sandbox-remove").start()
 
     def _remove(self, worker: Worker) -> None:
-        if worker.chan is not None:
-            worker.chan.close()
+        worker.close()
         try:
             removed = remove_quietly(self.conn.api(), worker.cid)
         except DockerUnavailable:

@@ -6,6 +6,8 @@ copy taken at one instant. Paths are checked here so a job cannot be handed ``..
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import io
 import os
 import stat
@@ -37,11 +39,13 @@ JOB_UID = 65534
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A tar of the files a run starts with, owned by the job uid."""
+    """A tar of the files a run starts with, owned by the job uid; ``skipped`` says which files of a folder were
+    left out, and why (for the run's warnings)."""
 
     tar: bytes
     files: int
     size: int
+    skipped: tuple[str, ...] = ()
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes | str], *, max_bytes: int | None = None) -> Snapshot:
@@ -61,11 +65,16 @@ class Snapshot:
         excludes: Iterable[str] = DEFAULT_EXCLUDES,
         max_bytes: int | None = None,
     ) -> Snapshot:
+        """The regular files under ``root``. Never copied: excluded names, symlinks (to files or folders), sockets,
+        FIFOs, devices, and hard links that lead out of the folder (see :func:`_outside_links`), which are named in
+        ``skipped`` instead."""
         base = Path(root)
         if not base.is_dir():
             raise InputError(f"sandbox: {str(base)!r} is not a directory")
         skip = frozenset(excludes)
         entries: list[tuple[str, bytes, int]] = []
+        nlinks: list[int] = []
+        keys: list[tuple[int, int]] = []
         total = 0
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if d not in skip and not (Path(dirpath) / d).is_symlink())
@@ -73,15 +82,23 @@ class Snapshot:
                 if fname in skip:
                     continue
                 path = Path(dirpath) / fname
-                st = path.lstat()
-                if not stat.S_ISREG(st.st_mode):
+                got = _read_regular(path, None if max_bytes is None else max_bytes - total)
+                if got is None:
                     continue  # symlinks, sockets, fifos, devices: never followed, never copied
-                total += st.st_size
+                data, st = got
+                total += len(data)
                 if max_bytes is not None and total > max_bytes:
                     raise InputError(f"sandbox: {base} holds more than {max_bytes} bytes of files")
                 mode = 0o755 if st.st_mode & 0o111 else 0o644
-                entries.append((path.relative_to(base).as_posix(), path.read_bytes(), mode))
-        return cls._pack(entries, max_bytes)
+                entries.append((path.relative_to(base).as_posix(), data, mode))
+                nlinks.append(st.st_nlink)
+                keys.append((st.st_dev, st.st_ino))
+        leaving = _outside_links(nlinks, keys)
+        skipped = tuple(
+            f"{entries[i][0]}: not copied, a hard link to a file with links outside the folder" for i in leaving
+        )
+        kept = [e for i, e in enumerate(entries) if i not in leaving]
+        return dataclasses.replace(cls._pack(kept, max_bytes), skipped=skipped)
 
     @classmethod
     def _pack(cls, entries: list[tuple[str, bytes, int]], max_bytes: int | None) -> Snapshot:
@@ -99,6 +116,49 @@ class Snapshot:
                 info = _info(name, tarfile.REGTYPE, mode, len(data))
                 tar.addfile(info, io.BytesIO(data))
         return cls(tar=buf.getvalue(), files=len(entries), size=size)
+
+
+def _read_regular(path: Path, limit: int | None) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and status of ``path`` if it is a regular file, read through one descriptor opened without following
+    a symlink or blocking on a FIFO, so a file swapped for a link or a pipe after the walk saw it is skipped, never
+    followed or waited on. At most ``limit`` + 1 bytes are read (the caller reports the overflow)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.ENOENT):
+            return None  # a symlink, a socket, or gone since the walk
+        raise InputError(f"sandbox: cannot read {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        want = st.st_size if limit is None else min(st.st_size, limit + 1)
+        chunks: list[bytes] = []
+        while want > 0:
+            chunk = os.read(fd, min(want, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            want -= len(chunk)
+        return b"".join(chunks), st
+    except OSError as exc:
+        raise InputError(f"sandbox: cannot read {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def _outside_links(nlinks: list[int], keys: list[tuple[int, int]]) -> set[int]:
+    """Indices of files that are hard links to a file with links outside the copied tree.
+
+    A hard link carries no "original": a link in the folder to, say, ~/.ssh/id_ed25519 is indistinguishable from a
+    file created there. The honest rule is proof: a file with ``st_nlink`` > 1 is copied only when all of its links
+    were found in the tree being copied; otherwise every copy of it is left out and reported. Links inside excluded
+    folders (.git, .venv...) are not searched, so such a file is left out too - on the safe side."""
+    seen: dict[tuple[int, int], list[int]] = {}
+    for i, (nlink, key) in enumerate(zip(nlinks, keys, strict=True)):
+        if nlink > 1:
+            seen.setdefault(key, []).append(i)
+    return {i for idx in seen.values() if len(idx) < nlinks[idx[0]] for i in idx}
 
 
 def _info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from codeassist.errors import InputError
 
-Status = Literal["passed", "failed", "timeout", "oom", "output_limit", "error"]
-STATUSES: tuple[Status, ...] = ("passed", "failed", "timeout", "oom", "output_limit", "error")
+# "crashed": the job took the sandbox down with it (its runner died during the job) - a failed check, like "oom".
+# Only "error" means the code was not checked.
+Status = Literal["passed", "failed", "timeout", "oom", "output_limit", "crashed", "error"]
+STATUSES: tuple[Status, ...] = ("passed", "failed", "timeout", "oom", "output_limit", "crashed", "error")
 
 # The uid:gid jobs run as. 65534 is `nobody` in Debian and most images; it owns nothing in the image.
 JOB_USER = "65534:65534"
@@ -68,6 +70,8 @@ class RunResult:
     truncated: bool = False
     image: str = ""
     warm: bool = False
+    # Things the caller should know that did not stop the run, e.g. files of the input folder left out of it.
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -1,0 +1,129 @@
+"""Hardening beyond the container settings: what the job can learn about the host, io_uring, hard-linked input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from codeassist.sandbox import Limits, Sandbox, Snapshot, seccomp
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+
+FAST = Limits(timeout_s=8.0)
+
+
+@pytest.fixture(scope="session", params=["runner", "exec"])
+def sb(request: pytest.FixtureRequest) -> Sandbox:
+    box: Sandbox = request.getfixturevalue("sandbox" if request.param == "runner" else "exec_sandbox")
+    return box
+
+
+def docker_root() -> str:
+    import docker
+
+    root: str = docker.from_env(timeout=10).api.info()["DockerRootDir"]
+    return root
+
+
+def test_mountinfo_reveals_no_host_path_but_the_two_docker_cannot_hide(sb: Sandbox) -> None:
+    code = (
+        "import socket\n"
+        "print(socket.gethostname())\n"
+        "print(open('/proc/self/mountinfo').read(), end='')\n"
+        "print('CGROUP', open('/proc/self/cgroup').read().replace('\\n', ' '))\n"
+    )
+    res = sb.run({}, ["python3", "-c", code], FAST)
+    assert res.status == "passed", res
+    lines = res.stdout.splitlines()
+    short_id, cgroups = lines[0], lines[-1]
+    mounts = {}
+    for line in lines[1:-1]:
+        fields = line.split()
+        mounts[fields[4]] = (fields[3], line)  # mount point -> (root of the mount in its filesystem, whole line)
+    # The cgroup namespace is private: neither the cgroup mounts nor /proc/self/cgroup name /docker/<container id>.
+    assert all(root == "/" for point, (root, _) in mounts.items() if point.startswith("/sys/fs/cgroup")), mounts
+    assert "docker" not in cgroups and short_id not in cgroups, cgroups
+    # The job's own mounts are plain tmpfs: no host path, no id.
+    for point in ("/work", "/tmp", "/dev/shm"):
+        root, line = mounts[point]
+        assert root == "/" and " - tmpfs " in line and docker_root() not in line, line
+    # What is left, and cannot be hidden without another runtime (documented in sandbox/README.md): the overlay
+    # root's layer directories and the source of Docker's /etc/hostname bind mount, both under the daemon's root.
+    leaking = {point for point, (_, line) in mounts.items() if docker_root() in line or short_id in line}
+    assert leaking <= {"/", "/etc/hostname"}, leaking
+
+
+def test_io_uring_is_blocked(sb: Sandbox) -> None:
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "params = ctypes.create_string_buffer(120)\n"
+        "for nr, args in ((425, (8, params)), (426, (0, 1, 0, 0, None, 0)), (427, (0, 0, None, 0))):\n"
+        "    r = libc.syscall(nr, *args)\n"
+        "    print(nr, r, ctypes.get_errno())\n"
+        "print(open('/proc/self/status').read().split('Seccomp:')[1].split()[0])\n"
+    )
+    res = sb.run({}, ["python3", "-c", code], FAST)
+    assert res.status == "passed", res
+    *calls, mode = res.stdout.split("\n")[:-1]
+    assert calls == ["425 -1 38", "426 -1 38", "427 -1 38"], res.stdout  # ENOSYS, as without io_uring
+    assert mode == "2", res.stdout  # a seccomp filter is on
+
+
+def test_seccomp_profile_is_dockers_default_without_io_uring() -> None:
+    base = json.loads(seccomp.BASE_PROFILE.read_text())
+    ours = json.loads(seccomp.profile())
+    allowed = {n for r in ours["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    base_allowed = {n for r in base["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    assert base_allowed - allowed == set(seccomp.DENIED)
+    assert allowed <= base_allowed and ours["defaultAction"] == base["defaultAction"] == "SCMP_ACT_ERRNO"
+    (deny,) = [r for r in ours["syscalls"] if set(r["names"]) & set(seccomp.DENIED)]
+    assert deny["action"] == "SCMP_ACT_ERRNO" and deny["errnoRet"] == 38
+
+
+def test_profile_still_denies_what_docker_denies(sb: Sandbox) -> None:
+    code = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.syscall(250, 0, 0, 0, 0, 0), ctypes.get_errno())\n"  # keyctl
+        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"  # unshare(CLONE_NEWUSER)
+        "pid = os.fork()\n"
+        "if pid == 0:\n    os._exit(0)\n"
+        "open('/work/ok', 'w').write('fine'); print(open('/work/ok').read(), os.waitpid(pid, 0)[1])\n"
+    )
+    res = sb.run({}, ["python3", "-c", code], FAST)
+    assert res.status == "passed", res
+    assert res.stdout.split("\n")[:3] == ["-1 1", "-1 1", "fine 0"], res.stdout
+
+
+def test_hard_link_to_a_file_outside_is_not_copied(sb: Sandbox, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "id_ed25519"
+    secret.write_text("HOST-KEY-7f3a")
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "main.py").write_text("print('main')\n")
+    os.link(secret, project / "sub" / "innocent.txt")  # a link out of the folder
+    (project / "a.txt").write_text("SHARED")
+    os.link(project / "a.txt", project / "sub" / "b.txt")  # both links inside: an ordinary hard-linked pair
+    script = "find /work -type f | sort; cat /work/sub/innocent.txt 2>&1; cat /work/a.txt /work/sub/b.txt"
+    res = sb.run(project, ["sh", "-c", script], FAST)
+    assert res.status == "passed", res
+    assert "HOST-KEY-7f3a" not in res.stdout + res.stderr
+    assert "/work/sub/innocent.txt" not in res.stdout.split("\n")[:3], res.stdout
+    assert "/work/a.txt" in res.stdout and "/work/sub/b.txt" in res.stdout and "SHAREDSHARED" in res.stdout
+    assert len(res.warnings) == 1 and res.warnings[0].startswith("sub/innocent.txt: not copied"), res.warnings
+
+
+def test_snapshot_opens_files_without_following_links_or_blocking_on_fifos(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("HOST-SECRET")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "ok.py").write_text("x = 1\n")
+    os.symlink(tmp_path / "secret", project / "link.py")
+    os.mkfifo(project / "pipe.py")  # would hang a plain read
+    snap = Snapshot.from_dir(project)
+    assert snap.files == 1 and b"HOST-SECRET" not in snap.tar and snap.skipped == ()
