@@ -20,7 +20,7 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .containers import JOB_ENV, WORK_DIR
@@ -108,6 +108,48 @@ def oom_kills(api: Any, cid: str, user: str) -> int | None:
     return None
 
 
+@dataclass
+class _Streams:
+    """The exec's output as it arrives: Docker's stream frames, the preamble's ready marker, the job's tails."""
+
+    out: _Tail
+    err: _Tail
+    limit: int
+    frames: bytearray = field(default_factory=bytearray)
+    ready: bytearray = field(default_factory=bytearray)
+    ready_seen: bool = False
+    total: int = 0
+
+    def feed(self, chunk: bytes) -> tuple[Status, str] | None:
+        """Take a chunk of the stream; a verdict when the output breaks a rule."""
+        self.frames += chunk
+        while len(self.frames) >= 8:
+            kind, size = struct.unpack(">BxxxL", bytes(self.frames[:8]))
+            if len(self.frames) < 8 + size:
+                break
+            payload = bytes(self.frames[8 : 8 + size])
+            del self.frames[: 8 + size]
+            if kind == 1 and not self.ready_seen:
+                self.ready += payload
+                if len(self.ready) < len(READY) and READY.startswith(bytes(self.ready)):
+                    continue
+                if not self.ready.startswith(READY):
+                    return "error", "sandbox preamble printed unexpected output"
+                self.ready_seen = True
+                payload = bytes(self.ready[len(READY) :])
+                if not payload:
+                    continue
+            self.total += len(payload)
+            (self.out if kind == 1 else self.err).add(payload)
+            if self.total > self.limit:
+                return "output_limit", f"output exceeded {self.limit} bytes; container killed"
+        return None
+
+    def outcome(self, status: Status, code: int | None, reason: str | None, *, reusable: bool) -> JobOutcome:
+        truncated = self.out.dropped or self.err.dropped
+        return JobOutcome(status, code, bytes(self.out.buf), bytes(self.err.buf), truncated, reason, reusable)
+
+
 def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str) -> JobOutcome:
     """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started."""
     try:
@@ -124,132 +166,76 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
         sock = _raw(api.exec_start(eid, socket=True))
     except Exception as exc:
         raise SetupFailed(str(exc)) from exc
-    start = time.monotonic()
-    deadline = start + limits.timeout_s
-    out, err = _Tail(limits.tail_bytes), _Tail(limits.tail_bytes)
-    ready = bytearray()
-    ready_seen = False
-    total = 0
-    pending = memoryview(tar)
-    wrote_eof = False
-    buf = bytearray()
-    verdict: tuple[Status, str] | None = None
-    sock.setblocking(False)
+    streams = _Streams(_Tail(limits.tail_bytes), _Tail(limits.tail_bytes), limits.output_bytes)
     try:
-        while True:
-            if not pending and not wrote_eof:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)  # EOF on the exec's stdin: tar finishes, the job sees EOF
-                wrote_eof = True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                verdict = ("timeout", f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed")
-                break
-            rlist, wlist, _ = select.select([sock], [sock] if pending else [], [], min(remaining, 0.5))
-            if wlist and pending:
-                try:
-                    sent = sock.send(pending[:65536])
-                    pending = pending[sent:]
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError:
-                    pending = memoryview(b"")  # the other side stopped reading (tar failed): its stderr says why
-            if not rlist:
-                continue
-            try:
-                chunk = sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 8:
-                kind, size = struct.unpack(">BxxxL", bytes(buf[:8]))
-                if len(buf) < 8 + size:
-                    break
-                payload = bytes(buf[8 : 8 + size])
-                del buf[: 8 + size]
-                if kind == 1 and not ready_seen:
-                    ready += payload
-                    if len(ready) < len(READY) and READY.startswith(bytes(ready)):
-                        continue
-                    if not ready.startswith(READY):
-                        verdict = ("error", "sandbox preamble printed unexpected output")
-                        break
-                    ready_seen = True
-                    payload = bytes(ready[len(READY) :])
-                    if not payload:
-                        continue
-                total += len(payload)
-                (out if kind == 1 else err).add(payload)
-                if total > limits.output_bytes:
-                    verdict = (
-                        "output_limit",
-                        f"output exceeded {limits.output_bytes} bytes; container killed",
-                    )
-                    break
-            if verdict is not None:
-                break
+        verdict = _converse(sock, tar, limits, streams)
     finally:
         with contextlib.suppress(OSError):
             sock.close()
-    truncated = out.dropped or err.dropped
     if verdict is not None:
         status, reason = verdict
-        return JobOutcome(status, None, bytes(out.buf), bytes(err.buf), truncated, reason, reusable=False)
+        return streams.outcome(status, None, reason, reusable=False)
+    return _judge(api, cid, eid, user, limits, streams)
+
+
+def _converse(sock: socket.socket, tar: bytes, limits: Limits, streams: _Streams) -> tuple[Status, str] | None:
+    """Send the tar down the exec's stdin and read its output until it ends; a verdict when a limit is hit first."""
+    deadline = time.monotonic() + limits.timeout_s
+    pending = memoryview(tar)
+    wrote_eof = False
+    sock.setblocking(False)
+    while True:
+        if not pending and not wrote_eof:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)  # EOF on the exec's stdin: tar finishes, the job sees EOF
+            wrote_eof = True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout", f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed"
+        rlist, wlist, _ = select.select([sock], [sock] if pending else [], [], min(remaining, 0.5))
+        if wlist and pending:
+            try:
+                sent = sock.send(pending[:65536])
+                pending = pending[sent:]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                pending = memoryview(b"")  # the other side stopped reading (tar failed): its stderr says why
+        if not rlist:
+            continue
+        try:
+            chunk = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return None
+        verdict = streams.feed(chunk)
+        if verdict is not None:
+            return verdict
+
+
+def _judge(api: Any, cid: str, eid: str, user: str, limits: Limits, streams: _Streams) -> JobOutcome:
+    """The outcome of an exec that ran to its end, from its exit code (and the cgroup's OOM count for a SIGKILL)."""
     exit_code = _exit_code(api, eid)
-    if not ready_seen:
-        msg = err.buf.decode(errors="replace").strip().splitlines()
+    if not streams.ready_seen:
+        msg = streams.err.buf.decode(errors="replace").strip().splitlines()
         why = msg[-1] if msg else f"exit code {exit_code}"
-        return JobOutcome(
-            "error",
-            exit_code,
-            bytes(out.buf),
-            bytes(err.buf),
-            truncated,
-            f"sandbox could not set up the run: {why}",
-            reusable=False,
-        )
+        return streams.outcome("error", exit_code, f"sandbox could not set up the run: {why}", reusable=False)
     if exit_code is None:
-        return JobOutcome(
-            "error",
-            None,
-            bytes(out.buf),
-            bytes(err.buf),
-            truncated,
-            "lost track of the job's exit code",
-            reusable=False,
-        )
+        return streams.outcome("error", None, "lost track of the job's exit code", reusable=False)
     if exit_code == 137:  # SIGKILL: the OOM killer, or the job killed itself
         after = oom_kills(api, cid, user)
         # Baseline 0: a container that ever saw an OOM kill (or any SIGKILL) is never reused, so any kill counted
         # in its cgroup happened during this job.
         if after is not None and after > 0:
-            return JobOutcome(
-                "oom",
-                exit_code,
-                bytes(out.buf),
-                bytes(err.buf),
-                truncated,
-                f"memory limit of {limits.memory_mb} MiB exceeded; process killed",
-                reusable=False,
-            )
-        return JobOutcome(
-            "failed",
-            exit_code,
-            bytes(out.buf),
-            bytes(err.buf),
-            truncated,
-            "killed by SIGKILL",
-            reusable=False,
-        )
+            reason = f"memory limit of {limits.memory_mb} MiB exceeded; process killed"
+            return streams.outcome("oom", exit_code, reason, reusable=False)
+        return streams.outcome("failed", exit_code, "killed by SIGKILL", reusable=False)
     if exit_code == 0:
-        return JobOutcome("passed", 0, bytes(out.buf), bytes(err.buf), truncated, None, reusable=True)
-    return JobOutcome(
-        "failed", exit_code, bytes(out.buf), bytes(err.buf), truncated, f"exit code {exit_code}", reusable=True
-    )
+        return streams.outcome("passed", 0, None, reusable=True)
+    return streams.outcome("failed", exit_code, f"exit code {exit_code}", reusable=True)
 
 
 def _exit_code(api: Any, eid: str) -> int | None:

@@ -37,6 +37,7 @@ def test_wheel_layout_and_import(tmp_path: Path) -> None:
     # Data the code reads at run time travels with the wheel.
     assert "codeassist/context/queries/python-tags.scm" in names
     assert "codeassist/sandbox/images/python.toml" in names
+    assert "codeassist/sandbox/seccomp/docker-default.json" in names
     target = tmp_path / "site"
     inst = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
