@@ -142,16 +142,22 @@ def test_job_that_tampers_with_the_runner_fails_and_its_container_goes(solo_runn
     assert host_of(nxt) != host_of(res) or not res.stdout, (res, nxt)
 
 
-def test_wrong_code_that_signals_the_runner_is_rejected(sandbox: Sandbox, tmp_path: Path) -> None:
-    # issue 17: a wrong double() that interrupts the runner was labelled "unverified" (and shown)
-    (tmp_path / "calc.py").write_text("def double(x):\n    return 2 * x\n")
+@pytest.mark.parametrize(
+    "body",
+    [
+        # issue 17: a wrong double() that interrupts the runner was labelled "unverified" (and shown)
+        "    os.kill(1, signal.SIGINT)\n    os.kill(1, signal.SIGTERM)\n    return 3 * x\n",
+        # a right answer that breaks the runner for later jobs: "crashed", which the verifier counts as a failure
+        "    resource.prlimit(1, resource.RLIMIT_NOFILE, (3, 3))\n    return 2 * x\n",
+    ],
+    ids=["signals", "tampers"],
+)
+def test_code_that_attacks_the_runner_is_rejected(sandbox: Sandbox, tmp_path: Path, body: str) -> None:
+    original = "def double(x):\n    return 2 * x\n"
+    (tmp_path / "calc.py").write_text(original)
     (tmp_path / "test_calc.py").write_text("from calc import double\n\ndef test_double():\n    assert double(3) == 6\n")
-    wrong = (
-        "import os, signal\n\n"
-        "def double(x):\n    os.kill(1, signal.SIGINT)\n    os.kill(1, signal.SIGTERM)\n    return 3 * x\n"
-    )
-    change = Change(str(tmp_path), {"calc.py": wrong}, {"calc.py": "def double(x):\n    return 2 * x\n"})
-    verdict = Verifier(sandbox).verify(change)
+    hostile = "import os, resource, signal\n\ndef double(x):\n" + body
+    verdict = Verifier(sandbox).verify(Change(str(tmp_path), {"calc.py": hostile}, {"calc.py": original}))
     assert verdict.rejected and verdict.label == LABEL_FAILED, verdict
     assert verdict.tiers[-1].tier == "tests" and verdict.tiers[-1].status == "failed", verdict
 
