@@ -13,8 +13,10 @@ cannot cover (a daemon that was down when the owner died).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -198,16 +200,30 @@ def fate(api: Any, cid: str, since: float) -> tuple[Fate, str]:
         if state.get("OOMKilled"):
             return "oom", "the memory limit was exceeded and the sandbox runner was killed with the job"
         return "crashed", f"the sandbox runner died during the job (exit code {state.get('ExitCode')})"
-    try:
-        # `until` a moment ahead: the OOM event can trail the container's exit
-        events = api.events(since=since - 1.0, until=time.time() + 0.3, filters={"container": cid}, decode=True)
-        actions = {(e.get("Action") or e.get("status") or ""): e for e in events}
-    except Exception as exc:
-        return "error", describe(exc)
+    actions = _events(api, cid, since)
+    if actions is None:
+        return "error", "the Docker daemon did not say what ended the sandbox runner"
     if "oom" in actions:
         return "oom", "the memory limit was exceeded and the sandbox runner was killed with the job"
     code = ((actions.get("die") or {}).get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")
     return "crashed", f"the sandbox runner died during the job (exit code {code})"
+
+
+def _events(api: Any, cid: str, since: float) -> dict[str, dict[str, Any]] | None:
+    """The daemon's events for ``cid`` since ``since`` by action ("die", "oom"...), or None when it does not answer
+    within a few seconds (docker-py streams events without a timeout, hence the thread)."""
+    found: list[dict[str, dict[str, Any]]] = []
+
+    def ask() -> None:
+        # `until` a moment ahead: the OOM event can trail the container's exit
+        with contextlib.suppress(Exception):  # daemon gone: no answer, which the caller reports
+            events = api.events(since=since - 1.0, until=time.time() + 0.3, filters={"container": cid}, decode=True)
+            found.append({(e.get("Action") or e.get("status") or ""): e for e in events})
+
+    worker = threading.Thread(target=ask, daemon=True, name="sandbox-events")
+    worker.start()
+    worker.join(5.0)
+    return found[0] if found else None
 
 
 def remove_orphans(api: Any, *, include_own_stopped: bool = False) -> int:

@@ -224,3 +224,39 @@ def test_runner_lost_during_a_job_is_crashed_not_error(docker_ok: None) -> None:
         assert "runner died during the job" in (res.reason or "") and "137" in (res.reason or ""), res
         nxt = box.run({}, ["python3", "-c", HOSTNAME])
         assert nxt.status == "passed" and host_of(nxt) != cid[:12], nxt
+
+
+@pytest.mark.parametrize(
+    ("pid1", "expected"),
+    [
+        (["sh", "-c", "exit 3"], ("crashed", "exit code 3")),
+        (["python3", "-c", "b = b'x' * (200 << 20)"], ("oom", "memory limit")),
+    ],
+)
+def test_why_a_runner_went_is_known_after_auto_removal(
+    docker_ok: None, pid1: list[str], expected: tuple[str, str]
+) -> None:
+    # The container is usually gone (auto-remove) by the time the host asks: the daemon's event log still tells an
+    # OOM kill from any other end.
+    import docker
+    from codeassist.sandbox import image_for
+    from codeassist.sandbox.containers import ContainerSpec, attach, fate
+
+    api = docker.from_env(timeout=10).api
+    spec = ContainerSpec(image_for(SandboxConfig()), Limits(memory_mb=64), "65534:65534")
+    since = time.time()
+    cid = spec.create(api, pooled=False, command=pid1)
+    lifeline = attach(api, cid)
+    try:
+        spec.start(api, cid)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                api.inspect_container(cid)
+            except docker.errors.NotFound:
+                break
+            time.sleep(0.05)
+        status, why = fate(api, cid, since)
+    finally:
+        lifeline.close()
+    assert status == expected[0] and expected[1] in why, (status, why)
