@@ -93,18 +93,19 @@ def _raw(sock: Any) -> socket.socket:
 
 def oom_kills(api: Any, cid: str, user: str) -> int | None:
     """The container cgroup's oom_kill counter (cgroup v1 or v2), or None when it cannot be read."""
-    for attempt in range(3):  # a loaded daemon can fail an exec; the answer decides oom vs failed
+    for attempt in range(4):  # a loaded daemon can fail an exec; the answer decides oom vs failed
         try:
             eid = api.exec_create(cid, ["sh", "-c", OOM_PROBE], user=user)["Id"]
             out: bytes = api.exec_start(eid)
         except Exception:
-            time.sleep(0.1 * (attempt + 1))
-            continue
+            out = b""
         for line in out.decode(errors="replace").splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[0] == "oom_kill" and parts[1].isdigit():
                 return int(parts[1])
-        return None
+        # Under load runc may fail the exec and say so as its *output* ("OCI runtime exec failed: ... read init-p:
+        # connection reset by peer"): try again rather than calling an OOM kill a plain SIGKILL.
+        time.sleep(0.1 * (attempt + 1))
     return None
 
 
