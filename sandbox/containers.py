@@ -165,10 +165,27 @@ def remove_quietly(api: Any, cid: str) -> bool:
     except docker.errors.NotFound:
         return True
     except docker.errors.APIError as exc:
-        return exc.status_code == 409 and "in progress" in str(exc)  # auto-remove got there first
+        if exc.status_code == 409 and "in progress" in str(exc):
+            return _gone(api, cid)  # auto-remove got there first: wait for it, so removal stays synchronous
+        return False
     except Exception:
         return False
     return True
+
+
+def _gone(api: Any, cid: str, wait_s: float = 5.0) -> bool:
+    import docker.errors
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            api.inspect_container(cid)
+        except docker.errors.NotFound:
+            return True
+        except Exception:
+            return False
+        time.sleep(0.05)
+    return False
 
 
 def attach(api: Any, cid: str) -> socket.socket:

@@ -153,14 +153,14 @@ class Pool:
             deadline = time.monotonic() + wait_s
             while (self._creating > 0 or self._removing > 0) and time.monotonic() < deadline:
                 self._cond.wait(0.1)
-        for worker in workers:
-            worker.close()
         try:
             api = self.conn.api()
         except DockerUnavailable:
-            return
+            api = None
         for worker in workers:
-            remove_quietly(api, worker.cid)
+            if api is not None:
+                remove_quietly(api, worker.cid)  # before closing its stream, which would start auto-removal
+            worker.close()
 
     def stats(self) -> dict[str, int]:
         with self._cond:
@@ -192,17 +192,17 @@ class Pool:
                 return Worker(cid, lifeline=chan)
             wait_ready(chan, RUNNER_START_TIMEOUT_S)
         except ChannelClosed as exc:
+            remove_quietly(api, cid)
             if chan is not None:
                 chan.close()
-            remove_quietly(api, cid)
             raise PoolError(
                 f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3, "
                 "or set SandboxConfig(runner=False)"
             ) from exc
         except Exception:
+            remove_quietly(api, cid)
             if chan is not None:
                 chan.close()
-            remove_quietly(api, cid)
             raise
         return Worker(cid, chan=chan)
 
@@ -246,11 +246,11 @@ class Pool:
         threading.Thread(target=work, daemon=True, name="sandbox-remove").start()
 
     def _remove(self, worker: Worker) -> None:
-        worker.close()
         try:
             removed = remove_quietly(self.conn.api(), worker.cid)
         except DockerUnavailable:
             removed = False
+        worker.close()  # after the removal: closing first would race it with auto-removal
         if not removed:
             self.sweep_needed = True
 
