@@ -77,7 +77,8 @@ def _load_rows(path: Path) -> dict[str, BugResult]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from codeassist.engine import Engine, EngineConfig
-    from codeassist.fixer import FixConfig, Fixer, locate
+    from codeassist.fix_target import locate
+    from codeassist.fixer import FixConfig, Fixer
     from codeassist.verify import Verifier, make_sandbox
 
     problems = load_problems()

@@ -10,30 +10,21 @@ so a literal ``<|im_end|>`` inside a file stays text and cannot end the turn ear
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.errors import ModelError
+from codeassist.fix_prompt import extract_code_block, focus_answer, reindent
 from codeassist.models.backend import CancelCheck, GenerationParams, ModelBackend
+from codeassist.syntax import Problem
 
-EXPLAIN_SYSTEM = (
-    "You are a concise senior software engineer. Explain code to a colleague in Markdown: "
-    "first one sentence on what it does, then a short bullet list of how it works and anything surprising."
-)
 FIX_SYSTEM = (
     "You fix bugs in code. Reply with only the corrected lines inside one fenced code block, "
     "keeping the original indentation. No explanation."
 )
 
 VERIFICATION_UNVERIFIED = "unverified"
-_SENTINEL = "\x00codeassist-content-{}\x00"
-
-
-@dataclass
-class ChatMessage:
-    role: str  # system | user | assistant
-    content: str
 
 
 @dataclass
@@ -43,16 +34,6 @@ class ChatResult:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     total_ms: float = 0.0
-
-
-@dataclass
-class Problem:
-    """Something to fix: a 0-based, inclusive line span of the document and what is wrong there."""
-
-    start_line: int
-    end_line: int
-    message: str
-    source: str = ""  # the linter or LSP that reported it; "codeassist" for our syntax check
 
 
 @dataclass
@@ -66,57 +47,6 @@ class FixCandidate:
     raw: str = ""
     stop_reason: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-# -- chat template ----------------------------------------------------------------------------------------------------
-
-
-def _chatml(messages: Sequence[ChatMessage]) -> str:
-    parts = [f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages]
-    return "".join(parts) + "<|im_start|>assistant\n"
-
-
-def render_chat(messages: Sequence[ChatMessage], chat_template: str | None) -> str:
-    """Render ``messages`` with the GGUF's Jinja chat template (sandboxed, as llama.cpp and HF do), ending with the
-    assistant's turn opened. Falls back to ChatML, the format of Qwen and most small code models, when the GGUF has no
-    template or it does not render."""
-    if not chat_template:
-        return _chatml(messages)
-    try:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        def raise_exception(message: str) -> None:
-            raise ValueError(message)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = raise_exception
-        rendered = env.from_string(chat_template).render(
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            bos_token="",
-            eos_token="",
-        )
-    except Exception:
-        return _chatml(messages)
-    return str(rendered)
-
-
-def chat_tokens(backend: ModelBackend, messages: Sequence[ChatMessage]) -> list[int]:
-    """Token ids for a chat: markup with special tokens parsed, message contents as plain text."""
-    placeholders = [ChatMessage(m.role, _SENTINEL.format(i)) for i, m in enumerate(messages)]
-    rendered = render_chat(placeholders, backend.info.chat_template)
-    special: Callable[[str], list[int]] = getattr(backend, "tokenize_special", backend.tokenize)
-    ids: list[int] = []
-    pattern = re.compile("\x00codeassist-content-(\\d+)\x00")
-    pos = 0
-    for m in pattern.finditer(rendered):
-        if m.start() > pos:
-            ids += special(rendered[pos : m.start()])
-        ids += backend.tokenize(messages[int(m.group(1))].content)
-        pos = m.end()
-    if pos < len(rendered):
-        ids += special(rendered[pos:])
-    return ids
 
 
 def chat(
@@ -142,66 +72,8 @@ def chat(
     return ChatResult(gen.text, gen.stop_reason, gen.prompt_tokens, len(gen.tokens), gen.total_ms)
 
 
-# -- fix --------------------------------------------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.S)
-
-
-def extract_code_block(answer: str) -> str | None:
-    """The first fenced code block of a chat answer (an unterminated one counts: generation may stop at a cap), or
-    None when there is none."""
-    m = _FENCE.search(answer)
-    if m is None:
-        return None
-    return m.group(1).rstrip("\n")
-
-
 def _block_closed(text: str) -> bool:
     return text.count("```") >= 2
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
-def reindent(replacement: str, original_first_line: str) -> str:
-    """Shift the model's lines so the first non-blank one has the original's indentation (small models often drop
-    the leading indentation of a snippet taken from inside a function)."""
-    lines = replacement.split("\n")
-    first = next((ln for ln in lines if ln.strip()), None)
-    if first is None:
-        return replacement
-    have, want = _indent_of(first), _indent_of(original_first_line)
-    if have == want:
-        return replacement
-    out = []
-    for ln in lines:
-        if not ln.strip():
-            out.append("")
-        elif ln.startswith(have):
-            out.append(want + ln[len(have) :])
-        else:
-            out.append(want + ln.lstrip())
-    return "\n".join(out)
-
-
-def focus_answer(code: str, target: str, context: Sequence[str]) -> str:
-    """When the model answers with surrounding context too (it often rewrites the whole function), keep the window
-    of lines that best matches the target lines: those are what replaces the problem's span."""
-    import difflib
-
-    answer, wanted = code.split("\n"), target.split("\n")
-    known = {ln.strip() for ln in context if ln.strip()}
-    if len(answer) <= len(wanted) or not any(ln.strip() in known for ln in answer):
-        return code
-    n = len(wanted)
-
-    def score(i: int) -> float:
-        pairs = zip(answer[i : i + n], wanted, strict=True)
-        return sum(difflib.SequenceMatcher(None, a.strip(), w.strip()).ratio() for a, w in pairs) / n
-
-    best = max(range(len(answer) - n + 1), key=score)
-    return "\n".join(answer[best : best + n]) if score(best) >= 0.5 else code
 
 
 def fix(
@@ -254,50 +126,3 @@ def fix(
         if code.strip() != target.strip():
             return FixCandidate(start, end, code, raw=result.text, stop_reason=result.stop_reason)
     return None
-
-
-# -- syntax problems (tree-sitter) ------------------------------------------------------------------------------------
-
-_GRAMMARS = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
-}
-
-
-def syntax_problems(text: str, language: str | None, *, limit: int = 20) -> list[Problem]:
-    """ERROR and MISSING nodes of a tree-sitter parse, as fixable problems (empty for unknown languages)."""
-    if language not in _GRAMMARS:
-        return []
-    import importlib
-
-    import tree_sitter
-
-    module, attr = _GRAMMARS[language]
-    try:
-        lang = tree_sitter.Language(getattr(importlib.import_module(module), attr)())
-    except (ImportError, AttributeError):
-        return []
-    tree = tree_sitter.Parser(lang).parse(text.encode("utf-8"))
-    problems: list[Problem] = []
-    stack = [tree.root_node]
-    while stack and len(problems) < limit:
-        node = stack.pop()
-        if not node.has_error:
-            continue
-        if node.is_missing:
-            problems.append(
-                Problem(node.start_point[0], node.end_point[0], f"syntax error: missing {node.type!r}", "codeassist")
-            )
-            continue
-        if node.type == "ERROR":
-            problems.append(Problem(node.start_point[0], node.end_point[0], "syntax error", "codeassist"))
-            continue
-        stack.extend(reversed(node.children))
-    return sorted(problems, key=lambda p: (p.start_line, p.end_line))

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from codeassist.actions import EXPLAIN_SYSTEM, ChatMessage, chat_tokens
+from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.engine import Engine
 from codeassist.errors import InputError, ModelError
 from codeassist.models.backend import CancelCheck, GenerationParams
-from codeassist.verify import python_definitions
+from codeassist.pyast import python_definitions
 
+EXPLAIN_SYSTEM = (
+    "You are a concise senior software engineer. Explain code to a colleague in Markdown: "
+    "first one sentence on what it does, then a short bullet list of how it works and anything surprising."
+)
 MAX_CONTEXT_LINES = 40
 
 

@@ -29,7 +29,8 @@ from typing import Any
 
 from codeassist.edits import atomic_write, git_dirty
 from codeassist.errors import InputError
-from codeassist.fixer import MAX_WHOLE_FILE_LINES, FixConfig, Fixer, FixTarget
+from codeassist.fix_target import MAX_WHOLE_FILE_LINES, FixTarget
+from codeassist.fixer import FixConfig, Fixer
 from codeassist.verify import Change, Verifier
 
 STATE_DIR = ".codeassist"

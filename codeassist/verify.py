@@ -19,7 +19,6 @@ re-verifying the same candidate (de-duplicated candidates, a retried refactor) c
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import re
@@ -31,8 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from codeassist.actions import syntax_problems
 from codeassist.documents import language_for_path
+from codeassist.pyast import module_name, python_parse_error, python_symbols_at
+from codeassist.syntax import syntax_problems
+from codeassist.testfinder import TEST_FILE, select_tests
+from codeassist.walk import workspace_files
 
 if TYPE_CHECKING:
     from codeassist.sandbox import Limits, RunResult, Sandbox
@@ -48,15 +50,6 @@ TierName = Literal["syntax", "compile", "tests"]
 # passed: checked and fine; failed: checked and wrong; skipped: nothing to check (e.g. no tests found);
 # error: could not check (sandbox unavailable, timeout of the checker itself) -- never counts as a pass.
 TierStatus = Literal["passed", "failed", "skipped", "error"]
-
-# Directories never shipped to the sandbox: VCS data, environments, caches, our own state.
-SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache",
-     ".pytest_cache", ".tox", ".codeassist", "build", "dist", ".eggs"}
-)  # fmt: skip
-MAX_FILE_BYTES = 512 << 10
-MAX_WORKSPACE_BYTES = 24 << 20
-TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 
 
 @dataclass(frozen=True)
@@ -129,175 +122,6 @@ class Change:
     original: dict[str, str] = field(default_factory=dict)
     symbols: tuple[str, ...] = ()
     test_command: tuple[str, ...] | None = None
-
-
-# -- workspace scanning ---------------------------------------------------------------------------------------------
-
-
-def workspace_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
-    """The workspace files shipped to the sandbox: every regular file under ``root`` outside VCS/env/cache dirs,
-    skipping files over :data:`MAX_FILE_BYTES`; stops at :data:`MAX_WORKSPACE_BYTES` in total."""
-    base = Path(root)
-    out: dict[str, bytes] = {}
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if not path.is_file() or path.is_symlink() or st.st_size > MAX_FILE_BYTES:
-                continue
-            if total + st.st_size > MAX_WORKSPACE_BYTES:
-                return out
-            total += st.st_size
-            out[path.relative_to(base).as_posix()] = path.read_bytes()
-    return out
-
-
-def changed_lines(old: str, new: str) -> set[int]:
-    """0-based lines of ``new`` that differ from ``old`` (insertions and replacements)."""
-    import difflib
-
-    a, b = old.split("\n"), new.split("\n")
-    lines: set[int] = set()
-    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            lines.update(range(j1, max(j2, j1 + 1)))
-    return lines
-
-
-def python_definitions(text: str, *, classes: bool = True) -> list[tuple[str, int, int]]:
-    """(name, start, end), 0-based inclusive with decorators, of every function (and class) in ``text``, outermost
-    first. Parses with :mod:`ast` (parsing never executes anything); empty when the text does not parse."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    out: list[tuple[str, int, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
-            classes or not isinstance(node, ast.ClassDef)
-        ):
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            out.append((node.name, start, (node.end_lineno or node.lineno) - 1))
-    return out
-
-
-def python_symbols_at(text: str, lines: set[int]) -> list[str]:
-    """Names of the functions/classes (and their enclosing classes) whose span covers any of ``lines``."""
-    found: list[str] = []
-    for name, start, end in python_definitions(text):
-        if any(start <= ln <= end for ln in lines) and name not in found:
-            found.append(name)
-    return found
-
-
-def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]:
-    """Functions of ``text`` that call (or otherwise name) any of ``names``, transitively up to ``depth`` levels,
-    excluding ``names`` themselves. Why: a private helper is rarely named by a test, but the tests of the public
-    function that calls it exercise it; verifying an edit of the helper runs those."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    uses: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            used = uses.setdefault(node.name, set())
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Name):
-                    used.add(sub.id)
-                elif isinstance(sub, ast.Attribute):
-                    used.add(sub.attr)
-    known = set(names)
-    found: list[str] = []
-    frontier = set(names)
-    for _ in range(depth):
-        new = [fn for fn, used in uses.items() if fn not in known and used & frontier]
-        if not new:
-            break
-        found += new
-        known.update(new)
-        frontier = set(new)
-    return found
-
-
-def _python_parse_error(text: str) -> str | None:
-    """``LINE: message`` of Python's parser on ``text``, or None when it parses (``ast.parse`` runs nothing)."""
-    try:
-        ast.parse(text)
-    except SyntaxError as exc:
-        return f"{exc.lineno or 0}: {exc.msg}"
-    except ValueError as exc:  # e.g. NUL bytes
-        return f"0: {exc}"
-    return None
-
-
-def top_level_names(text: str) -> list[str]:
-    """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-
-
-def module_name(rel_path: str) -> str | None:
-    """Dotted module name of a workspace-relative ``.py`` path (``pkg/mod.py`` -> ``pkg.mod``)."""
-    if not rel_path.endswith(".py"):
-        return None
-    parts = rel_path[:-3].split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
-
-
-def _word_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
-    names = sorted({n for n in names if n and n.isidentifier()})
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
-
-
-def find_tests(files: Mapping[str, bytes | str], symbols: Sequence[str], edited: Sequence[str]) -> list[str]:
-    """Test files (pytest naming) that mention an edited symbol as a whole word. Edited test files themselves are
-    excluded: a candidate must not be judged by tests it rewrote.
-
-    When some of those files also name an edited module (any part of its dotted name, as ``from pkg.stats import``
-    or ``import stats`` do), only those count: a common function name (``parse``, ``main``) is mentioned by tests of
-    other modules too, and running them would judge the edit by unrelated (possibly broken) code."""
-    pattern = _word_pattern(symbols)
-    if pattern is None:
-        return []
-    modules = _word_pattern([part for rel in edited for part in (module_name(rel) or "").split(".")])
-    hits: list[str] = []
-    importing: list[str] = []
-    for rel, content in files.items():
-        if rel in edited or not TEST_FILE.search(rel) or rel.endswith("conftest.py"):
-            continue
-        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-        if pattern.search(text):
-            hits.append(rel)
-            if modules is not None and modules.search(text):
-                importing.append(rel)
-    return sorted(importing or hits)
-
-
-def has_doctests(text: str, symbols: Sequence[str]) -> bool:
-    """True when a docstring of an edited symbol holds a ``>>>`` example."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in symbols:
-            doc = ast.get_docstring(node) or ""
-            if ">>>" in doc:
-                return True
-    return False
 
 
 # -- the verifier ---------------------------------------------------------------------------------------------------
@@ -407,8 +231,8 @@ class Verifier:
                 problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
             elif (
                 rel.endswith(".py")
-                and (err := _python_parse_error(text))
-                and (rel not in change.original or _python_parse_error(change.original[rel]) is None)
+                and (err := python_parse_error(text))
+                and (rel not in change.original or python_parse_error(change.original[rel]) is None)
             ):
                 # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
                 # parser is not, and parsing never executes anything, so this needs no sandbox
@@ -450,42 +274,11 @@ class Verifier:
         return verdict
 
     def test_command(self, change: Change, files: Mapping[str, bytes]) -> tuple[tuple[str, ...] | None, str]:
-        """The argv of the tests tier and a description; None when there is nothing to run."""
-        if change.test_command:
-            return tuple(change.test_command), "configured test command"
-        symbols = list(change.symbols)
-        if not symbols:
-            for rel, text in change.files.items():
-                if rel.endswith(".py"):
-                    found = python_symbols_at(text, changed_lines(change.original.get(rel, ""), text))
-                    # a module-level edit (imports, constants, a module docstring) can affect every definition in it
-                    symbols += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
-        edited = list(change.files)
-        tests = find_tests(files, symbols, edited)
-        doctest_files = [
-            rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, symbols)
-        ]
-        via = ""
-        if not tests and not doctest_files and symbols:
-            # no test names the edited helper: run the tests of the same-file functions that call it
-            callers = [
-                c for rel, text in change.files.items() if rel.endswith(".py") for c in python_callers(text, symbols)
-            ]
-            tests = find_tests(files, callers, edited)
-            doctest_files = [
-                rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, callers)
-            ]
-            via = f" (through callers: {', '.join(callers)})" if tests or doctest_files else ""
-        if not tests and not doctest_files:
-            names = ", ".join(symbols) or "the edited code"
-            return None, f"no tests reference {names}"
-        args = [*tests, *doctest_files]
-        if doctest_files:
-            args.append("--doctest-modules")
-        # -v: pytest names each test before running it, so the output kept from a run cut by the time limit says
-        # which test hung (the sandbox returns the output so far on a timeout)
-        argv = ("python3", "-B", "-m", "pytest", "-v", "-p", "no:cacheprovider", *self.test_args, *args)
-        return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s){via}"
+        """The argv of the tests tier and a description; None when nothing would run (:mod:`codeassist.testfinder`)."""
+        return select_tests(
+            change.files, change.original, files, symbols=change.symbols, command=change.test_command,
+            test_args=self.test_args,
+        )  # fmt: skip
 
     def check_tests(self, change: Change, files: Mapping[str, bytes] | None = None) -> TierVerdict:
         """Tier 3: the tests that exercise the edit, in the sandbox. ``passed`` requires that tests actually ran."""

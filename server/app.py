@@ -28,6 +28,7 @@ from codeassist import actions as engine_actions
 from codeassist.documents import clamped_offset, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.errors import CodeassistError, InputError
+from codeassist.syntax import Problem, syntax_problems
 
 from . import items
 from .config import Settings, merge, workspace_file_settings
@@ -539,13 +540,13 @@ class CodeassistServer(LanguageServer):
 
     def problems(
         self, doc: Document, rng: types.Range, diagnostics: list[types.Diagnostic]
-    ) -> list[tuple[engine_actions.Problem, types.Diagnostic | None]]:
+    ) -> list[tuple[Problem, types.Diagnostic | None]]:
         """Diagnostics from the request context (any source) plus our own tree-sitter syntax errors in range."""
-        found: list[tuple[engine_actions.Problem, types.Diagnostic | None]] = []
+        found: list[tuple[Problem, types.Diagnostic | None]] = []
         for d in diagnostics:
-            p = engine_actions.Problem(d.range.start.line, d.range.end.line, d.message, d.source or "")
+            p = Problem(d.range.start.line, d.range.end.line, d.message, d.source or "")
             found.append((p, d))
-        for p in engine_actions.syntax_problems(doc.text.replace("\r\n", "\n"), doc.language):
+        for p in syntax_problems(doc.text.replace("\r\n", "\n"), doc.language):
             if p.end_line < rng.start.line or p.start_line > rng.end.line:
                 continue
             if any(q.start_line <= p.start_line <= q.end_line for q, _ in found):
@@ -587,7 +588,7 @@ class CodeassistServer(LanguageServer):
             raise ContentModified("the document changed since the fix was offered; ask for code actions again")
         engine = self.require_ready()
         text = doc.text
-        problem = engine_actions.Problem(
+        problem = Problem(
             int(data["startLine"]), int(data["endLine"]), str(data["message"]), str(data.get("source", ""))
         )
         candidate = await self.generate_fix(engine, doc, text, problem)
@@ -615,7 +616,7 @@ class CodeassistServer(LanguageServer):
         return action
 
     async def generate_fix(
-        self, engine: Engine, doc: Document, text: str, problem: engine_actions.Problem
+        self, engine: Engine, doc: Document, text: str, problem: Problem
     ) -> engine_actions.FixCandidate | None:
         normalized = text.replace("\r\n", "\n")
         max_tokens = max(32, self.settings.max_tokens * 3)

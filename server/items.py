@@ -6,7 +6,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from codeassist.actions import FixCandidate, Problem
+from codeassist.actions import FixCandidate
+from codeassist.syntax import Problem
 
 from .convert import UTF16, Pos, lsp_line_starts, offset_of, position_of, width
 

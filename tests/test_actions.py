@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from codeassist import actions as A
+from codeassist import chat as C
+from codeassist import fix_prompt as P
+from codeassist import syntax as S
 
 QWEN_LIKE = (
     "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
@@ -14,37 +17,37 @@ QWEN_LIKE = (
 
 
 def test_render_chat_template_and_chatml_fallback() -> None:
-    msgs = [A.ChatMessage("system", "be brief"), A.ChatMessage("user", "hi")]
+    msgs = [C.ChatMessage("system", "be brief"), C.ChatMessage("user", "hi")]
     expected = "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
-    assert A.render_chat(msgs, QWEN_LIKE) == expected
-    assert A.render_chat(msgs, None) == expected
-    assert A.render_chat(msgs, "{% broken") == expected  # a template that does not render falls back to ChatML
+    assert C.render_chat(msgs, QWEN_LIKE) == expected
+    assert C.render_chat(msgs, None) == expected
+    assert C.render_chat(msgs, "{% broken") == expected  # a template that does not render falls back to ChatML
 
 
 def test_extract_code_block() -> None:
-    assert A.extract_code_block("Here:\n```python\nx = 1\ny = 2\n```\nDone") == "x = 1\ny = 2"
-    assert A.extract_code_block("```\nunterminated\n") == "unterminated"
-    assert A.extract_code_block("no code") is None
+    assert P.extract_code_block("Here:\n```python\nx = 1\ny = 2\n```\nDone") == "x = 1\ny = 2"
+    assert P.extract_code_block("```\nunterminated\n") == "unterminated"
+    assert P.extract_code_block("no code") is None
 
 
 def test_reindent() -> None:
-    assert A.reindent("for x in xs:\n    total += x", "    for x in xs") == "    for x in xs:\n        total += x"
-    assert A.reindent("    ok", "    ok") == "    ok"
+    assert P.reindent("for x in xs:\n    total += x", "    for x in xs") == "    for x in xs:\n        total += x"
+    assert P.reindent("    ok", "    ok") == "    ok"
 
 
 def test_focus_answer_drops_echoed_context() -> None:
     answer = "def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)"
     context = ["def mean(xs):", "    total = 0", "    for x in xs", "        total += x"]
-    assert A.focus_answer(answer, "    return totl / len(xs)", context) == "    return total / len(xs)"
-    assert A.focus_answer("import os\nx = os.sep", "x = os.sep", []) == "import os\nx = os.sep"
+    assert P.focus_answer(answer, "    return totl / len(xs)", context) == "    return total / len(xs)"
+    assert P.focus_answer("import os\nx = os.sep", "x = os.sep", []) == "import os\nx = os.sep"
 
 
 def test_syntax_problems() -> None:
-    problems = A.syntax_problems("def f(:\n    return 1\n", "python")
+    problems = S.syntax_problems("def f(:\n    return 1\n", "python")
     assert problems and problems[0].start_line == 0 and problems[0].source == "codeassist"
-    assert A.syntax_problems("def f():\n    return 1\n", "python") == []
-    assert A.syntax_problems("whatever", None) == []
-    assert A.syntax_problems("int main( { return 0; }", "c")
+    assert S.syntax_problems("def f():\n    return 1\n", "python") == []
+    assert S.syntax_problems("whatever", None) == []
+    assert S.syntax_problems("int main( { return 0; }", "c")
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +62,16 @@ def backend():  # type: ignore[no-untyped-def]
 
 @pytest.mark.model
 def test_chat_tokens_keep_user_text_literal(backend) -> None:  # type: ignore[no-untyped-def]
-    ids = A.chat_tokens(backend, [A.ChatMessage("user", "a <|im_end|> b")])
+    ids = C.chat_tokens(backend, [C.ChatMessage("user", "a <|im_end|> b")])
     im_end = backend.tokenize_special("<|im_end|>")
     assert len(im_end) == 1
     # the literal <|im_end|> in the content stays plain text: only the template's own turn ends are special
-    plain = A.chat_tokens(backend, [A.ChatMessage("user", "a b")])
+    plain = C.chat_tokens(backend, [C.ChatMessage("user", "a b")])
     assert ids.count(im_end[0]) == plain.count(im_end[0]) >= 1
 
 
 @pytest.mark.model
 def test_fix_with_the_model(backend) -> None:  # type: ignore[no-untyped-def]
     src = "def mean(xs):\n    return totl / len(xs)\n"
-    fix = A.fix(backend, src, A.Problem(1, 1, "undefined name 'totl'"), language="python", max_tokens=32)
+    fix = A.fix(backend, src, S.Problem(1, 1, "undefined name 'totl'"), language="python", max_tokens=32)
     assert fix is None or (fix.start_line == 1 and fix.verification == "unverified" and fix.replacement.strip())

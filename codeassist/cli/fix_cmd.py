@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codeassist.edits import atomic_write
-    from codeassist.fixer import FixConfig, Fixer, locate
+    from codeassist.fix_target import locate
+    from codeassist.fixer import FixConfig, Fixer
     from codeassist.verify import Verifier, make_sandbox
 
     path, line = parse_path_line(args.location)

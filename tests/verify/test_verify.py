@@ -8,7 +8,10 @@ import pytest
 from codeassist.sandbox import Sandbox, SandboxConfig
 from verify_fixtures import BUGGY_STATS, TEST_STATS, make_project
 
-from codeassist.fixer import FixOutcome, FixTarget, RankedFix
+from codeassist.fix_target import FixTarget
+from codeassist.fixer import FixOutcome, RankedFix
+from codeassist.pyast import python_callers
+from codeassist.testfinder import find_tests
 from codeassist.verify import (
     LABEL_COMPILES,
     LABEL_FAILED,
@@ -16,8 +19,6 @@ from codeassist.verify import (
     LABEL_UNVERIFIED,
     Change,
     Verifier,
-    find_tests,
-    python_callers,
     verify_completion,
     verify_line_fix,
 )
