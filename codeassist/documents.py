@@ -10,18 +10,6 @@ import os
 
 from codeassist.errors import InputError
 
-LANGUAGE_BY_EXTENSION = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust",
-    ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
-}  # fmt: skip
-
-
-def language_for_path(path: str | None) -> str | None:
-    if not path:
-        return None
-    return LANGUAGE_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
-
 
 def read_text_file(path: str, *, max_bytes: int = 4 << 20) -> str:
     """Read a user's source file as UTF-8, refusing clearly what we cannot handle (and never modifying it)."""

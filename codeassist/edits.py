@@ -1,4 +1,4 @@
-"""Writing users' files safely: atomic replacement, unified diffs, workspace roots and git cleanliness.
+"""Writing users' files safely: atomic replacement, unified diffs and git cleanliness.
 
 Why atomic: an interrupted write (Ctrl-C, a crash, a full disk) must leave either the old bytes or the new bytes,
 never half a file. So every write goes to a temporary file in the same directory (same filesystem), is flushed and
@@ -14,8 +14,6 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-
-ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg", ".codeassist")
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
@@ -68,16 +66,6 @@ def diff_size(old: str, new: str) -> int:
         if tag != "equal":
             size += (i2 - i1) + (j2 - j1)
     return size
-
-
-def find_root(path: str | os.PathLike[str]) -> Path:
-    """The workspace root of ``path``: the nearest ancestor holding a VCS dir or project file, else its folder."""
-    start = Path(path).resolve()
-    folder = start if start.is_dir() else start.parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
-            return candidate
-    return folder
 
 
 def git_dirty(root: str | os.PathLike[str], paths: Iterable[str]) -> set[str] | None:

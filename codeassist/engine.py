@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
-from codeassist.context.languages import detect_indentation
-from codeassist.context.parsing import Document
-from codeassist.documents import language_for_path, offset_at
+from codeassist.context.languages import detect_indentation, language_for_path
+from codeassist.context.parsing import Document, count_errors
+from codeassist.documents import offset_at
 from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
 from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
+from codeassist.project import find_root
 from codeassist.prompt import BuiltPrompt, build_prompt
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
@@ -37,7 +38,7 @@ class EngineConfig:
     prefix_tokens: int = 768
     suffix_tokens: int = 256
     time_budget_ms: float | None = 5000.0
-    workspace: str | None = None  # root for the symbol index; None = the file's git root (or its folder)
+    workspace: str | None = None  # root for the symbol index; None = the file's project root (codeassist.project)
     index_workspace: bool = True
     # build the index on a background thread (the server: the first completion need not wait for a big workspace;
     # the one-shot CLI builds it first so its one completion sees every definition)
@@ -113,19 +114,6 @@ class _Prompt:
     built: BuiltPrompt | None = None
 
 
-def find_root(path: str) -> str:
-    """The enclosing git work tree of ``path`` (or its folder): the scope of the workspace symbol index."""
-    folder = os.path.dirname(os.path.abspath(path))
-    probe = folder
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return folder
-        probe = parent
-
-
 class Engine:
     """Completion engine over one model backend. Thread-safe: model calls are serialised."""
 
@@ -145,9 +133,7 @@ class Engine:
         """The workspace (symbol index + recent files + parsed documents), created on first use."""
         with self._ws_lock:
             if self._workspace is None:
-                root = self.config.workspace or (find_root(path) if path and os.path.isabs(path) else None)
-                if root is None and path:
-                    root = find_root(os.path.abspath(path))
+                root = self.config.workspace or (str(find_root(path)) if path else None)
                 self._workspace = Workspace(
                     root, build_index=self.config.index_workspace, background=self.config.index_in_background,
                     pause=self._lock.locked,  # a background build waits while the model runs (see Workspace)
@@ -240,6 +226,8 @@ class Engine:
         with self._lock:
             t0 = time.perf_counter()
             doc = self.workspace_for(req.path).document(req.path, req.text, req.language)
+            # the gate compares against the document's own (incremental) parse instead of parsing it again
+            before = count_errors(doc.tree).total if doc.tree is not None else None
             prompt = self._build_prompt(req, offset, doc)
             fim = self.backend.info.fim
             situation = make_situation(
@@ -256,7 +244,9 @@ class Engine:
         processed = stream.finish(gen.text)
         text, gate = processed.text, "off"
         if self.config.syntax_gate and text:
-            checked = self.gate.check(req.text, offset, text, path=req.path, language=doc.language)
+            checked = self.gate.check(
+                req.text, offset, text, path=req.path, language=doc.language, errors_before=before
+            )
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
         if self.config.typed_ahead and text and gen.stop_reason != "cancelled":

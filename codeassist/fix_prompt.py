@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Sequence
 
 from codeassist.chat import ChatMessage
-from codeassist.documents import language_for_path
+from codeassist.context.languages import language_for_path
 from codeassist.fix_target import FixTarget
 from codeassist.pyast import body_after_docstring, functions
 

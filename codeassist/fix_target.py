@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from codeassist.documents import language_for_path
-from codeassist.edits import find_root
+from codeassist import syntax
+from codeassist.context.languages import language_for_path
 from codeassist.errors import InputError
+from codeassist.project import find_root
 from codeassist.pyast import body_after_docstring, enclosing_function, functions
-from codeassist.syntax import syntax_problems
 from codeassist.verify import Change, TierVerdict, Verifier
 
 MAX_WHOLE_FILE_LINES = 120
@@ -113,7 +113,7 @@ def locate(
     if instruction:
         start, end, sym = span_for(line)
         return FixTarget(str(base), rel, text, start, end, error or "", "instruction", sym, instruction)
-    problems = syntax_problems(text, language)
+    problems = syntax.problems(text, language)
     if problems and (line is None or any(p.start_line <= line <= p.end_line for p in problems)):
         p = problems[0]
         start, end, sym = span_for(p.start_line)

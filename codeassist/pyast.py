@@ -1,8 +1,9 @@
 """Python source as data: definitions, their spans, callers and docstrings, through :mod:`ast`.
 
-Why ast and not tree-sitter here: these helpers feed the verifier and the fixer, which only act on Python files, and
-``ast`` gives exact statement spans (decorators, docstrings) that tree-sitter's error-tolerant tree blurs. Parsing
-never executes anything, so it runs on the host.
+Why ast and not tree-sitter here: these helpers feed the verifier and the fixer, which only act on Python files,
+and ``ast`` gives exact statement spans (decorators, docstrings) that tree-sitter's error-tolerant tree blurs.
+Every parse goes through :func:`codeassist.syntax.python_module`, so several questions about one text parse it
+once; parsing never executes anything, so it runs on the host.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ast
 import difflib
 from collections.abc import Sequence
+
+from codeassist.syntax import python_module
 
 
 def changed_lines(old: str, new: str) -> set[int]:
@@ -25,9 +28,8 @@ def changed_lines(old: str, new: str) -> set[int]:
 def python_definitions(text: str, *, classes: bool = True) -> list[tuple[str, int, int]]:
     """(name, start, end), 0-based inclusive with decorators, of every function (and class) in ``text``, outermost
     first. Parses with :mod:`ast` (parsing never executes anything); empty when the text does not parse."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = python_module(text)
+    if tree is None:
         return []
     out: list[tuple[str, int, int]] = []
     for node in ast.walk(tree):
@@ -52,9 +54,8 @@ def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]
     """Functions of ``text`` that call (or otherwise name) any of ``names``, transitively up to ``depth`` levels,
     excluding ``names`` themselves. Why: a private helper is rarely named by a test, but the tests of the public
     function that calls it exercise it; verifying an edit of the helper runs those."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = python_module(text)
+    if tree is None:
         return []
     uses: dict[str, set[str]] = {}
     for node in ast.walk(tree):
@@ -78,22 +79,10 @@ def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]
     return found
 
 
-def python_parse_error(text: str) -> str | None:
-    """``LINE: message`` of Python's parser on ``text``, or None when it parses (``ast.parse`` runs nothing)."""
-    try:
-        ast.parse(text)
-    except SyntaxError as exc:
-        return f"{exc.lineno or 0}: {exc.msg}"
-    except ValueError as exc:  # e.g. NUL bytes
-        return f"0: {exc}"
-    return None
-
-
 def top_level_names(text: str) -> list[str]:
     """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = python_module(text)
+    if tree is None:
         return []
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
@@ -112,9 +101,8 @@ def module_name(rel_path: str) -> str | None:
 
 def has_doctests(text: str, symbols: Sequence[str]) -> bool:
     """True when a docstring of an edited symbol holds a ``>>>`` example."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = python_module(text)
+    if tree is None:
         return False
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in symbols:
@@ -141,9 +129,8 @@ def enclosing_function(text: str, line: int) -> tuple[str, int, int] | None:
 def body_after_docstring(text: str, name: str, start: int, min_docstring_lines: int = 3) -> int | None:
     """0-based line of the first statement after the docstring of function ``name`` starting at ``start``, when the
     docstring spans at least ``min_docstring_lines`` lines."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = python_module(text)
+    if tree is None:
         return None
     for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != name:

@@ -31,6 +31,7 @@ from codeassist.edits import atomic_write, git_dirty
 from codeassist.errors import InputError
 from codeassist.fix_target import MAX_WHOLE_FILE_LINES, FixTarget
 from codeassist.fixer import FixConfig, Fixer
+from codeassist.project import find_root
 from codeassist.verify import Change, Verifier
 
 STATE_DIR = ".codeassist"
@@ -129,8 +130,6 @@ def sha(data: bytes) -> str:
 
 def expand(paths: Sequence[str], root: Path | None = None) -> tuple[Path, list[str]]:
     """Expand PATHS/GLOBS (``**`` allowed) to regular files; returns the workspace root and root-relative paths."""
-    from codeassist.edits import find_root
-
     found: list[Path] = []
     for spec in paths:
         matches = glob.glob(spec, recursive=True) if glob.has_magic(spec) else [spec]

@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from codeassist.documents import language_for_path
-from codeassist.pyast import module_name, python_parse_error, python_symbols_at
-from codeassist.syntax import syntax_problems
+from codeassist import syntax
+from codeassist.context.languages import language_for_path
+from codeassist.pyast import module_name, python_symbols_at
 from codeassist.testfinder import TEST_FILE, select_tests
-from codeassist.walk import workspace_files
+from codeassist.walk import read_files
 
 if TYPE_CHECKING:
     from codeassist.sandbox import Limits, RunResult, Sandbox
@@ -190,7 +190,7 @@ class Verifier:
         with self._lock:
             base = self._base.get(change.root)
         if base is None:
-            base = workspace_files(change.root)
+            base = read_files(change.root)
             with self._lock:
                 self._base[change.root] = base
         files = dict(base)
@@ -225,14 +225,14 @@ class Verifier:
         problems: list[str] = []
         for rel, text in change.files.items():
             language = language_for_path(rel)
-            found = syntax_problems(text, language)
-            before = len(syntax_problems(change.original[rel], language)) if rel in change.original else 0
+            found = syntax.problems(text, language)
+            before = len(syntax.problems(change.original[rel], language)) if rel in change.original else 0
             if len(found) > before:  # only errors the edit added count (a buffer being typed may have others)
                 problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
             elif (
                 rel.endswith(".py")
-                and (err := python_parse_error(text))
-                and (rel not in change.original or python_parse_error(change.original[rel]) is None)
+                and (err := syntax.python_error(text))
+                and (rel not in change.original or syntax.python_error(change.original[rel]) is None)
             ):
                 # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
                 # parser is not, and parsing never executes anything, so this needs no sandbox
@@ -319,13 +319,13 @@ class Verifier:
         if mode == "off":
             return Verdict(LABEL_UNVERIFIED, "verification is off")
         tiers: list[TierVerdict] = []
-        syntax = self.check_syntax(change)
-        tiers.append(syntax)
-        if syntax.status == "failed":
+        parsed = self.check_syntax(change)
+        tiers.append(parsed)
+        if parsed.status == "failed":
             return Verdict(LABEL_FAILED, "syntax error", tuple(tiers), rejected=True)
         if mode == "syntax":
             return Verdict(LABEL_UNVERIFIED, "syntax checked only", tuple(tiers))
-        broken = [rel for rel, text in change.files.items() if syntax_problems(text, language_for_path(rel))]
+        broken = [rel for rel, text in change.files.items() if syntax.problems(text, language_for_path(rel))]
         if broken:
             # Errors the edit did not add (the user is mid-edit elsewhere in the file) make compiling and testing
             # meaningless: a failure would not be the candidate's fault, and a pass is impossible. Say so.
@@ -402,9 +402,9 @@ def verify_completion(
     rel = os.path.relpath(path, root) if path and root else (path or "<buffer>")
     change = Change(root=root or "", files={rel: new_text}, original={rel: text})
     v = verifier or Verifier(None)
-    syntax = v.check_syntax(change)
-    if syntax.status == "failed":
-        return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (syntax,), rejected=True))
+    parsed = v.check_syntax(change)
+    if parsed.status == "failed":
+        return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (parsed,), rejected=True))
     multi_line = "\n" in completion.strip("\n")
     if (
         mode == "syntax"
@@ -413,19 +413,19 @@ def verify_completion(
         or verifier is None
         or not rel.endswith(".py")
     ):
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "syntax checked only", (syntax,)))
+        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "syntax checked only", (parsed,)))
     # A completion that breaks Python's parse never gets here (the syntax tier above rejects it when the document
     # parsed before); when the document did not parse either, no function can be found and it stays unverified.
     symbols = python_symbols_at(new_text, set(range(line, line + completion.count("\n") + 1)))
     if not symbols:
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
+        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (parsed,)))
     change.symbols = tuple(symbols)
     files = verifier.snapshot_files(change)
     argv, why = verifier.test_command(change, files)
     if argv is None:
         # Nothing would judge it: a sandbox compile/import alone costs a container run per completion and adds
         # little to the parse checks above, so say so instead of paying for it.
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, why, (syntax,)))
+        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, why, (parsed,)))
     verdict = verifier.verify(change, "sandbox", files)
     return CompletionCheck(not verdict.rejected, verdict)
 
@@ -460,7 +460,7 @@ def verify_line_fix(
 
     The LSP server calls this when resolving a fix action and shows ``verdict.display`` in the action's title; it
     blocks (run it off the event loop)."""
-    from codeassist.edits import find_root
+    from codeassist.project import find_root
 
     root = find_root(path)
     rel = Path(path).resolve().relative_to(root).as_posix()

@@ -2,41 +2,165 @@
 
 Why one walker: test discovery, the files shipped to the sandbox and the symbol index must agree on what belongs
 to a project (no VCS data, environments, caches or build output), or a test found on the host is missing in the
-sandbox, or the sandbox ships a virtualenv.
+sandbox, or the sandbox ships a virtualenv. Only regular files are yielded: symlinks (to files or folders) are never
+followed, and FIFOs, sockets and devices are never opened (reading a FIFO would block forever).
+
+A leaf module (the standard library only), so that ``codeassist.sandbox``, which imports nothing of the engine, can
+walk a folder the same way.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-# Directories never shipped to the sandbox: VCS data, environments, caches, our own state.
+# Never part of a project's files: VCS data, environments, caches, build output, editor state and our own state.
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache",
-     ".pytest_cache", ".tox", ".codeassist", "build", "dist", ".eggs"}
+     ".pytest_cache", ".tox", ".codeassist", "build", "dist", ".eggs", "target", ".idea", ".vscode"}
 )  # fmt: skip
 MAX_FILE_BYTES = 512 << 10
 MAX_WORKSPACE_BYTES = 24 << 20
 
 
-def workspace_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
-    """The workspace files shipped to the sandbox: every regular file under ``root`` outside VCS/env/cache dirs,
-    skipping files over :data:`MAX_FILE_BYTES`; stops at :data:`MAX_WORKSPACE_BYTES` in total."""
-    base = Path(root)
-    out: dict[str, bytes] = {}
-    total = 0
+def skipped_dir(name: str, skip: Iterable[str] = SKIP_DIRS) -> bool:
+    """True for a folder no tool looks into (see :data:`SKIP_DIRS`; also ``*.egg-info``)."""
+    return name in skip or name.endswith(".egg-info")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One regular file of the workspace."""
+
+    rel: str  # relative to the root, '/'-separated
+    path: str  # absolute (or as the root was given)
+    size: int
+    executable: bool
+
+
+@dataclass
+class WalkStats:
+    ignored: int = 0  # files and folders left out by a .gitignore or the skip list
+
+
+class GitIgnore:
+    """A small ``.gitignore`` matcher: globs, ``**``, anchored patterns, directory-only patterns and negation.
+
+    Nested ``.gitignore`` files apply to their own directory. Good enough to keep generated and vendored code out of
+    prompts; not a full reimplementation of git's rules.
+    """
+
+    def __init__(self) -> None:
+        self._rules: list[tuple[str, str, bool, bool, bool]] = []  # (base, pattern, negate, dir_only, anchored)
+
+    def add_file(self, base: str, path: str) -> None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            if negate:
+                line = line[1:]
+            dir_only = line.endswith("/")
+            line = line.rstrip("/")
+            anchored = "/" in line
+            line = line.lstrip("/")
+            if line:
+                self._rules.append((base, line, negate, dir_only, anchored))
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        result = False
+        for base, pattern, negate, dir_only, anchored in self._rules:
+            if dir_only and not is_dir:
+                continue
+            if base:
+                if not rel.startswith(base + "/"):
+                    continue
+                sub = rel[len(base) + 1 :]
+            else:
+                sub = rel
+            hit = _glob(sub, pattern) if anchored else fnmatch.fnmatchcase(os.path.basename(sub), pattern)
+            if hit:
+                result = not negate
+        return result
+
+
+def _glob(path: str, pattern: str) -> bool:
+    if "**" not in pattern:
+        return fnmatch.fnmatchcase(path, pattern)
+    regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+    regex = regex.replace(r"\?", "[^/]")
+    return re.fullmatch(regex, path) is not None
+
+
+def walk(
+    root: str | os.PathLike[str],
+    *,
+    skip: Iterable[str] = SKIP_DIRS,
+    gitignore: GitIgnore | None = None,
+    stats: WalkStats | None = None,
+) -> Iterator[Entry]:
+    """Every regular file under ``root``, in sorted order, outside skipped folders. With ``gitignore``, the
+    ``.gitignore`` files met on the way are loaded into it and what they ignore is left out."""
+    skip = frozenset(skip)
+    base = os.fspath(root)
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir
+        if gitignore is not None and ".gitignore" in filenames:
+            gitignore.add_file(rel_dir, os.path.join(dirpath, ".gitignore"))
+        keep = []
+        for name in sorted(dirnames):
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if skipped_dir(name, skip) or (gitignore is not None and gitignore.ignored(rel, True)):
+                if stats is not None:
+                    stats.ignored += 1
+                continue
+            if not os.path.islink(os.path.join(dirpath, name)):
+                keep.append(name)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            path = Path(dirpath) / name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            # a dot-name of the skip list is VCS metadata even as a file (a worktree's ``.git`` file)
+            if (name in skip and name.startswith(".")) or (gitignore is not None and gitignore.ignored(rel, False)):
+                if stats is not None:
+                    stats.ignored += 1
+                continue
+            path = os.path.join(dirpath, name)
             try:
-                st = path.lstat()
+                st = os.lstat(path)
             except OSError:
                 continue
-            if not path.is_file() or path.is_symlink() or st.st_size > MAX_FILE_BYTES:
-                continue
-            if total + st.st_size > MAX_WORKSPACE_BYTES:
-                return out
-            total += st.st_size
-            out[path.relative_to(base).as_posix()] = path.read_bytes()
+            if stat.S_ISREG(st.st_mode):
+                yield Entry(rel, path, st.st_size, bool(st.st_mode & 0o111))
+
+
+def read_files(
+    root: str | os.PathLike[str], *, max_file_bytes: int = MAX_FILE_BYTES, max_total_bytes: int = MAX_WORKSPACE_BYTES
+) -> dict[str, bytes]:
+    """The workspace's files by relative path, as the verifier discovers tests in and ships to the sandbox: files
+    over ``max_file_bytes`` are left out, and reading stops at ``max_total_bytes`` in total."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for entry in walk(root):
+        if entry.size > max_file_bytes:
+            continue
+        if total + entry.size > max_total_bytes:
+            break
+        try:
+            data = Path(entry.path).read_bytes()
+        except OSError:
+            continue
+        total += len(data)
+        out[entry.rel] = data
     return out

@@ -23,12 +23,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from codeassist import __version__
+from codeassist import __version__, syntax
 from codeassist import actions as engine_actions
 from codeassist.documents import clamped_offset, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.errors import CodeassistError, InputError
-from codeassist.syntax import Problem, syntax_problems
+from codeassist.syntax import Problem
 
 from . import items
 from .config import Settings, merge, workspace_file_settings
@@ -546,7 +546,7 @@ class CodeassistServer(LanguageServer):
         for d in diagnostics:
             p = Problem(d.range.start.line, d.range.end.line, d.message, d.source or "")
             found.append((p, d))
-        for p in syntax_problems(doc.text.replace("\r\n", "\n"), doc.language):
+        for p in syntax.problems(doc.text.replace("\r\n", "\n"), doc.language):
             if p.end_line < rng.start.line or p.start_line > rng.end.line:
                 continue
             if any(q.start_line <= p.start_line <= q.end_line for q, _ in found):

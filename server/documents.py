@@ -8,24 +8,10 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
-from codeassist.documents import language_for_path
+from codeassist.context.languages import language_of
 from codeassist.errors import InputError
 
 from .convert import UTF16, Pos, apply_change
-
-# LSP languageId -> our language names, for files whose extension says nothing (untitled buffers).
-LANGUAGE_IDS = {
-    "python": "python",
-    "javascript": "javascript",
-    "javascriptreact": "javascript",
-    "typescript": "typescript",
-    "typescriptreact": "tsx",
-    "go": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "cpp": "cpp",
-}
 
 
 def path_of(uri: str) -> str | None:
@@ -49,7 +35,7 @@ class Document:
 
     @property
     def language(self) -> str | None:
-        return language_for_path(self.path or self.uri) or LANGUAGE_IDS.get(self.language_id)
+        return language_of(self.path or self.uri, self.language_id)
 
 
 class DocumentStore:

@@ -43,11 +43,11 @@ def test_focus_answer_drops_echoed_context() -> None:
 
 
 def test_syntax_problems() -> None:
-    problems = S.syntax_problems("def f(:\n    return 1\n", "python")
+    problems = S.problems("def f(:\n    return 1\n", "python")
     assert problems and problems[0].start_line == 0 and problems[0].source == "codeassist"
-    assert S.syntax_problems("def f():\n    return 1\n", "python") == []
-    assert S.syntax_problems("whatever", None) == []
-    assert S.syntax_problems("int main( { return 0; }", "c")
+    assert S.problems("def f():\n    return 1\n", "python") == []
+    assert S.problems("whatever", None) == []
+    assert S.problems("int main( { return 0; }", "c")
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,7 @@ def verify(
         return None
     import os
 
-    from codeassist.edits import find_root
+    from codeassist.project import find_root
     from codeassist.verify import Verifier, make_sandbox, verify_completion
 
     sandbox = make_sandbox(image=args.sandbox_image, pool_size=1) if args.verify == "sandbox" else None

@@ -48,7 +48,7 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from codeassist.edits import find_root
+    from codeassist.project import find_root
     from codeassist.refactor import FileResult, Refactorer, RefactorPlan, default_fix_config, expand, undo
 
     if args.undo:
