@@ -1,8 +1,10 @@
-"""The engine: document + cursor -> context -> FIM prompt -> model -> post-processing -> result.
+"""The engine: document + cursor -> context -> FIM prompt -> model -> post-processing -> result, and the one door to
+the model for every other use case (chat turns for explain and fix).
 
-One engine serves the LSP server and the CLI. It owns one long-lived model context (so consecutive requests reuse
-the KV cache) and serialises access to it with a lock; callers pass a ``cancel`` check so that a newer request can
-make an older one give up between tokens.
+One engine serves the LSP server, the CLI and the benchmarks. It owns one long-lived model context (so
+consecutive requests reuse the KV cache) and the lock that serialises access to it: every model call is a method
+here that takes the lock itself, so no caller can forget it. Callers pass a ``cancel`` check so that a newer
+request can make an older one give up between tokens.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.languages import detect_indentation, language_for_path
 from codeassist.context.parsing import Document, count_errors
 from codeassist.documents import offset_at
 from codeassist.errors import ModelError
-from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
+from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
 from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
 from codeassist.project import find_root
 from codeassist.prompt import BuiltPrompt, build_prompt
@@ -167,16 +171,23 @@ class Engine:
 
     @property
     def backend(self) -> ModelBackend:
+        """The model itself: for the engine's own use and for benchmarks of the backend alone. Services go through
+        the engine's methods, which hold the model lock (``tests/test_invariants.py`` checks nothing else reaches
+        for it)."""
         if self._backend is None:
             self.load()
         assert self._backend is not None
         return self._backend
 
     @property
-    def model_lock(self) -> threading.Lock:
-        """Held while the model is in use. Callers that drive the backend directly (explain, fix) take it, so their
-        generations never interleave with completions on the shared KV cache."""
-        return self._lock
+    def info(self) -> ModelInfo:
+        """The loaded model's facts (loads it first when needed)."""
+        return self.backend.info
+
+    @property
+    def busy(self) -> bool:
+        """True while a model call runs (a background index build waits meanwhile)."""
+        return self._lock.locked()
 
     @property
     def loaded(self) -> bool:
@@ -256,6 +267,42 @@ class Engine:
             gate=gate, postprocess=processed.reason,
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
+
+    # -- chat (explain, fix, refactor) ---------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as user text (for sizing prompts and budgets)."""
+        with self._lock:
+            return len(self.backend.tokenize(text))
+
+    def chat_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """How many tokens the chat prompt for ``messages`` takes."""
+        with self._lock:
+            return len(chat_tokens(self.backend, messages))
+
+    def generate_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        on_text: OnText | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> Generation:
+        """One chat turn on the shared model, under the model lock so it never interleaves with a completion on the
+        KV cache. The engine's ``time_budget_ms`` applies unless ``params`` sets one. Raises ModelError when the
+        prompt leaves no room for ``params.max_tokens``."""
+        if params.time_budget_ms is None and self.config.time_budget_ms is not None:
+            params = replace(params, time_budget_ms=self.config.time_budget_ms)
+        with self._lock:
+            backend = self.backend
+            prompt = chat_tokens(backend, messages)
+            room = backend.info.n_ctx - params.max_tokens - 1
+            if len(prompt) > room:
+                raise ModelError(
+                    f"the code and its context are too long for the model context ({len(prompt)} prompt tokens, "
+                    f"room for {room})"
+                )
+            return backend.generate(prompt, params, on_text=on_text, cancel=cancel)
 
     def warm(self, req: CompletionRequest, cancel: CancelCheck | None = None) -> Generation:
         """Evaluate the prompt for ``req`` without generating, so the next keystroke there is cheap."""

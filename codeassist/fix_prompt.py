@@ -14,13 +14,13 @@ import textwrap
 from collections.abc import Sequence
 
 from codeassist.chat import ChatMessage
-from codeassist.context.languages import language_for_path
+from codeassist.context.languages import spec_for_path
 from codeassist.fix_target import FixTarget
 from codeassist.pyast import body_after_docstring, functions
 
 FIX_SYSTEM = (
-    "You are an expert Python programmer fixing a bug. Reply with the complete corrected code in one fenced code "
-    "block. Change as little as possible and keep the original names, signature and indentation. No explanation."
+    "You are an expert {language}programmer fixing a bug. Reply with the complete corrected code in one fenced "
+    "code block. Change as little as possible and keep the original names, signature and indentation. No explanation."
 )
 EDIT_SYSTEM = (
     "You are an expert programmer editing code as instructed. Reply with the complete edited code in one fenced "
@@ -97,7 +97,10 @@ def related_definitions(text: str, target: FixTarget, limit: int = 3) -> str:
 
 
 def build_messages(target: FixTarget) -> list[ChatMessage]:
-    lang = language_for_path(target.rel) or ""
+    """The chat for ``target``: the code (a function, its body after a long docstring, or lines with the code
+    around them), the helpers it calls, the failing test and the error; or the code and an instruction."""
+    spec = spec_for_path(target.rel)
+    lang = spec.name if spec is not None else ""
     related = related_definitions(target.text, target)
     parts = [] if target.instruction else [f"File `{target.rel}`."]
     if related:
@@ -107,6 +110,11 @@ def build_messages(target: FixTarget) -> list[ChatMessage]:
         parts.append(f"Instruction: {target.instruction}\nReply with the edited code.")
         system = EDIT_SYSTEM
     else:
+        before, after = target.surrounding()
+        if before:
+            parts.append(f"Code before the lines to fix:\n```{lang}\n" + "\n".join(before) + "\n```")
+        if after:
+            parts.append(f"Code after them:\n```{lang}\n" + "\n".join(after) + "\n```")
         what = "This code has a bug" + (": it fails the test below." if target.kind == "test" else ".")
         parts.append(f"{what}\n```{lang}\n{target.function}\n```")
         if target.tests:
@@ -119,7 +127,7 @@ def build_messages(target: FixTarget) -> list[ChatMessage]:
             )
         else:
             parts.append("Fix the bug. Reply with the corrected code.")
-        system = FIX_SYSTEM
+        system = FIX_SYSTEM.format(language=f"{spec.display_name} " if spec is not None else "")
     return [ChatMessage("system", system), ChatMessage("user", "\n\n".join(parts))]
 
 
@@ -140,6 +148,9 @@ def extract_replacement(answer: str, target: FixTarget) -> str | None:
                     start = body
                 code = "\n".join(dedented.split("\n")[start : end + 1])
                 break
+    before, after = target.surrounding()
+    if before or after:  # the model often answers with the surrounding code too: keep the lines asked for
+        code = focus_answer(code, target.code, before + after)
     original_lines = target.code.split("\n")
     first = next((ln for ln in original_lines if ln.strip()), "")
     return reindent(code.rstrip(), first)

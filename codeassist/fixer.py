@@ -1,10 +1,13 @@
-"""The fix pipeline: problem -> chat prompt -> k candidates -> concurrent sandbox verification -> ranked fixes.
+"""The fix service: target -> the one fix prompt -> k candidates -> concurrent verification -> ranked fixes.
+
+Used unchanged by the editor's quick fix (``server/code_actions.py``: :meth:`FixConfig.for_editor`, a few
+candidates, stopping at the first one no check rejects), ``codeassist fix`` (k = 5), batch refactors and the bug-fix
+benchmark (``bench/bugfix_bench.py``), so the benchmark measures what users get.
 
 Why k candidates: a 0.5B model often gets a fix right on the second or fourth sample but not greedily. Sampling a
 few and *running the tests* on each turns a weak generator into a useful fixer, and the label tells the user which
-suggestions were actually checked. Candidates are generated one at a time (one model, serialised through the
-engine's lock so the LSP server's completions can interleave) while earlier ones are verified concurrently on the
-sandbox's warm pool.
+suggestions were actually checked. Candidates are generated one at a time (one model, behind the engine's lock so the
+LSP server's completions can interleave) while earlier ones are verified concurrently on the sandbox's warm pool.
 
 Ranking: verified first (tests ran and passed), then "compiles", then "unverified"; candidates that failed a check
 are never offered as fixes. Among equals the smaller diff wins, then the earlier (greedy first) candidate.
@@ -19,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeassist.chat import chat_tokens
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
@@ -32,7 +34,10 @@ from codeassist.verify import LABEL_UNVERIFIED, Change, Verdict, Verifier, Verif
 @dataclass
 class FixConfig:
     """Knobs of the pipeline. ``budget_s`` is the latency budget: once a candidate is verified and this much time
-    has passed, no more candidates are generated. ``deadline_s`` stops generation whatever happened."""
+    has passed, no more candidates are generated. ``deadline_s`` stops generation whatever happened.
+    ``stop_at_first_verified`` stops at the first candidate verified by tests; ``stop_at_first_ok`` already at the
+    first one that no check rejected (the editor's rule: with tests that is the first verified one, without tests
+    or with syntax-only checks there is nothing better to wait for)."""
 
     k: int = 5
     temperature: float = 0.8
@@ -42,9 +47,17 @@ class FixConfig:
     budget_s: float = 20.0
     deadline_s: float | None = 300.0
     stop_at_first_verified: bool = False
+    stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"
     workers: int = 2
     test_command: tuple[str, ...] | None = None
+
+    @classmethod
+    def for_editor(cls, verify: VerifyMode, *, k: int = 3, deadline_s: float | None = None) -> FixConfig:
+        """The quick fix: the user waits, so a few candidates (greedy first), stopping at the first good one."""
+        return cls(
+            k=k, temperature=0.7, verify=verify, stop_at_first_ok=True, budget_s=0.0, deadline_s=deadline_s, workers=1
+        )
 
 
 @dataclass
@@ -80,7 +93,7 @@ class FixOutcome:
     unusable: int = 0
     elapsed_s: float = 0.0
     time_to_verified_s: float | None = None
-    stopped: str = "k"  # k | budget | deadline | first_verified | cancelled
+    stopped: str = "k"  # k | budget | deadline | first_verified | first_ok | cancelled
 
     @property
     def best(self) -> RankedFix | None:
@@ -112,23 +125,6 @@ class Fixer:
         self.verifier = verifier
         self.config = config or FixConfig()
 
-    def _generate(
-        self, prompt: list[int], index: int, max_tokens: int, cancel: CancelCheck | None, max_lines: int = 200
-    ) -> tuple[str, float]:
-        cfg = self.config
-        temperature = 0.0 if index == 0 else cfg.temperature
-        params = GenerationParams(
-            max_tokens=max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
-        )
-
-        def keep_going(text: str) -> bool:
-            return text.count("```") < 2 and text.count("\n") <= max_lines
-
-        t0 = time.perf_counter()
-        with self.engine.model_lock:  # the server shares this engine: never interleave with its completions
-            gen = self.engine.backend.generate(prompt, params, on_text=keep_going, cancel=cancel)
-        return gen.text, (time.perf_counter() - t0) * 1000
-
     def candidates_for(
         self,
         target: FixTarget,
@@ -136,82 +132,121 @@ class Fixer:
         cancel: CancelCheck | None = None,
         on_candidate: Callable[[RankedFix], None] | None = None,
     ) -> FixOutcome:
-        """Run the pipeline on ``target``; candidates come back ranked (best first)."""
-        cfg = self.config
-        started = time.monotonic()
-        outcome = FixOutcome(target)
-        backend = self.engine.backend
-        messages = build_messages(target)
-        with self.engine.model_lock:
-            prompt = chat_tokens(backend, messages)
-        code_tokens = len(backend.tokenize(target.code))
+        """Run the pipeline on ``target``; candidates come back ranked (best first). ``cancel`` stops generation and
+        the sandbox checks in flight (what was finished is still ranked and returned)."""
+        run = _Run(self, target, cancel, on_candidate)
+        with ThreadPoolExecutor(
+            max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
+        ) as pool:
+            for index in range(self.config.k):
+                stop = run.stop_reason()
+                if stop is not None:
+                    run.outcome.stopped = stop
+                    break
+                candidate = run.generate(index)
+                if candidate is None:
+                    continue
+                run.futures.append(pool.submit(run.check, candidate))
+                if self.config.stop_at_first_verified or self.config.stop_at_first_ok:
+                    # the greedy-first candidate is cheap to wait for and often right: check before sampling more
+                    run.futures[-1].result()
+            run.outcome.candidates = sorted((f.result() for f in run.futures), key=RankedFix.sort_key)
+        run.outcome.elapsed_s = time.monotonic() - run.started
+        run.outcome.time_to_verified_s = round(min(run.first_verified), 2) if run.first_verified else None
+        return run.outcome
+
+
+class _Run:
+    """One :meth:`Fixer.candidates_for` call: the prompt, what was seen, and the stopping rules."""
+
+    def __init__(
+        self,
+        fixer: Fixer,
+        target: FixTarget,
+        cancel: CancelCheck | None,
+        on_candidate: Callable[[RankedFix], None] | None,
+    ) -> None:
+        self.fixer, self.cfg, self.target = fixer, fixer.config, target
+        self.cancel, self.on_candidate = cancel, on_candidate
+        self.started = time.monotonic()
+        self.outcome = FixOutcome(target)
+        self.messages = build_messages(target)
+        engine = fixer.engine
+        prompt_tokens = engine.chat_prompt_tokens(self.messages)
+        code_tokens = engine.count_tokens(target.code)
         # a fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more
         slack = code_tokens * 2 + 96 if target.instruction else code_tokens * 3 // 2 + 32
-        max_tokens = cfg.max_tokens or min(1024, slack)
-        room = backend.info.n_ctx - len(prompt) - 1
+        room = engine.info.n_ctx - prompt_tokens - 1
         if room < 32:
             raise InputError(f"{target.rel}: the code and error are too long for the model context")
-        max_tokens = min(max_tokens, room)
-        max_lines = target.code.count("\n") * 2 + 12  # an answer much longer than the target has gone off the rails
-        seen: set[str] = {_norm(target.code)}
-        lines = target.text.split("\n")
-        futures: list[Future[RankedFix]] = []
-        first_verified: list[float] = []
-        lock_v = threading.Lock()
+        self.max_tokens = min(self.cfg.max_tokens or min(1024, slack), room)
+        self.max_lines = target.code.count("\n") * 2 + 12  # an answer much longer than the target went off the rails
+        self.seen: set[str] = {_norm(target.code)}
+        self.lines = target.text.split("\n")
+        self.futures: list[Future[RankedFix]] = []
+        self.first_verified: list[float] = []
+        self.good: list[float] = []  # candidates no check rejected
+        self._lock = threading.Lock()
 
-        def check(rf: RankedFix) -> RankedFix:
-            change = Change(
-                target.root, {target.rel: rf.new_text}, {target.rel: target.text},
-                (target.symbol,) if target.symbol else (), cfg.test_command,
-            )  # fmt: skip
-            rf.verdict = self.verifier.verify(change, cfg.verify)
+    def stop_reason(self) -> str | None:
+        cfg, elapsed = self.cfg, time.monotonic() - self.started
+        if self.cancel is not None and self.cancel():
+            return "cancelled"
+        if self.first_verified and (cfg.stop_at_first_verified or elapsed >= cfg.budget_s):
+            return "first_verified" if cfg.stop_at_first_verified else "budget"
+        if self.good and cfg.stop_at_first_ok:
+            return "first_ok"
+        if cfg.deadline_s is not None and elapsed >= cfg.deadline_s:
+            return "deadline"
+        return None
+
+    def generate(self, index: int) -> RankedFix | None:
+        """Candidate ``index`` (greedy first), or None when the answer was unusable or seen before."""
+        cfg, target = self.cfg, self.target
+        temperature = 0.0 if index == 0 else cfg.temperature
+        params = GenerationParams(
+            max_tokens=self.max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
+        )
+        t0 = time.perf_counter()
+        gen = self.fixer.engine.generate_chat(self.messages, params, on_text=self._keep_going, cancel=self.cancel)
+        gen_ms = (time.perf_counter() - t0) * 1000
+        self.outcome.generated += 1
+        replacement = extract_replacement(gen.text, target)
+        if replacement is None:
+            self.outcome.unusable += 1
+            return None
+        key = _norm(replacement)
+        if key in self.seen:
+            self.outcome.duplicates += 1
+            return None
+        self.seen.add(key)
+        new_text = "\n".join([*self.lines[: target.start_line], replacement, *self.lines[target.end_line + 1 :]])
+        if target.text.endswith("\n") and not new_text.endswith("\n"):
+            new_text += "\n"  # a whole-file rewrite keeps the final newline
+        return RankedFix(
+            index=index, temperature=temperature, replacement=replacement, new_text=new_text,
+            diff=unified_diff(target.rel, target.text, new_text), diff_lines=diff_size(target.text, new_text),
+            verdict=Verdict(LABEL_UNVERIFIED, "not checked yet"), generation_ms=gen_ms,
+        )  # fmt: skip
+
+    def _keep_going(self, text: str) -> bool:
+        return text.count("```") < 2 and text.count("\n") <= self.max_lines
+
+    def check(self, rf: RankedFix) -> RankedFix:
+        target = self.target
+        change = Change(
+            target.root, {target.rel: rf.new_text}, {target.rel: target.text},
+            (target.symbol,) if target.symbol else (), self.cfg.test_command,
+        )  # fmt: skip
+        rf.verdict = self.fixer.verifier.verify(change, self.cfg.verify, cancel=self.cancel)
+        with self._lock:
             if rf.verdict.verified:
-                with lock_v:
-                    first_verified.append(time.monotonic() - started)
-            if on_candidate is not None:
-                on_candidate(rf)
-            return rf
-
-        with ThreadPoolExecutor(max_workers=max(1, cfg.workers), thread_name_prefix="codeassist-verify") as pool:
-            for index in range(cfg.k):
-                elapsed = time.monotonic() - started
-                if cancel is not None and cancel():
-                    outcome.stopped = "cancelled"
-                    break
-                if first_verified and (cfg.stop_at_first_verified or elapsed >= cfg.budget_s):
-                    outcome.stopped = "first_verified" if cfg.stop_at_first_verified else "budget"
-                    break
-                if cfg.deadline_s is not None and elapsed >= cfg.deadline_s:
-                    outcome.stopped = "deadline"
-                    break
-                answer, gen_ms = self._generate(prompt, index, max_tokens, cancel, max_lines)
-                outcome.generated += 1
-                replacement = extract_replacement(answer, target)
-                if replacement is None:
-                    outcome.unusable += 1
-                    continue
-                key = _norm(replacement)
-                if key in seen:
-                    outcome.duplicates += 1
-                    continue
-                seen.add(key)
-                new_text = "\n".join([*lines[: target.start_line], replacement, *lines[target.end_line + 1 :]])
-                if target.text.endswith("\n") and not new_text.endswith("\n"):
-                    new_text += "\n"  # a whole-file rewrite keeps the final newline
-                rf = RankedFix(
-                    index=index, temperature=0.0 if index == 0 else cfg.temperature, replacement=replacement,
-                    new_text=new_text, diff=unified_diff(target.rel, target.text, new_text),
-                    diff_lines=diff_size(target.text, new_text), verdict=Verdict(LABEL_UNVERIFIED, "not checked yet"),
-                    generation_ms=gen_ms,
-                )  # fmt: skip
-                futures.append(pool.submit(check, rf))
-                if cfg.stop_at_first_verified:
-                    # the greedy-first candidate is cheap to wait for and often right: check before sampling more
-                    futures[-1].result()
-            outcome.candidates = sorted((f.result() for f in futures), key=RankedFix.sort_key)
-        outcome.elapsed_s = time.monotonic() - started
-        outcome.time_to_verified_s = round(min(first_verified), 2) if first_verified else None
-        return outcome
+                self.first_verified.append(time.monotonic() - self.started)
+            if not rf.verdict.rejected:
+                self.good.append(time.monotonic() - self.started)
+        if self.on_candidate is not None:
+            self.on_candidate(rf)
+        return rf
 
 
 def _norm(code: str) -> str:

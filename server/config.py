@@ -16,7 +16,7 @@ from typing import Any
 
 import tomllib
 
-from codeassist.context.languages import LANGUAGE_NAMES
+from codeassist.api import LANGUAGE_NAMES
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
 SUPPORTED_LANGUAGES = LANGUAGE_NAMES

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
-from codeassist.context.languages import language_of
+from codeassist.api import language_of
 from codeassist.errors import InputError
 
 from .convert import UTF16, Pos, apply_change
@@ -84,6 +84,11 @@ class DocumentStore:
         if doc is None:
             raise InputError(f"document is not open: {uri} (send textDocument/didOpen first)")
         return doc
+
+    def documents(self) -> list[Document]:
+        """The open documents (a copy: safe to iterate from another thread)."""
+        with self._lock:
+            return list(self._docs.values())
 
     def __len__(self) -> int:
         return len(self._docs)

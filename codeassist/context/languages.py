@@ -40,6 +40,7 @@ class LanguageSpec:
     top_level_keywords: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     lsp_ids: tuple[str, ...] = ()  # LSP ``languageId`` values (untitled buffers say nothing through an extension)
+    display_name: str = ""  # how prompts name it ("C++")
     indent_blocks: bool = False  # Python: blocks are defined by indentation, not braces
 
 
@@ -54,7 +55,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"function_definition", "class_definition", "decorated_definition"}),
         frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
         _STRINGS_COMMENTS, ("def ", "class ", "async def ", "if __name__", "import ", "from ", "@"),
-        aliases=("py", "python3"), lsp_ids=("python",), indent_blocks=True,
+        aliases=("py", "python3"), lsp_ids=("python",), display_name="Python", indent_blocks=True,
     ),
     LanguageSpec(
         "javascript", "tree_sitter_javascript", "language", (".js", ".mjs", ".cjs", ".jsx"), "//",
@@ -62,7 +63,7 @@ SPECS: tuple[LanguageSpec, ...] = (
                    "function_expression", "generator_function_declaration"}),
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "const ", "let ", "var ", "async function "),
-        aliases=("js", "javascriptreact", "jsx"), lsp_ids=("javascript", "javascriptreact"),
+        aliases=("js", "javascriptreact", "jsx"), lsp_ids=("javascript", "javascriptreact"), display_name="JavaScript",
     ),
     LanguageSpec(
         "typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts"), "//",
@@ -72,7 +73,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "interface ", "type ", "const ",
                             "let ", "async function ", "enum "),
-        aliases=("ts",), lsp_ids=("typescript",),
+        aliases=("ts",), lsp_ids=("typescript",), display_name="TypeScript",
     ),
     LanguageSpec(
         "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), "//",
@@ -81,14 +82,14 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "interface ", "type ", "const ",
                             "let ", "async function ", "enum "),
-        aliases=("typescriptreact",), lsp_ids=("typescriptreact",),
+        aliases=("typescriptreact",), lsp_ids=("typescriptreact",), display_name="TypeScript (TSX)",
     ),
     LanguageSpec(
         "go", "tree_sitter_go", "language", (".go",), "//",
         frozenset({"function_declaration", "method_declaration", "type_declaration", "func_literal"}),
         frozenset({"import_declaration", "package_clause"}),
         _STRINGS_COMMENTS, ("func ", "type ", "var ", "const ", "import ", "package "),
-        aliases=("golang",), lsp_ids=("go",),
+        aliases=("golang",), lsp_ids=("go",), display_name="Go",
     ),
     LanguageSpec(
         "rust", "tree_sitter_rust", "language", (".rs",), "//",
@@ -97,7 +98,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"use_declaration", "extern_crate_declaration"}),
         _STRINGS_COMMENTS, ("fn ", "pub ", "impl ", "struct ", "enum ", "trait ", "mod ", "use ", "#[", "const ",
                             "static ", "type "),
-        aliases=("rs",), lsp_ids=("rust",),
+        aliases=("rs",), lsp_ids=("rust",), display_name="Rust",
     ),
     LanguageSpec(
         "java", "tree_sitter_java", "language", (".java",), "//",
@@ -106,7 +107,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_declaration", "package_declaration"}),
         _STRINGS_COMMENTS, ("public ", "private ", "protected ", "class ", "interface ", "import ", "package ",
                             "@"),
-        lsp_ids=("java",),
+        lsp_ids=("java",), display_name="Java",
     ),
     LanguageSpec(
         "c", "tree_sitter_c", "language", (".c", ".h"), "//",
@@ -114,7 +115,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"preproc_include"}),
         _STRINGS_COMMENTS | {"system_lib_string"}, ("#include", "#define", "static ", "struct ", "typedef ",
                                                     "int ", "void ", "char ", "unsigned ", "const "),
-        lsp_ids=("c",),
+        lsp_ids=("c",), display_name="C",
     ),
     LanguageSpec(
         "cpp", "tree_sitter_cpp", "language", (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".h++", ".c++"), "//",
@@ -124,7 +125,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         _STRINGS_COMMENTS | {"system_lib_string", "raw_string_literal"},
         ("#include", "#define", "class ", "struct ", "namespace ", "template", "static ", "typedef ", "using ",
          "int ", "void "),
-        aliases=("c++", "cxx"), lsp_ids=("cpp",),
+        aliases=("c++", "cxx"), lsp_ids=("cpp",), display_name="C++",
     ),
 )  # fmt: skip
 
