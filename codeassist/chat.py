@@ -37,6 +37,7 @@ def render_chat(messages: Sequence[ChatMessage], chat_template: str | None) -> s
     if not chat_template:
         return _chatml(messages)
     try:
+        # jinja2 costs ~30 ms to import; only chat turns (explain, fix) render templates
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         def raise_exception(message: str) -> None:

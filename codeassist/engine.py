@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from codeassist import syntax
 from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.languages import detect_indentation, language_for_path
 from codeassist.context.parsing import Document, count_errors
 from codeassist.documents import offset_at
 from codeassist.errors import ModelError
+from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
-from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
+from codeassist.postprocess import StreamFilter, make_situation
 from codeassist.project import find_root
 from codeassist.prompt import BuiltPrompt, build_prompt
 from codeassist.syntax_gate import SyntaxGate
@@ -159,6 +161,7 @@ class Engine:
         """Load the configured model (idempotent). Raises ModelError with a user-facing reason."""
         with self._load_lock:
             if self._backend is None:
+                # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
                 from codeassist.models.llama_backend import LlamaBackend
                 from codeassist.models.registry import resolve
 
@@ -237,8 +240,10 @@ class Engine:
         with self._lock:
             t0 = time.perf_counter()
             doc = self.workspace_for(req.path).document(req.path, req.text, req.language)
-            # the gate compares against the document's own (incremental) parse instead of parsing it again
+            # the gate, and the checks after it, use the document's own (incremental) parse instead of parsing again
             before = count_errors(doc.tree).total if doc.tree is not None else None
+            if doc.tree is not None:
+                syntax.remember(req.text, doc.language, doc.tree)
             prompt = self._build_prompt(req, offset, doc)
             fim = self.backend.info.fim
             situation = make_situation(

@@ -15,11 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codeassist.brackets import OPENERS, Lexer, closable_brackets
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
-from codeassist.context.parsing import Document
-
-OPENERS = {"(": ")", "[": "]", "{": "}"}
-CLOSERS = {")": "(", "]": "[", "}": "{"}
+from codeassist.line_policy import multiline_from_text
 
 # Text a model may emit as plain text when its control tokens leak (or when it imitates training data).
 GENERIC_STOP_TEXTS: tuple[str, ...] = (
@@ -82,16 +80,6 @@ def make_situation(
     return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
 
 
-_CLOSING_TAIL = re.compile(r"""^[\s)\]}"'`;,:]*$""")
-
-
-def multiline_from_text(prefix: str, suffix: str) -> bool:
-    """Single line when real code sits right of the cursor (only closers/quotes there still allow multi-line)."""
-    nl = suffix.find("\n")
-    line_suffix = suffix if nl < 0 else suffix[:nl]
-    return bool(_CLOSING_TAIL.match(line_suffix))
-
-
 def _indent_width(line: str, tab: int) -> int:
     n = 0
     for ch in line:
@@ -106,122 +94,6 @@ def _indent_width(line: str, tab: int) -> int:
 
 def _leading_ws(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-class _Lexer:
-    """Just enough lexing to find brackets outside strings and comments (per-language comment markers)."""
-
-    def __init__(self, spec: LanguageSpec | None) -> None:
-        self.line_comment = spec.line_comment if spec else "#"
-        self.block_comments = spec is not None and spec.line_comment == "//"
-        self.quote: str | None = None
-        self.in_line_comment = False
-        self.in_block_comment = False
-
-    def brackets(self, text: str) -> list[tuple[int, str]]:
-        """(index, char) of every bracket in code, carrying string/comment state across calls."""
-        out: list[tuple[int, str]] = []
-        i, n = 0, len(text)
-        lc = self.line_comment
-        while i < n:
-            ch = text[i]
-            if self.in_line_comment:
-                if ch == "\n":
-                    self.in_line_comment = False
-                i += 1
-                continue
-            if self.in_block_comment:
-                if ch == "*" and text.startswith("*/", i):
-                    self.in_block_comment = False
-                    i += 2
-                    continue
-                i += 1
-                continue
-            if self.quote is not None:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if text.startswith(self.quote, i):
-                    i += len(self.quote)
-                    self.quote = None
-                    continue
-                if ch == "\n" and len(self.quote) == 1 and self.quote != "`":
-                    self.quote = None  # unterminated single-line string: recover at the line end
-                i += 1
-                continue
-            if text.startswith(lc, i):
-                self.in_line_comment = True
-                i += len(lc)
-                continue
-            if self.block_comments and text.startswith("/*", i):
-                self.in_block_comment = True
-                i += 2
-                continue
-            if ch in "\"'`":
-                if lc == "#" and text.startswith(ch * 3, i):
-                    self.quote = ch * 3
-                    i += 3
-                    continue
-                if ch == "'" and lc == "//" and self._is_rust_lifetime(text, i):
-                    i += 1
-                    continue
-                self.quote = ch
-                i += 1
-                continue
-            if ch in OPENERS or ch in CLOSERS:
-                out.append((i, ch))
-            i += 1
-        return out
-
-    @staticmethod
-    def _is_rust_lifetime(text: str, i: int) -> bool:
-        # 'a in `&'a str` is not a char literal: a quote followed by an identifier with no closing quote at +2.
-        return i + 2 < len(text) and text[i + 1].isalpha() and text[i + 2] != "'"
-
-
-def _open_stack(prefix: str, spec: LanguageSpec | None) -> list[str]:
-    stack: list[str] = []
-    for _, ch in _Lexer(spec).brackets(prefix):
-        if ch in OPENERS:
-            stack.append(ch)
-        elif stack:
-            # Mismatched closers in broken code: pop to the matching opener if there is one.
-            want = CLOSERS[ch]
-            for k in range(len(stack) - 1, -1, -1):
-                if stack[k] == want:
-                    del stack[k:]
-                    break
-    return stack
-
-
-def closable_brackets(prefix: str, suffix: str, spec: LanguageSpec | None) -> list[tuple[str, bool]]:
-    """Openers left unclosed by the prefix, innermost last, each flagged True if the *completion* may close it.
-
-    An opener is closed by the suffix (so the completion must not close it again) when a closer in the suffix, at
-    the suffix's own depth 0, matches it — this is how brackets auto-closed by the editor are recognised.
-    """
-    stack = _open_stack(prefix, spec)
-    claimed = [False] * len(stack)
-    depth = 0
-    top = len(stack) - 1  # innermost not-yet-claimed entry
-    for _, ch in _Lexer(spec).brackets(suffix[:4000]):
-        if ch in OPENERS:
-            depth += 1
-            continue
-        if depth > 0:
-            depth -= 1
-            continue
-        want = CLOSERS[ch]
-        k = top
-        while k >= 0 and stack[k] != want:
-            k -= 1
-        if k < 0:
-            continue
-        claimed[k] = True
-        top = k - 1
-        if top < 0:
-            break
-    return [(stack[i], not claimed[i]) for i in range(len(stack))]
 
 
 @dataclass
@@ -317,6 +189,120 @@ def _repetition_cut(lines: list[str]) -> int | None:
     return None
 
 
+class _LineRules:
+    """Step 4 of :func:`postprocess`, line by line: brackets the suffix already closes, leaving the block by
+    indentation, one top-level item at a time, and re-typing the line below the cursor. ``reason`` is set when a
+    rule cut the text."""
+
+    def __init__(self, situation: Situation, p: _Prepared) -> None:
+        self.situation, self.p = situation, p
+        self.tab = situation.indentation.width
+        self.spec = p.spec
+        self.closable = list(p.closable)
+        self.local_depth = 0
+        self.lexer = Lexer(p.spec)
+        self.kept: list[str] = []
+        self.completed_block = False
+        self.seen_top = p.ref_indent == 0 and not p.blank_line
+        self.saw_blank = False
+        self.next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
+        self.next_indent = _indent_width(p.next_suffix_line, self.tab) if p.next_suffix_line else None
+        self.indent_blocks = p.spec is not None and p.spec.indent_blocks
+        self.ref = p.ref_indent
+        self.reason: str | None = None
+
+    def run(self, lines: list[str]) -> list[str]:
+        """The lines kept."""
+        for idx, line in enumerate(lines):
+            if idx >= self.situation.max_lines:
+                self.reason = "max_lines"
+                break
+            if not self._take(idx, line):
+                break
+        return self.kept
+
+    def _take(self, idx: int, line: str) -> bool:
+        """Apply the rules to one line; False once a rule cut (the line may have been kept in part)."""
+        p, is_first = self.p, idx == 0
+        indent = _indent_width((p.line_prefix if is_first else "") + line, self.tab)
+        content = line.strip()
+        if is_first and p.blank_line and content and indent > self.ref:
+            # On an empty line the completion's own first line sets the block level (HumanEval-style holes, or a new
+            # statement in a body): whatever then dedents below it has left the block.
+            self.ref = indent
+        closer = _is_closer_line(line)
+        stop_after = False
+        if not is_first and content:
+            left = self._leaves(content, indent, closer)
+            if left == "scope_after":
+                stop_after = True
+            elif left is not None:
+                self.reason = left
+                return False
+        if is_first and p.blank_line and content and self.next_line is not None and content == self.next_line \
+                and _significant(content):  # fmt: skip
+            self.reason = "suffix_overlap"
+            return False
+        if self._bracket_cut(line, is_first):
+            return False
+        self.kept.append(line)
+        if content:
+            if indent == 0 and self.ref == 0:
+                self.seen_top = True
+            elif indent > 0 and self.seen_top and self.ref == 0:
+                self.completed_block = True
+            self.saw_blank = False
+        elif not is_first:
+            self.saw_blank = True
+        if stop_after:
+            self.reason = "scope"
+            return False
+        return True
+
+    def _leaves(self, content: str, indent: int, closer: bool) -> str | None:
+        """Why a later, non-blank line ends the completion (``scope_after``: keep it, then stop), or None."""
+        p, ref, spec = self.p, self.ref, self.spec
+        # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept (if
+        # the bracket rule allows it) and generation stops after it.
+        after = None
+        if indent < ref or (p.block_opener and indent <= ref):
+            if self.indent_blocks or not closer:
+                return "scope"
+            after = "scope_after"
+        # The model re-types the line below the cursor: everything from here is a duplicate.
+        if self.next_line is not None and content == self.next_line and (
+                _significant(content) or (indent == self.next_indent and closer)):  # fmt: skip
+            return "suffix_overlap"
+        # One top-level item at a time.
+        top_level = self.saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))
+        if ref == 0 and indent == 0 and self.completed_block and top_level:
+            return "top_level"
+        return after
+
+    def _bracket_cut(self, line: str, is_first: bool) -> bool:
+        """Closing a bracket the suffix already closes (auto-pairs, an existing block end) cuts there."""
+        trimmed_at: int | None = None
+        for pos, ch in self.lexer.brackets(line + "\n"):
+            if ch in OPENERS:
+                self.local_depth += 1
+                continue
+            if self.local_depth > 0:
+                self.local_depth -= 1
+                continue
+            if self.closable and self.closable[-1][1]:
+                self.closable.pop()
+                continue
+            trimmed_at = pos
+            break
+        if trimmed_at is None:
+            return False
+        head = line[:trimmed_at]
+        if head.strip() or is_first:
+            self.kept.append(head.rstrip() if head.strip() else head)
+        self.reason = "bracket"
+        return True
+
+
 def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None, final: bool = True) -> Processed:
     """Apply every rule to ``raw`` and return the suggestion. ``final=False`` (streaming) skips the whitespace
     clean-up and the first-line suffix-overlap rule, which need the finished text."""
@@ -345,92 +331,13 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
             text = first.rstrip()[: -len(ls)] + sep + rest
             reason = "suffix_overlap"
 
-    lines = text.split("\n")
-    lines = _normalize_indentation(lines, p)
-    tab = situation.indentation.width
-    spec = p.spec
+    lines = _normalize_indentation(text.split("\n"), p)
 
     # 4. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
-    closable = list(p.closable)
-    local_depth = 0
-    lexer = _Lexer(spec)
-    kept: list[str] = []
-    completed_block = False
-    seen_top = p.ref_indent == 0 and not p.blank_line
-    saw_blank = False
-    next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
-    next_indent = _indent_width(p.next_suffix_line, tab) if p.next_suffix_line else None
-    indent_blocks = spec is not None and spec.indent_blocks
-    ref = p.ref_indent
-    for idx, line in enumerate(lines):
-        if idx >= situation.max_lines:
-            reason, cut = "max_lines", True
-            break
-        is_first = idx == 0
-        indent = _indent_width((p.line_prefix if is_first else "") + line, tab)
-        content = line.strip()
-        if is_first and p.blank_line and content and indent > ref:
-            # On an empty line the completion's own first line sets the block level (HumanEval-style holes, or a new
-            # statement in a body): whatever then dedents below it has left the block.
-            ref = indent
-        closer = _is_closer_line(line)
-        stop_after = False
-        if not is_first and content:
-            # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept
-            # (if the bracket rule allows it) and generation stops after it.
-            if indent < ref or (p.block_opener and indent <= ref):
-                if indent_blocks or not closer:
-                    reason, cut = "scope", True
-                    break
-                stop_after = True
-            # The model re-types the line below the cursor: everything from here is a duplicate.
-            if next_line is not None and content == next_line and (
-                    _significant(content) or (indent == next_indent and closer)):  # fmt: skip
-                reason, cut = "suffix_overlap", True
-                break
-            # One top-level item at a time.
-            if ref == 0 and indent == 0 and completed_block and (
-                    saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))):  # fmt: skip
-                reason, cut = "top_level", True
-                break
-        if is_first and p.blank_line and content and next_line is not None and content == next_line \
-                and _significant(content):  # fmt: skip
-            reason, cut = "suffix_overlap", True
-            break
-        # Brackets: closing one the suffix already closes (auto-pairs, existing block end) cuts here.
-        trimmed_at: int | None = None
-        for pos, ch in lexer.brackets(line + "\n"):
-            if ch in OPENERS:
-                local_depth += 1
-                continue
-            if local_depth > 0:
-                local_depth -= 1
-                continue
-            if closable and closable[-1][1]:
-                closable.pop()
-                continue
-            trimmed_at = pos
-            break
-        if trimmed_at is not None:
-            head = line[:trimmed_at]
-            if head.strip() or is_first:
-                kept.append(head.rstrip() if head.strip() else head)
-            reason, cut = "bracket", True
-            break
-        kept.append(line)
-        if content:
-            if indent == 0 and ref == 0:
-                seen_top = True
-            elif indent > 0 and seen_top and ref == 0:
-                completed_block = True
-            saw_blank = False
-        elif not is_first:
-            saw_blank = True
-        if stop_after:
-            reason, cut = "scope", True
-            break
-
-    lines = kept
+    rules = _LineRules(situation, p)
+    lines = rules.run(lines)
+    if rules.reason is not None:
+        reason, cut = rules.reason, True
 
     # 5. Repetition: repeated blocks of lines, and lines that end in a repeated pattern.
     rep = _repetition_cut(lines)
@@ -490,29 +397,3 @@ class StreamFilter:
 
     def finish(self, raw: str) -> Processed:
         return postprocess(self.situation, raw, prep=self.prep)
-
-
-def decide_multiline(doc: Document, offset: int) -> bool:
-    """Single vs multi-line from the text right of the cursor and the tree-sitter node at the cursor.
-
-    Single line when code follows the cursor on its line, inside a comment, or inside a one-line string literal;
-    multi-line otherwise (the scope rules then keep the completion inside the current block).
-    """
-    line_end = doc.text.find("\n", offset)
-    line_suffix = doc.text[offset : line_end if line_end >= 0 else len(doc.text)]
-    if not _CLOSING_TAIL.match(line_suffix):
-        return False
-    if doc.tree is None or doc.spec is None:
-        return True
-    b = doc.byte_offset(offset)
-    node = doc.node_at(offset)
-    while node is not None:
-        kind = node.type
-        if "comment" in kind and node.start_byte < b <= node.end_byte:
-            return False
-        if kind in ("string", "string_literal", "interpreted_string_literal", "template_string",
-                    "raw_string_literal", "char_literal") and node.start_byte < b < node.end_byte:  # fmt: skip
-            head = doc.data[node.start_byte : node.start_byte + 4].lstrip(b"rbfuRBFU")
-            return head.startswith((b'"""', b"'''", b"`"))
-        node = node.parent
-    return True

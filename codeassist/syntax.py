@@ -5,7 +5,7 @@ Why one module: the completion gate, the verifier's syntax tier, the fixer's tar
 this syntax error" actions all ask "does this text parse?", often about the same text (a completion spliced into
 the document is gated, then verified, then its symbols are looked up). Parses go through the registry's cached
 per-thread parsers and the last few trees are kept by text, so one candidate costs one tree-sitter parse and at
-most one ``ast.parse`` however many checks ask. :data:`PARSES` counts them (a test holds the line).
+most one ``ast.parse`` however many checks ask. ``context.parsing.PARSES`` counts them (a test holds the line).
 
 ``ast.parse`` never executes anything, so it runs on the host.
 """
@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 from tree_sitter import Tree
 
 from codeassist.context.languages import get_spec, parser_for
-from codeassist.context.parsing import count_errors
+from codeassist.context.parsing import count_errors, count_parse
 
 T = TypeVar("T")
 CACHE_ENTRIES = 8  # a candidate and its document, for a few concurrent checks; texts can be megabytes
@@ -35,22 +35,6 @@ class Problem:
     end_line: int
     message: str
     source: str = ""  # the linter or LSP that reported it; "codeassist" for our syntax check
-
-
-@dataclass
-class ParseStats:
-    """Parses actually run (cache hits are free): what "parse once per candidate" is measured by."""
-
-    tree_sitter: int = 0
-    python: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.tree_sitter + self.python
-
-
-PARSES = ParseStats()
-_count_lock = threading.Lock()
 
 
 class _TextCache(Generic[T]):
@@ -90,10 +74,17 @@ def tree(text: str, language: str | None) -> Tree | None:
     found = _trees.get(key)
     if found is None:
         found = parser_for(spec).parse(text.encode("utf-8"))
-        with _count_lock:
-            PARSES.tree_sitter += 1
+        count_parse("tree_sitter")
         _trees.put(key, found)
     return found
+
+
+def remember(text: str, language: str | None, parsed: Tree) -> None:
+    """Offer a tree parsed elsewhere (the engine's incremental document tree) for ``text``, so the checks that
+    follow do not parse the document again. A copy is kept: the owner goes on editing its tree."""
+    spec = get_spec(language)
+    if spec is not None:
+        _trees.put((spec.name, text), parsed.copy())
 
 
 def error_count(text: str, language: str | None) -> int:
@@ -134,8 +125,7 @@ def _python(text: str) -> tuple[ast.Module | None, str | None]:
             found = (None, f"{exc.lineno or 0}: {exc.msg}")
         except ValueError as exc:  # e.g. NUL bytes
             found = (None, f"0: {exc}")
-        with _count_lock:
-            PARSES.python += 1
+        count_parse("python")
         _asts.put(key, found)
     return found
 

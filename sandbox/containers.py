@@ -85,6 +85,7 @@ class ContainerSpec:
 
     def host_config(self, api: Any) -> Any:
         lim = self.limits
+        # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
         import docker.types
 
         return api.create_host_config(
@@ -158,6 +159,7 @@ class ContainerSpec:
 
 def remove_quietly(api: Any, cid: str) -> bool:
     """Force-remove a container; False when it may still exist (daemon unreachable)."""
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:

@@ -25,7 +25,7 @@ from . import channel, recipes
 from .containers import ContainerSpec, Fate, attach, fate, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
 from .execjob import CANCELLED, JobOutcome, SetupFailed, run_job
-from .pool import Pool, PoolError
+from .pool import Pool, PoolError, _creation_reason
 from .snapshot import Snapshot
 from .types import Limits, RunResult, SandboxConfig, SandboxHealth
 
@@ -264,8 +264,6 @@ class Sandbox:
             if is_connection_error(exc):
                 self._conn.invalidate()
                 raise DockerUnavailable(describe(exc)) from exc
-            from .pool import _creation_reason
-
             raise PoolError(_creation_reason(exc, self.image)) from exc
         try:
             return run_job(api, cid, snap.tar, argv, limits, self.config.user, cancel)
@@ -292,6 +290,7 @@ def _check_command(command: Sequence[str]) -> list[str]:
 
 
 def _probe(conn: DockerConn, image: str) -> SandboxHealth:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:

@@ -8,6 +8,7 @@ position encoding (UTF-16 unless the client offered something else), so an emoji
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from codeassist.errors import InputError
@@ -105,8 +106,6 @@ def offset_of(
 
 def position_of(text: str, offset: int, encoding: str = UTF16, *, starts: list[int] | None = None) -> Pos:
     """LSP position of a code-point offset."""
-    import bisect
-
     starts = starts if starts is not None else lsp_line_starts(text)
     line = bisect.bisect_right(starts, offset) - 1
     return Pos(line, width(text[starts[line] : offset], encoding))

@@ -10,6 +10,7 @@ import pytest
 from codeassist import chat as C
 from codeassist import fix_prompt as P
 from codeassist import syntax as S
+from codeassist.context.parsing import PARSES
 from codeassist.engine import Engine, EngineConfig
 from codeassist.fix_target import FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer
@@ -57,10 +58,10 @@ def test_syntax_problems() -> None:
 
 def test_syntax_parses_each_text_once() -> None:
     text = "def f(x):\n    return x +\n"
-    before = S.PARSES.total
+    before = PARSES.total
     assert S.error_count(text, "python") > 0 and S.problems(text, "python") and S.python_error(text)
     assert S.python_module(text) is None and S.error_count(text, "python") > 0
-    assert S.PARSES.total - before == 2  # one tree-sitter parse, one ast.parse, however many questions
+    assert PARSES.total - before == 2  # one tree-sitter parse, one ast.parse, however many questions
 
 
 def _target(text: str, problem: S.Problem, rel: str = "mean.py") -> FixTarget:

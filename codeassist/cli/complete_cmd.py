@@ -13,10 +13,7 @@ import sys
 from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, parse_location, print_json
-from codeassist.completion import CompletionPolicy, CompletionService
 from codeassist.documents import offset_at, read_text_file
-from codeassist.engine import CompletionRequest
-from codeassist.verify import Verifier, make_sandbox
 
 
 def register(sub: Any) -> None:
@@ -35,6 +32,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.completion import CompletionPolicy, CompletionService
+    from codeassist.engine import CompletionRequest
+    from codeassist.verify import Verifier, make_sandbox
+
     path, line, col = parse_location(args.location)
     text = read_text_file(path)
     offset_at(text, line, col, where=path)  # validate the position before paying for the model load

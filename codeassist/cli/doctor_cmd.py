@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from codeassist.cli.common import add_model_options, print_json
-from codeassist.engine import CompletionRequest, Engine, EngineConfig
 from codeassist.errors import CodeassistError
 from codeassist.models import registry
 
@@ -64,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     checks.append(_timed("model", model_check))
 
     def build_check() -> tuple[bool, str]:
+        # importing llama_cpp (its native library) is what this check checks
         import llama_cpp
 
         info = llama_cpp.llama_print_system_info().decode()
@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         return True, detail
 
     checks.append(_timed("llama.cpp build", build_check))
+
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.engine import CompletionRequest, Engine, EngineConfig
 
     engine = Engine(EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx))
 
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     def sandbox_check() -> tuple[bool, str]:
         try:
+            # the Docker client is imported only when the doctor checks the sandbox
             from codeassist.sandbox import health
         except ImportError as exc:
             return False, f"sandbox unavailable: {exc}"

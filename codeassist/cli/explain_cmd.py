@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.context.languages import language_for_path
     from codeassist.documents import read_text_file
     from codeassist.explainer import stream_explain

@@ -54,6 +54,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.edits import atomic_write
     from codeassist.fix_target import locate
     from codeassist.fixer import FixConfig, Fixer

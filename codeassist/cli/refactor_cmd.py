@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, print_json
@@ -46,8 +47,7 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.project import find_root
     from codeassist.refactor import FileResult, Refactorer, RefactorPlan, default_fix_config, expand, undo
 
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     verify_cmd = tuple(shlex.split(args.verify_cmd)) if args.verify_cmd else None
     plan = RefactorPlan(root, files, args.instruction, verify_cmd, k=args.candidates, seed=args.seed)
 
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.fixer import Fixer
     from codeassist.verify import Verifier, make_sandbox
 

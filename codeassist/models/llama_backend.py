@@ -61,6 +61,7 @@ def check_memory(info: GGUFInfo, n_ctx: int) -> None:
 @contextlib.contextmanager
 def _capture_llama_log() -> Iterator[list[str]]:
     """Collect llama.cpp's log lines during load instead of spraying them on stderr; restore the default after."""
+    # llama_cpp loads its native library on import: only once a model is loaded
     import llama_cpp
     from llama_cpp import _logger
 
@@ -99,6 +100,7 @@ class LlamaBackend:
         threads = n_threads or default_threads()
         started = time.perf_counter()
         try:
+            # llama_cpp loads its native library on import: only once a model is loaded
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelError(
@@ -140,6 +142,7 @@ class LlamaBackend:
     # -- vocabulary -------------------------------------------------------------------------------------------------
 
     def _vocab_ids(self) -> VocabIds:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         v = self._vocab
@@ -161,12 +164,14 @@ class LlamaBackend:
         return None
 
     def _is_special(self, token: int) -> bool:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
         return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED))
 
     def is_end(self, token: int) -> bool:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)) or token in self._never_emit
@@ -335,6 +340,7 @@ class LlamaBackend:
         """Evaluate ``pending`` plus a drafted continuation in one batch and keep the drafted tokens that greedy
         decoding would have produced. Returns (accepted drafts, the next token: greedy after the last accepted one).
         The KV cache keeps ``pending`` and the accepted drafts; the rejected ones are dropped."""
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         draft = self._lookup(history, n_draft)
@@ -358,6 +364,7 @@ class LlamaBackend:
 
     def _logits(self, i: int) -> Any:
         """The logits after token ``i`` of the last decoded batch (-1: its last token), as a view, not a copy."""
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
