@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows_file.write_text("")
     results: list[BugResult] = [done[b.task_id] for b in bugs if b.task_id in done]
     todo = [b for b in bugs if b.task_id not in done]
+    if args.max_bugs is not None:
+        todo = todo[: max(0, args.max_bugs - len(results))]
     deadline = None if args.time_limit_min is None else time.monotonic() + args.time_limit_min * 60
     stopped_early = False
     with tempfile.TemporaryDirectory(prefix="bugfix-bench-") as tmp:
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default="build/bench/bugfix-rows.jsonl", help="one line per finished bug (for --resume)")
     p.add_argument("--resume", action="store_true", help="skip the bugs already in --rows")
     p.add_argument("--time-limit-min", type=float, default=None, help="start no new bug after this many minutes")
+    p.add_argument("--max-bugs", type=int, default=None, help="only the first N bugs of the sample (in problem order)")
     args = p.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 20)
