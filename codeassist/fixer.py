@@ -173,14 +173,18 @@ class _Run:
         self.messages = build_messages(target)
         engine = fixer.engine
         prompt_tokens = engine.chat_prompt_tokens(self.messages)
-        code_tokens = engine.count_tokens(target.code)
-        # a fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more
+        # A fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more. Small models
+        # often answer with everything they were shown (the whole function around a body target, the lines around a
+        # line target): the budget must fit that echo, or the answer is cut before the fixed line and lost.
+        before, after = target.surrounding()
+        shown = "\n".join([*before, target.function, *after])
+        code_tokens = engine.count_tokens(shown)
         slack = code_tokens * 2 + 96 if target.instruction else code_tokens * 3 // 2 + 32
         room = engine.info.n_ctx - prompt_tokens - 1
         if room < 32:
             raise InputError(f"{target.rel}: the code and error are too long for the model context")
         self.max_tokens = min(self.cfg.max_tokens or min(1024, slack), room)
-        self.max_lines = target.code.count("\n") * 2 + 12  # an answer much longer than the target went off the rails
+        self.max_lines = shown.count("\n") * 2 + 12  # an answer much longer than what it was shown went off the rails
         self.seen: set[str] = {_norm(target.code)}
         self.lines = target.text.split("\n")
         self.futures: list[Future[RankedFix]] = []
