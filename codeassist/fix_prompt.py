@@ -22,6 +22,10 @@ FIX_SYSTEM = (
     "You are an expert {language}programmer fixing a bug. Reply with the complete corrected code in one fenced "
     "code block. Change as little as possible and keep the original names, signature and indentation. No explanation."
 )
+LINES_SYSTEM = (
+    "You fix bugs in code. Reply with only the corrected lines inside one fenced code block, keeping the original "
+    "indentation. No explanation."
+)
 EDIT_SYSTEM = (
     "You are an expert programmer editing code as instructed. Reply with the complete edited code in one fenced "
     "code block. Keep names, behaviour and indentation unless the instruction says otherwise. No explanation."
@@ -97,10 +101,13 @@ def related_definitions(text: str, target: FixTarget, limit: int = 3) -> str:
 
 
 def build_messages(target: FixTarget) -> list[ChatMessage]:
-    """The chat for ``target``: the code (a function, its body after a long docstring, or lines with the code
-    around them), the helpers it calls, the failing test and the error; or the code and an instruction."""
+    """The chat for ``target``, in one of three shapes: lines shown with the code around them (a problem outside any
+    function: rewrite only these lines); a function or its body with the helpers it calls, the failing test and the
+    error; or the code and an instruction."""
     spec = spec_for_path(target.rel)
     lang = spec.name if spec is not None else ""
+    if target.context_lines and not target.instruction:
+        return _lines_messages(target, lang)
     related = related_definitions(target.text, target)
     parts = [] if target.instruction else [f"File `{target.rel}`."]
     if related:
@@ -108,27 +115,36 @@ def build_messages(target: FixTarget) -> list[ChatMessage]:
     if target.instruction:
         parts.append(f"Code:\n```{lang}\n{target.code}\n```")
         parts.append(f"Instruction: {target.instruction}\nReply with the edited code.")
-        system = EDIT_SYSTEM
+        return [ChatMessage("system", EDIT_SYSTEM), ChatMessage("user", "\n\n".join(parts))]
+    what = "This code has a bug" + (": it fails the test below." if target.kind == "test" else ".")
+    parts.append(f"{what}\n```{lang}\n{target.function}\n```")
+    if target.tests:
+        parts.append(f"Failing test:\n```{lang}\n{target.tests}\n```")
+    parts.append(f"Error:\n```\n{target.error.strip()}\n```")
+    if target.context_start is not None:
+        parts.append(
+            f"Fix the bug. Reply with only the corrected body of `{target.symbol}` (the lines after its "
+            f"docstring), which currently is:\n```{lang}\n{target.code}\n```"
+        )
     else:
-        before, after = target.surrounding()
-        if before:
-            parts.append(f"Code before the lines to fix:\n```{lang}\n" + "\n".join(before) + "\n```")
-        if after:
-            parts.append(f"Code after them:\n```{lang}\n" + "\n".join(after) + "\n```")
-        what = "This code has a bug" + (": it fails the test below." if target.kind == "test" else ".")
-        parts.append(f"{what}\n```{lang}\n{target.function}\n```")
-        if target.tests:
-            parts.append(f"Failing test:\n```{lang}\n{target.tests}\n```")
-        parts.append(f"Error:\n```\n{target.error.strip()}\n```")
-        if target.context_start is not None:
-            parts.append(
-                f"Fix the bug. Reply with only the corrected body of `{target.symbol}` (the lines after its "
-                f"docstring), which currently is:\n```{lang}\n{target.code}\n```"
-            )
-        else:
-            parts.append("Fix the bug. Reply with the corrected code.")
-        system = FIX_SYSTEM.format(language=f"{spec.display_name} " if spec is not None else "")
+        parts.append("Fix the bug. Reply with the corrected code.")
+    system = FIX_SYSTEM.format(language=f"{spec.display_name} " if spec is not None else "")
     return [ChatMessage("system", system), ChatMessage("user", "\n\n".join(parts))]
+
+
+def _lines_messages(target: FixTarget, lang: str) -> list[ChatMessage]:
+    """Lines to rewrite, between the code before and after them, with what is wrong there. The target comes last
+    and the system prompt asks for those lines only: shown a whole file, a small model otherwise rewrites it all."""
+    before, after = target.surrounding()
+    start, end = target.start_line + 1, target.end_line + 1
+    span = f"line {start}" if start == end else f"lines {start}-{end}"
+    user = (
+        f"Code before in `{target.rel}`:\n```{lang}\n" + "\n".join(before) + "\n```\n"
+        f"Code after:\n```{lang}\n" + "\n".join(after) + "\n```\n"
+        f"Problem reported at {span}: {target.error.strip()}\n\n"
+        f"Rewrite only these lines so that the problem is fixed:\n```{lang}\n{target.code}\n```"
+    )
+    return [ChatMessage("system", LINES_SYSTEM), ChatMessage("user", user)]
 
 
 def extract_replacement(answer: str, target: FixTarget) -> str | None:

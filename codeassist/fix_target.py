@@ -96,11 +96,11 @@ def target_for_problem(root: str, rel: str, text: str, problem: Problem) -> FixT
     end = max(start, min(problem.end_line, n_lines - 1))
     if end - start >= MAX_PROBLEM_LINES:
         end = start  # a syntax ERROR node can span a whole file: fix where it starts
-    error = f"line {start + 1}: {problem.message}"
     fn = enclosing_function(text, start) if rel.endswith(".py") else None
     if fn is not None and fn[1] <= start and end <= fn[2]:
-        return FixTarget(root, rel, text, fn[1], fn[2], error, "diagnostic", fn[0])
-    return FixTarget(root, rel, text, start, end, error, "diagnostic", context_lines=CONTEXT_LINES)
+        # the model rewrites the function: the error says which of its lines is wrong
+        return FixTarget(root, rel, text, fn[1], fn[2], f"line {start + 1}: {problem.message}", "diagnostic", fn[0])
+    return FixTarget(root, rel, text, start, end, problem.message, "diagnostic", context_lines=CONTEXT_LINES)
 
 
 def read_target_file(path: str, root: str | None = None) -> tuple[Path, str, str]:

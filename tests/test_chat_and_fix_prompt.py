@@ -77,8 +77,13 @@ def test_fix_prompt_shows_the_function_or_the_lines_with_their_surroundings() ->
     assert "Code before" not in user.content
     js = "const a = 1;\nconst b = a +;\nconsole.log(b);\n"
     (system, user) = P.build_messages(_target(js, S.Problem(1, 1, "syntax error"), "b.js"))
-    assert "expert JavaScript programmer" in system.content
-    assert "Code before the lines to fix:\n```javascript\nconst a = 1;\n```" in user.content
+    # outside any function: only the lines, between the code before and after them, asked for last
+    assert system.content == P.LINES_SYSTEM
+    assert user.content.startswith("Code before in `b.js`:\n```javascript\nconst a = 1;\n```")
+    assert "Problem reported at line 2: syntax error" in user.content
+    assert user.content.endswith(
+        "Rewrite only these lines so that the problem is fixed:\n```javascript\nconst b = a +;\n```"
+    )
     # the model echoing the code around the line: the extractor keeps the line asked for
     answer = "```javascript\nconst a = 1;\nconst b = a + 1;\nconsole.log(b);\n```"
     assert P.extract_replacement(answer, _target(js, S.Problem(1, 1, "syntax error"), "b.js")) == "const b = a + 1;"
