@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("codeassist.server")
 PROBE_TIMEOUT_S = 10.0
 SCAN_MAX_AGE_S = 5.0  # the editor's verifier rescans the project this often, so files saved meanwhile count
+MODEL_JOBS = ("load", "completion", "fix", "explain")
 
 
 class SettingsLayers:
@@ -78,8 +79,7 @@ class Host:
     # -- settings -----------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """After ``initialized``: the model, then the verifier for the settings (probing the sandbox; after the load
-        was queued, since queueing it cancels the jobs of the engine it replaces)."""
+        """After ``initialized``: the model, then the verifier for the settings (probing the sandbox)."""
         self.start_load()
         self._replace_verifier()
         self._rebuild_services()
@@ -130,7 +130,8 @@ class Host:
     # -- the model ----------------------------------------------------------------------------------------------------
 
     def start_load(self) -> None:
-        """(Re)load the model on the worker, reported with work-done progress and ``codeassist/status``."""
+        """(Re)load the model on the worker, reported with work-done progress and ``codeassist/status``; the jobs
+        queued for the engine it replaces are cancelled."""
         self._generation += 1
         old, settings = self.engine, self.ls.settings
         self.engine = Engine(
@@ -140,7 +141,8 @@ class Host:
             )
         )  # fmt: skip
         self._rebuild_services()
-        self.ls.worker.cancel_all()
+        for kind in MODEL_JOBS:  # they were for the engine being replaced (a sandbox probe is not)
+            self.ls.worker.cancel_all(kind)
         self.ls.status.set_state("loading", f"loading model {settings.model or 'default'}")
         self.ls.spawn(self._load(self.engine, old, self._generation))
 
