@@ -20,6 +20,7 @@ from . import code_actions, completion, items
 from .app import CodeassistServer, RequestFailed, ServeOptions
 from .config import section_of
 from .documents import path_of
+from .lifecycle import pull_settings
 
 log = logging.getLogger("codeassist.server")
 
@@ -78,24 +79,9 @@ def shutdown(ls: CodeassistServer, params: None) -> None:
 async def did_change_configuration(ls: CodeassistServer, params: types.DidChangeConfigurationParams) -> None:
     raw = section_of(params.settings)
     if raw is None or raw == {}:  # the client wants us to pull our section
-        if not ls.client_supports("workspace.configuration"):
-            return
-        try:
-            got = await ls.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section="codeassist")])
-            )
-        except Exception as exc:
-            log.warning("workspace/configuration failed: %s", exc)
-            return
-        raw = got[0] if got else None
-        if raw is None:
-            return
-    ls.settings_layers.set("client", raw)
-    settings, errors = ls.settings_layers.compute(ls.root)
-    for message in errors:
-        if message.startswith("workspace/didChangeConfiguration"):
-            ls.show(f"codeassist: {message}")
-    ls.host.apply_settings(settings)
+        raw = await pull_settings(ls)
+    if raw is not None:
+        ls.host.client_settings(raw)
 
 
 # -- documents ------------------------------------------------------------------------------------------------------

@@ -98,6 +98,16 @@ class Host:
         self._rebuild_services()
         ls.status.send()
 
+    def client_settings(self, raw: Any) -> None:
+        """``workspace/didChangeConfiguration``: the client's layer replaced; its bad keys reported."""
+        ls = self.ls
+        ls.settings_layers.set("client", raw)
+        settings, errors = ls.settings_layers.compute(ls.root)
+        for message in errors:
+            if message.startswith(SettingsLayers.SOURCES["client"]):
+                ls.show(f"codeassist: {message}")
+        self.apply_settings(settings)
+
     def _replace_verifier(self) -> None:
         old, settings = self.verifier, self.ls.settings
         self.verifier = None
@@ -202,6 +212,20 @@ class Host:
             self.engine.close()
         if self.verifier is not None and self.verifier.sandbox is not None:
             self.verifier.sandbox.close()
+
+
+async def pull_settings(ls: CodeassistServer) -> Any:
+    """Our section through ``workspace/configuration`` (None when the client cannot or will not say)."""
+    if not ls.client_supports("workspace.configuration"):
+        return None
+    try:
+        got = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="codeassist")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return None
+    return got[0] if got else None
 
 
 def _mode(value: str) -> VerifyMode:
