@@ -32,8 +32,9 @@ from codeassist.errors import CodeassistError, InputError
 from . import items
 from .config import Settings, merge, workspace_file_settings
 from .convert import UTF16, Pos, lsp_line_starts, offset_of
-from .documents import Document, DocumentStore, path_of
+from .documents import Document, DocumentStore, materialized, path_of
 from .protocol import CodeassistProtocol
+from .validate import fix_span
 from .worker import PRIORITY_ACTION, PRIORITY_COMPLETION, PRIORITY_LOAD, JobCancelled, Worker
 
 log = logging.getLogger("codeassist.server")
@@ -45,6 +46,7 @@ CMD_DEBUG_STATS = "codeassist.debugStats"
 CMD_DEBUG_DOCUMENT = "codeassist.debugDocument"
 MAX_FIX_LINES = 40  # a syntax ERROR node can span a whole file; a fix prompt for that would be useless and slow
 MAX_FIXES = 3
+DOC_QUIET_S = 0.3  # engine document hooks run once typing pauses this long (see doc_event)
 
 
 class RequestFailed(JsonRpcException):
@@ -109,6 +111,7 @@ class CodeassistServer(LanguageServer):
         self._doc_events: list[tuple[str, str, tuple[Any, ...]]] = []
         self._doc_events_lock = threading.Lock()
         self._doc_events_posted = False
+        self._doc_timer: asyncio.TimerHandle | None = None
 
     # -- plumbing -----------------------------------------------------------------------------------------------------
 
@@ -344,13 +347,26 @@ class CodeassistServer(LanguageServer):
 
     def doc_event(self, hook: str, *args: Any) -> None:
         """Queue an engine document hook for the worker (ordered; consecutive changes to one file coalesce, so a
-        typing burst costs one hook call)."""
+        typing burst costs one hook call). Changes wait for DOC_QUIET_S without a keystroke: the hooks re-parse and
+        re-index the whole file holding the GIL (0.5 s at 5 MB), which would stall the event loop on every key;
+        completions bring their own document up to date anyway."""
         with self._doc_events_lock:
             path = str(args[0])
             if hook == "document_changed" and self._doc_events and self._doc_events[-1][:2] == (hook, path):
                 self._doc_events[-1] = (hook, path, args)
             else:
                 self._doc_events.append((hook, path, args))
+        if self._doc_timer is not None:
+            self._doc_timer.cancel()
+            self._doc_timer = None
+        if hook == "document_changed" and self.loop is not None and self._on_loop():
+            self._doc_timer = self.loop.call_later(DOC_QUIET_S, self._post_doc_events)
+        else:
+            self._post_doc_events()
+
+    def _post_doc_events(self) -> None:
+        self._doc_timer = None
+        with self._doc_events_lock:
             if self._doc_events_posted:
                 return
             self._doc_events_posted = True
@@ -364,7 +380,7 @@ class CodeassistServer(LanguageServer):
         if engine is None:
             return
         for hook, _path, args in events:
-            _call_hook(engine, hook, *args)
+            _call_hook(engine, hook, *materialized(args))  # chunked texts become strings here, off the event loop
 
     # -- completion ---------------------------------------------------------------------------------------------------
 
@@ -585,11 +601,10 @@ class CodeassistServer(LanguageServer):
         doc = self.docs.get(str(data["uri"]))
         if data.get("version") is not None and data["version"] != doc.version:
             raise ContentModified("the document changed since the fix was offered; ask for code actions again")
+        start_line, end_line = fix_span(data, len(doc.lines), MAX_FIX_LINES)  # before any model time
         engine = self.require_ready()
         text = doc.text
-        problem = engine_actions.Problem(
-            int(data["startLine"]), int(data["endLine"]), str(data["message"]), str(data.get("source", ""))
-        )
+        problem = engine_actions.Problem(start_line, end_line, str(data["message"]), str(data.get("source", "")))
         candidate = await self.generate_fix(engine, doc, text, problem)
         if candidate is None:
             raise RequestFailed("the model proposed no change for this problem")

@@ -80,9 +80,9 @@ def create_server(options: ServeOptions | None = None) -> CodeassistServer:
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
         doc = ls.docs.change(params)
         if doc is None:
-            log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+            log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
             return
-        ls.doc_event("document_changed", doc.path or doc.uri, doc.text)
+        ls.doc_event("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
