@@ -30,16 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from codeassist.server.app import ServeOptions
     from codeassist.server.handlers import create_server
     from codeassist.server.logs import configure
+    from codeassist.server.transport import serve_stdio, serve_tcp
 
     options = ServeOptions(log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
     address = parse_hostport(args.tcp) if args.tcp else None
     server = create_server(options)
     configure(server.send_log, log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
-    try:
-        if address is not None:
-            server.start_tcp(*address)
-        else:
-            server.start_io()
+    try:  # our transport, not pygls' start_io/start_tcp: see codeassist.server.transport for why
+        return serve_tcp(server, *address) if address is not None else serve_stdio(server)
     finally:
         server.worker.stop(timeout_s=2.0)
-    return 0
