@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import ctypes
-import logging
 import os
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +24,7 @@ from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import GGUFInfo, read_gguf
+from codeassist.models.llama_log import load_output
 
 
 def _mem_available() -> int | None:
@@ -61,69 +58,6 @@ def check_memory(info: GGUFInfo, n_ctx: int) -> None:
         )
 
 
-_LLAMA_LOG = logging.getLogger("codeassist.llama")
-_collectors: list[list[str]] = []  # llama.cpp log lines of the loads in progress (for their error messages)
-_collectors_lock = threading.Lock()
-_callback: Any = None  # the installed ctypes callback: must stay referenced for the life of the process
-
-
-def _route_llama_log() -> None:
-    """Once per process: llama.cpp's log goes to Python logging (``codeassist.llama``, DEBUG), never to a descriptor
-    (stdout is the LSP channel for `codeassist serve`, JSON for the CLI)."""
-    global _callback
-    if _callback is not None:
-        return
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def _cb(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        line = text.decode("utf-8", errors="replace")
-        with _collectors_lock:
-            for sink in _collectors:
-                sink.append(line)
-        if line.strip():
-            _LLAMA_LOG.debug("%s", line.rstrip("\n"))
-
-    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
-    _callback = _cb
-
-
-class _ThreadStderr:
-    """``sys.stderr`` while one thread loads a model: that thread's writes (llama-cpp-python's verbose prints: the
-    model's whole metadata, the system info) go to the log; every other thread's go to the real stderr."""
-
-    def __init__(self, real: Any, sink: list[str]) -> None:
-        self._real, self._sink, self._thread = real, sink, threading.get_ident()
-
-    def write(self, text: str) -> int:
-        if threading.get_ident() == self._thread:
-            self._sink.append(text)
-            return len(text)
-        return int(self._real.write(text))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-@contextlib.contextmanager
-def _load_output() -> Iterator[list[str]]:
-    """Collect llama.cpp's log lines and the loading thread's Python prints during a load."""
-    _route_llama_log()
-    lines: list[str] = []
-    with _collectors_lock:
-        _collectors.append(lines)
-    real = sys.stderr
-    proxy = _ThreadStderr(real, lines)
-    sys.stderr = proxy
-    try:
-        yield lines
-    finally:
-        if sys.stderr is proxy:
-            sys.stderr = real
-        with _collectors_lock:
-            _collectors.remove(lines)
-
-
 def default_threads() -> int:
     return max(1, min(os.cpu_count() or 2, 8))
 
@@ -153,8 +87,8 @@ class LlamaBackend:
             ) from exc
         # verbose=True on purpose: with verbose=False llama-cpp-python dup2()s fds 1 and 2 to /dev/null for the whole
         # load, process-wide, which swallowed the LSP replies other threads wrote meanwhile (and any stderr logs).
-        # Its log lines go to our logger instead (_route_llama_log), its prints to the log (_ThreadStderr).
-        with _load_output() as log:
+        # Its log lines and prints go to our logger instead (codeassist.models.llama_log).
+        with load_output() as log:
             try:
                 self._llm: Any = llama_cpp.Llama(
                     model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
