@@ -152,17 +152,19 @@ class DocumentStore:
             doc.set_body(body, lines)
             return doc
 
-    def mark_stale(self, uri: str, version: int | None, reason: str, language_id: str = "") -> Document:
+    def mark_stale(self, uri: str, version: int | None, reason: str, language_id: str = "") -> bool:
         """The client changed (or opened) ``uri`` with an edit we could not read: refuse requests on it until a
-        full-text change or a new didOpen. Opens a placeholder when it was not open."""
+        full-text change or a new didOpen. Opens a placeholder when it was not open. True when it just fell out of
+        sync (so the user is told once)."""
         with self._lock:
             doc = self._docs.get(uri)
             if doc is None:
                 doc = self._docs[uri] = Document(uri, version or 0, language_id)
+            newly = doc.stale is None
             doc.stale = reason
             if version is not None:
                 doc.version = version
-            return doc
+            return newly
 
     def close(self, uri: str) -> Document | None:
         with self._lock:

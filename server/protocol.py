@@ -158,7 +158,10 @@ class CodeassistProtocol(LanguageServerProtocol):
         docs = getattr(self._server, "docs", None)
         if not isinstance(uri, str) or not isinstance(docs, DocumentStore) or self.lifecycle.phase != "running":
             return
-        docs.mark_stale(uri, version if isinstance(version, int) else None, reason, str(document.get("languageId", "")))
+        language = str(document.get("languageId", ""))
+        if not docs.mark_stale(uri, version if isinstance(version, int) else None, reason, language):
+            log.warning("%s is still out of sync: %s", uri, reason)
+            return
         message = f"codeassist: {uri} is out of sync: {reason}. Requests on it fail until the editor resends it."
         log.error("%s", message)
         self._server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))

@@ -168,7 +168,8 @@ def test_lone_surrogates_become_replacement_characters_of_the_same_width() -> No
 def test_out_of_sync_documents_refuse_requests_until_the_full_text_comes() -> None:
     store = DocumentStore()
     doc = store.open(types.TextDocumentItem(uri="file:///o.py", language_id="python", version=1, text="abc\n"))
-    store.mark_stale(doc.uri, 2, "didChange carried bytes that are not UTF-8")
+    assert store.mark_stale(doc.uri, 2, "didChange carried bytes that are not UTF-8")
+    assert not store.mark_stale(doc.uri, 2, "again")  # already out of sync: the user was told
     with pytest.raises(DocumentOutOfSync, match="out of sync"):
         store.get(doc.uri)
     assert store.change(change(doc.uri, 3, ((0, 0, 0, 0), "z"))) is None  # cannot apply to a text we lack
@@ -176,7 +177,6 @@ def test_out_of_sync_documents_refuse_requests_until_the_full_text_comes() -> No
         store.get(doc.uri)
     assert store.change(change(doc.uri, 4, (None, "fresh\n"))) is doc
     assert store.get(doc.uri).text == "fresh\n" and doc.version == 4 and doc.lines == [0, 6]
-    placeholder = store.mark_stale("file:///never-opened.py", 1, "didOpen was not UTF-8")
-    assert placeholder.stale is not None
+    assert store.mark_stale("file:///never-opened.py", 1, "didOpen was not UTF-8")
     with pytest.raises(DocumentOutOfSync):
-        store.get(placeholder.uri)
+        store.get("file:///never-opened.py")
