@@ -34,10 +34,16 @@ def run(args: argparse.Namespace) -> int:
     options = ServeOptions(log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
     address = parse_hostport(args.tcp) if args.tcp else None
     server = create_server(options)
-    configure(server.send_log, log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
     try:
+        try:
+            configure(server.send_log, log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
+        except OSError as exc:
+            raise InputError(f"--log-file {args.log_file}: cannot open it: {exc.strerror or exc}") from None
         if address is not None:
-            server.start_tcp(*address)
+            try:
+                server.start_tcp(*address)
+            except OSError as exc:  # busy port, no such address, privileged port
+                raise InputError(f"--tcp {address[0]}:{address[1]}: cannot listen: {exc.strerror or exc}") from None
         else:
             server.start_io()
     finally:
