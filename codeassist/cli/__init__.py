@@ -83,8 +83,7 @@ def _main(argv: list[str]) -> int:
         args.cmd = command
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
-        return 2
+        parser.error("a command is required")
     try:
         return func(args)
     except CodeassistError as exc:

@@ -29,6 +29,8 @@ from clihelp import CODEASSIST, containers_of, env, git_project, run, temp_files
 
 from codeassist.edits import WRITE_PAUSE_ENV
 
+pytestmark = [pytest.mark.model, pytest.mark.docker]
+
 SOURCES = {
     "calc.py": "def add(a, b):\n    return a + b\n",
     "mul.py": "def mul(a, b):\n    return a * b\n",
@@ -240,3 +242,53 @@ def test_kill_anywhere_then_resume_and_undo(seed: Seed, tmp_path: Path) -> None:
         assert sources(root) == seed.before, f"{what}: undo is not byte for byte"
         assert temp_files(root) == [] and undo_records(root) == [], what
     assert killed >= 20, f"only {killed} of {TRIALS} trials interrupted the run"
+
+
+def test_a_half_applied_batch_is_finished_or_undone_before_anything_else(seed: Seed, tmp_path: Path) -> None:
+    """While a batch is half applied, another refactor (or the same one without --apply) is refused with what to
+    do; finishing it leaves alone a file the user edited meanwhile, and the undo then restores only what it wrote."""
+    root = tmp_path / "proj"
+    shutil.copytree(seed.template, root, symlinks=True)
+    changed = [rel for rel in sorted(SOURCES) if seed.after[rel] != seed.before[rel]]
+    proc = start(root, pause=PAUSE_S)
+    assert wait_for(lambda: any(root.glob(f".{changed[1]}.*.codeassist-tmp")), proc, 120), proc.communicate()
+    stop(proc, signal.SIGKILL)
+
+    other = run("refactor", "-i", "Add type hints.", *SOURCES, "--apply", cwd=root)
+    assert other.returncode == 2 and "half applied" in other.stderr and "--undo" in other.stderr, other.stderr
+    no_apply = run(*[a for a in ARGS if a != "--apply"], cwd=root)
+    assert no_apply.returncode == 2 and "re-run that command with --apply" in no_apply.stderr, no_apply.stderr
+
+    mine = seed.before[changed[-1]] + b"# mine\n"
+    (root / changed[-1]).write_bytes(mine)
+    finished = run(*ARGS, cwd=root, timeout=300)
+    report = json.loads(finished.stdout)
+    assert finished.returncode == 1, finished.stderr  # one file could not be written
+    status = {f["rel"]: (f["status"], f["reason"]) for f in report["files"]}
+    assert status[changed[-1]][0] == "skipped" and "edited since" in status[changed[-1]][1]
+    assert sorted(report["applied"]) == changed[:-1]
+    assert (root / changed[-1]).read_bytes() == mine
+    assert all((root / rel).read_bytes() == seed.after[rel] for rel in changed[:-1])
+    assert len(undo_records(root)) == 1 and temp_files(root) == []
+
+    undone = run("refactor", "--undo", ".", "--json", cwd=root)
+    assert undone.returncode == 0 and sorted(json.loads(undone.stdout)["restored"]) == changed[:-1], undone.stderr
+    assert sources(root) == {**seed.before, changed[-1]: mine}
+
+
+def test_undo_will_not_overwrite_a_file_edited_after_the_refactor(seed: Seed, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(seed.template, root, symlinks=True)
+    r = run(*ARGS, cwd=root, timeout=300)
+    assert r.returncode == seed.exit_code and sources(root) == seed.after, r.stderr
+    first = json.loads(r.stdout)["applied"][0]
+    (root / first).write_bytes(seed.after[first] + b"# later work\n")
+    refused = run("refactor", "--undo", ".", "--json", cwd=root)
+    assert refused.returncode == 1, refused.stderr
+    data = json.loads(refused.stdout)
+    assert data["conflicts"] == [first] and data["restored"] == []
+    assert {rel: v for rel, v in sources(root).items() if rel != first} == {
+        rel: v for rel, v in seed.after.items() if rel != first
+    }  # nothing was restored
+    forced = run("refactor", "--undo", ".", "--force", cwd=root)
+    assert forced.returncode == 0 and sources(root) == seed.before, forced.stderr
