@@ -15,11 +15,11 @@ from clihelp import git_project, run
 
 HELPER = 'def scale_value(v):\n    """Triple v."""\n    return v * 3\n'
 MAIN = "from helper import scale_value\n\n\ndef run(x):\n    return \n"
-ARGS = ("main.py:5:12", "--verify", "off", "--max-tokens", "8", "--json", "--threads", "2")
+ARGS = ("main.py:5:12", "--max-tokens", "8", "--json", "--threads", "2")
 
 
-def complete(folder: Path) -> dict[str, object]:
-    r = run("complete", *ARGS, cwd=folder, timeout=300)
+def complete(folder: Path, verify: str = "off") -> dict[str, object]:
+    r = run("complete", *ARGS, "--verify", verify, cwd=folder, timeout=300)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     data: dict[str, object] = json.loads(r.stdout)
     return data
@@ -48,6 +48,10 @@ def test_a_file_in_no_project_is_a_workspace_of_its_own(tmp_path: Path) -> None:
     scratch.mkdir()
     (scratch / "helper.py").write_text(HELPER)
     (scratch / "main.py").write_text(MAIN)
-    assert definitions(complete(scratch)) == []
+    alone = complete(scratch, verify="sandbox")
+    assert definitions(alone) == []
+    verdict = alone["verification"]
+    assert isinstance(verdict, dict) and verdict["label"] == "unverified", verdict
+    assert "not in a project" in verdict["reason"] and [t["tier"] for t in verdict["tiers"]] == ["syntax"]
     (scratch / "pyproject.toml").write_text("[project]\nname = 'p'\n")  # now it is a project: the folder counts
     assert definitions(complete(scratch)) == ["helper.py"]
