@@ -10,6 +10,7 @@ a container is touched, so the whole table runs in seconds (cases run four at a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -275,3 +276,15 @@ def test_refactor_outside_git_warns_that_undo_is_our_record_only(base: Path) -> 
     assert "not in a git work tree" in warning and "--undo" in warning
     assert next(line for line in r.stderr.splitlines() if ERROR_LINE.match(line)).endswith("an existing file")
     assert (scratch / "s.py").read_text() == "def f(a):\n    return a\n"
+
+
+@pytest.mark.docker
+def test_sandbox_run_takes_options_after_dir(base: Path, docker_ok: None) -> None:
+    """``sandbox run DIR --json --timeout S -- CMD``: the options are options (they used to be run as the command)."""
+    r = subprocess.run(
+        [CODEASSIST, "sandbox", "run", "dir", "--json", "--timeout", "20", "--", "python3", "-c", "print(40 + 2)"],
+        cwd=base / "proj", capture_output=True, text=True, timeout=120, env=env(), check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["status"] == "passed" and result["stdout"] == "42\n"
