@@ -37,7 +37,7 @@ def read_regular_file(path: str, *, max_bytes: int = MAX_SOURCE_BYTES, what: str
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
+        raise InputError(f"{path}: no such file") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied (cannot read the {what})") from None
     except OSError as exc:
