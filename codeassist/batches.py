@@ -250,6 +250,40 @@ def pending(root: Path) -> Batch | None:
     return None
 
 
+def to_finish(root: Path, run_id: str, *, apply: bool, force: bool) -> Batch | None:
+    """The batch a refactor with ``run_id`` must finish (or report) instead of proposing anew, if any.
+
+    - A pending batch: only the same refactor with ``--apply`` may finish it. Anything else would work on a half
+      applied tree (and a second record would split the undo), so it is refused, saying what to do instead.
+    - The same ``--apply`` run again after its batch completed, every file still holding the batch's bytes: the
+      run was done (or killed after its last write, before it could say so), so it reports that batch. Without this,
+      its own writes would look like someone's uncommitted changes. ``--force`` asks for a fresh run instead."""
+    batch = pending(root)
+    undo_cmd = f"codeassist refactor --undo {root}"
+    if batch is not None:
+        if batch.undoing:
+            raise InputError(f"an interrupted --undo of batch {batch.id} is pending under {root}; run `{undo_cmd}`")
+        if batch.run_id != run_id or not apply:
+            raise InputError(
+                f"an interrupted refactor --apply (batch {batch.id}: {batch.instruction!r}) is half applied under "
+                f"{root}; re-run that command with --apply to finish it, or `{undo_cmd}` to roll it back"
+            )
+        return batch
+    records = batches(root)
+    if not apply or force or not records:
+        return None
+    last = Batch.load(root, records[-1])
+    done = last.completion()
+    if last.run_id != run_id or done is None:
+        return None
+    new = {f.rel: f.new_sha for f in last.files}
+    for rel in done.get("applied", []):
+        current = _read(root / rel)
+        if current is None or sha(current) != new.get(rel):
+            return None
+    return last
+
+
 def remove_state_temp_files(root: Path) -> int:
     """Remove temporaries a kill left in our own state folder (a manifest being written): nothing else writes there."""
     folder = undo_folder(root)

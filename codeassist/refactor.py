@@ -167,9 +167,10 @@ class Journal:
     def load(self) -> dict[str, FileResult]:
         return {row["rel"]: FileResult(**row["result"]) for row in self.rows() if row.get("type") == "file"}
 
-    def batch_id(self) -> str | None:
-        """The batch this run's apply created, if it got that far."""
-        return next((row["id"] for row in self.rows() if row.get("type") == "batch"), None)
+    def load_finished(self) -> dict[str, FileResult]:
+        """The results of this plan's last completed run (its journal renamed by :meth:`finish`)."""
+        done = sorted(self.path.parent.glob(f"{self.path.stem}.done-*.jsonl"))
+        return Journal(done[-1]).load() if done else {}
 
     def append(self, result: FileResult) -> None:
         self._append({"type": "file", "rel": result.rel, "result": asdict(result)})
@@ -182,9 +183,6 @@ class Journal:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-
-    def add_batch(self, batch_id: str) -> None:
-        self._append({"type": "batch", "id": batch_id})
 
     def finish(self) -> None:
         """The run completed: keep the journal for the record, but a new run starts afresh."""
@@ -252,14 +250,14 @@ class Refactorer:
         started = time.monotonic()
         journal = Journal(plan.state_dir / f"journal-{plan.run_id}.jsonl")
         batches.remove_state_temp_files(plan.root)
-        interrupted = check_pending(plan, apply) or (journal_batch(plan, journal) if apply else None)
+        interrupted = batches.to_finish(plan.root, plan.run_id, apply=apply, force=force)
         if interrupted is not None:
-            report = self._finish_batch(plan, interrupted, journal.load())
+            report = self._finish_batch(plan, interrupted, journal.load() or journal.load_finished())
         else:
             report = RefactorReport(plan)
             report.results = self._proposals(plan, journal, jobs, apply and not force, progress, started)
             if apply:
-                self._apply(plan, report, journal, allow_unverified)
+                self._apply(plan, report, allow_unverified)
         journal.finish()
         report.elapsed_s = time.monotonic() - started
         return report
@@ -315,7 +313,7 @@ class Refactorer:
         pool.shutdown()
         return [results[rel] for rel in plan.files]
 
-    def _apply(self, plan: RefactorPlan, report: RefactorReport, journal: Journal, allow_unverified: bool) -> None:
+    def _apply(self, plan: RefactorPlan, report: RefactorReport, allow_unverified: bool) -> None:
         ok = ("verified", "changed") if allow_unverified else ("verified",)
         chosen = [r for r in report.results if r.status in ok and r.new_text is not None]
         originals: dict[str, bytes] = {}
@@ -340,14 +338,13 @@ class Refactorer:
                 return
         files = [BatchFile(r.rel, originals[r.rel], (r.new_text or "").encode("utf-8")) for r in chosen]
         batch = batches.Batch.create(plan.root, plan.run_id, plan.instruction, files, report.combined)
-        journal.add_batch(batch.id)
         report.undo_id = batch.id
         report.applied = batch.apply().applied
         self.verifier.forget_workspace(str(plan.root))
 
     def _finish_batch(self, plan: RefactorPlan, batch: batches.Batch, done: dict[str, FileResult]) -> RefactorReport:
-        """Finish the apply a kill interrupted: no new proposals, no new batch record; the report is rebuilt from
-        the journal of the interrupted run."""
+        """Finish the apply a kill interrupted (or report the one already applied): no new proposals, no new batch
+        record; the report is rebuilt from the journal of the run that made the batch."""
         outcome = batch.apply()
         report = RefactorReport(plan, combined=batch.combined, undo_id=batch.id, applied=outcome.applied)
         for rel in plan.files:
@@ -358,31 +355,6 @@ class Refactorer:
             report.results.append(res)
         self.verifier.forget_workspace(str(plan.root))
         return report
-
-
-def journal_batch(plan: RefactorPlan, journal: Journal) -> batches.Batch | None:
-    """The finished batch of this run when a kill came after its last write but before the journal was closed: the
-    re-run then reports that batch instead of proposing edits to files that already hold them."""
-    batch_id = journal.batch_id()
-    manifest = batches.undo_folder(plan.root) / f"{batch_id}.json"
-    return batches.Batch.load(plan.root, manifest) if batch_id and manifest.exists() else None
-
-
-def check_pending(plan: RefactorPlan, apply: bool) -> batches.Batch | None:
-    """The interrupted batch this run must finish, if any. Another command while a batch is half applied would work
-    on a mixed tree (and a second record would split the undo), so it is refused with what to do instead."""
-    batch = batches.pending(plan.root)
-    if batch is None:
-        return None
-    undo_cmd = f"codeassist refactor --undo {plan.root}"
-    if batch.undoing:
-        raise InputError(f"an interrupted --undo of batch {batch.id} is pending under {plan.root}; run `{undo_cmd}`")
-    if batch.run_id != plan.run_id or not apply:
-        raise InputError(
-            f"an interrupted refactor --apply (batch {batch.id}: {batch.instruction!r}) is half applied under "
-            f"{plan.root}; re-run that command with --apply to finish it, or `{undo_cmd}` to roll it back"
-        )
-    return batch
 
 
 def default_fix_config(k: int, seed: int, verify_command: tuple[str, ...] | None, workers: int) -> FixConfig:

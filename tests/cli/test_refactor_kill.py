@@ -175,14 +175,15 @@ class Trial:
 
 def plan_trials(rng: random.Random, seconds: float) -> list[Trial]:
     """Half at random times over an uninterrupted run's duration, half at chosen moments: while the batch record is
-    written and while each file is written. Signals: SIGKILL and SIGINT in turn, every fifth a SIGTERM."""
+    written, while each file is written, and once all are written (the run is still closing). Signals: SIGKILL and
+    SIGINT in turn, every fifth a SIGTERM."""
     trials = []
     for i in range(TRIALS):
         sig = signal.SIGTERM if i % 5 == 4 else (signal.SIGKILL if i % 2 == 0 else signal.SIGINT)
         if i % 2 == 0 or i % 5 == 4:
             point = f"t={rng.uniform(0.0, seconds * 0.9):.2f}s"
         else:
-            point = rng.choice(["manifest", *(f"write {k}" for k in range(1, 1 + len(SOURCES)))])
+            point = rng.choice(["manifest", *(f"write {k}" for k in range(1, 1 + len(SOURCES))), "written"])
         trials.append(Trial(i, sig, point))
     return trials
 
@@ -195,6 +196,8 @@ def kill_at(trial: Trial, root: Path, seed: Seed) -> tuple[subprocess.Popen[str]
             assert wait_for(lambda: handles_sigterm(proc.pid), proc, 60), "the CLI never installed its handlers"
         time.sleep(float(trial.point[2:-1]))
         hit = proc.poll() is None
+    elif trial.point == "written":  # every file written; the run is closing its sandbox and reporting
+        hit = wait_for(lambda: sources(root) == seed.after, proc, 120)
     elif trial.point == "manifest":
         undo_dir = root / ".codeassist" / "refactor" / "undo"
         hit = wait_for(lambda: any(undo_dir.glob(".*.codeassist-tmp")), proc, 120)
