@@ -29,7 +29,8 @@ from clihelp import CODEASSIST, containers_of, env, git_project, run, temp_files
 
 from codeassist.edits import WRITE_PAUSE_ENV
 
-pytestmark = [pytest.mark.model, pytest.mark.docker]
+# The seed runs the model in the first test's setup; on a busy shared machine that plus 22 trials outlasts 600 s.
+pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.timeout(1800)]
 
 SOURCES = {
     "calc.py": "def add(a, b):\n    return a + b\n",
