@@ -17,6 +17,7 @@ from codeassist.context.assemble import AssembledContext, ContextBudget, Workspa
 from codeassist.context.languages import detect_indentation
 from codeassist.context.parsing import Document
 from codeassist.documents import language_for_path, offset_at
+from codeassist.edits import ROOT_MARKERS
 from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
 from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
@@ -113,16 +114,21 @@ class _Prompt:
     built: BuiltPrompt | None = None
 
 
-def find_root(path: str) -> str:
-    """The enclosing git work tree of ``path`` (or its folder): the scope of the workspace symbol index."""
+def find_root(path: str) -> str | None:
+    """The scope of the workspace symbol index for ``path``: its enclosing git work tree, else the nearest folder with
+    a project file (:data:`codeassist.edits.ROOT_MARKERS`). None outside any project: the file alone is then the
+    workspace, so a scratch file under a big shared folder never has that folder walked."""
     folder = os.path.dirname(os.path.abspath(path))
+    nearest: str | None = None
     probe = folder
     while True:
         if os.path.exists(os.path.join(probe, ".git")):
             return probe
+        if nearest is None and any(os.path.exists(os.path.join(probe, m)) for m in ROOT_MARKERS):
+            nearest = probe
         parent = os.path.dirname(probe)
         if parent == probe:
-            return folder
+            return nearest
         probe = parent
 
 

@@ -56,6 +56,7 @@ SKIP_DIRS = frozenset(
 )  # fmt: skip
 MAX_FILE_BYTES = 512 << 10
 MAX_WORKSPACE_BYTES = 24 << 20
+MAX_WORKSPACE_FILES = 20_000  # with the byte cap, bounds the walk of a huge tree
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 
 
@@ -136,7 +137,7 @@ class Change:
 
 def workspace_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
     """The workspace files shipped to the sandbox: every regular file under ``root`` outside VCS/env/cache dirs,
-    skipping files over :data:`MAX_FILE_BYTES`; stops at :data:`MAX_WORKSPACE_BYTES` in total."""
+    skipping files over :data:`MAX_FILE_BYTES`; stops at :data:`MAX_WORKSPACE_BYTES` or :data:`MAX_WORKSPACE_FILES`."""
     base = Path(root)
     out: dict[str, bytes] = {}
     total = 0
@@ -150,10 +151,14 @@ def workspace_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
                 continue
             if not path.is_file() or path.is_symlink() or st.st_size > MAX_FILE_BYTES:
                 continue
-            if total + st.st_size > MAX_WORKSPACE_BYTES:
+            if total + st.st_size > MAX_WORKSPACE_BYTES or len(out) >= MAX_WORKSPACE_FILES:
                 return out
-            total += st.st_size
-            out[path.relative_to(base).as_posix()] = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue  # unreadable (permissions, vanished): the tests cannot use it either
+            total += len(data)
+            out[path.relative_to(base).as_posix()] = data
     return out
 
 

@@ -12,18 +12,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, parse_location, print_json
+from codeassist.cli.validate import MAX_TOKENS, int_in
 from codeassist.documents import read_text_file
 from codeassist.engine import CompletionRequest
 
 if TYPE_CHECKING:
-    from codeassist.verify import CompletionCheck
+    from codeassist.verify import CompletionCheck, VerifyMode
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("complete", help="complete code at PATH:LINE:COL (1-based)")
     p.add_argument("location", help="PATH:LINE:COL, 1-based like compiler messages")
     p.add_argument("--json", action="store_true", help="print the completion with timings and context as JSON")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
+    p.add_argument("--max-tokens", type=int_in(1, MAX_TOKENS), default=None, help="cap on generated tokens")
     p.add_argument(
         "--verify", choices=("off", "syntax", "sandbox"), default="sandbox",
         help="check the completion before printing it: run the tests that exercise its function in the sandbox "
@@ -70,20 +71,28 @@ def verify(
 ) -> CompletionCheck | None:
     """The completion's :class:`codeassist.verify.CompletionCheck` (None when ``--verify off`` or nothing to check).
     The workspace is the file's project root (nearest VCS dir or project file); the sandbox is only started when
-    some test would judge the completion."""
+    some test would judge the completion. A file in no project is a project of its own: its folder is not searched
+    for tests (a scratch file under a big shared folder must not have that folder walked and shipped)."""
     if args.verify == "off" or not completion:
         return None
+    import dataclasses
     import os
 
-    from codeassist.edits import find_root
-    from codeassist.verify import Verifier, make_sandbox, verify_completion
+    from codeassist.edits import project_root
+    from codeassist.verify import CompletionCheck, Verifier, make_sandbox, verify_completion
 
-    sandbox = make_sandbox(image=args.sandbox_image, pool_size=1) if args.verify == "sandbox" else None
+    root = project_root(path)
+    mode: VerifyMode = args.verify if root is not None else "syntax"
+    sandbox = make_sandbox(image=args.sandbox_image, pool_size=1) if mode == "sandbox" else None
     try:
-        return verify_completion(
-            text, line, column, completion, path=os.path.abspath(path), root=str(find_root(path)), mode=args.verify,
+        check = verify_completion(
+            text, line, column, completion, path=os.path.abspath(path), root=str(root) if root else None, mode=mode,
             verifier=Verifier(sandbox), multi_line_only=False,
         )  # fmt: skip
     finally:
         if sandbox is not None:
             sandbox.close()
+    if root is None and args.verify == "sandbox" and check.show:
+        why = "not in a project (no .git or project file above it), so no tests were searched"
+        check = CompletionCheck(True, dataclasses.replace(check.verdict, reason=why))
+    return check

@@ -11,10 +11,12 @@ import json
 import sys
 from typing import Any
 
+from codeassist.cli.validate import float_in
 from codeassist.errors import CodeassistError, InputError
 
 EXIT_NOT_PASSED = 1
 EXIT_UNVERIFIED = 3
+MAX_RUN_TIMEOUT_S = 3600.0
 
 
 def register(subparsers: Any) -> None:
@@ -53,9 +55,13 @@ def register(subparsers: Any) -> None:
         usage="codeassist sandbox run [--json] [--timeout S] DIR -- CMD [ARG…]",
     )
     common(r)
-    r.add_argument("--timeout", type=float, default=None, help="wall-clock limit in seconds (default 10)")
+    r.add_argument(
+        "--timeout", type=float_in(0, MAX_RUN_TIMEOUT_S, above_lo=True), default=None,
+        help=f"wall-clock limit in seconds (default 10, at most {MAX_RUN_TIMEOUT_S:g})",
+    )  # fmt: skip
     r.add_argument("dir", help="directory to snapshot into the work dir (never mounted)")
-    r.add_argument("cmd", nargs=argparse.REMAINDER, help="command and arguments, after --")
+    # Filled from everything after `--` by codeassist.cli.main, so options may follow DIR.
+    r.add_argument("cmd", nargs="*", help="command and arguments, after --")
     r.set_defaults(func=_run)
 
 
@@ -166,7 +172,11 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("no command given", hint="codeassist sandbox run DIR -- python3 -m pytest -q")
     limits = Limits() if args.timeout is None else Limits(timeout_s=args.timeout)
     with Sandbox(_config(args, pool_size=1, limits=limits)) as sb:
-        result = sb.run(args.dir, cmd, limits)
+        try:
+            result = sb.run(args.dir, cmd, limits)
+        except OSError as exc:  # e.g. /proc or /sys: files that cannot be read like files
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise InputError(f"sandbox: cannot copy {args.dir}: {exc.strerror or exc}{where}") from None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from tree_sitter import QueryCursor
 
 from codeassist.context.languages import LanguageSpec, parser_for, query_for, spec_for_path
+from codeassist.documents import read_regular_file
+from codeassist.errors import InputError
 
 ALWAYS_SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".ruff_cache",
@@ -54,10 +57,9 @@ class GitIgnore:
         self._rules: list[tuple[str, str, bool, bool, bool]] = []  # (base, pattern, negate, dir_only, anchored)
 
     def add_file(self, base: str, path: str) -> None:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
+        try:  # bounded, and never blocks on a FIFO named .gitignore
+            lines = read_regular_file(path, max_bytes=1 << 20).decode("utf-8", "replace").splitlines()
+        except InputError:
             return
         for raw in lines:
             line = raw.strip()
@@ -196,6 +198,8 @@ class WorkspaceIndex:
                     continue
                 keep.append(d)
             dirnames[:] = keep
+            if count >= self.max_files:
+                break  # stop walking, not just this folder: a huge tree must not be listed to the end
             for fname in sorted(filenames):
                 if count >= self.max_files:
                     break
@@ -222,17 +226,15 @@ class WorkspaceIndex:
             return False
         try:
             st = os.stat(path) if text is None else None
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                return False  # a FIFO named *.py would block the walk (and every completion waiting on it) forever
             size = st.st_size if st is not None else len(text.encode("utf-8")) if text is not None else 0
             if size > self.max_file_bytes:
                 self.stats.skipped_large += 1
                 self._drop(rel)
                 return False
-            if text is None:
-                with open(path, "rb") as f:
-                    data = f.read()
-            else:
-                data = text.encode("utf-8")
-        except OSError:
+            data = read_regular_file(path, max_bytes=self.max_file_bytes) if text is None else text.encode("utf-8")
+        except (OSError, InputError):
             return False
         symbols = extract_symbols(spec, rel, data)
         with self._lock:
