@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -162,6 +163,31 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+PSEUDO_FILESYSTEMS = {"proc", "sysfs", "devtmpfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2"}
+
+
+def refuse_pseudo_filesystem(path: str) -> None:
+    """A directory on /proc, /sys or /dev is not a project: its files change while read, lie about their size and
+    some are readable only in part. Said up front as one error, not a half-copied snapshot that then "passes"."""
+    real = os.path.realpath(path)
+    fstype = ""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as mounts:
+            best = ""
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, fstype = point, fields[2]
+    except OSError:
+        return  # no mount table to consult: the copy's own errors still apply
+    if fstype in PSEUDO_FILESYSTEMS:
+        raise InputError(f"sandbox: cannot copy {path}: it is on a {fstype} pseudo-filesystem, not a project folder")
+
+
 def _run(args: argparse.Namespace) -> int:
     from codeassist.sandbox import Limits, Sandbox
 
@@ -170,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise InputError("no command given", hint="codeassist sandbox run DIR -- python3 -m pytest -q")
+    refuse_pseudo_filesystem(args.dir)
     limits = Limits() if args.timeout is None else Limits(timeout_s=args.timeout)
     with Sandbox(_config(args, pool_size=1, limits=limits)) as sb:
         try:
