@@ -14,7 +14,7 @@ from codeassist.context.languages import LANGUAGE_NAMES, language_of
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.explainer import ExplainResult, stream_explain
-from codeassist.fix_target import FixTarget, target_for_problem
+from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
 from codeassist.project import find_root
 from codeassist.syntax import Problem
@@ -23,6 +23,7 @@ from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandb
 
 __all__ = [
     "LANGUAGE_NAMES",
+    "MAX_PROBLEM_LINES",
     "Completion",
     "CompletionCheck",
     "CompletionPolicy",

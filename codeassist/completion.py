@@ -4,7 +4,8 @@ the benchmarks.
 Why a service over :meth:`Engine.complete`: the engine stops at the syntax gate; whether a completion is then checked
 against Python's parser or the project's tests, which project's tests, and what the label says were decided twice
 (the server and ``codeassist complete``, with different rules). Here there is one rule, :meth:`CompletionService.check`,
-and the one project-root rule (:func:`codeassist.project.find_root`). The only knob callers differ in is
+and the one project-root rule (:func:`codeassist.project.project_root`; a file in no project is checked for
+syntax only). The only knob callers differ in is
 :attr:`CompletionPolicy.single_line_tests`: the editor asks on every keystroke and does not make one-line
 completions wait for a test run; a script or a benchmark does.
 
@@ -22,7 +23,7 @@ from codeassist.context.languages import get_spec
 from codeassist.documents import clamped_offset
 from codeassist.engine import CompletionRequest, CompletionResult, Engine
 from codeassist.models.backend import CancelCheck
-from codeassist.project import find_root
+from codeassist.project import NOT_IN_PROJECT, project_root
 from codeassist.pyast import python_symbols_at
 from codeassist.verify import (
     LABEL_FAILED,
@@ -132,14 +133,20 @@ def check_completion(
     offset = clamped_offset(text, result.line, result.column)
     new_text = text[:offset] + result.text + text[offset:]
     path = os.path.abspath(request.path) if request.path else None
-    root = str(find_root(path)) if path else None
+    project = project_root(path) if path else None
+    # a file in no project is alone: its folder is neither searched for tests nor shipped to the sandbox
+    root = str(project) if project is not None else os.path.dirname(path) if path else None
     rel = os.path.relpath(path, root) if path and root else _buffer_name(request.language)
     change = Change(root=root or "", files={rel: new_text}, original={rel: text})
     parsed = syntax_tier(change)
     if parsed.status == "failed":
         return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (parsed,), rejected=True))
     multi_line = "\n" in result.text.strip("\n")
-    if mode == "syntax" or not rel.endswith(".py"):
+    if mode == "syntax":
+        return _shown("syntax checked only", parsed)
+    if path is not None and project is None:
+        return _shown(NOT_IN_PROJECT, parsed)
+    if not rel.endswith(".py"):
         return _shown("syntax checked only", parsed)
     if path is None:
         return _shown("unsaved buffer: syntax only", parsed)

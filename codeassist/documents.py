@@ -7,21 +7,63 @@ The engine speaks 0-based lines and Unicode code-point columns; the LSP layer co
 from __future__ import annotations
 
 import os
+import stat
 
 from codeassist.errors import InputError
 
+MAX_SOURCE_BYTES = 4 << 20  # a source file larger than this is refused: no code model prompt needs more
 
-def read_text_file(path: str, *, max_bytes: int = 4 << 20) -> str:
+
+def read_regular_file(path: str, *, max_bytes: int = MAX_SOURCE_BYTES, what: str = "file") -> bytes:
+    """Read at most ``max_bytes`` of a *regular* file, refusing everything else with a one-line :class:`InputError`.
+
+    Why so careful: a path from the command line or a workspace walk can name a FIFO (``open`` would block forever),
+    a device (``/dev/zero`` never ends), a ``/proc`` file (size 0 yet full of bytes) or a file we may not read. So the
+    file is opened non-blocking, checked with ``fstat`` on the open descriptor (no check-then-open race), and read
+    with a bound that does not trust ``st_size``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied (cannot read the {what})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the {what}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{path}: is a directory, not a {what}")
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path}: not a regular file ({file_kind(mode)}); expected a {what}")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if total > max_bytes:
+        raise InputError(f"{path}: {what} is too large (more than {max_bytes:,} bytes)")
+    return b"".join(chunks)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for error messages."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_text_file(path: str, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
     """Read a user's source file as UTF-8, refusing clearly what we cannot handle (and never modifying it)."""
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise InputError(f"{path}: file is too large ({size:,} bytes; limit {max_bytes:,})")
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_regular_file(path, max_bytes=max_bytes, what="source file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

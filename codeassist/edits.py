@@ -9,23 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import glob
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+TEMP_SUFFIX = ".codeassist-tmp"
+# Test hook: seconds to pause halfway through writing each temporary file, so a test can kill a process "mid-write"
+# deterministically (the kill-anywhere refactor trials). Unset in normal use.
+WRITE_PAUSE_ENV = "CODEASSIST_TEST_WRITE_PAUSE_S"
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permission bits (0644 for a new file)."""
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, tag: str = "") -> None:
+    """Replace ``path`` with ``data`` atomically, keeping its permission bits (0644 for a new file).
+
+    The temporary file is ``.NAME.[TAG.]RANDOM.codeassist-tmp`` next to the target; a batch passes its id as ``tag``
+    so that, after a SIGKILL mid-write, it can find and remove its own leftovers (:func:`remove_temp_files`)."""
     target = Path(path)
     try:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".codeassist-tmp", dir=target.parent)
+    prefix = f".{target.name}.{tag}." if tag else f".{target.name}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            pause = float(os.environ.get(WRITE_PAUSE_ENV) or 0)
+            if pause > 0:
+                fh.write(data[: len(data) // 2])
+                fh.flush()
+                time.sleep(pause)
+                data = data[len(data) // 2 :]
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -36,6 +53,20 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+def remove_temp_files(path: str | os.PathLike[str], tag: str) -> list[Path]:
+    """Remove the temporary files :func:`atomic_write` left for ``path`` under ``tag`` (a kill mid-write); returns
+    them. Only this tag's files: another batch's (or another program's) temporaries are none of our business."""
+    target = Path(path)
+    removed: list[Path] = []
+    if not tag or not target.parent.is_dir():
+        return removed
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.{glob.escape(tag)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -26,7 +26,7 @@ from codeassist.errors import ModelError
 from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
 from codeassist.postprocess import StreamFilter, make_situation
-from codeassist.project import find_root
+from codeassist.project import project_root
 from codeassist.prompt import BuiltPrompt, build_prompt
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
@@ -139,7 +139,9 @@ class Engine:
         """The workspace (symbol index + recent files + parsed documents), created on first use."""
         with self._ws_lock:
             if self._workspace is None:
-                root = self.config.workspace or (str(find_root(path)) if path else None)
+                # a file in no project is alone: no index walk of its folder (codeassist.project)
+                found = project_root(path) if path and not self.config.workspace else None
+                root = self.config.workspace or (str(found) if found is not None else None)
                 self._workspace = Workspace(
                     root, build_index=self.config.index_workspace, background=self.config.index_in_background,
                     pause=self._lock.locked,  # a background build waits while the model runs (see Workspace)

@@ -6,14 +6,15 @@ must not throw that work away. Each finished file is appended to ``.codeassist/r
 fsynced) keyed by the hash of the file's original bytes, so re-running the same command skips finished files whose
 content did not change since.
 
-Why an undo record: ``--apply`` first writes a manifest holding every file's original bytes (atomically, before any
-file is touched), then replaces files one by one with :func:`codeassist.edits.atomic_write`. ``--undo`` restores the
-originals byte for byte, and refuses to clobber a file that was edited again after the refactor (unless forced).
+Why a batch record: ``--apply`` writes the chosen edits as one :class:`codeassist.batches.Batch` — a write-ahead
+manifest (every file's original and new bytes) before any file is touched, then one atomic write per file, each
+logged. A run killed between writes is finished by re-running the same command (it recognises its own writes by
+content hash), and ``--undo`` restores the whole batch byte for byte from its one record. While a batch is pending,
+no other refactor starts in that workspace.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import glob
 import hashlib
@@ -27,14 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeassist.edits import atomic_write, git_dirty
+from codeassist import batches
+from codeassist.batches import STATE_DIR, BatchFile, ensure_state_dir, sha
+from codeassist.documents import read_regular_file
+from codeassist.edits import git_dirty
 from codeassist.errors import InputError
 from codeassist.fix_target import MAX_WHOLE_FILE_LINES, FixTarget
 from codeassist.fixer import FixConfig, Fixer
 from codeassist.project import find_root
 from codeassist.verify import Change, Verifier
 
-STATE_DIR = ".codeassist"
 # Per-file statuses: verified (edit passes its tests), changed (an edit that could not be verified by tests: shown,
 # not applied unless allowed), failed (every candidate failed a check), skipped (not attempted, with the reason),
 # unchanged (the model proposed no change).
@@ -111,23 +114,6 @@ class RefactorReport:
         }  # fmt: skip
 
 
-def ensure_state_dir(folder: Path) -> Path:
-    """Create ``folder`` (under the workspace's ``.codeassist/``) with a ``.gitignore`` so our state never shows up
-    as untracked files in the user's repository."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for parent in (folder, *folder.parents):
-        if parent.name == STATE_DIR:
-            ignore = parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("*\n")
-            break
-    return folder
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def expand(paths: Sequence[str], root: Path | None = None) -> tuple[Path, list[str]]:
     """Expand PATHS/GLOBS (``**`` allowed) to regular files; returns the workspace root and root-relative paths."""
     found: list[Path] = []
@@ -141,6 +127,8 @@ def expand(paths: Sequence[str], root: Path | None = None) -> tuple[Path, list[s
                 found += sorted(q for q in p.rglob("*.py") if q.is_file())
             elif p.is_file():
                 found.append(p)
+            elif p.exists():
+                raise InputError(f"{m}: not a regular file or directory")
             else:
                 raise InputError(f"{m}: no such file")
     if not found:
@@ -167,21 +155,28 @@ class Journal:
         self.path = path
         self._lock = threading.Lock()
 
-    def load(self) -> dict[str, FileResult]:
-        done: dict[str, FileResult] = {}
+    def rows(self) -> list[dict[str, Any]]:
         if not self.path.exists():
-            return done
+            return []
+        out = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line from a kill mid-append
-            if row.get("type") == "file":
-                done[row["rel"]] = FileResult(**row["result"])
-        return done
+            with contextlib.suppress(json.JSONDecodeError):  # a torn last line from a kill mid-append
+                out.append(json.loads(line))
+        return out
+
+    def load(self) -> dict[str, FileResult]:
+        return {row["rel"]: FileResult(**row["result"]) for row in self.rows() if row.get("type") == "file"}
+
+    def load_finished(self) -> dict[str, FileResult]:
+        """The results of this plan's last completed run (its journal renamed by :meth:`finish`)."""
+        done = sorted(self.path.parent.glob(f"{self.path.stem}.done-*.jsonl"))
+        return Journal(done[-1]).load() if done else {}
 
     def append(self, result: FileResult) -> None:
-        data = json.dumps({"type": "file", "rel": result.rel, "result": asdict(result)}) + "\n"
+        self._append({"type": "file", "rel": result.rel, "result": asdict(result)})
+
+    def _append(self, row: dict[str, Any]) -> None:
+        data = json.dumps(row) + "\n"
         with self._lock:
             ensure_state_dir(self.path.parent)
             with open(self.path, "a", encoding="utf-8") as fh:
@@ -195,79 +190,27 @@ class Journal:
             os.replace(self.path, self.path.with_suffix(f".done-{int(time.time())}.jsonl"))
 
 
-# -- undo -------------------------------------------------------------------------------------------------------------
-
-
-def write_undo(plan: RefactorPlan, originals: dict[str, bytes], new: dict[str, bytes]) -> str:
-    """Write the undo manifest (originals base64-encoded) atomically before any file is replaced; returns its id."""
-    undo_id = time.strftime("%Y%m%d-%H%M%S") + f"-{plan.run_id[:8]}"
-    manifest = {
-        "id": undo_id, "root": str(plan.root), "instruction": plan.instruction,
-        "files": [
-            {"rel": rel, "original_sha": sha(data), "new_sha": sha(new[rel]),
-             "original": base64.b64encode(data).decode()}
-            for rel, data in originals.items()
-        ],
-    }  # fmt: skip
-    folder = ensure_state_dir(plan.state_dir / "undo")
-    atomic_write(folder / f"{undo_id}.json", json.dumps(manifest).encode())
-    return undo_id
-
-
-@dataclass
-class UndoResult:
-    undo_id: str
-    restored: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def undo(root: Path, *, undo_id: str | None = None, force: bool = False) -> UndoResult:
-    """Restore the files of the latest (or given) applied refactor byte for byte. A file changed after the refactor
-    is a conflict and is left alone unless ``force``; nothing is written when there is any conflict."""
-    folder = root / STATE_DIR / "refactor" / "undo"
-    records = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if undo_id is not None:
-        records = [r for r in records if r.stem == undo_id]
-    if not records:
-        raise InputError(f"nothing to undo under {folder}", exit_code=1)
-    record = records[-1]
-    manifest = json.loads(record.read_text(encoding="utf-8"))
-    result = UndoResult(manifest["id"])
-    plan: list[tuple[Path, bytes]] = []
-    for entry in manifest["files"]:
-        path = root / entry["rel"]
-        original = base64.b64decode(entry["original"])
-        current = path.read_bytes() if path.exists() else None
-        current_sha = sha(current) if current is not None else None
-        if current_sha == entry["original_sha"]:
-            result.already.append(entry["rel"])
-        elif current_sha == entry["new_sha"] or force:
-            plan.append((path, original))
-            result.restored.append(entry["rel"])
-        else:
-            result.conflicts.append(entry["rel"])
-    if result.conflicts and not force:
-        result.restored = []
-        return result
-    for path, original in plan:
-        atomic_write(path, original)
-    os.replace(record, record.with_suffix(".undone"))
-    return result
-
-
 # -- the run ----------------------------------------------------------------------------------------------------------
 
 Progress = Callable[[int, int, FileResult, float], None]
 
 
 class Refactorer:
-    def __init__(self, fixer: Fixer, verifier: Verifier) -> None:
-        self.fixer = fixer
+    """Runs a plan. ``fixer`` may be a factory: the model is then loaded only when some file needs a proposal, so
+    resuming a finished proposal phase (or finishing an interrupted apply) costs no model load."""
+
+    def __init__(self, fixer: Fixer | Callable[[], Fixer], verifier: Verifier) -> None:
+        self._fixer = fixer
+        self._fixer_lock = threading.Lock()
         self.verifier = verifier
+        self.cancelled = threading.Event()  # set on Ctrl-C: in-flight proposals are not journalled
+
+    @property
+    def fixer(self) -> Fixer:
+        with self._fixer_lock:
+            if not isinstance(self._fixer, Fixer):
+                self._fixer = self._fixer()
+            return self._fixer
 
     def propose(self, plan: RefactorPlan, rel: str, data: bytes) -> FileResult:
         started = time.monotonic()
@@ -280,7 +223,7 @@ class Refactorer:
         if n_lines > MAX_WHOLE_FILE_LINES:
             return FileResult(rel, "skipped", f"longer than {MAX_WHOLE_FILE_LINES} lines", original_sha=digest)
         target = FixTarget(str(plan.root), rel, text, 0, n_lines - 1, "", "instruction", None, plan.instruction)
-        outcome = self.fixer.candidates_for(target)
+        outcome = self.fixer.candidates_for(target, cancel=self.cancelled.is_set)
         best = outcome.best
         took = time.monotonic() - started
         if best is None:
@@ -305,14 +248,36 @@ class Refactorer:
         progress: Progress | None = None,
     ) -> RefactorReport:
         started = time.monotonic()
-        report = RefactorReport(plan)
         journal = Journal(plan.state_dir / f"journal-{plan.run_id}.jsonl")
+        batches.remove_state_temp_files(plan.root)
+        interrupted = batches.to_finish(plan.root, plan.run_id, apply=apply, force=force)
+        if interrupted is not None:
+            report = self._finish_batch(plan, interrupted, journal.load() or journal.load_finished())
+        else:
+            report = RefactorReport(plan)
+            report.results = self._proposals(plan, journal, jobs, apply and not force, progress, started)
+            if apply:
+                self._apply(plan, report, allow_unverified)
+        journal.finish()
+        report.elapsed_s = time.monotonic() - started
+        return report
+
+    def _proposals(
+        self, plan: RefactorPlan, journal: Journal, jobs: int, check_git: bool, progress: Progress | None,
+        started: float,
+    ) -> list[FileResult]:  # fmt: skip
+        """One result per file: from the journal when the file did not change since, else proposed now (in
+        ``jobs`` threads, each result journalled as it finishes)."""
         done = journal.load()
-        dirty = git_dirty(plan.root, plan.files) if apply and not force else set()
+        dirty = git_dirty(plan.root, plan.files) if check_git else set()
         results: dict[str, FileResult] = {}
         todo: list[tuple[str, bytes]] = []
         for rel in plan.files:
-            data = (plan.root / rel).read_bytes()
+            try:
+                data = read_regular_file(str(plan.root / rel), what="source file")
+            except InputError as exc:  # unreadable, too large, replaced by a FIFO since the glob…
+                results[rel] = FileResult(rel, "skipped", exc.message)
+                continue
             prev = done.get(rel)
             if prev is not None and prev.original_sha == sha(data):
                 prev.resumed = True
@@ -322,34 +287,35 @@ class Refactorer:
             else:
                 todo.append((rel, data))
         finished = len(results)
-        total = len(plan.files)
         lock = threading.Lock()
 
         def work(item: tuple[str, bytes]) -> FileResult:
             nonlocal finished
             res = self.propose(plan, *item)
+            if self.cancelled.is_set():
+                return res  # interrupted: its checks may have run against a closing sandbox; redo it on resume
             journal.append(res)
             with lock:
                 finished += 1
                 if progress is not None:
-                    progress(finished, total, res, time.monotonic() - started)
+                    progress(finished, len(plan.files), res, time.monotonic() - started)
             return res
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="codeassist-refactor") as pool:
+        # Not a `with` block: its exit waits for every running proposal, which would make Ctrl-C wait minutes.
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="codeassist-refactor")
+        try:
             for res in pool.map(work, todo):
                 results[res.rel] = res
-        report.results = [results[rel] for rel in plan.files]
-        if apply:
-            self._apply(plan, report, allow_unverified)
-        journal.finish()
-        report.elapsed_s = time.monotonic() - started
-        return report
+        except BaseException:
+            self.cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return [results[rel] for rel in plan.files]
 
     def _apply(self, plan: RefactorPlan, report: RefactorReport, allow_unverified: bool) -> None:
         ok = ("verified", "changed") if allow_unverified else ("verified",)
         chosen = [r for r in report.results if r.status in ok and r.new_text is not None]
-        if not chosen:
-            return
         originals: dict[str, bytes] = {}
         for r in chosen:
             data = (plan.root / r.rel).read_bytes()
@@ -358,7 +324,8 @@ class Refactorer:
                 continue
             originals[r.rel] = data
         chosen = [r for r in chosen if r.rel in originals]
-        new = {r.rel: (r.new_text or "").encode("utf-8") for r in chosen}
+        if not chosen:
+            return
         if len(chosen) > 1 and plan.verify_command:
             # Each edit was checked alone; check them together before writing any of them.
             change = Change(
@@ -369,11 +336,25 @@ class Refactorer:
             report.combined = "passed" if verdict.verified else verdict.display
             if not verdict.verified:
                 return
-        report.undo_id = write_undo(plan, originals, new)
-        for r in chosen:
-            atomic_write(plan.root / r.rel, new[r.rel])
-            report.applied.append(r.rel)
+        files = [BatchFile(r.rel, originals[r.rel], (r.new_text or "").encode("utf-8")) for r in chosen]
+        batch = batches.Batch.create(plan.root, plan.run_id, plan.instruction, files, report.combined)
+        report.undo_id = batch.id
+        report.applied = batch.apply().applied
         self.verifier.forget_workspace(str(plan.root))
+
+    def _finish_batch(self, plan: RefactorPlan, batch: batches.Batch, done: dict[str, FileResult]) -> RefactorReport:
+        """Finish the apply a kill interrupted (or report the one already applied): no new proposals, no new batch
+        record; the report is rebuilt from the journal of the run that made the batch."""
+        outcome = batch.apply()
+        report = RefactorReport(plan, combined=batch.combined, undo_id=batch.id, applied=outcome.applied)
+        for rel in plan.files:
+            res = done.get(rel) or FileResult(rel, "skipped", "no record of it in the interrupted run's journal")
+            res.resumed = True
+            if rel in outcome.conflicts:
+                res.status, res.reason = "skipped", outcome.conflicts[rel]
+            report.results.append(res)
+        self.verifier.forget_workspace(str(plan.root))
+        return report
 
 
 def default_fix_config(k: int, seed: int, verify_command: tuple[str, ...] | None, workers: int) -> FixConfig:

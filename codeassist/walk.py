@@ -5,8 +5,9 @@ to a project (no VCS data, environments, caches or build output), or a test foun
 sandbox, or the sandbox ships a virtualenv. Only regular files are yielded: symlinks (to files or folders) are never
 followed, and FIFOs, sockets and devices are never opened (reading a FIFO would block forever).
 
-A leaf module (the standard library only), so that ``codeassist.sandbox``, which imports nothing of the engine, can
-walk a folder the same way.
+Near a leaf (the standard library and the bounded reader of :mod:`codeassist.documents`, itself a leaf), so that
+``codeassist.sandbox``, which imports nothing of the engine, can walk a folder the same way. Walks are bounded: the
+readers stop at a file count and a byte total, so a huge tree is never listed to the end.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+
+from codeassist.documents import read_regular_file
+from codeassist.errors import InputError
 
 # Never part of a project's files: VCS data, environments, caches, build output, editor state and our own state.
 SKIP_DIRS = frozenset(
@@ -26,6 +29,8 @@ SKIP_DIRS = frozenset(
 )  # fmt: skip
 MAX_FILE_BYTES = 512 << 10
 MAX_WORKSPACE_BYTES = 24 << 20
+MAX_WORKSPACE_FILES = 20_000  # with the byte cap, bounds the walk of a huge tree
+MAX_GITIGNORE_BYTES = 1 << 20
 
 
 def skipped_dir(name: str, skip: Iterable[str] = SKIP_DIRS) -> bool:
@@ -59,10 +64,9 @@ class GitIgnore:
         self._rules: list[tuple[str, str, bool, bool, bool]] = []  # (base, pattern, negate, dir_only, anchored)
 
     def add_file(self, base: str, path: str) -> None:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
+        try:  # bounded, and never blocks on a FIFO named .gitignore
+            lines = read_regular_file(path, max_bytes=MAX_GITIGNORE_BYTES).decode("utf-8", "replace").splitlines()
+        except InputError:
             return
         for raw in lines:
             line = raw.strip()
@@ -149,17 +153,18 @@ def read_files(
     root: str | os.PathLike[str], *, max_file_bytes: int = MAX_FILE_BYTES, max_total_bytes: int = MAX_WORKSPACE_BYTES
 ) -> dict[str, bytes]:
     """The workspace's files by relative path, as the verifier discovers tests in and ships to the sandbox: files
-    over ``max_file_bytes`` are left out, and reading stops at ``max_total_bytes`` in total."""
+    over ``max_file_bytes`` are left out, and reading stops at ``max_total_bytes`` in total or
+    :data:`MAX_WORKSPACE_FILES` files. Unreadable files are left out: the tests cannot use them either."""
     out: dict[str, bytes] = {}
     total = 0
     for entry in walk(root):
         if entry.size > max_file_bytes:
             continue
-        if total + entry.size > max_total_bytes:
+        if total + entry.size > max_total_bytes or len(out) >= MAX_WORKSPACE_FILES:
             break
-        try:
-            data = Path(entry.path).read_bytes()
-        except OSError:
+        try:  # bounded and non-blocking: the file may have changed since it was listed
+            data = read_regular_file(entry.path, max_bytes=max_file_bytes)
+        except InputError:
             continue
         total += len(data)
         out[entry.rel] = data

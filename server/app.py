@@ -91,12 +91,12 @@ class CodeassistServer(LanguageServer):
         """Run ``fn`` on the event loop (from any thread): pygls' writer is not thread-safe."""
         if self.loop is None or self.loop.is_closed():
             return
-        if threading.current_thread() is threading.main_thread() and self._on_loop():
+        if threading.current_thread() is threading.main_thread() and self.on_loop():
             fn()
         else:
             self.loop.call_soon_threadsafe(fn)
 
-    def _on_loop(self) -> bool:
+    def on_loop(self) -> bool:
         try:
             return asyncio.get_running_loop() is self.loop
         except RuntimeError:

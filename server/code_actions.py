@@ -20,6 +20,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
 from codeassist.api import (
+    MAX_PROBLEM_LINES,
     FixOutcome,
     Problem,
     RankedFix,
@@ -36,6 +37,7 @@ from .app import CodeassistServer, ContentModified, RequestFailed
 from .convert import Pos, lsp_line_starts, offset_of
 from .documents import Document
 from .progress import progress
+from .validate import fix_span
 from .worker import JobCancelled
 
 log = logging.getLogger("codeassist.server")
@@ -79,6 +81,9 @@ def problems(
             continue
         if not any(q.start_line <= p.start_line <= q.end_line for q, _ in found):
             found.append((p, None))
+    for p, _d in found:
+        if p.end_line - p.start_line >= MAX_PROBLEM_LINES:
+            p.end_line = p.start_line  # an ERROR node can span the whole file: the fix targets where it starts
     return found[:MAX_FIXES]
 
 
@@ -105,9 +110,10 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
     doc = ls.docs.get(str(data["uri"]))
     if data.get("version") is not None and data["version"] != doc.version:
         raise ContentModified("the document changed since the fix was offered; ask for code actions again")
+    start_line, end_line = fix_span(data, len(doc.lines), MAX_PROBLEM_LINES)  # before any model time
     require_ready(ls)
     text = doc.text
-    problem = Problem(int(data["startLine"]), int(data["endLine"]), str(data["message"]), str(data.get("source", "")))
+    problem = Problem(start_line, end_line, str(data["message"]), str(data.get("source", "")))
     root = str(find_root(doc.path)) if doc.path else ""
     rel = os.path.relpath(doc.path, root) if doc.path else os.path.basename(doc.uri) or "buffer"
     target = target_for_problem(root, rel, text.replace("\r\n", "\n"), problem)

@@ -95,9 +95,9 @@ def did_open(ls: CodeassistServer, params: types.DidOpenTextDocumentParams) -> N
 def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) -> None:
     doc = ls.docs.change(params)
     if doc is None:
-        log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+        log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
         return
-    ls.doc_events.add("document_changed", doc.path or doc.uri, doc.text)
+    ls.doc_events.add("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
 
 
 def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from codeassist import __version__
+from codeassist.cli import interrupts
+from codeassist.cli.validate import OneLineParser
 from codeassist.errors import CodeassistError
 
 # Module names under codeassist.cli, in the order `--help` lists them.
@@ -33,7 +37,7 @@ COMMANDS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codeassist", description="Local, private coding assistant.")
+    parser = OneLineParser(prog="codeassist", description="Local, private coding assistant.")
     parser.add_argument("--version", action="version", version=f"codeassist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -47,25 +51,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_trailing_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``sandbox run [OPTIONS] DIR [OPTIONS] -- CMD…``: everything after the first ``--`` is the command, and options
+    may come anywhere before it (argparse's REMAINDER would run ``DIR --json -- CMD`` as the command ``--json``)."""
+    if argv[:2] == ["sandbox", "run"] and "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes common to every command: 0 success, 2 bad input or usage (one line on stderr), 130 / 143
+    interrupted by SIGINT / SIGTERM, 141 the reader of stdout went away; each command documents its others."""
+    previous = {sig: signal.getsignal(sig) for sig in interrupts.HANDLED}
+    interrupts.install()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    head, command = split_trailing_command(argv)
+    args = parser.parse_args(head)
+    if command is not None:
+        if args.cmd:
+            parser.error(f"give the command after `--` only (got {' '.join(args.cmd)!r} before it)")
+        args.cmd = command
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
-        return 2
+        parser.error("a command is required")
     try:
         return func(args)
     except CodeassistError as exc:
         print(f"codeassist: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("codeassist: interrupted", file=sys.stderr)
-        return 130
+        return interrupts.exit_code(exc)
     except BrokenPipeError:
         # The reader went away (`codeassist … | head`): not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        # An operating-system refusal on a path the user gave (permissions, a vanished file, a full disk) that no
+        # command foresaw: one line, not a traceback. Programming errors still keep their traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"codeassist: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from codeassist.cli.validate import MAX_THREADS, N_CTX_RANGE, int_in
 from codeassist.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,8 +28,10 @@ def parse_location(spec: str) -> tuple[str, int, int]:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model tier name or path to a GGUF file (default: qwen2.5-coder-0.5b)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all cores)")
-    parser.add_argument("--n-ctx", type=int, default=4096, help="model context size in tokens")
+    parser.add_argument(
+        "--threads", type=int_in(1, MAX_THREADS), default=None, help="CPU threads for inference (default: all cores)"
+    )
+    parser.add_argument("--n-ctx", type=int_in(*N_CTX_RANGE), default=4096, help="model context size in tokens")
 
 
 def engine_from_args(args: argparse.Namespace, **overrides: Any) -> Engine:

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, parse_location, print_json
+from codeassist.cli.validate import MAX_TOKENS, int_in
 from codeassist.documents import offset_at, read_text_file
 
 
@@ -20,7 +21,7 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("complete", help="complete code at PATH:LINE:COL (1-based)")
     p.add_argument("location", help="PATH:LINE:COL, 1-based like compiler messages")
     p.add_argument("--json", action="store_true", help="print the completion with timings and context as JSON")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
+    p.add_argument("--max-tokens", type=int_in(1, MAX_TOKENS), default=None, help="cap on generated tokens")
     p.add_argument(
         "--verify", choices=("off", "syntax", "sandbox"), default="sandbox",
         help="check the completion before printing it: run the tests that exercise its function in the sandbox "

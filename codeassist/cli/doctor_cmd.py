@@ -44,6 +44,31 @@ def _timed(name: str, fn: Callable[[], tuple[bool, str]]) -> Check:
     return Check(name, ok, detail, (time.perf_counter() - started) * 1000, hint)
 
 
+def build_check() -> tuple[bool, str]:
+    # importing llama_cpp (its native library) is what this check checks
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    flags = [f.strip() for f in info.split("|") if "= 1" in f]
+    amx = [f for f in flags if f.startswith("AMX")]
+    version = getattr(llama_cpp, "__version__", "?")
+    detail = f"llama-cpp-python {version}; {', '.join(flags) or info.strip()}"
+    if amx:
+        return False, detail + " — built with AMX, which dies with SIGILL on CPUs/VMs without AMX enabled"
+    return True, detail
+
+
+def sandbox_check() -> tuple[bool, str]:
+    try:
+        # the Docker client is imported only when the doctor checks the sandbox
+        from codeassist.sandbox import health
+    except ImportError as exc:
+        return False, f"sandbox unavailable: {exc}"
+    h = health()
+    detail = f"daemon: {h.daemon}; image: {h.image}"
+    return h.ok, detail if h.ok else f"{h.reason} ({detail}) — suggestions will be labelled 'unverified'"
+
+
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
     spec = args.model or registry.DEFAULT_TIER
@@ -61,20 +86,6 @@ def run(args: argparse.Namespace) -> int:
         return True, registry.resolve(spec)
 
     checks.append(_timed("model", model_check))
-
-    def build_check() -> tuple[bool, str]:
-        # importing llama_cpp (its native library) is what this check checks
-        import llama_cpp
-
-        info = llama_cpp.llama_print_system_info().decode()
-        flags = [f.strip() for f in info.split("|") if "= 1" in f]
-        amx = [f for f in flags if f.startswith("AMX")]
-        version = getattr(llama_cpp, "__version__", "?")
-        detail = f"llama-cpp-python {version}; {', '.join(flags) or info.strip()}"
-        if amx:
-            return False, detail + " — built with AMX, which dies with SIGILL on CPUs/VMs without AMX enabled"
-        return True, detail
-
     checks.append(_timed("llama.cpp build", build_check))
 
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
@@ -115,16 +126,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         checks.append(Check("canary completion", False, "skipped: model did not load"))
     engine.close()
-
-    def sandbox_check() -> tuple[bool, str]:
-        try:
-            # the Docker client is imported only when the doctor checks the sandbox
-            from codeassist.sandbox import health
-        except ImportError as exc:
-            return False, f"sandbox unavailable: {exc}"
-        h = health()
-        detail = f"daemon: {h.daemon}; image: {h.image}"
-        return h.ok, detail if h.ok else f"{h.reason} ({detail}) — suggestions will be labelled 'unverified'"
 
     checks.append(_timed("docker sandbox", sandbox_check))
 

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, print_json
+from codeassist.cli.validate import MAX_TOKENS, int_in
 from codeassist.errors import InputError
 
 
@@ -27,7 +28,7 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("explain", help="explain PATH:LINE[-LINE] with its context (streamed)")
     p.add_argument("location", help="PATH:LINE or PATH:START-END, 1-based")
     p.add_argument("--json", action="store_true", help="print the explanation and its context as JSON (not streamed)")
-    p.add_argument("--max-tokens", type=int, default=256, help="cap on generated tokens")
+    p.add_argument("--max-tokens", type=int_in(1, MAX_TOKENS), default=256, help="cap on generated tokens")
     add_model_options(p)
     p.set_defaults(func=run)
 

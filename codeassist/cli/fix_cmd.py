@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, print_json
+from codeassist.cli.validate import MAX_CANDIDATES, MAX_SECONDS, MAX_SEED, MAX_TOKENS, float_in, int_in
 from codeassist.errors import InputError
 
 EXIT_VERIFIED, EXIT_NO_FIX, EXIT_UNVERIFIED = 0, 1, 3
@@ -29,13 +30,15 @@ def parse_path_line(spec: str) -> tuple[str, int | None]:
 
 
 def add_fix_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-k", "--candidates", type=int, default=5, help="candidates to generate (default 5)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature after the greedy one")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (runs are reproducible for a seed)")
-    p.add_argument("--budget", type=float, default=20.0, help="latency budget in seconds once a fix is verified")
+    p.add_argument("-k", "--candidates", type=int_in(1, MAX_CANDIDATES), default=5, help="candidates (default 5)")
+    p.add_argument("--temperature", type=float_in(0, 10), default=0.8, help="sampling temperature after the greedy one")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="sampling seed (reproducible runs)")
+    p.add_argument(
+        "--budget", type=float_in(0, MAX_SECONDS), default=20.0, help="latency budget in seconds once a fix is verified"
+    )
     p.add_argument("--verify", choices=("off", "syntax", "sandbox"), default="sandbox", help="how far to verify")
     p.add_argument("--sandbox-image", default=None, help="sandbox image to run checks in (default: the built one)")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
+    p.add_argument("--max-tokens", type=int_in(1, MAX_TOKENS), default=None, help="cap on tokens per candidate")
 
 
 def register(sub: Any) -> None:
@@ -55,14 +58,14 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.documents import read_text_file
     from codeassist.edits import atomic_write
     from codeassist.fix_target import locate
     from codeassist.fixer import FixConfig, Fixer
     from codeassist.verify import Verifier, make_sandbox
 
     path, line = parse_path_line(args.location)
-    if args.candidates < 1:
-        raise InputError("-k must be at least 1")
+    read_text_file(path)  # one-line errors for what locate() cannot read (FIFOs, devices, permissions, size, encoding)
     test_cmd = tuple(shlex.split(args.test)) if args.test else None
     sandbox = make_sandbox(image=args.sandbox_image) if args.verify == "sandbox" else None
     try:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
+from codeassist.cli.validate import float_in
 from codeassist.errors import CodeassistError, InputError
 
 EXIT_NOT_PASSED = 1
 EXIT_UNVERIFIED = 3
+MAX_RUN_TIMEOUT_S = 3600.0
 
 
 def register(subparsers: Any) -> None:
@@ -53,9 +56,13 @@ def register(subparsers: Any) -> None:
         usage="codeassist sandbox run [--json] [--timeout S] DIR -- CMD [ARG…]",
     )
     common(r)
-    r.add_argument("--timeout", type=float, default=None, help="wall-clock limit in seconds (default 10)")
+    r.add_argument(
+        "--timeout", type=float_in(0, MAX_RUN_TIMEOUT_S, above_lo=True), default=None,
+        help=f"wall-clock limit in seconds (default 10, at most {MAX_RUN_TIMEOUT_S:g})",
+    )  # fmt: skip
     r.add_argument("dir", help="directory to snapshot into the work dir (never mounted)")
-    r.add_argument("cmd", nargs=argparse.REMAINDER, help="command and arguments, after --")
+    # Filled from everything after `--` by codeassist.cli.main, so options may follow DIR.
+    r.add_argument("cmd", nargs="*", help="command and arguments, after --")
     r.set_defaults(func=_run)
 
 
@@ -161,6 +168,31 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+PSEUDO_FILESYSTEMS = {"proc", "sysfs", "devtmpfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2"}
+
+
+def refuse_pseudo_filesystem(path: str) -> None:
+    """A directory on /proc, /sys or /dev is not a project: its files change while read, lie about their size and
+    some are readable only in part. Said up front as one error, not a half-copied snapshot that then "passes"."""
+    real = os.path.realpath(path)
+    fstype = ""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as mounts:
+            best = ""
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, fstype = point, fields[2]
+    except OSError:
+        return  # no mount table to consult: the copy's own errors still apply
+    if fstype in PSEUDO_FILESYSTEMS:
+        raise InputError(f"sandbox: cannot copy {path}: it is on a {fstype} pseudo-filesystem, not a project folder")
+
+
 def _run(args: argparse.Namespace) -> int:
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import Limits, Sandbox
@@ -170,9 +202,14 @@ def _run(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise InputError("no command given", hint="codeassist sandbox run DIR -- python3 -m pytest -q")
+    refuse_pseudo_filesystem(args.dir)
     limits = Limits() if args.timeout is None else Limits(timeout_s=args.timeout)
     with Sandbox(_config(args, pool_size=1, limits=limits)) as sb:
-        result = sb.run(args.dir, cmd, limits)
+        try:
+            result = sb.run(args.dir, cmd, limits)
+        except OSError as exc:  # e.g. /proc or /sys: files that cannot be read like files
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise InputError(f"sandbox: cannot copy {args.dir}: {exc.strerror or exc}{where}") from None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -26,20 +26,34 @@ def parse_hostport(spec: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: `codeassist --help` must not pay for pygls.
+    address = parse_hostport(args.tcp) if args.tcp else None
+    if args.log_file:
+        check_log_file(args.log_file)
+    # Imported here: `codeassist --help` (and a bad option above) must not pay for pygls.
     from codeassist.server.app import ServeOptions
     from codeassist.server.handlers import create_server
     from codeassist.server.logs import configure
+    from codeassist.server.transport import serve_stdio, serve_tcp
 
     options = ServeOptions(log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
-    address = parse_hostport(args.tcp) if args.tcp else None
     server = create_server(options)
-    configure(server.send_log, log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
-    try:
-        if address is not None:
-            server.start_tcp(*address)
-        else:
-            server.start_io()
+    try:  # our transport, not pygls' start_io/start_tcp: see codeassist.server.transport for why
+        configure(server.send_log, log_file=args.log_file, log_code=args.log_code, verbose=args.verbose)
+        if address is None:
+            return serve_stdio(server)
+        try:
+            return serve_tcp(server, *address)
+        except OSError as exc:  # busy port, no such address, privileged port
+            raise InputError(f"--tcp {address[0]}:{address[1]}: cannot listen: {exc.strerror or exc}") from None
     finally:
         server.worker.stop(timeout_s=2.0)
-    return 0
+
+
+def check_log_file(path: str) -> None:
+    """Open the log file for appending now (it is created, as logging would), so a missing folder or a directory is
+    a one-line error before the server starts rather than a traceback from the logging setup."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--log-file {path}: cannot open it: {exc.strerror or exc}") from None

@@ -10,6 +10,7 @@ file when the editor reports a change.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from tree_sitter import QueryCursor
 
 from codeassist.context.languages import LanguageSpec, parser_for, query_for, spec_for_path
+from codeassist.documents import read_regular_file
+from codeassist.errors import InputError
 from codeassist.walk import GitIgnore, WalkStats, skipped_dir, walk
 
 
@@ -148,17 +151,15 @@ class WorkspaceIndex:
             return False
         try:
             st = os.stat(path) if text is None else None
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                return False  # a FIFO named *.py would block the walk (and every completion waiting on it) forever
             size = st.st_size if st is not None else len(text.encode("utf-8")) if text is not None else 0
             if size > self.max_file_bytes:
                 self.stats.skipped_large += 1
                 self._drop(rel)
                 return False
-            if text is None:
-                with open(path, "rb") as f:
-                    data = f.read()
-            else:
-                data = text.encode("utf-8")
-        except OSError:
+            data = read_regular_file(path, max_bytes=self.max_file_bytes) if text is None else text.encode("utf-8")
+        except (OSError, InputError):
             return False
         symbols = extract_symbols(spec, rel, data)
         with self._lock:

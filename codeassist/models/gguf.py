@@ -8,10 +8,12 @@ read FIM-related vocabulary metadata without loading weights.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from codeassist.documents import file_kind
 from codeassist.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
@@ -45,6 +47,9 @@ _GGML_TYPE_SIZE: dict[int, tuple[int, int]] = {
     23: (136, 256), 24: (1, 1), 25: (2, 1), 26: (4, 1), 27: (8, 1), 28: (8, 1), 29: (56, 256), 30: (2, 1),
     34: (54, 256), 35: (66, 256), 39: (17, 32),
 }  # fmt: skip
+
+# GGUF arrays may hold arrays; no model needs more than a couple of levels, and each level is a Python frame.
+MAX_ARRAY_NESTING = 8
 
 # Arrays larger than this are skipped rather than materialised, except the token list we need.
 _KEEP_ARRAYS = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type"}
@@ -118,16 +123,19 @@ class _Reader:
             raise ModelError(f"{self.path}: corrupt GGUF header (string of {n} bytes)")
         return self.read(n).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int, key: str) -> object:
+    def value(self, vtype: int, key: str, depth: int = 0) -> object:
         if vtype == _STRING:
             return self.string()
         if vtype == _ARRAY:
+            if depth >= MAX_ARRAY_NESTING:
+                # Real models nest at most once; a deeper header is corrupt or hostile (unbounded recursion).
+                raise ModelError(f"{self.path}: corrupt GGUF header (arrays nested deeper than {MAX_ARRAY_NESTING})")
             etype = self.u32()
             count = self.u64()
             if count > 1 << 28:
                 raise ModelError(f"{self.path}: corrupt GGUF header (array of {count} items)")
             if key in _KEEP_ARRAYS:
-                return [self.value(etype, key) for _ in range(count)]
+                return [self.value(etype, key, depth + 1) for _ in range(count)]
             if etype == _STRING:
                 for _ in range(count):
                     self.fh.seek(self.u64(), os.SEEK_CUR)
@@ -135,65 +143,89 @@ class _Reader:
             if etype in _SCALAR_FMT:
                 self.fh.seek(struct.calcsize(_SCALAR_FMT[etype]) * count, os.SEEK_CUR)
                 return f"<array of {count}>"
-            return [self.value(etype, key) for _ in range(count)]
+            return [self.value(etype, key, depth + 1) for _ in range(count)]
         if vtype in _SCALAR_FMT:
             return self.scalar(vtype)
         raise ModelError(f"{self.path}: corrupt GGUF header (unknown value type {vtype} for {key!r})")
 
 
+def _open_model(path: str) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file: a FIFO would block ``open`` forever and a device
+    (``/dev/zero``) never ends, so the check is made on the descriptor opened non-blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {path}") from None
+    except PermissionError:
+        raise ModelError(f"{path}: permission denied (cannot read the model file)") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot open the model file: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ModelError(f"model path is a directory, not a GGUF file: {path}")
+        raise ModelError(f"model path is not a regular file ({file_kind(mode)}): {path}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 def read_gguf(path: str, *, with_tensors: bool = True) -> GGUFInfo:
     """Parse a GGUF header; raise :class:`ModelError` with a precise reason when the file is unusable."""
-    if not os.path.exists(path):
-        raise ModelError(f"model file not found: {path}")
-    if os.path.isdir(path):
-        raise ModelError(f"model path is a directory, not a GGUF file: {path}")
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-        if magic != GGUF_MAGIC:
-            raise ModelError(
-                f"{path}: not a GGUF model file (starts with {magic!r}, expected b'GGUF')",
-                hint="codeassist loads llama.cpp GGUF files; convert other formats with llama.cpp's convert scripts",
-            )
-        r = _Reader(fh, path)
-        version = r.u32()
-        if version not in (2, 3):
-            raise ModelError(f"{path}: unsupported GGUF version {version}")
-        n_tensors = r.u64()
-        n_kv = r.u64()
-        if n_tensors > 1 << 24 or n_kv > 1 << 20:
-            raise ModelError(f"{path}: corrupt GGUF header ({n_tensors} tensors, {n_kv} keys)")
-        info = GGUFInfo(path=path, version=version, file_size=size, tensor_count=n_tensors)
-        for _ in range(n_kv):
-            key = r.string()
-            vtype = r.u32()
-            info.metadata[key] = r.value(vtype, key)
-        if not with_tensors:
-            return info
-        alignment = info.meta_int("general.alignment") or 32
-        end = 0
-        known = True
-        for _ in range(n_tensors):
-            r.string()  # name
-            n_dims = r.u32()
-            dims = [r.u64() for _ in range(n_dims)]
-            ttype = r.u32()
-            offset = r.u64()
-            n_el = 1
-            for d in dims:
-                n_el *= d
-            if ttype not in _GGML_TYPE_SIZE:
-                known = False
-                continue
-            block_bytes, block_el = _GGML_TYPE_SIZE[ttype]
-            end = max(end, offset + (n_el // block_el) * block_bytes)
-        data_start = fh.tell()
-        data_start += (-data_start) % alignment
-        if known and n_tensors:
-            info.expected_size = data_start + end
-    if info.expected_size is not None and size < info.expected_size:
+    with _open_model(path) as fh:
+        try:
+            info = _parse(fh, path, os.fstat(fh.fileno()).st_size, with_tensors)
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file: {exc.strerror or exc}") from None
+    if info.expected_size is not None and info.file_size < info.expected_size:
         raise ModelError(
-            f"{path}: GGUF file is truncated ({size:,} bytes, tensors need {info.expected_size:,})",
+            f"{path}: GGUF file is truncated ({info.file_size:,} bytes, tensors need {info.expected_size:,})",
             hint="re-download or re-install the model (`codeassist model install --force` for registry models)",
         )
+    return info
+
+
+def _parse(fh: BinaryIO, path: str, size: int, with_tensors: bool) -> GGUFInfo:
+    magic = fh.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelError(
+            f"{path}: not a GGUF model file (starts with {magic!r}, expected b'GGUF')",
+            hint="codeassist loads llama.cpp GGUF files; convert other formats with llama.cpp's convert scripts",
+        )
+    r = _Reader(fh, path)
+    version = r.u32()
+    if version not in (2, 3):
+        raise ModelError(f"{path}: unsupported GGUF version {version}")
+    n_tensors = r.u64()
+    n_kv = r.u64()
+    if n_tensors > 1 << 24 or n_kv > 1 << 20:
+        raise ModelError(f"{path}: corrupt GGUF header ({n_tensors} tensors, {n_kv} keys)")
+    info = GGUFInfo(path=path, version=version, file_size=size, tensor_count=n_tensors)
+    for _ in range(n_kv):
+        key = r.string()
+        vtype = r.u32()
+        info.metadata[key] = r.value(vtype, key)
+    if not with_tensors:
+        return info
+    alignment = info.meta_int("general.alignment") or 32
+    end = 0
+    known = True
+    for _ in range(n_tensors):
+        r.string()  # name
+        n_dims = r.u32()
+        dims = [r.u64() for _ in range(n_dims)]
+        ttype = r.u32()
+        offset = r.u64()
+        n_el = 1
+        for d in dims:
+            n_el *= d
+        if ttype not in _GGML_TYPE_SIZE:
+            known = False
+            continue
+        block_bytes, block_el = _GGML_TYPE_SIZE[ttype]
+        end = max(end, offset + (n_el // block_el) * block_bytes)
+    data_start = fh.tell()
+    data_start += (-data_start) % alignment
+    if known and n_tensors:
+        info.expected_size = data_start + end
     return info

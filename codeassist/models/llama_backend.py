@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import ctypes
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import GGUFInfo, read_gguf
+from codeassist.models.llama_log import load_output
 
 
 def _mem_available() -> int | None:
@@ -58,26 +58,6 @@ def check_memory(info: GGUFInfo, n_ctx: int) -> None:
         )
 
 
-@contextlib.contextmanager
-def _capture_llama_log() -> Iterator[list[str]]:
-    """Collect llama.cpp's log lines during load instead of spraying them on stderr; restore the default after."""
-    # llama_cpp loads its native library on import: only once a model is loaded
-    import llama_cpp
-    from llama_cpp import _logger
-
-    lines: list[str] = []
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def _cb(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        lines.append(text.decode("utf-8", errors="replace"))
-
-    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
-
-
 def default_threads() -> int:
     return max(1, min(os.cpu_count() or 2, 8))
 
@@ -106,11 +86,14 @@ class LlamaBackend:
             raise ModelError(
                 f"llama-cpp-python is not importable ({exc})", hint="run `make setup` to build it"
             ) from exc
-        with _capture_llama_log() as log:
+        # verbose=True on purpose: with verbose=False llama-cpp-python dup2()s fds 1 and 2 to /dev/null for the whole
+        # load, process-wide, which swallowed the LSP replies other threads wrote meanwhile (and any stderr logs).
+        # Its log lines and prints go to our logger instead (codeassist.models.llama_log).
+        with load_output() as log:
             try:
                 self._llm: Any = llama_cpp.Llama(
                     model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
-                    n_gpu_layers=n_gpu_layers, logits_all=False, use_mmap=True, verbose=False,
+                    n_gpu_layers=n_gpu_layers, logits_all=False, use_mmap=True, verbose=True,
                 )  # fmt: skip
             except (ValueError, RuntimeError, OSError) as exc:
                 text = "".join(log)

@@ -117,13 +117,13 @@ def test_refactor_diff_apply_resume_and_undo(tmp_path: Path, run_cli_env: CliRun
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True)
     assert sorted(line[3:] for line in status.stdout.splitlines()) == sorted(verified)
 
-    # 3. Applying again refuses files with uncommitted changes.
+    # 3. The same command again recognises its own applied batch (its writes are not "uncommitted changes"):
+    #    nothing is proposed or written, and there is still one undo record.
     r2 = run_cli_env(*args, "--apply", "--json")
     data = json.loads(r2.stdout)
-    for f in data["files"]:
-        if f["rel"] in verified:
-            assert f["status"] == "skipped" and "uncommitted" in f["reason"]
-    assert r2.returncode == 1
+    assert data["undo_id"] == report["undo_id"] and sorted(data["applied"]) == sorted(verified), data
+    assert all(f["resumed"] for f in data["files"]) and r2.returncode == r.returncode
+    assert len(list((root / ".codeassist" / "refactor" / "undo").glob("*.json"))) == 1
 
     # 4. --undo restores every file byte for byte.
     r3 = run_cli_env("refactor", "--undo", str(root), "--json")

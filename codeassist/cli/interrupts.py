@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM: stop promptly and clean up what this process started.
+
+Why: SIGTERM's default action ends the process on the spot, so ``finally`` blocks and ``atexit`` never run and the
+sandbox containers a command started stay up until some later run sweeps them. Here both signals raise
+:class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, so every command unwinds through its ``finally``
+blocks — which close their sandbox pools — and the CLI exits with 128 + the signal number (130 for Ctrl-C, 143 for
+SIGTERM). A second signal while that cleanup runs is reported and ignored: aborting the cleanup is what would leave
+containers behind (SIGKILL still ends the process; the next run removes containers whose owner is gone).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class _State:
+    signum: int | None = None
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if _State.signum is not None:
+        sys.stderr.write("codeassist: still cleaning up (closing sandbox containers); this takes a few seconds\n")
+        return
+    _State.signum = signum
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """Route SIGINT and SIGTERM to :class:`Interrupted` (main thread only; elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _State.signum = None
+    for sig in HANDLED:
+        signal.signal(sig, _handler)
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    return exc.exit_code if isinstance(exc, Interrupted) else 130
