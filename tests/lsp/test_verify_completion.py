@@ -39,6 +39,8 @@ TESTS = {
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
+    # a project (codeassist.project): a file in no project is alone, and its completions are checked for syntax only
+    (WORKSPACE / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
     for name, test in TESTS.items():
         (WORKSPACE / f"{name}.py").write_text(BODY)
         (WORKSPACE / f"test_{name}.py").write_text(test)
