@@ -70,6 +70,8 @@ class InfillVerdict:
 def _workspace(root: Path, task: InfillTask, verifier_test: str) -> tuple[str, int]:
     """Write the hole's file and the verifier half of the tests; return (file text, hole line)."""
     root.mkdir(parents=True, exist_ok=True)
+    # a project (codeassist.project): in a folder with no project file the product checks syntax only
+    (root / "pyproject.toml").write_text("[project]\nname = 'solution'\n")
     text = task.prefix + "\n" + task.suffix
     (root / "solution.py").write_text(text)
     (root / "test_solution.py").write_text(workspace_test_file(verifier_test, task.entry_point))
