@@ -101,7 +101,16 @@ class CompletionService:
         check = self.check(request, result, cancel)
         if not check.show:
             result.gate = "verify_failed"
+            self.engine.forget_suggestion(request)  # so :meth:`cached` never offers it unchecked
         return Completion(result, check)
+
+    def cached(self, request: CompletionRequest, cursor: int) -> Completion | None:
+        """A suggestion for ``request`` without the model: the rest of an earlier one the user is typing, or the
+        same one again. O(a window around ``cursor``), so callers answer it before any debounce. It needs no new
+        check: the document it leads to is the one the earlier suggestion was checked in, and a suggestion a check
+        hid is forgotten (:meth:`complete`)."""
+        result = self.engine.cached_suggestion(request, cursor)
+        return Completion(result, None) if result is not None else None
 
     def generate(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
         """The engine's completion (context, model, post-processing, syntax gate), unchecked beyond the gate."""

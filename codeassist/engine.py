@@ -227,6 +227,26 @@ class Engine:
 
     # -- completion -------------------------------------------------------------------------------------------------
 
+    def cached_suggestion(self, req: CompletionRequest, cursor: int) -> CompletionResult | None:
+        """The typed-ahead cache's answer at ``cursor`` (the code-point offset of ``req.line``/``req.column``), or
+        None. No model, no lock, and O(the cache's window), not O(document): a caller may answer from here at once,
+        before any debounce, and send only misses to the model."""
+        if not self.config.typed_ahead:
+            return None
+        started = time.perf_counter()
+        hit = self.typed_ahead.get(req.path, *self.typed_ahead.window(req.text, cursor))
+        if hit is None:
+            return None
+        return CompletionResult(
+            text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
+            cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
+        )  # fmt: skip
+
+    def forget_suggestion(self, req: CompletionRequest) -> None:
+        """Never offer the cached suggestion for ``req`` again (a check after the gate hid it)."""
+        offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
+        self.typed_ahead.forget(req.path, *self.typed_ahead.window(req.text, offset))
+
     def complete(self, req: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
         started = time.perf_counter()
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")

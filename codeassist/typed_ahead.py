@@ -55,21 +55,40 @@ class TypedAheadCache:
             while len(self._lru) > self.capacity:
                 self._lru.popitem(last=False)
 
+    def window(self, text: str, cursor: int) -> tuple[str, str]:
+        """The parts of ``text`` around ``cursor`` that a lookup reads: ``get(path, *window(text, cursor))`` finds
+        what ``get(path, text[:cursor], text[cursor:])`` finds, in time independent of the document's size (the
+        server answers hits on its event loop, where nothing may be O(document) per keystroke)."""
+        start = max(0, cursor - self.prefix_chars - self.max_lookback)
+        return text[start:cursor], text[cursor : cursor + self.suffix_chars]
+
     def get(self, path: str | None, prefix: str, suffix: str) -> CacheHit | None:
         """The remaining suggestion for this cursor, if an earlier one covers what has been typed since."""
         with self._lock:
-            for back in range(0, min(self.max_lookback, len(prefix)) + 1):
-                typed = prefix[len(prefix) - back :] if back else ""
-                key = _key(path, prefix[: len(prefix) - back], suffix, self.prefix_chars, self.suffix_chars)
-                cached = self._lru.get(key)
-                if cached is None:
-                    continue
-                if cached.startswith(typed) and len(cached) > len(typed):
-                    self._lru.move_to_end(key)
-                    self.hits += 1
-                    return CacheHit(cached[len(typed) :], typed)
-            self.misses += 1
-            return None
+            found = self._find(path, prefix, suffix)
+            if found is None:
+                self.misses += 1
+                return None
+            key, hit = found
+            self._lru.move_to_end(key)
+            self.hits += 1
+            return hit
+
+    def forget(self, path: str | None, prefix: str, suffix: str) -> None:
+        """Drop the entry a lookup here would use (its suggestion failed a later check: never offer it again)."""
+        with self._lock:
+            found = self._find(path, prefix, suffix)
+            if found is not None:
+                del self._lru[found[0]]
+
+    def _find(self, path: str | None, prefix: str, suffix: str) -> tuple[str, CacheHit] | None:
+        for back in range(0, min(self.max_lookback, len(prefix)) + 1):
+            typed = prefix[len(prefix) - back :] if back else ""
+            key = _key(path, prefix[: len(prefix) - back], suffix, self.prefix_chars, self.suffix_chars)
+            cached = self._lru.get(key)
+            if cached is not None and cached.startswith(typed) and len(cached) > len(typed):
+                return key, CacheHit(cached[len(typed) :], typed)
+        return None
 
     def clear(self) -> None:
         with self._lock:

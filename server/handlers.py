@@ -103,7 +103,7 @@ def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) 
 def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) -> None:
     doc = ls.docs.close(params.text_document.uri)
     if doc is not None:
-        ls.worker.cancel_key(doc.uri)  # its completion, wherever it is (debounce, generation, sandbox check)
+        completion.cancel_document(ls, doc.uri)  # its completions, wherever they are (debounce, model, sandbox)
         ls.doc_events.add("document_closed", doc.path or doc.uri)
 
 
@@ -122,7 +122,7 @@ async def inline_completion(ls: CodeassistServer, params: types.InlineCompletion
 
 async def completion_fallback(ls: CodeassistServer, params: types.CompletionParams) -> types.CompletionList:
     with lsp_errors():
-        prep = completion.prepare(ls, params.text_document.uri, params.position)
+        prep = completion.prepare(ls, params.text_document.uri, params.position, completion.ITEM)
         done = await completion.complete(ls, prep) if prep is not None else None
     if prep is None or done is None:
         return types.CompletionList(is_incomplete=True, items=[])

@@ -31,6 +31,8 @@ class Status:
         # how the last answered completion was checked: {"label", "reason", "shown"}; None before the first one
         self.last_check: dict[str, Any] | None = None
         self.sandbox_ok: bool | None = None
+        self.answered = 0  # completions answered
+        self.answered_from_cache = 0  # of which from the typed-ahead cache, before any debounce
 
     @property
     def ready(self) -> bool:
@@ -61,9 +63,12 @@ class Status:
         self.state, self.message = state, message
         self.send()
 
-    def completion_answered(self, latency_ms: float, check: dict[str, Any] | None) -> None:
-        """After each answered completion: its latency and (when it had text) how it was checked."""
+    def completion_answered(self, latency_ms: float, check: dict[str, Any] | None, *, cached: bool = False) -> None:
+        """After each answered completion: its latency as the server saw it (request in → answer out) and (when it
+        had text and a new check) how it was checked."""
         self.last_latency_ms = latency_ms
+        self.answered += 1
+        self.answered_from_cache += int(cached)
         if check is not None:
             self.last_check = check
         self.send()
@@ -84,6 +89,7 @@ class Status:
             "threadCount": len(threads),
             "inferenceThreads": sum(1 for n in threads if n.startswith("codeassist-inference")),
             "documents": len(ls.docs),
+            "completions": {"answered": self.answered, "fromCache": self.answered_from_cache},
             "state": self.state,
             "settings": settings,
             "sandbox": {
