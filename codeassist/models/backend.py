@@ -63,6 +63,7 @@ class ModelInfo:
     fim: FimFormat | None
     chat_template: str | None = None
     system_info: str = ""
+    omp_wait_policy: str = ""  # OMP_WAIT_POLICY in effect for llama.cpp's threads ("" = libgomp's default)
 
 
 class ModelBackend(Protocol):

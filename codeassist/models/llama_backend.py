@@ -25,6 +25,7 @@ from codeassist.models.backend import CancelCheck, Generation, GenerationParams,
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import GGUFInfo, read_gguf
 from codeassist.models.llama_log import load_output
+from codeassist.models.omp import apply_wait_policy
 
 
 def _mem_available() -> int | None:
@@ -79,6 +80,7 @@ class LlamaBackend:
         check_memory(gguf, n_ctx)
         threads = n_threads or default_threads()
         started = time.perf_counter()
+        wait_policy = apply_wait_policy()  # before libgomp loads with llama_cpp (it reads the policy once)
         try:
             # llama_cpp loads its native library on import: only once a model is loaded
             import llama_cpp
@@ -119,6 +121,7 @@ class LlamaBackend:
             path=path, name=gguf.name, architecture=gguf.architecture, n_ctx=n_ctx,
             n_ctx_train=gguf.context_length, n_threads=threads, load_ms=load_ms, fim=fim,
             chat_template=gguf.chat_template, system_info=llama_cpp.llama_print_system_info().decode(),
+            omp_wait_policy=wait_policy,
         )  # fmt: skip
         self._never_emit = fim.control_ids if fim else frozenset()
 
