@@ -116,8 +116,7 @@ async def inline_completion(ls: CodeassistServer, params: types.InlineCompletion
         done = await completion.complete(ls, prep) if prep is not None else None
     if prep is None or done is None:
         return types.InlineCompletionList(items=[])
-    text, insert_at = done
-    return items.inline_items(prep.text, insert_at, prep.cursor, text, ls.encoding)
+    return items.inline_items(prep.text, done.insert_at, prep.cursor, done.text, ls.encoding)
 
 
 async def completion_fallback(ls: CodeassistServer, params: types.CompletionParams) -> types.CompletionList:
@@ -126,7 +125,7 @@ async def completion_fallback(ls: CodeassistServer, params: types.CompletionPara
         done = await completion.complete(ls, prep) if prep is not None else None
     if prep is None or done is None:
         return types.CompletionList(is_incomplete=True, items=[])
-    return items.completion_list(prep.text, prep.cursor, done[0], ls.encoding)
+    return items.completion_list(prep.text, prep.cursor, done.text, ls.encoding, partial=done.partial)
 
 
 # -- code actions ---------------------------------------------------------------------------------------------------

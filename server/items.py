@@ -41,10 +41,13 @@ def _word_start(text: str, cursor: int) -> int:
     return i
 
 
-def completion_list(text: str, cursor: int, completion: str, encoding: str = UTF16) -> types.CompletionList:
+def completion_list(
+    text: str, cursor: int, completion: str, encoding: str = UTF16, *, partial: bool = False
+) -> types.CompletionList:
     """The ``textDocument/completion`` fallback: one clearly labelled AI item whose ``textEdit`` replaces the word
     being typed (so client-side filtering by that word keeps it), sorted after everything else. ``isIncomplete``
-    makes the client ask again as the user types: the suggestion depends on the whole prefix."""
+    makes the client ask again as the user types: the suggestion depends on the whole prefix. A ``partial``
+    suggestion (cut by the time cap) says so in its detail."""
     if not completion:
         return types.CompletionList(is_incomplete=True, items=[])
     start = _word_start(text, cursor)
@@ -60,7 +63,7 @@ def completion_list(text: str, cursor: int, completion: str, encoding: str = UTF
         label=label if len(label) <= 60 else label[:59] + "…",
         label_details=types.CompletionItemLabelDetails(description=AI_LABEL),
         kind=types.CompletionItemKind.Snippet,
-        detail=AI_LABEL,
+        detail=f"{AI_LABEL}, partial: time cap" if partial else AI_LABEL,
         documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{typed + completion}\n```"),
         sort_text=AI_SORT_TEXT,
         filter_text=typed + completion,
