@@ -61,6 +61,10 @@ class EngineConfig:
     # because checking a draft computes the 151,936-way output layer once per drafted token
     draft_tokens: int = 0
     typed_ahead: bool = True
+    # KV-shift chunk reuse (codeassist/models/kv_reuse.py): reuse cached runs of at least this many tokens after a gap
+    # (llama-server's --cache-reuse; llama.vim asks for 256). 0 = off: shifted cells keep keys and values computed
+    # with the dropped gap before them, and its effect on real-repository quality is not measured yet.
+    cache_reuse: int = 0
 
 
 @dataclass
@@ -174,7 +178,7 @@ class Engine:
                 path = resolve(self.config.model)
                 self._backend = LlamaBackend(
                     path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
-                    n_gpu_layers=self.config.n_gpu_layers,
+                    n_gpu_layers=self.config.n_gpu_layers, cache_reuse=self.config.cache_reuse,
                 )  # fmt: skip
             return self._backend.info
 

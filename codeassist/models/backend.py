@@ -41,7 +41,8 @@ class Generation:
     stop_reason: str = "eot"  # eot | max_tokens | callback | cancelled | time_budget | context_full
     drafted_tokens: int = 0  # prompt-lookup drafts accepted (included in ``tokens``)
     prompt_tokens: int = 0
-    reused_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens whose KV cells were reused (the common prefix + shifted runs)
+    shifted_tokens: int = 0  # of which moved into place by KV-shift chunk reuse
     evaluated_tokens: int = 0
     prompt_ms: float = 0.0
     generation_ms: float = 0.0

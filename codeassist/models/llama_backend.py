@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from codeassist.errors import ModelError
+from codeassist.models import kv_reuse
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import GGUFInfo, read_gguf
@@ -75,7 +76,9 @@ class LlamaBackend:
         n_batch: int = 512,
         require_fim: bool = True,
         n_gpu_layers: int = 0,
+        cache_reuse: int = 0,
     ) -> None:
+        self.cache_reuse = cache_reuse  # min run length for KV-shift chunk reuse (kv_reuse.py); 0 = off
         gguf = read_gguf(path)
         check_memory(gguf, n_ctx)
         threads = n_threads or default_threads()
@@ -198,6 +201,10 @@ class LlamaBackend:
         if limit:
             diff = np.nonzero(cached[:limit] != np.asarray(prompt[:limit]))[0]
             n = int(diff[0]) if diff.size else limit
+        if self.cache_reuse > 0 and n < min(len(cached), len(prompt) - 1) and kv_reuse.can_shift(llm):
+            moves, n = kv_reuse.plan(cached.tolist(), prompt, n, self.cache_reuse)
+            kv_reuse.apply(llm, moves)
+            gen.shifted_tokens = sum(m.length for m in moves)
         # We need fresh logits for the last prompt token, so re-evaluate at least that one.
         n = min(n, len(prompt) - 1)
         gen.prompt_tokens = len(prompt)

@@ -1,0 +1,75 @@
+"""KV-shift chunk reuse with the real model: after a deletion in the middle of the prompt, the cached run after the
+gap is shifted into place instead of evaluated again. Greedy output is compared token for token with a cold
+evaluation of the same prompt, and the evaluated tokens are counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeassist.models.backend import GenerationParams
+from codeassist.models.kv_reuse import plan
+from codeassist.models.llama_backend import LlamaBackend
+
+pytestmark = pytest.mark.model
+
+SOURCE = (Path(__file__).resolve().parents[2] / "codeassist" / "typed_ahead.py").read_text(encoding="utf-8")
+CURSOR = SOURCE.index(
+    "        with self._lock:\n            found = self._find(path, prefix, suffix)\n            if found is None"
+)
+
+
+@pytest.fixture(scope="module")
+def backend(model_path: str) -> Iterator[LlamaBackend]:
+    b = LlamaBackend(model_path, n_ctx=4096, n_threads=2, cache_reuse=32)
+    yield b
+    b.close()
+
+
+def fim(backend: LlamaBackend, prefix: str, suffix: str) -> list[int]:
+    f = backend.info.fim
+    assert f is not None
+    return [f.prefix, *backend.tokenize(prefix), f.suffix, *backend.tokenize(suffix), f.middle]
+
+
+def deletions() -> list[tuple[str, str]]:
+    """(name, prefix after the deletion): a method removed above the cursor; the window's start moved down to a
+    line (the module's docstring and imports dropped). A window that starts mid-statement re-tokenizes its first
+    line, and new tokens before a run make it unusable (see kv_reuse.py)."""
+    prefix = SOURCE[:CURSOR]
+    start = prefix.index("    def put(")
+    end = prefix.index("    def window(")
+    return [
+        ("method removed", prefix[:start] + prefix[end:]),
+        ("window moved", prefix[prefix.index("@dataclass(frozen=True)") :]),
+    ]
+
+
+@pytest.mark.parametrize("name", ["method removed", "window moved"])
+def test_shifted_reuse_matches_a_cold_evaluation(backend: LlamaBackend, name: str) -> None:
+    suffix = SOURCE[CURSOR:]
+    before = fim(backend, SOURCE[:CURSOR], suffix)
+    after = fim(backend, dict(deletions())[name], suffix)
+    params = GenerationParams(max_tokens=24)
+    backend._llm.n_tokens = 0  # cold: nothing cached
+    cold = backend.generate(after, params)
+    backend.generate(before, params)  # the cache now holds the prompt before the edit
+    warm = backend.generate(after, params)
+    assert warm.tokens == cold.tokens, (backend.detokenize(warm.tokens), backend.detokenize(cold.tokens))
+    assert warm.shifted_tokens > 0
+    assert warm.evaluated_tokens < cold.evaluated_tokens / 4, (warm.evaluated_tokens, cold.evaluated_tokens)
+    assert warm.reused_tokens + warm.evaluated_tokens == len(after)
+
+
+def test_plan_matches_runs_only_where_the_prompt_continues_with_cached_tokens() -> None:
+    cached = [1, 2, 3, 9, 9, 4, 5, 6, 7, 8]
+    moves, n = plan(cached, [1, 2, 3, 4, 5, 6, 7, 0], 3, min_chunk=3)
+    assert [(m.src, m.dst, m.length) for m in moves] == [(5, 3, 4)] and n == 7
+    # new tokens before the run: nothing can be reused after them (batches must stay in position order)
+    moves, n = plan(cached, [1, 2, 3, 0, 4, 5, 6, 7], 3, min_chunk=3)
+    assert moves == [] and n == 3
+    # runs shorter than min_chunk are not moved
+    moves, n = plan(cached, [1, 2, 3, 4, 5, 0], 3, min_chunk=3)
+    assert moves == [] and n == 3
