@@ -390,10 +390,18 @@ def utf16_col(line_text: str, column: int) -> int:
 
 
 def replay_lsp(
-    strokes: Sequence[Keystroke], source: str, span: Span, *, settings: dict[str, Any], timeout: float = 180.0
+    strokes: Sequence[Keystroke],
+    source: str,
+    span: Span,
+    *,
+    settings: dict[str, Any],
+    timeout: float = 180.0,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> tuple[list[Answer], dict[str, Any]]:
-    """Replay through ``codeassist serve`` (stdio). Returns the answers and the last ``codeassist/status``."""
-    client = LspClient([sys.executable, "-m", "codeassist.cli", "serve", "--stdio"])
+    """Replay through ``codeassist serve`` (stdio), run by ``python`` (another checkout's virtualenv replays that
+    version). Returns the answers and the last ``codeassist/status``."""
+    client = LspClient([python, "-m", "codeassist.cli", "serve", "--stdio"], env=env)
     uri = "file://" + os.path.abspath(span.path)
     try:
         client.request(

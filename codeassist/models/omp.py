@@ -3,9 +3,11 @@
 Why: llama.cpp's CPU threads meet at a barrier after every operation. With libgomp's default (or ``active``) wait
 policy a thread that arrives first spins on its core until the others arrive. On an idle machine that saves a few
 microseconds per barrier; on a machine where anything else runs (an editor machine never idles) a spinning thread holds
-the core another llama.cpp thread needs, and decode collapses. Measured with ``python -m bench.omp_wait`` (2 threads,
-the 0.5B model, a shared 2-core machine, load average ~12): decode 0.25 tok/s ``active``, 0.33 unset, 9.7
-``passive``; on one thread the policies are within noise of each other. So passive is the default.
+the core another llama.cpp thread needs, and decode collapses. Measured with ``python -m bench.omp_wait`` (the 0.5B
+model, a 2-core machine already shared with other work, load average 12-16; one run per cell, bench/RESULTS-latency.md):
+2 threads decode 0.25 tok/s ``active``, 0.33 unset, 9.7 ``passive``; with one more competing CPU-bound process
+0.19, 0.23 and 11.0. On one thread the policies are within noise (2.6-3.0 tok/s with the competitor), and 2 passive
+threads beat 1. So passive is the default.
 
 libgomp reads ``OMP_WAIT_POLICY`` once, when it is loaded (with llama_cpp's shared library, on import): this runs
 before that import. A user's own ``OMP_WAIT_POLICY`` wins; ``CODEASSIST_OMP_WAIT_POLICY`` sets ours (``inherit``:
