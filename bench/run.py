@@ -53,7 +53,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "threads": THREADS,
         "python": platform.python_version(), "load_avg_start": os.getloadavg(),
         "anchor_omp_wait_policy": replay.anchor_env()["OMP_WAIT_POLICY"],
-        "engine_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset: the engine sets passive, codeassist/models/omp.py)"),
+        "engine_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset: the engine sets passive)"),
     }  # fmt: skip
 
 
