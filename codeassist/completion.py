@@ -101,7 +101,10 @@ class CompletionService:
         check = self.check(request, result, cancel)
         if not check.show:
             result.gate = "verify_failed"
-            self.engine.forget_suggestion(request)  # so :meth:`cached` never offers it unchecked
+            self.engine.forget_suggestion(request)  # an earlier entry it came from: never offer it again
+        elif not result.cached and result.stop_reason != "cancelled" and not (cancel is not None and cancel()):
+            # remembered only once its check is done and passed: :meth:`cached` answers without checking
+            self.engine.remember_suggestion(request, result.text)
         return Completion(result, check)
 
     def cached(self, request: CompletionRequest, cursor: int) -> Completion | None:
@@ -113,8 +116,9 @@ class CompletionService:
         return Completion(result, None) if result is not None else None
 
     def generate(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
-        """The engine's completion (context, model, post-processing, syntax gate), unchecked beyond the gate."""
-        return self.engine.complete(request, cancel=cancel)
+        """The engine's completion (context, model, post-processing, syntax gate), unchecked beyond the gate and not
+        yet in the typed-ahead cache (:meth:`complete` puts it there once its check passed)."""
+        return self.engine.complete(request, cancel=cancel, remember=False)
 
     def check(
         self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None

@@ -255,7 +255,17 @@ class Engine:
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         self.typed_ahead.forget(req.path, *self.typed_ahead.window(req.text, offset))
 
-    def complete(self, req: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
+    def remember_suggestion(self, req: CompletionRequest, text: str) -> None:
+        """Put a suggestion that was shown into the typed-ahead cache (callers that check after the gate remember
+        only what passed, so a cache hit never shows a suggestion whose check failed or is still running)."""
+        offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
+        self.typed_ahead.put(req.path, req.text[:offset], req.text[offset:], text)
+
+    def complete(
+        self, req: CompletionRequest, cancel: CancelCheck | None = None, *, remember: bool = True
+    ) -> CompletionResult:
+        """Context, model, post-processing and the syntax gate. ``remember``: put the result in the typed-ahead cache
+        (False when the caller checks it further and remembers it itself: :meth:`remember_suggestion`)."""
         started = time.perf_counter()
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         req.language = req.language or language_for_path(req.path)
@@ -297,7 +307,7 @@ class Engine:
             )
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
-        if self.config.typed_ahead and text and gen.stop_reason != "cancelled":
+        if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled":
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
