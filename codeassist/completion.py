@@ -23,7 +23,7 @@ from codeassist.context.languages import get_spec
 from codeassist.documents import clamped_offset
 from codeassist.engine import CompletionRequest, CompletionResult, Engine
 from codeassist.models.backend import CancelCheck
-from codeassist.project import NOT_IN_PROJECT, project_root
+from codeassist.project import NOT_IN_PROJECT, editor_project
 from codeassist.pyast import python_symbols_at
 from codeassist.verify import (
     LABEL_FAILED,
@@ -124,7 +124,9 @@ class CompletionService:
         self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None
     ) -> CompletionCheck:
         """The one rule (:func:`check_completion`) under this service's policy and verifier."""
-        return check_completion(request, result, self.policy, self.verifier, cancel)
+        return check_completion(
+            request, result, self.policy, self.verifier, cancel, folders=self.engine.config.workspace_folders
+        )
 
 
 def check_completion(
@@ -133,12 +135,15 @@ def check_completion(
     policy: CompletionPolicy,
     verifier: Verifier | None,
     cancel: CancelCheck | None = None,
+    *,
+    folders: tuple[str, ...] = (),
 ) -> CompletionCheck:
     """The one rule. ``syntax``: hide a completion that adds tree-sitter errors or breaks Python's parse of a
     document that parsed. ``sandbox``: additionally, when the completion lands inside a Python function that
     workspace tests (or a same-file caller's tests) exercise, run them in the project of the file and hide the
     completion if they fail. Nothing is hidden because the sandbox is unavailable or the check was cut: that
-    is "unverified", with the reason."""
+    is "unverified", with the reason. ``folders``: the editor's workspace folders (a file in no project inside one
+    takes it as its project; :func:`codeassist.project.editor_project`)."""
     mode = policy.verify
     if mode == "off" or not result.text:
         return _shown("verification is off")
@@ -146,7 +151,7 @@ def check_completion(
     offset = clamped_offset(text, result.line, result.column)
     new_text = text[:offset] + result.text + text[offset:]
     path = os.path.abspath(request.path) if request.path else None
-    project = project_root(path) if path else None
+    project = editor_project(path, folders) if path else None
     # a file in no project is alone: its folder is neither searched for tests nor shipped to the sandbox
     root = str(project) if project is not None else os.path.dirname(path) if path else None
     rel = os.path.relpath(path, root) if path and root else _buffer_name(request.language)

@@ -26,7 +26,7 @@ from codeassist.errors import ModelError
 from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
 from codeassist.postprocess import StreamFilter, make_situation
-from codeassist.project import project_root
+from codeassist.project import editor_project
 from codeassist.prompt import BuiltPrompt, build_prompt
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
@@ -45,6 +45,9 @@ class EngineConfig:
     suffix_tokens: int = 256
     time_budget_ms: float | None = 5000.0
     workspace: str | None = None  # root for the symbol index; None = the file's project root (codeassist.project)
+    # the editor's workspace folders: a file in no project inside one takes it as its project (editor_project); the
+    # CLI has none, so there a file in no project stays alone
+    workspace_folders: tuple[str, ...] = ()
     index_workspace: bool = True
     # build the index on a background thread (the server: the first completion need not wait for a big workspace;
     # the one-shot CLI builds it first so its one completion sees every definition)
@@ -148,13 +151,20 @@ class Engine:
         with self._ws_lock:
             if self._workspace is None:
                 # a file in no project is alone: no index walk of its folder (codeassist.project)
-                found = project_root(path) if path and not self.config.workspace else None
+                found = (
+                    editor_project(path, self.config.workspace_folders) if path and not self.config.workspace else None
+                )
                 root = self.config.workspace or (str(found) if found is not None else None)
                 self._workspace = Workspace(
                     root, build_index=self.config.index_workspace, background=self.config.index_in_background,
                     pause=self._lock.locked,  # a background build waits while the model runs (see Workspace)
                 )  # fmt: skip
             return self._workspace
+
+    def index_root(self) -> str | None:
+        """The symbol index's root (None: no workspace yet, or a file in no project), for ``debugStats``."""
+        with self._ws_lock:
+            return self._workspace.root if self._workspace is not None else None
 
     def document_opened(self, path: str, text: str, language: str | None = None) -> None:
         self.workspace_for(path).opened(path, text, language)

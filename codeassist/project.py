@@ -9,11 +9,15 @@ Why "alone": a scratch file under a big shared folder (a home directory, /tmp) h
 for the symbol index or shipping it to the sandbox for tests would be slow and wrong, so such a file gets no index
 walk and its completions are checked for syntax only (:func:`project_root` is None). Commands that must keep state
 somewhere (fix, refactor's journal) use the file's folder (:func:`find_root`).
+
+The editor is the one exception (:func:`editor_project`): the workspace folder the user opened is their project, so
+a file in no project inside it takes that folder. The CLI has no such folder and keeps the rule as is.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg", ".codeassist")
@@ -29,6 +33,18 @@ def project_root(path: str | os.PathLike[str]) -> Path | None:
         if any((candidate / marker).exists() for marker in ROOT_MARKERS):
             return candidate
     return None
+
+
+def editor_project(path: str | os.PathLike[str], folders: Sequence[str]) -> Path | None:
+    """The project of ``path`` in an editor with workspace ``folders``: :func:`project_root`, else the innermost
+    folder that holds ``path`` (the folder the user opened is their project); None when neither applies."""
+    found = project_root(path)
+    if found is not None or not folders:
+        return found
+    start = Path(path).resolve()
+    holding = [Path(f).resolve() for f in folders if f]
+    holding = [f for f in holding if f == start or f in start.parents]
+    return max(holding, key=lambda f: len(f.parts)) if holding else None
 
 
 def find_root(path: str | os.PathLike[str]) -> Path:

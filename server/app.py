@@ -80,6 +80,8 @@ class CodeassistServer(LanguageServer):
         self.startup_errors: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.root: str | None = None  # the client's workspace folder: where settings files are read
+        # every workspace folder the client opened: the project of a file in no project inside one (editor_project)
+        self.workspace_folders: tuple[str, ...] = ()
         self.status = Status(self)
         self.host = Host(self)
         self.doc_events = DocEvents(self)

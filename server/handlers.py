@@ -59,6 +59,8 @@ def initialize(ls: CodeassistServer, params: types.InitializeParams) -> None:
     ls.loop = asyncio.get_running_loop()
     root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
     ls.root = path_of(root) if root else None
+    folders = [path_of(f.uri) for f in params.workspace_folders or ()] or [ls.root]
+    ls.workspace_folders = tuple(f for f in folders if f)
     if params.initialization_options is not None:
         ls.settings_layers.set("init", section_of(params.initialization_options))
     ls.settings, ls.startup_errors = ls.settings_layers.compute(ls.root)

@@ -148,6 +148,7 @@ class Host:
             EngineConfig(
                 model=settings.model, n_threads=settings.threads, n_ctx=settings.n_ctx,
                 max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
+                workspace_folders=self.ls.workspace_folders,
             )
         )  # fmt: skip
         self._rebuild_services()
