@@ -161,10 +161,14 @@ class Engine:
                 )  # fmt: skip
             return self._workspace
 
-    def index_root(self) -> str | None:
-        """The symbol index's root (None: no workspace yet, or a file in no project), for ``debugStats``."""
+    def index_info(self) -> dict[str, Any] | None:
+        """The symbol index's root and size, for ``debugStats`` (None: no workspace yet, or a file in no project)."""
         with self._ws_lock:
-            return self._workspace.root if self._workspace is not None else None
+            ws = self._workspace
+        if ws is None or ws.index is None:
+            return None
+        stats = ws.index.stats
+        return {"root": ws.root, "files": stats.files, "symbols": stats.symbols, "built": ws.index.built.is_set()}
 
     def document_opened(self, path: str, text: str, language: str | None = None) -> None:
         self.workspace_for(path).opened(path, text, language)

@@ -99,7 +99,7 @@ class Status:
             "threadCount": len(threads),
             "inferenceThreads": sum(1 for n in threads if n.startswith("codeassist-inference")),
             "documents": len(ls.docs),
-            "indexRoot": ls.host.engine.index_root() if ls.host.engine is not None else None,
+            "index": ls.host.engine.index_info() if ls.host.engine is not None else None,
             "completions": {"answered": self.answered, "fromCache": self.answered_from_cache},
             "state": self.state,
             "settings": settings,
