@@ -69,6 +69,15 @@ def sandbox_check() -> tuple[bool, str]:
     return h.ok, detail if h.ok else f"{h.reason} ({detail}) — suggestions will be labelled 'unverified'"
 
 
+def _family(spec: str | None) -> str:
+    """The FIM family named by the GGUF's own vocabulary (header only: works for any GGUF)."""
+    # lazy, like the engine below: the parser imports every subcommand's module
+    from codeassist.models.families import describe_vocabulary
+    from codeassist.models.gguf import read_gguf
+
+    return describe_vocabulary(read_gguf(registry.resolve(spec), with_tensors=False).tokens)
+
+
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
     spec = args.model or registry.DEFAULT_TIER
@@ -85,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
             return True, f"{path} (installed and sha256 verified now)"
         return True, registry.resolve(spec)
 
-    checks.append(_timed("model", model_check))
+    def model_and_family() -> tuple[bool, str]:
+        ok, detail = model_check()
+        return ok, f"{detail}; {_family(args.model)}" if ok else detail
+
+    checks.append(_timed("model", model_and_family))
+
     checks.append(_timed("llama.cpp build", build_check))
 
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
