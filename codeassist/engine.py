@@ -12,22 +12,25 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from codeassist import syntax
 from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
+from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import detect_indentation, language_for_path
 from codeassist.context.parsing import Document, count_errors
 from codeassist.documents import offset_at
 from codeassist.errors import ModelError
 from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
+from codeassist.models.remote_common import AnyBackend, PromptingBackend
+from codeassist.models.remote_config import RemoteConfig
 from codeassist.postprocess import StreamFilter, make_situation
 from codeassist.project import project_root
-from codeassist.prompt import BuiltPrompt, build_prompt
+from codeassist.prompt import BuiltPrompt, FimJob
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
 
@@ -61,6 +64,8 @@ class EngineConfig:
     # because checking a draft computes the 151,936-way output layer once per drafted token
     draft_tokens: int = 0
     typed_ahead: bool = True
+    # a remote model server (llama-server, OpenAI-compatible); ``model`` above then names the local fallback
+    remote: RemoteConfig | None = None
 
 
 @dataclass
@@ -118,12 +123,13 @@ class _Prompt:
     pieces: list[ContextPiece]
     context: AssembledContext | None = None
     built: BuiltPrompt | None = None
+    job: FimJob | None = None
 
 
 class Engine:
     """Completion engine over one model backend. Thread-safe: model calls are serialised."""
 
-    def __init__(self, config: EngineConfig | None = None, backend: ModelBackend | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, backend: AnyBackend | None = None) -> None:
         self.config = config or EngineConfig()
         self._backend = backend
         self._lock = threading.Lock()
@@ -163,19 +169,47 @@ class Engine:
         """Load the configured model (idempotent). Raises ModelError with a user-facing reason."""
         with self._load_lock:
             if self._backend is None:
-                # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
-                from codeassist.models.llama_backend import LlamaBackend
-                from codeassist.models.registry import resolve
+                remote = self.config.remote
+                if remote is not None and remote.remote:
+                    # the HTTP client and the breaker only when a server is configured
+                    from codeassist.models.fallback import FallbackBackend, connect
 
-                path = resolve(self.config.model)
-                self._backend = LlamaBackend(
-                    path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
-                    n_gpu_layers=self.config.n_gpu_layers,
-                )  # fmt: skip
+                    self._backend = FallbackBackend(remote, connect, self._local_fallback())
+                else:
+                    self._backend = self._load_local()
             return self._backend.info
 
+    def _load_local(self) -> ModelBackend:
+        # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
+        from codeassist.models.llama_backend import LlamaBackend
+        from codeassist.models.registry import resolve
+
+        return LlamaBackend(
+            resolve(self.config.model), n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
+            n_gpu_layers=self.config.n_gpu_layers,
+        )  # fmt: skip
+
+    def _local_fallback(self) -> Callable[[], ModelBackend] | None:
+        """The local model a remote backend falls back to, when one is installed (never downloaded for this)."""
+        from codeassist.models import registry  # the part-wheel lookup: only for a remote backend's fallback
+
+        spec = self.config.model or registry.DEFAULT_TIER
+        tier = registry.TIERS.get(spec)
+        if tier is not None and not (registry.is_installed(tier) or registry.part_paths_available(tier)):
+            return None
+        if tier is None and not os.path.isfile(os.path.expanduser(spec)):
+            return None
+        return self._load_local
+
+    def backend_status(self) -> dict[str, Any]:
+        """Which model answers, for ``codeassist/status`` and ``doctor``: local, or remote with its breaker state."""
+        backend = self._backend
+        if isinstance(backend, PromptingBackend):
+            return backend.status()
+        return {"backend": "local", "using": "local"} if backend is not None else {"backend": "none"}
+
     @property
-    def backend(self) -> ModelBackend:
+    def backend(self) -> AnyBackend:
         """The model itself: for the engine's own use and for benchmarks of the backend alone. Services go through
         the engine's methods, which hold the model lock (``tests/test_invariants.py`` checks nothing else reaches
         for it)."""
@@ -220,10 +254,15 @@ class Engine:
         ctx = assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=budget)
         repo = os.path.basename(ws.root) if ws.root else "workspace"
         max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
-        built = build_prompt(ctx, fim, backend.tokenize, order=self.config.prompt_order, repo_name=repo,
-                             max_prompt_tokens=max_prompt, line_in_middle=self.config.line_in_middle)  # fmt: skip
+        job = FimJob(ctx, self.config.prompt_order, repo, max_prompt, self.config.line_in_middle, req.path or "")
+        if isinstance(backend, PromptingBackend):  # the server lays the prompt out: token counts are estimates
+            pieces = [ContextPiece(p.kind, p.path, p.tokens) for p in ctx.all_pieces()]
+            pieces += [ContextPiece(k, req.path or "<buffer>", estimate_tokens(t))
+                       for k, t in (("prefix", ctx.prefix), ("suffix", ctx.suffix))]  # fmt: skip
+            return _Prompt([], pieces, ctx, None, job)
+        built = job.tokens(fim, backend.tokenize)
         pieces = [ContextPiece(p.kind, p.source, p.tokens) for p in built.parts]
-        return _Prompt(built.tokens, pieces, ctx, built)
+        return _Prompt(built.tokens, pieces, ctx, built, job)
 
     # -- completion -------------------------------------------------------------------------------------------------
 
@@ -258,7 +297,12 @@ class Engine:
                 max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms,
                 draft_tokens=self.config.draft_tokens,
             )  # fmt: skip
-            gen = self.backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
+            backend = self.backend
+            if isinstance(backend, PromptingBackend) and prompt.job is not None:
+                gen = backend.complete_fim(prompt.job, params, on_text=stream, cancel=cancel)
+            else:
+                assert not isinstance(backend, PromptingBackend)
+                gen = backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
         processed = stream.finish(gen.text)
         text, gate = processed.text, "off"
         if self.config.syntax_gate and text:
@@ -280,12 +324,18 @@ class Engine:
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as user text (for sizing prompts and budgets)."""
         with self._lock:
-            return len(self.backend.tokenize(text))
+            backend = self.backend
+            if isinstance(backend, PromptingBackend):  # exact where the server tokenizes, else an estimate
+                return backend.count_tokens(text)
+            return len(backend.tokenize(text))
 
     def chat_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """How many tokens the chat prompt for ``messages`` takes."""
         with self._lock:
-            return len(chat_tokens(self.backend, messages))
+            backend = self.backend
+            if isinstance(backend, PromptingBackend):  # the server renders the chat template: estimate its size
+                return backend.count_tokens("\n".join(m.content for m in messages)) + 32
+            return len(chat_tokens(backend, messages))
 
     def generate_chat(
         self,
@@ -302,6 +352,8 @@ class Engine:
             params = replace(params, time_budget_ms=self.config.time_budget_ms)
         with self._lock:
             backend = self.backend
+            if isinstance(backend, PromptingBackend):  # a server applies the model's chat template itself
+                return backend.complete_chat(messages, params, on_text=on_text, cancel=cancel)
             prompt = chat_tokens(backend, messages)
             room = backend.info.n_ctx - params.max_tokens - 1
             if len(prompt) > room:
@@ -316,7 +368,10 @@ class Engine:
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         with self._lock:
             prompt = self._build_prompt(req, offset)
-            return self.backend.evaluate(prompt.tokens, cancel=cancel)
+            backend = self.backend
+            if isinstance(backend, PromptingBackend):
+                return Generation(text="", stop_reason="evaluated")  # remote servers keep their own caches
+            return backend.evaluate(prompt.tokens, cancel=cancel)
 
 
 def _timings(gen: Generation, context_ms: float, started: float) -> Timings:

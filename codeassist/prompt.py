@@ -297,3 +297,37 @@ class _Layout:
         b.control("file_sep")
         if not starcoder2:
             b.text("file", source, source + "\n")
+
+
+@dataclass
+class FimJob:
+    """One completion's prompt material, for backends that lay the prompt out themselves: a remote server that
+    tokenizes (text), a llama-server slot (its ``/infill`` fields or our token ids), or the local fallback."""
+
+    ctx: AssembledContext
+    order: str = "psm"
+    repo_name: str = "workspace"
+    max_prompt_tokens: int = 3800
+    line_in_middle: bool = False
+    key: str = ""  # the document: requests for one document go to one server slot (its KV cache)
+
+    def tokens(self, fim: FimFormat, tokenize: Tokenize) -> BuiltPrompt:
+        return build_prompt(self.ctx, fim, tokenize, order=self.order, repo_name=self.repo_name,
+                            max_prompt_tokens=self.max_prompt_tokens, line_in_middle=self.line_in_middle)  # fmt: skip
+
+    def text(self, family: str | FamilySpec) -> BuiltPrompt:
+        return build_prompt_text(
+            self.ctx, family, order=self.order, repo_name=self.repo_name, max_prompt_tokens=self.max_prompt_tokens,
+            line_in_middle=self.line_in_middle,
+        )  # fmt: skip
+
+    def infill_fields(self) -> tuple[str, str, str, list[tuple[str, str]]]:
+        """(prefix, suffix, line prefix, other files) as llama-server's ``/infill`` takes them: the server lays out
+        the other files itself (``input_extra``) and puts ``prompt`` (the cursor line) after its FIM middle token."""
+        prefix = _current_file_head(self.ctx) + self.ctx.prefix
+        line = ""
+        if self.line_in_middle:
+            nl = prefix.rfind("\n")
+            prefix, line = prefix[: nl + 1], prefix[nl + 1 :]
+        extra = [(path, "\n\n".join(p.text for p in pieces) + "\n") for path, pieces in _group_by_file(self.ctx.files)]
+        return prefix, self.ctx.suffix, line, extra
