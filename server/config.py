@@ -16,7 +16,7 @@ from typing import Any
 
 import tomllib
 
-from codeassist.api import LANGUAGE_NAMES
+from codeassist.api import LANGUAGE_NAMES, REMOTE_KEYS, RemoteConfig, check_remote_key
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
 SUPPORTED_LANGUAGES = LANGUAGE_NAMES
@@ -31,6 +31,10 @@ ALIASES = {
     "verifyActions": "verify_actions",
     "nThreads": "threads",
     "n_threads": "threads",
+    "apiKeyEnv": "api_key_env",
+    "tlsCa": "tls_ca",
+    "fimFamily": "fim_family",
+    "llamaServerMode": "llama_server_mode",
 }
 
 
@@ -48,10 +52,27 @@ class Settings:
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
+    # A remote model server (models/remote_config.py); with a remote backend, ``model`` names the served model.
+    backend: str = "local"
+    url: str | None = None
+    api_key_env: str | None = None
+    tls_ca: str | None = None
+    fim_family: str | None = None
+    fallback: str = "local"
+    llama_server_mode: str = "auto"
 
     def engine_key(self) -> tuple[Any, ...]:
         """The settings that need a model reload when they change."""
-        return (self.model, self.threads, self.n_ctx)
+        remote = (self.backend, self.url, self.api_key_env, self.tls_ca, self.fim_family, self.fallback,
+                  self.llama_server_mode, self.timeout_ms if self.backend != "local" else None)  # fmt: skip
+        return (self.model, self.threads, self.n_ctx, *remote)
+
+    def remote_config(self) -> RemoteConfig | None:
+        """The remote backend to use, or None for the local model."""
+        if self.backend == "local":
+            return None
+        return RemoteConfig(self.backend, self.url, self.api_key_env, self.model, self.timeout_ms, self.tls_ca,
+                            self.fim_family, self.fallback, self.llama_server_mode)  # fmt: skip
 
     def language_enabled(self, language: str | None) -> bool:
         if language is None:
@@ -102,6 +123,8 @@ def _check(name: str, value: Any) -> Any:
         if unknown:
             raise ValueError(f"languages: unknown {', '.join(unknown)} (supported: {', '.join(SUPPORTED_LANGUAGES)})")
         return tuple(value)
+    if name in REMOTE_KEYS:
+        return check_remote_key(name, value)
     raise ValueError(f"unknown setting {name!r}")
 
 

@@ -144,9 +144,11 @@ class Host:
         queued for the engine it replaces are cancelled."""
         self._generation += 1
         old, settings = self.engine, self.ls.settings
+        remote = settings.remote_config()
         self.engine = Engine(
             EngineConfig(
-                model=settings.model, n_threads=settings.threads, n_ctx=settings.n_ctx,
+                model=settings.model if remote is None else None,  # remote: ``model`` names the served model
+                remote=remote, n_threads=settings.threads, n_ctx=settings.n_ctx,
                 max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
             )
         )  # fmt: skip

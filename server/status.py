@@ -52,6 +52,7 @@ class Status:
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "verification": self.verification(),
             "lastCheck": self.last_check,
+            "backend": engine.backend_status() if (engine := self.ls.host.engine) is not None else None,
         }
 
     def send(self) -> None:
