@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from codeassist.cli.common import add_model_options, print_json
+from codeassist.cli import doctor_remote
+from codeassist.cli.common import add_model_options, print_json, remote_from_args
 from codeassist.errors import CodeassistError
 from codeassist.models import registry
 
@@ -80,7 +81,9 @@ def _family(spec: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
-    spec = args.model or registry.DEFAULT_TIER
+    remote = remote_from_args(args)
+    local_model = args.model if remote is None else None  # remote: --model names the served model
+    spec = local_model or registry.DEFAULT_TIER
 
     def model_check() -> tuple[bool, str]:
         if spec in registry.TIERS:
@@ -95,17 +98,22 @@ def run(args: argparse.Namespace) -> int:
         return True, registry.resolve(spec)
 
     def model_and_family() -> tuple[bool, str]:
+        if remote is not None and not (registry.TIERS.get(spec) and registry.is_installed(registry.TIERS[spec])):
+            return True, "no local model installed: no fallback when the server fails"
         ok, detail = model_check()
-        return ok, f"{detail}; {_family(args.model)}" if ok else detail
+        return ok, f"{detail}; {_family(local_model)}" if ok else detail
 
     checks.append(_timed("model", model_and_family))
 
     checks.append(_timed("llama.cpp build", build_check))
 
+    if remote is not None:
+        checks.append(_timed("remote server", lambda: doctor_remote.probe(remote)))
+
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.engine import CompletionRequest, Engine, EngineConfig
 
-    engine = Engine(EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx))
+    engine = Engine(EngineConfig(model=local_model, n_threads=args.threads, n_ctx=args.n_ctx, remote=remote))
 
     def load_check() -> tuple[bool, str]:
         info = engine.load()
@@ -124,16 +132,16 @@ def run(args: argparse.Namespace) -> int:
             CompletionRequest(text=CANARY, line=CANARY_POS[0], column=CANARY_POS[1], path="canary.py", max_tokens=16)
         )
         leaked = [m for m in SPECIAL_MARKERS if m in result.raw_text]
+        ok, who = doctor_remote.answered_by(engine.backend_status())
+        if not ok:
+            return False, who
         if not result.text.strip():
             return False, f"empty completion (stop: {result.stop_reason})"
         if leaked:
             return False, f"special tokens leaked into text: {leaked}"
         if result.stop_reason not in ("eot", "callback"):
             return False, f"model did not stop by itself (stop: {result.stop_reason}): {result.text!r}"
-        return (
-            True,
-            f"{result.text.strip()!r} in {result.timings.total_ms:.0f} ms (stop: {result.stop_reason})",
-        )
+        return True, f"{result.text.strip()!r} in {result.timings.total_ms:.0f} ms (stop: {result.stop_reason}); {who}"
 
     if load.ok:
         checks.append(_timed("canary completion", canary))
