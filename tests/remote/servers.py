@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -60,7 +61,11 @@ class LlamaServer:
         self.proc.wait(10)
 
 
-def start_llama_server(model: str, *extra: str, log_dir: str, threads: int = 1, timeout: float = 180) -> LlamaServer:
+def start_llama_server(
+    model: str, *extra: str, log_dir: str, threads: int = 1, timeout: float = 180, tls_ca: str | None = None
+) -> LlamaServer:
+    """Start llama-server on a free loopback port and wait for /health (over TLS, trusting ``tls_ca``, when the
+    extra arguments give it a certificate)."""
     port = free_port()
     log = os.path.join(log_dir, f"llama-server-{port}.log")
     cmd = [llama_server_binary(), "-m", model, "--host", "127.0.0.1", "--port", str(port), "-t", str(threads),
@@ -68,7 +73,8 @@ def start_llama_server(model: str, *extra: str, log_dir: str, threads: int = 1, 
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # no spinning threads on a shared CPU
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    server = LlamaServer(f"http://127.0.0.1:{port}", proc, log)
+    server = LlamaServer(f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}", proc, log)
+    ctx = ssl.create_default_context(cafile=tls_ca) if tls_ca else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -76,7 +82,7 @@ def start_llama_server(model: str, *extra: str, log_dir: str, threads: int = 1, 
                 tail = fh.read()[-2000:]
             pytest.fail(f"llama-server exited with {proc.returncode}:\n{tail}")
         try:
-            with urllib.request.urlopen(server.url + "/health", timeout=2) as r:
+            with urllib.request.urlopen(server.url + "/health", timeout=2, context=ctx) as r:
                 if r.status == 200:
                     return server
         except (OSError, urllib.error.URLError):
@@ -98,9 +104,11 @@ class FaultProxy:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if isinstance(self.server.socket, ssl.SSLSocket) else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> FaultProxy:
+    def start(self, tls: ssl.SSLContext | None = None) -> FaultProxy:
+        """Serve on a free loopback port (over TLS with ``tls``, a server-side context)."""
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -125,6 +133,8 @@ class FaultProxy:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -167,7 +177,8 @@ def _sse(h: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def _misbehave(h: http.server.BaseHTTPRequestHandler, mode: str) -> None:
-    event = {"content": "x = ", "tokens": [], "stop": False, "choices": [{"text": "x = ", "delta": {"content": "x = "}}]}
+    choice = {"text": "x = ", "delta": {"content": "x = "}}
+    event = {"content": "x = ", "tokens": [], "stop": False, "choices": [choice]}
     if mode == "slow":  # answers long after any sane timeout
         time.sleep(30)
         return
@@ -187,7 +198,7 @@ def _misbehave(h: http.server.BaseHTTPRequestHandler, mode: str) -> None:
         return
     if mode == "garbage_sse":
         _sse(h)
-        h.wfile.write(b"data: {\"content\": \"x\", \"tok\n\n")
+        h.wfile.write(b'data: {"content": "x", "tok\n\n')
         h.wfile.flush()
         return
     if mode == "cut":  # two events, then the connection drops without the end of the stream
