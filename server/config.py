@@ -161,13 +161,15 @@ def section_of(settings: Any) -> Any:
 
 
 def workspace_file_settings(root: str | None) -> tuple[list[tuple[str, Any]], list[str]]:
-    """``[tool.codeassist]`` tables found in ``root``'s pyproject.toml and .codeassist.toml, in merge order."""
+    """``[tool.codeassist]`` tables found in the user's config.toml (``~/.config/codeassist/``: a team server for
+    every project) and ``root``'s pyproject.toml and .codeassist.toml, in merge order."""
     found: list[tuple[str, Any]] = []
     errors: list[str] = []
-    if not root:
-        return found, errors
-    for name in ("pyproject.toml", ".codeassist.toml"):
-        path = os.path.join(root, name)
+    paths = [remote_config.user_config_path()]
+    if root:
+        paths += [os.path.join(root, name) for name in ("pyproject.toml", ".codeassist.toml")]
+    for path in paths:
+        name = os.path.basename(path)
         if not os.path.isfile(path):
             continue
         try:
@@ -177,7 +179,7 @@ def workspace_file_settings(root: str | None) -> tuple[list[tuple[str, Any]], li
             errors.append(f"{path}: cannot read ({exc})")
             continue
         table = data.get("tool", {}).get("codeassist") if isinstance(data.get("tool"), dict) else None
-        if table is None and name == ".codeassist.toml":
+        if table is None and name != "pyproject.toml":
             table = {k: v for k, v in data.items() if k != "tool"} or None
         if table is not None:
             found.append((path, table))

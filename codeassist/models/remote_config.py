@@ -18,7 +18,7 @@ from typing import Any
 import tomllib
 
 from codeassist.models.families import BY_NAME
-from codeassist.models.http import Endpoint, parse_url
+from codeassist.models.http import Endpoint, RemoteError, parse_url
 
 BACKENDS = ("local", "llama-server", "openai")
 FALLBACKS = ("local", "none")
@@ -67,7 +67,10 @@ def check_key(name: str, value: Any) -> Any:
             return None
         if not isinstance(value, str):
             raise ValueError(f"url must be a string like http://host:8080, got {value!r}")
-        parse_url(value.strip())
+        try:
+            parse_url(value.strip())
+        except RemoteError as exc:
+            raise ValueError(exc.message) from exc
         return value.strip().rstrip("/")
     if name in ("api_key_env", "model", "tls_ca", "fim_family"):
         if value is None:
@@ -131,6 +134,10 @@ def _table(path: str) -> Mapping[str, Any] | None:
 
 
 def user_config_path() -> str:
+    """``~/.config/codeassist/config.toml`` (platform equivalent), or ``$CODEASSIST_USER_CONFIG`` (empty: none)."""
+    override = os.environ.get("CODEASSIST_USER_CONFIG")
+    if override is not None:
+        return override
     from platformdirs import user_config_dir
 
     return os.path.join(user_config_dir("codeassist"), "config.toml")

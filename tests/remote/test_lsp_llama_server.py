@@ -1,5 +1,5 @@
-"""The LSP server with ``backend = "llama-server"`` (settings only): completion, explain and fix answered by a
-real llama-server, and the status says so."""
+"""The LSP server with ``backend = "llama-server"`` set in the workspace's .codeassist.toml only: completion, explain
+and fix answered by a real llama-server, and the status says so."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ ROOT = Path(tempfile.mkdtemp(prefix="codeassist-lsp-remote-"))
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient, llama_server: LlamaServer) -> Any:
-    await initialize(lsp_client, ROOT, settings(backend="llama-server", url=llama_server.url, model="qwen-test"))
+    # the remote backend comes from the workspace's config file alone (the editor sends only timing settings)
+    config = f'backend = "llama-server"\nurl = "{llama_server.url}"\nmodel = "qwen-test"\n'
+    (ROOT / ".codeassist.toml").write_text(config)
+    await initialize(lsp_client, ROOT, settings())
     ready = await wait_status(lsp_client, "ready")
     assert ready["backend"]["using"] == "remote", ready
     yield
