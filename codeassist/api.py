@@ -17,7 +17,7 @@ from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
 from codeassist.models.remote_config import KEYS as REMOTE_KEYS
-from codeassist.models.remote_config import RemoteConfig
+from codeassist.models.remote_config import RemoteConfig, user_config_path
 from codeassist.models.remote_config import check_key as check_remote_key
 from codeassist.project import find_root
 from codeassist.syntax import Problem
@@ -58,4 +58,5 @@ __all__ = [
     "stream_explain",
     "syntax_problems",
     "target_for_problem",
+    "user_config_path",
 ]

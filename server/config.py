@@ -16,7 +16,7 @@ from typing import Any
 
 import tomllib
 
-from codeassist.api import LANGUAGE_NAMES, REMOTE_KEYS, RemoteConfig, check_remote_key
+from codeassist.api import LANGUAGE_NAMES, REMOTE_KEYS, RemoteConfig, check_remote_key, user_config_path
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
 SUPPORTED_LANGUAGES = LANGUAGE_NAMES
@@ -165,7 +165,7 @@ def workspace_file_settings(root: str | None) -> tuple[list[tuple[str, Any]], li
     every project) and ``root``'s pyproject.toml and .codeassist.toml, in merge order."""
     found: list[tuple[str, Any]] = []
     errors: list[str] = []
-    paths = [remote_config.user_config_path()]
+    paths = [user_config_path()]
     if root:
         paths += [os.path.join(root, name) for name in ("pyproject.toml", ".codeassist.toml")]
     for path in paths:

@@ -119,10 +119,8 @@ def run(args: argparse.Namespace) -> int:
         info = engine.load()
         fim = info.fim
         fim_desc = f"FIM {fim.family} ({fim.source})" if fim else "no FIM"
-        return (
-            True,
-            f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}, {info.n_threads} threads",
-        )
+        threads = f", {info.n_threads} threads" if info.n_threads else ""  # a remote server has its own
+        return True, f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}{threads}"
 
     load = _timed("model load", load_check)
     checks.append(load)
