@@ -211,3 +211,35 @@ def test_doctor_names_the_family_of_a_gguf_llama_cpp_cannot_load(tmp_path: Path)
     assert "vocabulary: starcoder2 FIM markers" in checks["model"]["detail"]
     assert not checks["model load"]["ok"] and "some-future-arch" in checks["model load"]["detail"]
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("family", ["starcoder2", "deepseek-coder", "codegemma", "qwen2.5-coder"])
+def test_text_prompt_matches_the_token_prompt(tiny_models: dict[tuple[str, bool], str], family: str,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    """The FIM text sent to OpenAI-compatible servers is the token layout spelled out: the family's own tokenizer,
+    parsing special tokens, turns it into the very ids (BOS aside: servers add it). Not CodeLlama: through text, a
+    SentencePiece tokenizer puts its space before the suffix too (see families.py)."""
+    from codeassist.context.assemble import assemble_context
+    from codeassist.context.parsing import Document
+    from codeassist.context.symbols import WorkspaceIndex
+    from codeassist.prompt import FimJob
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "util.py").write_text(HELPER)
+    (root / "main.py").write_text(MAIN + MAIN_SUFFIX)
+    index = WorkspaceIndex(str(root))
+    index.build()
+    ctx = assemble_context(Document(MAIN + MAIN_SUFFIX, path=str(root / "main.py")), len(MAIN), index=index)
+    job = FimJob(ctx, repo_name="proj")
+    backend = LlamaBackend(tiny_models[family, False], n_ctx=512, n_threads=1)
+    try:
+        fim = backend.info.fim
+        assert fim is not None
+        tokens = job.tokens(fim, backend.tokenize)
+        text = job.text(family)
+        assert text.layout == tokens.layout == ("repo" if BY_NAME[family].repo else "comments")
+        expected = tokens.tokens[1:] if fim.bos is not None else tokens.tokens
+        assert backend.tokenize_special(text.text) == expected
+    finally:
+        backend.close()
