@@ -35,6 +35,8 @@ ALIASES = {
     "tlsCa": "tls_ca",
     "fimFamily": "fim_family",
     "llamaServerMode": "llama_server_mode",
+    "sandboxDockerHost": "sandbox_docker_host",
+    "sandboxTlsDir": "sandbox_tls_dir",
 }
 
 
@@ -60,6 +62,9 @@ class Settings:
     fim_family: str | None = None
     fallback: str = "local"
     llama_server_mode: str = "auto"
+    # Docker engines for the sandbox (``[tool.codeassist.sandbox] docker_host``): local, tcp://… (TLS), ssh://…
+    sandbox_docker_host: tuple[str, ...] | None = None
+    sandbox_tls_dir: str | None = None
 
     def engine_key(self) -> tuple[Any, ...]:
         """The settings that need a model reload when they change."""
@@ -125,6 +130,20 @@ def _check(name: str, value: Any) -> Any:
         return tuple(value)
     if name in REMOTE_KEYS:
         return check_remote_key(name, value)
+    if name == "sandbox_docker_host":
+        hosts = [value] if isinstance(value, str) else value
+        if value is None:
+            return None
+        if not isinstance(hosts, list | tuple) or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise ValueError(f"sandbox docker_host must be an engine URL or a list of them, got {value!r}")
+        bad = [h for h in hosts if h != "local" and not h.startswith(("tcp://", "ssh://", "unix://"))]
+        if bad:
+            raise ValueError(f"sandbox docker_host: local, tcp://host:2376 (TLS) or ssh://user@host, not {bad[0]!r}")
+        return tuple(h.strip() for h in hosts)
+    if name == "sandbox_tls_dir":
+        if value is not None and (not isinstance(value, str) or not os.path.isdir(os.path.expanduser(value))):
+            raise ValueError(f"sandbox tls_dir must be a directory holding ca.pem, cert.pem, key.pem, got {value!r}")
+        return None if value is None else os.path.expanduser(value)
     raise ValueError(f"unknown setting {name!r}")
 
 
@@ -140,6 +159,10 @@ def merge(base: Settings, raw: Any, source: str) -> tuple[Settings, list[str]]:
         return base, [f"{source}: settings must be an object, got {type(raw).__name__}"]
     changes: dict[str, Any] = {}
     errors: list[str] = []
+    if isinstance(raw.get("sandbox"), Mapping):  # [tool.codeassist.sandbox] docker_host / tls_dir
+        table = raw["sandbox"]
+        raw = {k: v for k, v in raw.items() if k != "sandbox"}
+        raw.update({f"sandbox_{k}": v for k, v in table.items()})
     for key, value in raw.items():
         name = ALIASES.get(str(key), str(key))
         if name not in SETTING_NAMES:

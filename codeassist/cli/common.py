@@ -56,6 +56,26 @@ def remote_from_args(args: argparse.Namespace) -> RemoteConfig | None:
     return replace(config, model=args.model or config.model)
 
 
+def sandbox_engines(args: argparse.Namespace, root: str) -> tuple[tuple[str, ...], str | None]:
+    """Docker engines for the sandbox: ``--docker-host`` flags, else ``[tool.codeassist.sandbox] docker_host`` in
+    the user's or the workspace's config files (the LSP reads the same keys); none = the local engine."""
+    hosts: tuple[str, ...] = tuple(getattr(args, "docker_host", None) or ())
+    tls: str | None = getattr(args, "docker_tls_dir", None)
+    if hosts:
+        return hosts, tls
+    # the LSP's settings reader (the same keys and files); lazy: only when no --docker-host flag names the engines
+    from codeassist.server.config import Settings, merge, workspace_file_settings
+
+    settings = Settings()
+    found, _ = workspace_file_settings(root)
+    for source, raw in found:
+        settings, errors = merge(settings, raw, source)
+        bad = [e for e in errors if "sandbox" in e]
+        if bad:
+            raise InputError("; ".join(bad))
+    return settings.sandbox_docker_host or (), tls or settings.sandbox_tls_dir
+
+
 def engine_from_args(args: argparse.Namespace, **overrides: Any) -> Engine:
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.engine import Engine, EngineConfig
