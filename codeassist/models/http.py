@@ -152,7 +152,8 @@ class HttpClient:
             try:
                 conn.request(method, self._base + path, body=body, headers=self._headers(body))
                 return conn, conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            except (http.client.RemoteDisconnected, http.client.ImproperConnectionState, BrokenPipeError,
+                    ConnectionResetError) as exc:  # fmt: skip
                 conn.close()
                 if reused and attempt == 0:
                     continue
@@ -273,6 +274,7 @@ class HttpClient:
                     saw_done = True
                     continue
                 events.put(("event", event))
+            resp.read()  # after [DONE] the stream's end is still unread: drain it, or the connection cannot be reused
             events.put(("end", (conn, saw_done)))
         except RemoteError as exc:
             events.put(("error", exc))

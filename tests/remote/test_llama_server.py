@@ -115,6 +115,23 @@ def test_completion_streams_and_stops_early(llama_server: LlamaServer, tmp_path:
         server.close()
 
 
+@pytest.mark.parametrize("backend", ["llama-server", "openai"])
+def test_kept_alive_connection_serves_request_after_request(llama_server: LlamaServer, tmp_path: Path,
+                                                            backend: str) -> None:  # fmt: skip
+    """Request after request on one backend: a stream read to its end (an OpenAI stream's ``[DONE]`` is not its end)
+    leaves a connection that is either reused or, when the server closed it (llama-server does after a stream),
+    replaced without the request failing."""
+    server = remote(llama_server.url, backend)
+    try:
+        job = workspace_job(tmp_path)
+        for _ in range(3):
+            gen = server.complete_fim(job, GenerationParams(max_tokens=2))
+            assert gen.stop_reason in ("eot", "max_tokens")
+            assert len(server.client._idle) == 1  # back in the pool, not leaked
+    finally:
+        server.close()
+
+
 def slots(server: LlamaServer) -> list[dict[str, Any]]:
     with urllib.request.urlopen(server.url + "/slots", timeout=30) as r:
         data: list[dict[str, Any]] = json.loads(r.read())
