@@ -5,6 +5,8 @@ engine killed mid-batch whose runs finish on the other engine, each exactly once
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +88,35 @@ def test_image_copied_and_same_hardening_on_the_remote_engine(engine2: SecondDoc
         remote = hardening(DockerConn(10, DockerHost(engine2.url, str(engine2.tls_client))))
         assert local and remote and local[0] == remote[0], (local, remote)
         assert remote[0]["ReadonlyRootfs"] and remote[0]["NetworkMode"] == "none" and remote[0]["CapDrop"] == ["ALL"]
+
+
+MODULES = {
+    "mod_a.py": "def double(x):\n    return x * 2\n",
+    "test_mod_a.py": "from mod_a import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+    "mod_b.py": "def triple(x):\n    return x * 3\n",
+    "test_mod_b.py": "from mod_b import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n",
+}
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)  # the model writes two functions: ~1 min on an idle 2-core machine, more when shared
+def test_refactor_cli_checks_on_both_engines(engine2: SecondDockerd, tmp_path: Path) -> None:
+    """``codeassist refactor --jobs 2`` with two engines: every file gets one result and both engines ran checks."""
+    for name, text in MODULES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeassist.cli", "refactor", "-i", "Add a one-line docstring to the function.",
+         "--verify", "python3 -m pytest -q", "-k", "1", "--jobs", "2", "--threads", "2", "--docker-host", "local",
+         "--docker-host", engine2.url, "--docker-tls-dir", str(engine2.tls_client), "--json", "mod_a.py", "mod_b.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    report = json.loads(proc.stdout)
+    assert sorted(f["rel"] for f in report["files"]) == ["mod_a.py", "mod_b.py"], proc.stderr[-2000:]
+    runs = {e["engine"]: e["runs"] for e in report["engines"]}
+    assert set(runs) == {"unix:///var/run/docker.sock", engine2.url} and all(n > 0 for n in runs.values()), runs
+    assert not report["applied"]  # no --apply: the user's files are untouched
+    assert (tmp_path / "mod_a.py").read_text() == MODULES["mod_a.py"]
 
 
 def _job(i: int, sleep_s: float) -> dict[str, str]:
