@@ -6,12 +6,15 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeassist.cli import doctor_remote
 from codeassist.cli.common import add_model_options, print_json, remote_from_args
 from codeassist.errors import CodeassistError
 from codeassist.models import registry
+
+if TYPE_CHECKING:
+    from codeassist.engine import Engine
 
 CANARY = 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n\n\nprint(add(2, 3))\n'
 CANARY_POS = (2, 11)
@@ -70,6 +73,14 @@ def sandbox_check() -> tuple[bool, str]:
     return h.ok, detail if h.ok else f"{h.reason} ({detail}) — suggestions will be labelled 'unverified'"
 
 
+def _load_check(engine: Engine) -> tuple[bool, str]:
+    info = engine.load()
+    fim = info.fim
+    fim_desc = f"FIM {fim.family} ({fim.source})" if fim else "no FIM"
+    threads = f", {info.n_threads} threads" if info.n_threads else ""  # a remote server has its own
+    return True, f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}{threads}"
+
+
 def _family(spec: str | None) -> str:
     """The FIM family named by the GGUF's own vocabulary (header only: works for any GGUF)."""
     # lazy, like the engine below: the parser imports every subcommand's module
@@ -115,14 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(EngineConfig(model=local_model, n_threads=args.threads, n_ctx=args.n_ctx, remote=remote))
 
-    def load_check() -> tuple[bool, str]:
-        info = engine.load()
-        fim = info.fim
-        fim_desc = f"FIM {fim.family} ({fim.source})" if fim else "no FIM"
-        threads = f", {info.n_threads} threads" if info.n_threads else ""  # a remote server has its own
-        return True, f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}{threads}"
-
-    load = _timed("model load", load_check)
+    load = _timed("model load", lambda: _load_check(engine))
     checks.append(load)
 
     def canary() -> tuple[bool, str]:
