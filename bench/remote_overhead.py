@@ -3,7 +3,9 @@
 For each request (a cursor walking through a real file, so prompts change like keystrokes) we take the engine's
 wall time for ``complete`` and subtract the server's own time for that answer (llama-server's ``prompt_ms`` +
 ``predicted_ms``, reported with every streamed token) and our context assembly (which the local path pays too).
-What is left is the remote backend: HTTP, JSON, SSE parsing, the reader thread, early stop. A bare ``urllib`` POST of
+What is left is the remote backend: HTTP, JSON, SSE parsing, the reader thread, early stop — and, on a shared
+machine, every wait for a CPU. ``client_cpu_ms`` (this process's CPU time per request) is the part load cannot
+inflate: the work a remote request costs the client. A bare ``urllib`` POST of
 the same ``/infill`` body gives the floor any client pays. Also measured: how long a request takes to fall back to the
 local model when the server is unreachable. Optionally with a competing CPU-bound process (``--busy``), as every
 latency claim here must be.
@@ -54,12 +56,13 @@ def run_backend(url: str, backend: str, text: str, path: str, spots: list[tuple[
     remote = None if backend == "local" else RemoteConfig(backend=backend, url=url, timeout_ms=120_000)
     engine = Engine(EngineConfig(remote=remote, max_tokens=8, index_workspace=False, typed_ahead=False, n_threads=2))
     engine.load()
-    overhead, totals, servers = [], [], []
+    overhead, totals, servers, cpu = [], [], [], []
     try:
         for line, col in spots:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             result = engine.complete(CompletionRequest(text=text, line=line, column=col, path=path))
             wall = (time.perf_counter() - started) * 1000
+            cpu.append((time.process_time() - cpu0) * 1000)
             server_ms = result.timings.prompt_ms + result.timings.generation_ms
             if backend == "openai" and result.stop_reason == "callback":
                 server_ms = float("nan")  # /v1 streams carry the server's timings only in their last event
@@ -73,13 +76,13 @@ def run_backend(url: str, backend: str, text: str, path: str, spots: list[tuple[
     clean = [o for o in overhead if o == o]
     return {"backend": backend, "n": len(spots), "answered_by": answered, "total_ms_p50": p50(totals),
             "server_ms_p50": p50([s for s in servers if s == s]), "overhead_ms_p50": p50(clean),
-            "overhead_ms_p90": p90(clean)}  # fmt: skip
+            "overhead_ms_p90": p90(clean), "client_cpu_ms_p50": p50(cpu)}  # fmt: skip
 
 
 def bare_floor(url: str, text: str, spots: list[tuple[int, int]]) -> dict[str, Any]:
     """The same kind of request with urllib and no streaming: wall minus the server's reported time."""
     lines = text.split("\n")
-    floors = []
+    floors, cpu = [], []
     for line, col in spots:
         prefix = "\n".join(lines[:line]) + "\n" + lines[line][:col]
         suffix = lines[line][col:] + "\n" + "\n".join(lines[line + 1 :])
@@ -87,14 +90,15 @@ def bare_floor(url: str, text: str, spots: list[tuple[int, int]]) -> dict[str, A
                 "temperature": 0, "top_k": 1, "samplers": ["top_k"]}  # fmt: skip
         req = urllib.request.Request(url + "/infill", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})  # fmt: skip
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         with urllib.request.urlopen(req, timeout=120) as r:
             data = json.loads(r.read())
         wall = (time.perf_counter() - started) * 1000
+        cpu.append((time.process_time() - cpu0) * 1000)
         t = data.get("timings", {})
         floors.append(wall - float(t.get("prompt_ms", 0)) - float(t.get("predicted_ms", 0)))
     return {"backend": "bare urllib /infill (no streaming)", "n": len(spots), "overhead_ms_p50": p50(floors),
-            "overhead_ms_p90": p90(floors)}  # fmt: skip
+            "overhead_ms_p90": p90(floors), "client_cpu_ms_p50": p50(cpu)}  # fmt: skip
 
 
 def fallback_time(text: str) -> dict[str, Any]:
