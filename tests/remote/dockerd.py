@@ -4,6 +4,7 @@ which other work shares. Only the daemon started here is ever stopped or killed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -97,13 +98,59 @@ class SecondDockerd:
             shutil.rmtree(root, ignore_errors=True)
 
 
+DATA_PREFIX = "/var/lib/codeassist-test-dockerd-"
+EXEC_PREFIX = "/tmp/cadx-"
+
+
+def _pids_naming(paths: list[str]) -> list[int]:
+    """Processes whose command line names one of these test-only folders (a leaked daemon, its containerd)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(p in cmdline for p in paths):
+            found.append(int(entry.name))
+    return found
+
+
+def _owner_alive(tag: str) -> bool:
+    try:
+        pid = int(Path(f"{DATA_PREFIX}{tag}/owner.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    return Path(f"/proc/{pid}").exists()
+
+
+def reap_leftovers() -> list[str]:
+    """Remove what a killed earlier run left (a SIGKILLed pytest skips every teardown): for each tag whose owning
+    test process is gone, daemons and containerds whose command line names its folders (``DATA_PREFIX``/
+    ``EXEC_PREFIX`` + tag, made only here) are killed by pid, their mounts lazily unmounted, the folders removed.
+    The main dockerd names none of these folders; a run still alive keeps its daemon."""
+    tags = {p.name[len(Path(DATA_PREFIX).name) :] for p in Path("/var/lib").glob(Path(DATA_PREFIX).name + "*")}
+    tags |= {p.name[len(Path(EXEC_PREFIX).name) :] for p in Path("/tmp").glob(Path(EXEC_PREFIX).name + "*")}
+    roots = [r for t in sorted(tags) if not _owner_alive(t) for r in (f"{DATA_PREFIX}{t}", f"{EXEC_PREFIX}{t}")]
+    for pid in _pids_naming(roots):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for root in roots:
+        subprocess.run(["umount", "-R", "-l", root], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+    return roots
+
+
 def start_second_dockerd(tmp: Path) -> SecondDockerd:
+    reap_leftovers()
     tag = uuid.uuid4().hex[:8]
     server, client = make_tls(tmp / "tls")
-    data_root = Path(f"/var/lib/codeassist-test-dockerd-{tag}")  # the main engine's filesystem: overlay2 works there
-    exec_root = Path(f"/tmp/cadx-{tag}")  # short: unix socket paths are limited to ~100 bytes
+    data_root = Path(f"{DATA_PREFIX}{tag}")  # the main engine's filesystem: overlay2 works there
+    exec_root = Path(f"{EXEC_PREFIX}{tag}")  # short: unix socket paths are limited to ~100 bytes
     data_root.mkdir(parents=True)
     exec_root.mkdir(parents=True)
+    (data_root / "owner.pid").write_text(str(os.getpid()))  # reap_leftovers() leaves a live run's daemon alone
     daemon = SecondDockerd(f"tcp://127.0.0.1:{free_port()}", client, server, data_root, exec_root,
                            tmp / "dockerd.log")  # fmt: skip
     daemon.start()
