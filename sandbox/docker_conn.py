@@ -55,7 +55,7 @@ class DockerHost:
         TLS: the session must not trust the environment, or a ``REQUESTS_CA_BUNDLE`` (set on many machines) would
         replace the engine's CA and every handshake would fail; so the version is negotiated by hand on a client
         that ignores the environment (docker-py's automatic negotiation would happen before we could say so)."""
-        import docker
+        import docker  # only once Docker is used: `import codeassist.sandbox` stays cheap
 
         kwargs: dict[str, Any] = {"base_url": self.url, "timeout": timeout_s}
         if self.url.startswith("tcp://"):

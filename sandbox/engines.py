@@ -55,7 +55,7 @@ def import_image(image: str, dst: DockerHost | None, src: DockerHost | None = No
     """Make ``image`` present on engine ``dst``, streaming it from ``src`` (None: the environment's engine) when
     missing. Returns "present" or "copied"; raises DockerUnavailable with a one-line reason. Own connections with a
     long timeout: loading an image takes longer than a sandbox call may."""
-    import docker.errors
+    import docker.errors  # docker's client loads with the first engine call, not with the CLI
 
     dst_conn, src_conn = DockerConn(timeout_s, dst), DockerConn(timeout_s, src)
     try:

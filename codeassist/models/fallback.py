@@ -15,9 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from codeassist.context.current_file import estimate_tokens
 from codeassist.errors import ModelError
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, OnText
 from codeassist.models.http import AUTH, CANCELLED, CONFIG, MODEL, UNREACHABLE, RemoteError
+from codeassist.models.llama_server import LlamaServerBackend
+from codeassist.models.openai_compat import OpenAIBackend
 from codeassist.models.remote_common import ChatTurn, PromptingBackend
 from codeassist.models.remote_config import RemoteConfig
 from codeassist.prompt import FimJob
@@ -170,8 +173,6 @@ class FallbackBackend:
                 return remote.count_tokens(text)
             except RemoteError:
                 pass
-        from codeassist.context.current_file import estimate_tokens
-
         return estimate_tokens(text)
 
     # -- status ------------------------------------------------------------------------------------------------------
@@ -204,9 +205,6 @@ class FallbackBackend:
 
 def connect(config: RemoteConfig) -> PromptingBackend:
     """Probe the configured server and return its backend (RemoteError when it is unusable)."""
-    from codeassist.models.llama_server import LlamaServerBackend
-    from codeassist.models.openai_compat import OpenAIBackend
-
     if not config.url:
         raise RemoteError(CONFIG, f"backend {config.backend!r} needs url (for example http://127.0.0.1:8080)")
     if config.backend == "llama-server":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
-from codeassist.models.http import BAD_RESPONSE, UNREACHABLE, HttpClient, RemoteError
+from codeassist.models.http import BAD_RESPONSE, MODEL, UNREACHABLE, HttpClient, RemoteError
 from codeassist.prompt import FimJob
 
 CHAT_MAX_S = 600.0  # an explanation that is still streaming after 10 minutes has gone wrong
@@ -204,7 +204,6 @@ def served_models(client: HttpClient, timeout: float) -> list[str]:
 
 def check_model(wanted: str | None, served: list[str], url: str) -> str:
     """The model to ask for: ``wanted`` when served, the only served one when unset; else a MODEL error."""
-    from codeassist.models.http import MODEL
 
     if wanted:
         if wanted in served or any(s.rsplit("/", 1)[-1] == wanted for s in served):

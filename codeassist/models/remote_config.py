@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import tomllib
+from platformdirs import user_config_dir
 
 from codeassist.models.families import BY_NAME
 from codeassist.models.http import Endpoint, RemoteError, parse_url
@@ -138,8 +139,6 @@ def user_config_path() -> str:
     override = os.environ.get("CODEASSIST_USER_CONFIG")
     if override is not None:
         return override
-    from platformdirs import user_config_dir
-
     return os.path.join(user_config_dir("codeassist"), "config.toml")
 
 
