@@ -157,7 +157,7 @@ def test_one_document_one_slot(llama_server: LlamaServer, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("backend", ["llama-server", "openai"])
 def test_chat_streams(llama_server: LlamaServer, backend: str) -> None:
-    from codeassist.actions import ChatMessage
+    from codeassist.chat import ChatMessage
 
     server = remote(llama_server.url, backend)
     try:
