@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify clean
+.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model llama-server bench bench-quick bench-bugfix bench-verify clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -54,7 +54,12 @@ typecheck: $(STATE)/deps
 	@ln -s "$$PWD/server" build/typecheck/codeassist/server && ln -s "$$PWD/sandbox" build/typecheck/codeassist/sandbox
 	cd build/typecheck && ../../$(BIN)/mypy --strict --config-file ../../pyproject.toml -p codeassist
 
-pytest: setup
+# llama-server from the llama.cpp vendored in the llama-cpp-python sdist (tests of the remote backends run it);
+# the script returns at once when the binaries exist.
+llama-server: $(STATE)/deps
+	@bash bench/build_llama_cpp.sh
+
+pytest: setup llama-server
 	$(BIN)/pytest -q -m "not vscode"
 
 check: lint typecheck

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/build/llama.cpp"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 PY="${PY:-$ROOT/.venv/bin/python}"
-JOBS="${JOBS:-2}"
+JOBS="${JOBS:-$(nproc)}"
 if [[ -x "$OUT/bin/llama-server" && -x "$OUT/bin/llama-bench" ]]; then
   echo "llama-server and llama-bench already built in $OUT/bin"
   exit 0

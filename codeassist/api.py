@@ -16,6 +16,9 @@ from codeassist.engine import CompletionRequest, CompletionResult, Engine, Engin
 from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
+from codeassist.models.remote_config import KEYS as REMOTE_KEYS
+from codeassist.models.remote_config import RemoteConfig, user_config_path
+from codeassist.models.remote_config import check_key as check_remote_key
 from codeassist.project import find_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
@@ -24,6 +27,7 @@ from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandb
 __all__ = [
     "LANGUAGE_NAMES",
     "MAX_PROBLEM_LINES",
+    "REMOTE_KEYS",
     "Completion",
     "CompletionCheck",
     "CompletionPolicy",
@@ -39,9 +43,11 @@ __all__ = [
     "Fixer",
     "Problem",
     "RankedFix",
+    "RemoteConfig",
     "Verdict",
     "Verifier",
     "VerifyMode",
+    "check_remote_key",
     "clamped_offset",
     "find_root",
     "language_of",
@@ -52,4 +58,5 @@ __all__ = [
     "stream_explain",
     "syntax_problems",
     "target_for_problem",
+    "user_config_path",
 ]

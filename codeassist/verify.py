@@ -32,7 +32,8 @@ from typing import Any, Literal
 from codeassist import syntax
 from codeassist.context.languages import language_for_path
 from codeassist.pyast import module_name
-from codeassist.sandbox import Limits, RunResult, Sandbox, SandboxConfig, SandboxHealth, config_from_env, health
+from codeassist.sandbox import Limits, RunResult, SandboxConfig, SandboxHealth, config_from_env, health
+from codeassist.sandbox.multi import AnySandbox, open_sandbox
 from codeassist.testfinder import TEST_FILE, select_tests
 from codeassist.walk import read_files
 
@@ -167,7 +168,7 @@ class Verifier:
 
     def __init__(
         self,
-        sandbox: Sandbox | None,
+        sandbox: AnySandbox | None,
         *,
         budget: TierBudget | None = None,
         cache_size: int = 512,
@@ -386,9 +387,11 @@ def sandbox_config(*, image: str | None = None, pool_size: int = 2) -> SandboxCo
     return dataclasses.replace(cfg, image=image) if image else cfg
 
 
-def make_sandbox(*, image: str | None = None, pool_size: int = 2) -> Sandbox:
-    """A sandbox for a verifier; its creator closes it (a verifier never owns one)."""
-    return Sandbox(sandbox_config(image=image, pool_size=pool_size))
+def make_sandbox(
+    *, image: str | None = None, pool_size: int = 2, docker_hosts: Sequence[str] = (), tls_dir: str | None = None
+) -> AnySandbox:
+    """A sandbox for a verifier (on the Docker engines named, if any); its creator closes it."""
+    return open_sandbox(sandbox_config(image=image, pool_size=pool_size), docker_hosts, tls_dir)
 
 
 def sandbox_health(*, image: str | None = None) -> SandboxHealth:

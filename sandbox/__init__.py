@@ -11,12 +11,15 @@ and ``health()`` for `codeassist doctor`. Containers die with the process that o
 """
 
 from .core import Sandbox, close_all, config_from_env, health, image_for
+from .engines import engine_configs, hosts_from_env
+from .multi import MultiSandbox, open_sandbox
 from .snapshot import Snapshot
 from .types import STATUSES, Limits, RunResult, SandboxConfig, SandboxHealth, Status
 
 __all__ = [
     "STATUSES",
     "Limits",
+    "MultiSandbox",
     "RunResult",
     "Sandbox",
     "SandboxConfig",
@@ -25,6 +28,9 @@ __all__ = [
     "Status",
     "close_all",
     "config_from_env",
+    "engine_configs",
     "health",
+    "hosts_from_env",
     "image_for",
+    "open_sandbox",
 ]

@@ -23,7 +23,7 @@ from codeassist.errors import InputError
 
 from . import channel, recipes
 from .containers import ContainerSpec, Fate, attach, fate, remove_orphans, remove_quietly
-from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
+from .docker_conn import DockerConn, DockerHost, DockerUnavailable, daemon_url, describe, is_connection_error
 from .execjob import CANCELLED, JobOutcome, SetupFailed, run_job
 from .pool import Pool, PoolError, _creation_reason
 from .snapshot import Snapshot
@@ -74,7 +74,11 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.recipe = recipes.load(self.config.recipe)
         self.image = self.config.image or self.recipe.image
-        self._conn = DockerConn(self.config.docker_timeout_s)
+        try:
+            host = DockerHost(self.config.docker_host, self.config.docker_tls_dir) if self.config.docker_host else None
+        except DockerUnavailable as exc:
+            raise InputError(str(exc)) from exc  # a configuration mistake (no TLS for tcp://, missing certs)
+        self._conn = DockerConn(self.config.docker_timeout_s, host)
         self._pool = Pool(
             self._conn,
             ContainerSpec(self.image, self.config.limits, self.config.user),
@@ -104,12 +108,17 @@ class Sandbox:
             self._prepare()
             self._pool.fill()
         except (DockerUnavailable, PoolError) as exc:
-            return SandboxHealth(False, daemon_url(), self.image, str(exc))
+            return SandboxHealth(False, self._conn.url, self.image, str(exc))
         self._pool.wait_ready(timeout_s)
         return self.health()
 
     def health(self) -> SandboxHealth:
         return _probe(self._conn, self.image)
+
+    @property
+    def engine(self) -> str:
+        """The Docker engine this sandbox runs on (its URL)."""
+        return self._conn.url
 
     def pool_stats(self) -> dict[str, int]:
         return self._pool.stats()
@@ -151,7 +160,7 @@ class Sandbox:
                 self._sweep_needed = True
                 if is_connection_error(exc):
                     self._conn.invalidate()
-                return self._error(describe(exc), time.monotonic() - start)
+                return self._error(describe(exc, self._conn.url), time.monotonic() - start)
             if outcome.status == "error":
                 self._sweep_needed = True
             return RunResult(
@@ -208,7 +217,7 @@ class Sandbox:
             self._sweep_needed = True
             if is_connection_error(exc):
                 self._conn.invalidate(api)
-                raise DockerUnavailable(describe(exc)) from exc
+                raise DockerUnavailable(describe(exc, self._conn.url)) from exc
 
     def _run_pooled(
         self, snap: Snapshot, argv: list[str], limits: Limits, cancel: Callable[[], bool] | None
@@ -263,7 +272,7 @@ class Sandbox:
                 lifeline.close()
             if is_connection_error(exc):
                 self._conn.invalidate()
-                raise DockerUnavailable(describe(exc)) from exc
+                raise DockerUnavailable(describe(exc, self._conn.url)) from exc
             raise PoolError(_creation_reason(exc, self.image)) from exc
         try:
             return run_job(api, cid, snap.tar, argv, limits, self.config.user, cancel)
@@ -296,40 +305,41 @@ def _probe(conn: DockerConn, image: str) -> SandboxHealth:
     try:
         api = conn.api()
     except DockerUnavailable as exc:
-        return SandboxHealth(False, daemon_url(), image, str(exc))
+        return SandboxHealth(False, conn.url, image, str(exc))
     try:
         version = str(api.version().get("Version", "?"))
-        daemon = f"{daemon_url()} (Docker {version})"
+        daemon = f"{conn.url} (Docker {version})"
     except Exception as exc:
         conn.invalidate(api)
-        return SandboxHealth(False, daemon_url(), image, describe(exc))
+        return SandboxHealth(False, conn.url, image, describe(exc, conn.url))
     try:
         api.inspect_image(image)
     except docker.errors.ImageNotFound:
         hint = "codeassist sandbox build" if image.startswith(recipes.REPO_PREFIX) else f"docker pull {image}"
         return SandboxHealth(False, daemon, image, f"sandbox image {image} is missing; run: {hint}")
     except Exception as exc:
-        return SandboxHealth(False, daemon, image, describe(exc))
+        return SandboxHealth(False, daemon, image, describe(exc, conn.url))
     return SandboxHealth(True, daemon, image, None)
 
 
 def health(config: SandboxConfig | None = None, timeout_s: float = 2.0) -> SandboxHealth:
     """Fast check for `codeassist doctor`: daemon reachable, image present. Bounded by ``timeout_s``; never raises."""
     result: list[SandboxHealth] = []
-    url = daemon_url()
+    url = (config.docker_host if config else None) or daemon_url()
     image = "?"
     try:
         cfg = config_from_env(config)
         image = image_for(cfg)
+        host = DockerHost(cfg.docker_host, cfg.docker_tls_dir) if cfg.docker_host else None
     except Exception as exc:
         return SandboxHealth(False, url, image, f"sandbox configuration: {exc}")
 
     def probe() -> None:
-        conn = DockerConn(min(timeout_s, 1.0))
+        conn = DockerConn(min(timeout_s, 1.0), host)
         try:
             result.append(_probe(conn, image))
         except Exception as exc:  # pragma: no cover - _probe is meant not to raise
-            result.append(SandboxHealth(False, url, image, describe(exc)))
+            result.append(SandboxHealth(False, url, image, describe(exc, url)))
         finally:
             conn.close()
 

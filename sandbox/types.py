@@ -115,6 +115,10 @@ class SandboxConfig:
     # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). It needs python3 in
     # the image; set False for images without it (each job is then one `docker exec`, ~100 ms more).
     runner: bool = True
+    # Another machine's Docker engine: tcp://host:2376 (mutual TLS from docker_tls_dir: ca.pem, cert.pem, key.pem)
+    # or ssh://user@host. None = the environment's (DOCKER_HOST, else the local socket). Same hardening everywhere.
+    docker_host: str | None = None
+    docker_tls_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.pool_size, int) or self.pool_size < 0:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# System packages: Docker engine (the sandbox) and mmdebstrap (offline sandbox image build). Idempotent.
+# System packages: Docker engine (the sandbox), mmdebstrap (offline sandbox image build), a C++ toolchain for
+# llama-server and openssl. Idempotent.
 # With arguments, installs those packages instead (scripts/install-vscode-e2e.sh: chromium libkrb5-dev).
 set -euo pipefail
-PKGS=(docker.io mmdebstrap)
+# cmake, g++: llama-server (make llama-server); openssl: test certificates; docker-compose: deploy/compose tests
+PKGS=(docker.io mmdebstrap cmake g++ openssl docker-compose)
 if [ $# -gt 0 ]; then PKGS=("$@"); fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomllib
 
-from codeassist.api import LANGUAGE_NAMES
+from codeassist.api import LANGUAGE_NAMES, REMOTE_KEYS, RemoteConfig, check_remote_key, user_config_path
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
 SUPPORTED_LANGUAGES = LANGUAGE_NAMES
@@ -31,6 +31,12 @@ ALIASES = {
     "verifyActions": "verify_actions",
     "nThreads": "threads",
     "n_threads": "threads",
+    "apiKeyEnv": "api_key_env",
+    "tlsCa": "tls_ca",
+    "fimFamily": "fim_family",
+    "llamaServerMode": "llama_server_mode",
+    "sandboxDockerHost": "sandbox_docker_host",
+    "sandboxTlsDir": "sandbox_tls_dir",
 }
 
 
@@ -48,10 +54,30 @@ class Settings:
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
+    # A remote model server (models/remote_config.py); with a remote backend, ``model`` names the served model.
+    backend: str = "local"
+    url: str | None = None
+    api_key_env: str | None = None
+    tls_ca: str | None = None
+    fim_family: str | None = None
+    fallback: str = "local"
+    llama_server_mode: str = "auto"
+    # Docker engines for the sandbox (``[tool.codeassist.sandbox] docker_host``): local, tcp://… (TLS), ssh://…
+    sandbox_docker_host: tuple[str, ...] | None = None
+    sandbox_tls_dir: str | None = None
 
     def engine_key(self) -> tuple[Any, ...]:
         """The settings that need a model reload when they change."""
-        return (self.model, self.threads, self.n_ctx)
+        remote = (self.backend, self.url, self.api_key_env, self.tls_ca, self.fim_family, self.fallback,
+                  self.llama_server_mode, self.timeout_ms if self.backend != "local" else None)  # fmt: skip
+        return (self.model, self.threads, self.n_ctx, *remote)
+
+    def remote_config(self) -> RemoteConfig | None:
+        """The remote backend to use, or None for the local model."""
+        if self.backend == "local":
+            return None
+        return RemoteConfig(self.backend, self.url, self.api_key_env, self.model, self.timeout_ms, self.tls_ca,
+                            self.fim_family, self.fallback, self.llama_server_mode)  # fmt: skip
 
     def language_enabled(self, language: str | None) -> bool:
         if language is None:
@@ -102,6 +128,22 @@ def _check(name: str, value: Any) -> Any:
         if unknown:
             raise ValueError(f"languages: unknown {', '.join(unknown)} (supported: {', '.join(SUPPORTED_LANGUAGES)})")
         return tuple(value)
+    if name in REMOTE_KEYS:
+        return check_remote_key(name, value)
+    if name == "sandbox_docker_host":
+        hosts = [value] if isinstance(value, str) else value
+        if value is None:
+            return None
+        if not isinstance(hosts, list | tuple) or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise ValueError(f"sandbox docker_host must be an engine URL or a list of them, got {value!r}")
+        bad = [h for h in hosts if h != "local" and not h.startswith(("tcp://", "ssh://", "unix://"))]
+        if bad:
+            raise ValueError(f"sandbox docker_host: local, tcp://host:2376 (TLS) or ssh://user@host, not {bad[0]!r}")
+        return tuple(h.strip() for h in hosts)
+    if name == "sandbox_tls_dir":
+        if value is not None and (not isinstance(value, str) or not os.path.isdir(os.path.expanduser(value))):
+            raise ValueError(f"sandbox tls_dir must be a directory holding ca.pem, cert.pem, key.pem, got {value!r}")
+        return None if value is None else os.path.expanduser(value)
     raise ValueError(f"unknown setting {name!r}")
 
 
@@ -117,6 +159,10 @@ def merge(base: Settings, raw: Any, source: str) -> tuple[Settings, list[str]]:
         return base, [f"{source}: settings must be an object, got {type(raw).__name__}"]
     changes: dict[str, Any] = {}
     errors: list[str] = []
+    if isinstance(raw.get("sandbox"), Mapping):  # [tool.codeassist.sandbox] docker_host / tls_dir
+        table = raw["sandbox"]
+        raw = {k: v for k, v in raw.items() if k != "sandbox"}
+        raw.update({f"sandbox_{k}": v for k, v in table.items()})
     for key, value in raw.items():
         name = ALIASES.get(str(key), str(key))
         if name not in SETTING_NAMES:
@@ -138,13 +184,15 @@ def section_of(settings: Any) -> Any:
 
 
 def workspace_file_settings(root: str | None) -> tuple[list[tuple[str, Any]], list[str]]:
-    """``[tool.codeassist]`` tables found in ``root``'s pyproject.toml and .codeassist.toml, in merge order."""
+    """``[tool.codeassist]`` tables found in the user's config.toml (``~/.config/codeassist/``: a team server for
+    every project) and ``root``'s pyproject.toml and .codeassist.toml, in merge order."""
     found: list[tuple[str, Any]] = []
     errors: list[str] = []
-    if not root:
-        return found, errors
-    for name in ("pyproject.toml", ".codeassist.toml"):
-        path = os.path.join(root, name)
+    paths = [user_config_path()]
+    if root:
+        paths += [os.path.join(root, name) for name in ("pyproject.toml", ".codeassist.toml")]
+    for path in paths:
+        name = os.path.basename(path)
         if not os.path.isfile(path):
             continue
         try:
@@ -154,7 +202,7 @@ def workspace_file_settings(root: str | None) -> tuple[list[tuple[str, Any]], li
             errors.append(f"{path}: cannot read ({exc})")
             continue
         table = data.get("tool", {}).get("codeassist") if isinstance(data.get("tool"), dict) else None
-        if table is None and name == ".codeassist.toml":
+        if table is None and name != "pyproject.toml":
             table = {k: v for k, v in data.items() if k != "tool"} or None
         if table is not None:
             found.append((path, table))

@@ -91,7 +91,7 @@ class Host:
         if self.engine is not None and new.engine_key() != old.engine_key():
             log.info("model settings changed; reloading")
             self.start_load()
-        if (wants_sandbox(new), new.sandbox_image) != (wants_sandbox(old), old.sandbox_image):
+        if _sandbox_key(new) != _sandbox_key(old):
             self._replace_verifier()
         elif (new.verify, new.verify_actions) != (old.verify, old.verify_actions) and self.verifier is not None:
             self.probe_sandbox()
@@ -112,7 +112,8 @@ class Host:
         old, settings = self.verifier, self.ls.settings
         self.verifier = None
         if wants_sandbox(settings):
-            sandbox = make_sandbox(image=settings.sandbox_image, pool_size=2)
+            hosts, tls_dir = settings.sandbox_docker_host or (), settings.sandbox_tls_dir
+            sandbox = make_sandbox(image=settings.sandbox_image, pool_size=2, docker_hosts=hosts, tls_dir=tls_dir)
             self.verifier = Verifier(sandbox, scan_max_age_s=SCAN_MAX_AGE_S)
             self.probe_sandbox()
         if old is not None and old.sandbox is not None:
@@ -127,9 +128,11 @@ class Host:
     def probe_sandbox(self) -> None:
         """Ask Docker (on the worker) whether the sandbox can run checks; the status notification says."""
         image, status = self.ls.settings.sandbox_image, self.ls.status
+        # several Docker engines: ask them all (the image is copied to them on this first check, on the worker)
+        several = self.verifier.sandbox if self.ls.settings.sandbox_docker_host and self.verifier else None
 
         def probe(cancel: Callable[[], bool]) -> bool:
-            return bool(sandbox_health(image=image).ok)
+            return bool((several.health() if several is not None else sandbox_health(image=image)).ok)
 
         def done(ok: bool) -> None:
             status.sandbox_ok = ok
@@ -144,9 +147,11 @@ class Host:
         queued for the engine it replaces are cancelled."""
         self._generation += 1
         old, settings = self.engine, self.ls.settings
+        remote = settings.remote_config()
         self.engine = Engine(
             EngineConfig(
-                model=settings.model, n_threads=settings.threads, n_ctx=settings.n_ctx,
+                model=settings.model if remote is None else None,  # remote: ``model`` names the served model
+                remote=remote, n_threads=settings.threads, n_ctx=settings.n_ctx,
                 max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
                 workspace_folders=self.ls.workspace_folders,
             )
@@ -231,3 +236,8 @@ async def pull_settings(ls: CodeassistServer) -> Any:
 
 def _mode(value: str) -> VerifyMode:
     return "off" if value == "off" else "sandbox" if value == "sandbox" else "syntax"
+
+
+def _sandbox_key(settings: Settings) -> tuple[Any, ...]:
+    """The settings that need a new verifier (and sandbox) when they change."""
+    return wants_sandbox(settings), settings.sandbox_image, settings.sandbox_docker_host, settings.sandbox_tls_dir

@@ -61,6 +61,7 @@ class Status:
             "lastPartial": self.last_partial,
             "busy": busy.busy,
             "busyReason": busy.reason,
+            "backend": engine.backend_status() if (engine := self.ls.host.engine) is not None else None,
         }
 
     def send(self) -> None:

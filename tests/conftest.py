@@ -16,6 +16,8 @@ from codeassist.engine import Engine, EngineConfig
 from codeassist.models import registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tests never read the developer's own ~/.config/codeassist/config.toml (it may point at a team server).
+os.environ["CODEASSIST_USER_CONFIG"] = ""
 CLI = [sys.executable, "-m", "codeassist.cli"]
 
 

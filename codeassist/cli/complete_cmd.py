@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             engine, Verifier(sandbox) if sandbox is not None else None, CompletionPolicy(verify=args.verify)
         )
         done = service.complete(request)
+        backend = engine.backend_status()  # which model answered (a remote server, or the local fallback and why)
     finally:
         engine.close()
         if sandbox is not None:
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = result.to_json()
         data["model"] = {"name": info.name, "path": info.path, "load_ms": round(info.load_ms, 1)}
+        data["backend"] = backend
         if check is not None:
             data["verification"] = {**check.verdict.to_json(), "shown": check.show}
             if not check.show:

@@ -6,11 +6,15 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codeassist.cli.common import add_model_options, print_json
+from codeassist.cli import doctor_remote
+from codeassist.cli.common import add_model_options, print_json, remote_from_args
 from codeassist.errors import CodeassistError
 from codeassist.models import registry
+
+if TYPE_CHECKING:
+    from codeassist.engine import Engine
 
 CANARY = 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n\n\nprint(add(2, 3))\n'
 CANARY_POS = (2, 11)
@@ -69,9 +73,28 @@ def sandbox_check() -> tuple[bool, str]:
     return h.ok, detail if h.ok else f"{h.reason} ({detail}) — suggestions will be labelled 'unverified'"
 
 
+def _load_check(engine: Engine) -> tuple[bool, str]:
+    info = engine.load()
+    fim = info.fim
+    fim_desc = f"FIM {fim.family} ({fim.source})" if fim else "no FIM"
+    threads = f", {info.n_threads} threads" if info.n_threads else ""  # a remote server has its own
+    return True, f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}{threads}"
+
+
+def _family(spec: str | None) -> str:
+    """The FIM family named by the GGUF's own vocabulary (header only: works for any GGUF)."""
+    # lazy, like the engine below: the parser imports every subcommand's module
+    from codeassist.models.families import describe_vocabulary
+    from codeassist.models.gguf import read_gguf
+
+    return describe_vocabulary(read_gguf(registry.resolve(spec), with_tensors=False).tokens)
+
+
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
-    spec = args.model or registry.DEFAULT_TIER
+    remote = remote_from_args(args)
+    local_model = args.model if remote is None else None  # remote: --model names the served model
+    spec = local_model or registry.DEFAULT_TIER
 
     def model_check() -> tuple[bool, str]:
         if spec in registry.TIERS:
@@ -85,24 +108,25 @@ def run(args: argparse.Namespace) -> int:
             return True, f"{path} (installed and sha256 verified now)"
         return True, registry.resolve(spec)
 
-    checks.append(_timed("model", model_check))
+    def model_and_family() -> tuple[bool, str]:
+        if remote is not None and not (registry.TIERS.get(spec) and registry.is_installed(registry.TIERS[spec])):
+            return True, "no local model installed: no fallback when the server fails"
+        ok, detail = model_check()
+        return ok, f"{detail}; {_family(local_model)}" if ok else detail
+
+    checks.append(_timed("model", model_and_family))
+
     checks.append(_timed("llama.cpp build", build_check))
+
+    if remote is not None:
+        checks.append(_timed("remote server", lambda: doctor_remote.probe(remote)))
 
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.engine import CompletionRequest, Engine, EngineConfig
 
-    engine = Engine(EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx))
+    engine = Engine(EngineConfig(model=local_model, n_threads=args.threads, n_ctx=args.n_ctx, remote=remote))
 
-    def load_check() -> tuple[bool, str]:
-        info = engine.load()
-        fim = info.fim
-        fim_desc = f"FIM {fim.family} ({fim.source})" if fim else "no FIM"
-        return (
-            True,
-            f"{info.name} [{info.architecture}] loaded in {info.load_ms:.0f} ms, {fim_desc}, {info.n_threads} threads",
-        )
-
-    load = _timed("model load", load_check)
+    load = _timed("model load", lambda: _load_check(engine))
     checks.append(load)
 
     def canary() -> tuple[bool, str]:
@@ -110,16 +134,16 @@ def run(args: argparse.Namespace) -> int:
             CompletionRequest(text=CANARY, line=CANARY_POS[0], column=CANARY_POS[1], path="canary.py", max_tokens=16)
         )
         leaked = [m for m in SPECIAL_MARKERS if m in result.raw_text]
+        ok, who = doctor_remote.answered_by(engine.backend_status())
+        if not ok:
+            return False, who
         if not result.text.strip():
             return False, f"empty completion (stop: {result.stop_reason})"
         if leaked:
             return False, f"special tokens leaked into text: {leaked}"
         if result.stop_reason not in ("eot", "callback"):
             return False, f"model did not stop by itself (stop: {result.stop_reason}): {result.text!r}"
-        return (
-            True,
-            f"{result.text.strip()!r} in {result.timings.total_ms:.0f} ms (stop: {result.stop_reason})",
-        )
+        return True, f"{result.text.strip()!r} in {result.timings.total_ms:.0f} ms (stop: {result.stop_reason}); {who}"
 
     if load.ok:
         checks.append(_timed("canary completion", canary))

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeassist.cli.common import add_model_options, engine_from_args, print_json
+from codeassist.cli.common import add_model_options, engine_from_args, print_json, sandbox_engines
 from codeassist.cli.validate import MAX_CANDIDATES, MAX_JOBS, MAX_SEED, int_in
 from codeassist.errors import InputError
 
@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
     p.add_argument("-k", "--candidates", type=int_in(1, MAX_CANDIDATES), default=2, help="candidates per file")
     p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="sampling seed")
     p.add_argument("--sandbox-image", default=None, help="sandbox image for the checks")
+    p.add_argument(
+        "--docker-host", action="append", default=None, metavar="URL",
+        help="a Docker engine for the checks (repeat to spread them over several): local, tcp://host:2376 (TLS "
+        "from --docker-tls-dir) or ssh://user@host; the image is copied where missing",
+    )  # fmt: skip
+    p.add_argument("--docker-tls-dir", default=None, help="ca.pem, cert.pem and key.pem for tcp:// engines")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -69,21 +75,21 @@ def run(args: argparse.Namespace) -> int:
         _warn_without_git(plan)
     print(f"codeassist: refactoring {len(files)} file(s) under {root}", file=sys.stderr, flush=True)
     try:
-        report = _run(args, plan)
+        report, engines = _run(args, plan)
     except KeyboardInterrupt:
         _interrupted_hint(plan)
         raise
     if args.json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), **({"engines": engines} if engines else {})})
     else:
         sys.stdout.write(report.diff)
         _summary(report)
     return report.exit_code()
 
 
-def _run(args: argparse.Namespace, plan: RefactorPlan) -> RefactorReport:
+def _run(args: argparse.Namespace, plan: RefactorPlan) -> tuple[RefactorReport, list[dict[str, Any]] | None]:
     """Run the plan with a sandbox (closed on every way out, Ctrl-C and SIGTERM included) and a model loaded only
-    when some file still needs a proposal."""
+    when some file still needs a proposal; also the runs per Docker engine when the checks spanned several."""
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.engine import Engine
     from codeassist.fixer import Fixer
@@ -91,7 +97,9 @@ def _run(args: argparse.Namespace, plan: RefactorPlan) -> RefactorReport:
     from codeassist.verify import Verifier, make_sandbox
 
     _remove_orphan_containers()
-    sandbox = make_sandbox(image=args.sandbox_image, pool_size=max(1, min(args.jobs, 4)))
+    hosts, tls_dir = sandbox_engines(args, str(plan.root))
+    sandbox = make_sandbox(image=args.sandbox_image, pool_size=max(1, min(args.jobs, 4)), docker_hosts=hosts,
+                           tls_dir=tls_dir)  # fmt: skip
     engines: list[Engine] = []
     verifier = Verifier(sandbox)
 
@@ -116,10 +124,11 @@ def _run(args: argparse.Namespace, plan: RefactorPlan) -> RefactorReport:
         refactorer.cancelled.set()  # in-flight proposals stop at their next token; the model stays loaded till exit
         sandbox.close()
         raise
+    per_engine = sandbox.stats() if hasattr(sandbox, "stats") else None  # runs per Docker engine (several engines)
     sandbox.close()
     for engine in engines:
         engine.close()
-    return report
+    return report, per_engine
 
 
 def _undo(args: argparse.Namespace) -> int:

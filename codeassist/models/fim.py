@@ -3,15 +3,16 @@
 Why not user-written templates: every anchor tool makes users hand-write FIM strings and gets them subtly wrong
 (leading spaces in CodeLlama, DeepSeek's begin/hole/end order). llama.cpp already records the FIM token ids in the
 GGUF (``tokenizer.ggml.fim_*_token_id`` or by text detection at load time); we read those first, and only fall back to
-a table of known token texts when the vocabulary does not declare them.
+the family table (``families.py``) when the vocabulary does not declare them. The family also decides the layout
+details the ids cannot tell: BOS, CodeLlama's spacing, StarCoder2's repository layout, and extra stop tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from codeassist.errors import ModelError
+from codeassist.models.families import FAMILIES, FamilySpec, TokenLookup, detect_family, family_for_ids
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class FimFormat:
     stop_ids: frozenset[int] = field(default_factory=frozenset)  # EOT/EOS/pad and every FIM control token
     stop_texts: tuple[str, ...] = ()  # textual stops for families whose end marker is not an EOG token
     source: str = "vocab"  # "vocab" (ids declared by the GGUF) or "table" (found by known token text)
+    bos: int | None = None  # prepended when the vocabulary adds BOS (CodeLlama, DeepSeek-Coder, CodeGemma)
+    # SentencePiece vocabularies with add_space_prefix put a space before every tokenized text; the family layout
+    # says where that space belongs (CodeLlama: before the prefix only), so the builder strips it elsewhere.
+    space_prefix: bool = False
+    repo_layout: str = "qwen"  # qwen | starcoder2
+    spm_layout: str = "suffix-first"  # suffix-first | codellama
 
     @property
     def has_repo_tokens(self) -> bool:
@@ -35,34 +42,12 @@ class FimFormat:
 
     @property
     def control_ids(self) -> frozenset[int]:
-        ids = {self.prefix, self.suffix, self.middle, self.pad, self.repo, self.file_sep}
+        ids = {self.prefix, self.suffix, self.middle, self.pad, self.repo, self.file_sep, self.bos}
         return frozenset(i for i in ids if i is not None) | self.stop_ids
 
 
-@dataclass(frozen=True)
-class _KnownFamily:
-    family: str
-    prefix: str
-    suffix: str
-    middle: str
-    pad: str | None = None
-    repo: str | None = None
-    file_sep: str | None = None
-    stops: tuple[str, ...] = ()
-
-
-# Fallback table, used only when the vocabulary does not declare FIM ids. Order matters: first match wins.
-KNOWN_FAMILIES: tuple[_KnownFamily, ...] = (
-    _KnownFamily("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
-                 "<|repo_name|>", "<|file_sep|>", ("<|endoftext|>", "<|im_end|>")),
-    _KnownFamily("codegemma", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", None, None, None,
-                 ("<|file_separator|>", "<eos>")),
-    _KnownFamily("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<repo_name>",
-                 "<file_sep>", ("<|endoftext|>",)),
-    _KnownFamily("deepseek-coder", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", None, None, None,
-                 ("<|EOT|>", "<｜end▁of▁sentence｜>")),
-    _KnownFamily("codellama", "▁<PRE>", "▁<SUF>", "▁<MID>", None, None, None, ("▁<EOT>",)),
-)  # fmt: skip
+# Kept for callers that iterate the known families (tests, doctor).
+KNOWN_FAMILIES: tuple[FamilySpec, ...] = FAMILIES
 
 
 @dataclass(frozen=True)
@@ -77,58 +62,51 @@ class VocabIds:
     file_sep: int | None
     eot: int | None
     eos: int | None
+    bos: int | None = None
+    add_bos: bool = False
+    space_prefix: bool = False
 
 
 def _clean(i: int | None) -> int | None:
     return i if i is not None and i >= 0 else None
 
 
-def detect_fim(
-    vocab: VocabIds,
-    token_texts: Callable[[str], int | None],
-    *,
-    model_name: str = "",
+def _format(
+    vocab: VocabIds, lookup: TokenLookup, spec: FamilySpec | None, ids: tuple[int, int, int], source: str
 ) -> FimFormat:
+    pad, repo, sep = _clean(vocab.pad), _clean(vocab.repo), _clean(vocab.file_sep)
+    stops = {i for i in (_clean(vocab.eot), _clean(vocab.eos), pad) if i is not None}
+    stop_texts: tuple[str, ...] = ()
+    if spec is not None:
+        # llama.cpp's auto-detection misses some family tokens (StarCoder2's <repo_name>/<file_sep>): fill them in.
+        pad = pad if pad is not None else (lookup(spec.pad) if spec.pad else None)
+        repo = repo if repo is not None else (lookup(spec.repo) if spec.repo else None)
+        sep = sep if sep is not None else (lookup(spec.file_sep) if spec.file_sep else None)
+        stops |= {i for i in (lookup(t) for t in spec.stops) if i is not None}
+        stop_texts = spec.stops
+    if pad is not None:
+        stops.add(pad)
+    return FimFormat(
+        family=spec.name if spec else "generic", prefix=ids[0], suffix=ids[1], middle=ids[2], pad=pad, repo=repo,
+        file_sep=sep, stop_ids=frozenset(stops), stop_texts=stop_texts, source=source,
+        bos=_clean(vocab.bos) if vocab.add_bos else None, space_prefix=vocab.space_prefix,
+        repo_layout=spec.repo_layout if spec else "qwen", spm_layout=spec.spm_layout if spec else "suffix-first",
+    )  # fmt: skip
+
+
+def detect_fim(vocab: VocabIds, token_texts: TokenLookup, *, model_name: str = "") -> FimFormat:
     """Pick the FIM format: declared vocab ids first, then the known-family table, else refuse.
 
     ``token_texts`` maps a token's exact text to its id (or None); it lets the table work on any vocabulary.
     """
-    base_stops = {i for i in (_clean(vocab.eot), _clean(vocab.eos), _clean(vocab.pad)) if i is not None}
     pre, suf, mid = _clean(vocab.prefix), _clean(vocab.suffix), _clean(vocab.middle)
     if pre is not None and suf is not None and mid is not None:
-        family = "generic"
-        stop_texts: tuple[str, ...] = ()
-        for known in KNOWN_FAMILIES:
-            if token_texts(known.prefix) == pre and token_texts(known.middle) == mid:
-                family = known.family
-                stop_texts = known.stops
-                break
-        stops = set(base_stops)
-        for text in stop_texts:
-            tid = token_texts(text)
-            if tid is not None:
-                stops.add(tid)
-        return FimFormat(
-            family=family, prefix=pre, suffix=suf, middle=mid, pad=_clean(vocab.pad), repo=_clean(vocab.repo),
-            file_sep=_clean(vocab.file_sep), stop_ids=frozenset(stops), source="vocab",
-        )  # fmt: skip
-    for known in KNOWN_FAMILIES:
-        ids = [token_texts(known.prefix), token_texts(known.suffix), token_texts(known.middle)]
-        if any(i is None for i in ids):
-            continue
-        stops = set(base_stops)
-        for text in known.stops:
-            tid = token_texts(text)
-            if tid is not None:
-                stops.add(tid)
-        pad = token_texts(known.pad) if known.pad else None
-        return FimFormat(
-            family=known.family, prefix=ids[0] or 0, suffix=ids[1] or 0, middle=ids[2] or 0, pad=pad,
-            repo=token_texts(known.repo) if known.repo else None,
-            file_sep=token_texts(known.file_sep) if known.file_sep else None,
-            stop_ids=frozenset(stops | ({pad} if pad is not None else set())), stop_texts=known.stops,
-            source="table",
-        )  # fmt: skip
+        return _format(vocab, token_texts, family_for_ids(token_texts, pre, mid), (pre, suf, mid), "vocab")
+    spec = detect_family(token_texts)
+    if spec is not None:
+        ids = (token_texts(spec.prefix), token_texts(spec.suffix), token_texts(spec.middle))
+        assert ids[0] is not None and ids[1] is not None and ids[2] is not None  # detect_family checked them
+        return _format(vocab, token_texts, spec, (ids[0], ids[1], ids[2]), "table")
     raise ModelError(
         f"model {model_name or '(unnamed)'} has no fill-in-the-middle support "
         "(its vocabulary declares no FIM prefix/suffix/middle tokens and matches no known code-model family)",

@@ -123,6 +123,21 @@ class _Reader:
             raise ModelError(f"{self.path}: corrupt GGUF header (string of {n} bytes)")
         return self.read(n).decode("utf-8", errors="replace")
 
+    def array(self, etype: int, count: int, key: str, depth: int) -> list[object]:
+        """A kept array, read in bulk: the vocabulary has ~150k entries and is read at every model load."""
+        if etype in _SCALAR_FMT and etype != _BOOL:
+            code = _SCALAR_FMT[etype][1]
+            return list(struct.unpack(f"<{count}{code}", self.read(struct.calcsize(f"<{count}{code}"))))
+        if etype != _STRING:
+            return [self.value(etype, key, depth) for _ in range(count)]
+        read, out = self.read, list[object]()  # self.read raises the truncation error
+        for _ in range(count):
+            (n,) = struct.unpack("<Q", read(8))
+            if n > 1 << 20:
+                raise ModelError(f"{self.path}: corrupt GGUF header (token of {n} bytes)")
+            out.append(read(n).decode("utf-8", errors="replace"))
+        return out
+
     def value(self, vtype: int, key: str, depth: int = 0) -> object:
         if vtype == _STRING:
             return self.string()
@@ -135,7 +150,7 @@ class _Reader:
             if count > 1 << 28:
                 raise ModelError(f"{self.path}: corrupt GGUF header (array of {count} items)")
             if key in _KEEP_ARRAYS:
-                return [self.value(etype, key, depth + 1) for _ in range(count)]
+                return self.array(etype, count, key, depth + 1)
             if etype == _STRING:
                 for _ in range(count):
                     self.fh.seek(self.u64(), os.SEEK_CUR)

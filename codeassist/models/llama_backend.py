@@ -23,6 +23,7 @@ import numpy as np
 from codeassist.errors import ModelError
 from codeassist.models import kv_reuse
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
+from codeassist.models.families import marker_token_ids, vocab_lookup
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import GGUFInfo, read_gguf
 from codeassist.models.llama_log import load_output
@@ -58,6 +59,10 @@ def check_memory(info: GGUFInfo, n_ctx: int) -> None:
             f"{available / 2**30:.1f} GiB available",
             hint="choose a smaller model tier or a smaller context size (n_ctx)",
         )
+
+
+# Token attributes that never belong in generated text (llama.h's llama_token_attr: UNKNOWN, UNUSED, CONTROL).
+_NEVER_TEXT = (1 << 0) | (1 << 1) | (1 << 3)
 
 
 def default_threads() -> int:
@@ -114,8 +119,14 @@ class LlamaBackend:
         self._ctx = self._llm._ctx.ctx
         self._n_vocab = int(self._llm.n_vocab())
         fim: FimFormat | None
+        exact = vocab_lookup(gguf.tokens)  # exact token texts: finds markers stored as normal pieces (▁<EOT>)
+
+        def lookup(text: str) -> int | None:
+            found = exact(text)
+            return found if found is not None else self.token_id_for_text(text)
+
         try:
-            fim = detect_fim(self._vocab_ids(), self.token_id_for_text, model_name=gguf.name)
+            fim = detect_fim(self._vocab_ids(), lookup, model_name=gguf.name)
         except ModelError:
             if require_fim:
                 raise
@@ -126,7 +137,8 @@ class LlamaBackend:
             chat_template=gguf.chat_template, system_info=llama_cpp.llama_print_system_info().decode(),
             omp_wait_policy=wait_policy,
         )  # fmt: skip
-        self._never_emit = fim.control_ids if fim else frozenset()
+        markers = marker_token_ids(gguf.tokens, gguf.metadata.get("tokenizer.ggml.token_type"))
+        self._never_emit = (fim.control_ids if fim else frozenset()) | markers
 
     # -- vocabulary -------------------------------------------------------------------------------------------------
 
@@ -139,8 +151,14 @@ class LlamaBackend:
             prefix=llama_cpp.llama_vocab_fim_pre(v), suffix=llama_cpp.llama_vocab_fim_suf(v),
             middle=llama_cpp.llama_vocab_fim_mid(v), pad=llama_cpp.llama_vocab_fim_pad(v),
             repo=llama_cpp.llama_vocab_fim_rep(v), file_sep=llama_cpp.llama_vocab_fim_sep(v),
-            eot=llama_cpp.llama_vocab_eot(v), eos=llama_cpp.llama_vocab_eos(v),
+            eot=llama_cpp.llama_vocab_eot(v), eos=llama_cpp.llama_vocab_eos(v), bos=llama_cpp.llama_vocab_bos(v),
+            add_bos=bool(llama_cpp.llama_vocab_get_add_bos(v)), space_prefix=self._adds_space_prefix(),
         )  # fmt: skip
+
+    def _adds_space_prefix(self) -> bool:
+        """Whether tokenizing puts a space before the text (SentencePiece with add_space_prefix: CodeLlama)."""
+        ids = self._llm.tokenize(b"a", add_bos=False, special=False)
+        return bool(ids) and self.token_bytes(int(ids[0])).startswith(b" ")
 
     def token_id_for_text(self, text: str) -> int | None:
         """The id of the single special token spelled ``text``, or None."""
@@ -160,10 +178,16 @@ class LlamaBackend:
         return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED))
 
     def is_end(self, token: int) -> bool:
+        """End of generation: EOG, any FIM/family marker, any control or unknown token (StarCoder2's
+        ``<jupyter_text>``, Qwen's ``<|im_start|>``), unused padding, or a marker-looking user-defined token: none
+        of them belongs inside code."""
         # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)) or token in self._never_emit
+        if llama_cpp.llama_vocab_is_eog(self._vocab, token) or token in self._never_emit:
+            return True
+        attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
+        return bool(attr & _NEVER_TEXT)
 
     def tokenize(self, text: str) -> list[int]:
         if not text:
