@@ -19,6 +19,7 @@ from codeassist.context.parsing import Document
 from codeassist.documents import language_for_path, offset_at
 from codeassist.edits import ROOT_MARKERS
 from codeassist.errors import ModelError
+from codeassist.healing import prepare as prepare_healing
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
 from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
 from codeassist.prompt import BuiltPrompt, build_prompt
@@ -55,6 +56,9 @@ class EngineConfig:
     # because checking a draft computes the 151,936-way output layer once per drafted token
     draft_tokens: int = 0
     typed_ahead: bool = True
+    # Token healing (codeassist/healing.py): the partial word before the cursor is regenerated under a constraint
+    # instead of being continued from an unnatural token boundary.
+    token_healing: bool = True
 
 
 @dataclass
@@ -183,6 +187,8 @@ class Engine:
                     path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
                     n_gpu_layers=self.config.n_gpu_layers,
                 )  # fmt: skip
+                if self.config.token_healing:
+                    prepare_healing(self._backend)
             return self._backend.info
 
     @property
@@ -225,7 +231,8 @@ class Engine:
         repo = os.path.basename(ws.root) if ws.root else "workspace"
         max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
         built = build_prompt(ctx, fim, backend.tokenize, order=self.config.prompt_order, repo_name=repo,
-                             max_prompt_tokens=max_prompt, line_in_middle=self.config.line_in_middle)  # fmt: skip
+                             max_prompt_tokens=max_prompt, line_in_middle=self.config.line_in_middle,
+                             heal=self.config.token_healing)  # fmt: skip
         pieces = [ContextPiece(p.kind, p.source, p.tokens) for p in built.parts]
         return _Prompt(built.tokens, pieces, ctx, built)
 
@@ -256,7 +263,7 @@ class Engine:
             context_ms = (time.perf_counter() - t0) * 1000
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms,
-                draft_tokens=self.config.draft_tokens,
+                draft_tokens=self.config.draft_tokens, heal=prompt.built.healed if prompt.built else "",
             )  # fmt: skip
             gen = self.backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
         processed = stream.finish(gen.text)

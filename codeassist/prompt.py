@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from codeassist.context.assemble import AssembledContext, Piece
 from codeassist.context.languages import comment_prefix, get_spec
+from codeassist.healing import heal_split
 from codeassist.models.fim import FimFormat
 
 Tokenize = Callable[[str], list[int]]
@@ -47,6 +48,7 @@ class BuiltPrompt:
     order: str = "psm"
     layout: str = "repo"  # repo | comments
     dropped: list[str] = field(default_factory=list)  # pieces left out to fit the context window
+    healed: str = ""  # text cut from the end of the prefix for token healing (codeassist/healing.py)
 
     def count(self, kind: str) -> int:
         return sum(p.tokens for p in self.parts if p.kind == kind)
@@ -103,14 +105,17 @@ def build_prompt(
     repo_name: str = "workspace",
     max_prompt_tokens: int = 3800,
     line_in_middle: bool = True,
+    heal: bool = False,
 ) -> BuiltPrompt:
-    """Lay out the prompt for ``fim``'s family. ``max_prompt_tokens`` drops other-file pieces (last first) to fit."""
+    """Lay out the prompt for ``fim``'s family. ``max_prompt_tokens`` drops other-file pieces (last first) to fit.
+    ``heal``: leave the partial chunk before the cursor out of the prompt (``BuiltPrompt.healed``); the generation
+    must then start with it (token healing)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     files = list(ctx.files)
     dropped: list[str] = []
     while True:
-        built = _build(ctx, files, fim, tokenize, order, repo_name, line_in_middle=line_in_middle)
+        built = _build(ctx, files, fim, tokenize, order, repo_name, line_in_middle=line_in_middle, heal=heal)
         if len(built.tokens) <= max_prompt_tokens or not files:
             break
         gone = files.pop()
@@ -118,7 +123,9 @@ def build_prompt(
     built.dropped = dropped
     if len(built.tokens) > max_prompt_tokens:
         # Still too long with no other files: keep the end of the prefix and the start of the suffix.
-        built = _build(ctx, [], fim, tokenize, order, repo_name, cap=max_prompt_tokens, line_in_middle=line_in_middle)
+        built = _build(
+            ctx, [], fim, tokenize, order, repo_name, cap=max_prompt_tokens, line_in_middle=line_in_middle, heal=heal
+        )
         built.dropped = dropped
     return built
 
@@ -132,6 +139,7 @@ def _build(
     repo_name: str,
     cap: int | None = None,
     line_in_middle: bool = True,
+    heal: bool = False,
 ) -> BuiltPrompt:
     b = _Builder(tokenize)
     source = ctx.path or "<buffer>"
@@ -157,6 +165,10 @@ def _build(
         suf_cap = cap // 4
         pre_cap = cap - suf_cap - len(b.tokens) - 4
     prefix_text = comments + head + ctx.prefix
+    healed = ""
+    if heal:
+        prefix_text, healed = heal_split(prefix_text)
+    layout = "repo" if repo else "comments"
     if order == "psm":
         line = ""
         if line_in_middle:
@@ -168,11 +180,10 @@ def _build(
         b.text("suffix", source, ctx.suffix, suf_cap)
         b.control(fim.middle)
         b.text("line_prefix", source, line)
-        return BuiltPrompt(b.tokens, b.parts, order, "repo" if repo else "comments")
-    else:
-        b.control(fim.suffix)
-        b.text("suffix", source, ctx.suffix, suf_cap)
-        b.control(fim.prefix)
-        b.text("prefix", source, prefix_text, pre_cap, keep_end=True)
+        return BuiltPrompt(b.tokens, b.parts, order, layout, healed=healed)
+    b.control(fim.suffix)
+    b.text("suffix", source, ctx.suffix, suf_cap)
+    b.control(fim.prefix)
+    b.text("prefix", source, prefix_text, pre_cap, keep_end=True)
     b.control(fim.middle)
-    return BuiltPrompt(b.tokens, b.parts, order, "repo" if repo else "comments")
+    return BuiltPrompt(b.tokens, b.parts, order, layout, healed=healed)

@@ -30,6 +30,11 @@ class GenerationParams:
     # to this many of the tokens that followed and check them in one batch; 0 = off. Output is the greedy output up
     # to rounding: a batch computes logits slightly differently (75 of 80 bench outputs identical).
     draft_tokens: int = 0
+    # Token healing (codeassist/healing.py): text removed from the end of the prompt that the generation must start
+    # with. The first tokens are constrained to be consistent with it; ``text`` and ``on_text`` exclude it.
+    heal: str = ""
+    # Score each token (log-probability and top-2 margin, for the confidence features); ~1% of a decode step.
+    logprobs: bool = True
 
 
 @dataclass
@@ -45,6 +50,14 @@ class Generation:
     evaluated_tokens: int = 0
     prompt_ms: float = 0.0
     generation_ms: float = 0.0
+    # Per generated token (when ``GenerationParams.logprobs``): natural-log probability of the chosen token, the
+    # margin log p(best) - log p(runner-up), and the length of ``text`` once it was emitted (0 while healing).
+    # Healing tokens are scored against the tokens consistent with the healed text (codeassist/models/sampling.py).
+    token_logprobs: list[float] = field(default_factory=list)
+    token_margins: list[float] = field(default_factory=list)
+    token_ends: list[int] = field(default_factory=list)
+    healed: str = ""  # GenerationParams.heal, when the backend honoured it
+    healed_tokens: int = 0  # leading entries of ``tokens`` that produced ``healed`` (and maybe more)
 
     @property
     def total_ms(self) -> float:
