@@ -59,6 +59,9 @@ class EngineConfig:
     # Token healing (codeassist/healing.py): the partial word before the cursor is regenerated under a constraint
     # instead of being continued from an unnatural token boundary.
     token_healing: bool = True
+    # Mid-line (code left of the cursor): suggest the rest of the line, more only when it opens a block or a bracket
+    # the suggestion closes (codeassist/line_policy.py). False: multi-line wherever the text right of it allows.
+    rest_of_line: bool = True
 
 
 @dataclass
@@ -258,6 +261,7 @@ class Engine:
             situation = make_situation(
                 prefix[-12000:], suffix[:12000], language=doc.language, multiline=decide_multiline(doc, offset),
                 indentation=detect_indentation(req.text[:200_000]), stop_texts=fim.stop_texts if fim else (),
+                rest_of_line=self.config.rest_of_line,
             )  # fmt: skip
             stream = StreamFilter(situation)
             context_ms = (time.perf_counter() - t0) * 1000

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codeassist.brackets import OPENERS, Lexer, closable_brackets
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
-from codeassist.context.parsing import Document
+from codeassist.line_policy import bracket_close_line, decide_multiline, first_line_opens, multiline_from_text
 
-OPENERS = {"(": ")", "[": "]", "{": "}"}
-CLOSERS = {")": "(", "]": "[", "}": "{"}
+__all__ = ["Processed", "Situation", "StreamFilter", "decide_multiline", "make_situation", "postprocess"]
 
 # Text a model may emit as plain text when its control tokens leak (or when it imitates training data).
 GENERIC_STOP_TEXTS: tuple[str, ...] = (
@@ -40,6 +40,9 @@ class Situation:
     indentation: Indentation = field(default_factory=Indentation)
     stop_texts: tuple[str, ...] = ()
     max_lines: int = 40
+    # Mid-line (code left of the cursor): the rest of the line only, unless it opens a block or a bracket that the
+    # suggestion closes (codeassist/line_policy.py). False = the previous behaviour (multi-line wherever allowed).
+    rest_of_line: bool = True
 
     @property
     def spec(self) -> LanguageSpec | None:
@@ -73,23 +76,14 @@ def make_situation(
     indentation: Indentation | None = None,
     stop_texts: tuple[str, ...] = (),
     max_lines: int = 40,
+    rest_of_line: bool = True,
 ) -> Situation:
     """Build a :class:`Situation`; multi-line is decided from text when no tree-sitter decision is given."""
     if multiline is None:
         multiline = multiline_from_text(prefix, suffix)
     if indentation is None:
         indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
-    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
-
-
-_CLOSING_TAIL = re.compile(r"""^[\s)\]}"'`;,:]*$""")
-
-
-def multiline_from_text(prefix: str, suffix: str) -> bool:
-    """Single line when real code sits right of the cursor (only closers/quotes there still allow multi-line)."""
-    nl = suffix.find("\n")
-    line_suffix = suffix if nl < 0 else suffix[:nl]
-    return bool(_CLOSING_TAIL.match(line_suffix))
+    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines, rest_of_line)
 
 
 def _indent_width(line: str, tab: int) -> int:
@@ -106,122 +100,6 @@ def _indent_width(line: str, tab: int) -> int:
 
 def _leading_ws(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-class _Lexer:
-    """Just enough lexing to find brackets outside strings and comments (per-language comment markers)."""
-
-    def __init__(self, spec: LanguageSpec | None) -> None:
-        self.line_comment = spec.line_comment if spec else "#"
-        self.block_comments = spec is not None and spec.line_comment == "//"
-        self.quote: str | None = None
-        self.in_line_comment = False
-        self.in_block_comment = False
-
-    def brackets(self, text: str) -> list[tuple[int, str]]:
-        """(index, char) of every bracket in code, carrying string/comment state across calls."""
-        out: list[tuple[int, str]] = []
-        i, n = 0, len(text)
-        lc = self.line_comment
-        while i < n:
-            ch = text[i]
-            if self.in_line_comment:
-                if ch == "\n":
-                    self.in_line_comment = False
-                i += 1
-                continue
-            if self.in_block_comment:
-                if ch == "*" and text.startswith("*/", i):
-                    self.in_block_comment = False
-                    i += 2
-                    continue
-                i += 1
-                continue
-            if self.quote is not None:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if text.startswith(self.quote, i):
-                    i += len(self.quote)
-                    self.quote = None
-                    continue
-                if ch == "\n" and len(self.quote) == 1 and self.quote != "`":
-                    self.quote = None  # unterminated single-line string: recover at the line end
-                i += 1
-                continue
-            if text.startswith(lc, i):
-                self.in_line_comment = True
-                i += len(lc)
-                continue
-            if self.block_comments and text.startswith("/*", i):
-                self.in_block_comment = True
-                i += 2
-                continue
-            if ch in "\"'`":
-                if lc == "#" and text.startswith(ch * 3, i):
-                    self.quote = ch * 3
-                    i += 3
-                    continue
-                if ch == "'" and lc == "//" and self._is_rust_lifetime(text, i):
-                    i += 1
-                    continue
-                self.quote = ch
-                i += 1
-                continue
-            if ch in OPENERS or ch in CLOSERS:
-                out.append((i, ch))
-            i += 1
-        return out
-
-    @staticmethod
-    def _is_rust_lifetime(text: str, i: int) -> bool:
-        # 'a in `&'a str` is not a char literal: a quote followed by an identifier with no closing quote at +2.
-        return i + 2 < len(text) and text[i + 1].isalpha() and text[i + 2] != "'"
-
-
-def _open_stack(prefix: str, spec: LanguageSpec | None) -> list[str]:
-    stack: list[str] = []
-    for _, ch in _Lexer(spec).brackets(prefix):
-        if ch in OPENERS:
-            stack.append(ch)
-        elif stack:
-            # Mismatched closers in broken code: pop to the matching opener if there is one.
-            want = CLOSERS[ch]
-            for k in range(len(stack) - 1, -1, -1):
-                if stack[k] == want:
-                    del stack[k:]
-                    break
-    return stack
-
-
-def closable_brackets(prefix: str, suffix: str, spec: LanguageSpec | None) -> list[tuple[str, bool]]:
-    """Openers left unclosed by the prefix, innermost last, each flagged True if the *completion* may close it.
-
-    An opener is closed by the suffix (so the completion must not close it again) when a closer in the suffix, at
-    the suffix's own depth 0, matches it — this is how brackets auto-closed by the editor are recognised.
-    """
-    stack = _open_stack(prefix, spec)
-    claimed = [False] * len(stack)
-    depth = 0
-    top = len(stack) - 1  # innermost not-yet-claimed entry
-    for _, ch in _Lexer(spec).brackets(suffix[:4000]):
-        if ch in OPENERS:
-            depth += 1
-            continue
-        if depth > 0:
-            depth -= 1
-            continue
-        want = CLOSERS[ch]
-        k = top
-        while k >= 0 and stack[k] != want:
-            k -= 1
-        if k < 0:
-            continue
-        claimed[k] = True
-        top = k - 1
-        if top < 0:
-            break
-    return [(stack[i], not claimed[i]) for i in range(len(stack))]
 
 
 @dataclass
@@ -317,6 +195,26 @@ def _repetition_cut(lines: list[str]) -> int | None:
     return None
 
 
+def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
+    """The mid-line policy. Returns the text, whether the scope rules should treat the first line as a block opener
+    (lines back at the cursor line's indentation end the suggestion), and the rule's name when it cut."""
+    s = p.situation
+    if not s.multiline or not s.rest_of_line or p.blank_line or p.block_opener:
+        return text, p.block_opener, None
+    # Streaming passes complete lines only and a final text is complete: the first line is always complete here.
+    first, sep, rest = text.partition("\n")
+    opens = first_line_opens(p.line_prefix, first, p.line_suffix, p.spec)
+    if opens.kind == "line":
+        return first, False, "rest_of_line" if sep or not final else None
+    if opens.kind == "block":
+        return text, True, None
+    later = rest.split("\n") if sep else []
+    end = bracket_close_line(later, opens, p.spec)
+    if end is None or (final and end == len(later) - 1):
+        return text, False, None
+    return "\n".join([first, *later[: end + 1]]), False, "rest_of_line"
+
+
 def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None, final: bool = True) -> Processed:
     """Apply every rule to ``raw`` and return the suggestion. ``final=False`` (streaming) skips the whitespace
     clean-up and the first-line suffix-overlap rule, which need the finished text."""
@@ -336,6 +234,11 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         if nl >= 0:
             text, reason, cut = text[:nl], "single_line", True
 
+    # 2b. Mid-line: the rest of the line, and more only for a block or a bracket that line opens.
+    text, opener, rule = _rest_of_line(text, p, final)
+    if rule:
+        reason, cut = rule, True
+
     # 3. The first line re-types the rest of the current line (``foo(█)`` → ``a)``): drop the duplicate tail. Only
     # once the first line is complete, so streaming and batch agree.
     ls = p.line_suffix.strip()
@@ -353,7 +256,7 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
     # 4. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
     closable = list(p.closable)
     local_depth = 0
-    lexer = _Lexer(spec)
+    lexer = Lexer(spec)
     kept: list[str] = []
     completed_block = False
     seen_top = p.ref_indent == 0 and not p.blank_line
@@ -378,7 +281,7 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         if not is_first and content:
             # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept
             # (if the bracket rule allows it) and generation stops after it.
-            if indent < ref or (p.block_opener and indent <= ref):
+            if indent < ref or (opener and indent <= ref):
                 if indent_blocks or not closer:
                     reason, cut = "scope", True
                     break
@@ -490,29 +393,3 @@ class StreamFilter:
 
     def finish(self, raw: str) -> Processed:
         return postprocess(self.situation, raw, prep=self.prep)
-
-
-def decide_multiline(doc: Document, offset: int) -> bool:
-    """Single vs multi-line from the text right of the cursor and the tree-sitter node at the cursor.
-
-    Single line when code follows the cursor on its line, inside a comment, or inside a one-line string literal;
-    multi-line otherwise (the scope rules then keep the completion inside the current block).
-    """
-    line_end = doc.text.find("\n", offset)
-    line_suffix = doc.text[offset : line_end if line_end >= 0 else len(doc.text)]
-    if not _CLOSING_TAIL.match(line_suffix):
-        return False
-    if doc.tree is None or doc.spec is None:
-        return True
-    b = doc.byte_offset(offset)
-    node = doc.node_at(offset)
-    while node is not None:
-        kind = node.type
-        if "comment" in kind and node.start_byte < b <= node.end_byte:
-            return False
-        if kind in ("string", "string_literal", "interpreted_string_literal", "template_string",
-                    "raw_string_literal", "char_literal") and node.start_byte < b < node.end_byte:  # fmt: skip
-            head = doc.data[node.start_byte : node.start_byte + 4].lstrip(b"rbfuRBFU")
-            return head.startswith((b'"""', b"'''", b"`"))
-        node = node.parent
-    return True
