@@ -23,6 +23,7 @@ from codeassist.healing import prepare as prepare_healing
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
 from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
 from codeassist.prompt import BuiltPrompt, build_prompt
+from codeassist.static_checks import CHECKS, check_suggestion
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
 
@@ -62,6 +63,9 @@ class EngineConfig:
     # Mid-line (code left of the cursor): suggest the rest of the line, more only when it opens a block or a bracket
     # the suggestion closes (codeassist/line_policy.py). False: multi-line wherever the text right of it allows.
     rest_of_line: bool = True
+    # Static checks before anything is shown (codeassist/static_checks.py): invented trailing comments, self-calls
+    # with the same arguments, names bound nowhere. An empty tuple turns them off.
+    static_checks: tuple[str, ...] = CHECKS
 
 
 @dataclass
@@ -105,6 +109,7 @@ class CompletionResult:
     postprocess: str | None = None  # the post-processing rule that shaped the text (scope, bracket, ...)
     cached: bool = False
     gate: str = "ok"  # ok | truncated | dropped | off
+    checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
     raw_text: str = ""
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
@@ -271,7 +276,10 @@ class Engine:
             )  # fmt: skip
             gen = self.backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
         processed = stream.finish(gen.text)
-        text, gate = processed.text, "off"
+        index = self.workspace_for(req.path).index
+        static = check_suggestion(doc, offset, processed.text, known=index.has if index else None,
+                                   checks=self.config.static_checks)  # fmt: skip
+        text, gate = static.text, "off"
         if self.config.syntax_gate and text:
             checked = self.gate.check(req.text, offset, text, path=req.path, language=doc.language)
             text = checked.text
@@ -280,7 +288,7 @@ class Engine:
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
-            gate=gate, postprocess=processed.reason,
+            gate=gate, postprocess=processed.reason, checks=list(static.actions),
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
 

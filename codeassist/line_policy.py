@@ -36,6 +36,24 @@ def multiline_from_text(prefix: str, suffix: str) -> bool:
     return bool(_CLOSING_TAIL.match(line_suffix))
 
 
+def cursor_in(doc: Document, offset: int) -> str | None:
+    """What the cursor is inside, from the tree-sitter node there: ``comment``, ``string`` (one line),
+    ``long_string`` (triple-quoted or template literal), or None (code, or no grammar)."""
+    if doc.tree is None or doc.spec is None:
+        return None
+    b = doc.byte_offset(offset)
+    node = doc.node_at(offset)
+    while node is not None:
+        kind = node.type
+        if "comment" in kind and node.start_byte < b <= node.end_byte:
+            return "comment"
+        if kind in _STRING_KINDS and node.start_byte < b < node.end_byte:
+            head = doc.data[node.start_byte : node.start_byte + 4].lstrip(b"rbfuRBFU")
+            return "long_string" if head.startswith((b'"""', b"'''", b"`")) else "string"
+        node = node.parent
+    return None
+
+
 def decide_multiline(doc: Document, offset: int) -> bool:
     """Single vs multi-line from the text right of the cursor and the tree-sitter node at the cursor.
 
@@ -47,19 +65,7 @@ def decide_multiline(doc: Document, offset: int) -> bool:
     line_suffix = doc.text[offset : line_end if line_end >= 0 else len(doc.text)]
     if not _CLOSING_TAIL.match(line_suffix):
         return False
-    if doc.tree is None or doc.spec is None:
-        return True
-    b = doc.byte_offset(offset)
-    node = doc.node_at(offset)
-    while node is not None:
-        kind = node.type
-        if "comment" in kind and node.start_byte < b <= node.end_byte:
-            return False
-        if kind in _STRING_KINDS and node.start_byte < b < node.end_byte:
-            head = doc.data[node.start_byte : node.start_byte + 4].lstrip(b"rbfuRBFU")
-            return head.startswith((b'"""', b"'''", b"`"))
-        node = node.parent
-    return True
+    return cursor_in(doc, offset) in (None, "long_string")
 
 
 @dataclass(frozen=True)
