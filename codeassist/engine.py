@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from codeassist.confidence import Confidence, confidence_of
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.languages import detect_indentation
 from codeassist.context.parsing import Document
@@ -110,6 +111,7 @@ class CompletionResult:
     cached: bool = False
     gate: str = "ok"  # ok | truncated | dropped | off
     checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
+    confidence: Confidence | None = None  # log-probability features of the shown text (confidence.py)
     raw_text: str = ""
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
@@ -288,7 +290,7 @@ class Engine:
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
-            gate=gate, postprocess=processed.reason, checks=list(static.actions),
+            gate=gate, postprocess=processed.reason, checks=list(static.actions), confidence=confidence_of(gen, text),
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
 

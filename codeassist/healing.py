@@ -37,17 +37,31 @@ _SPACE = re.compile(r"[^\S\r\n]+\Z")  # spaces and tabs (never the line break)
 _PUNCT = re.compile(r" ?(?:[^\w\s]|_)+\Z")  # operators and brackets, optionally led by a space
 
 
-def heal_split(text: str, max_chars: int = MAX_HEAL_CHARS) -> tuple[str, str]:
-    """Split ``text`` (the prompt text before the cursor) into (kept, healed): ``healed`` is the trailing chunk the
-    model will regenerate under the constraint, ``""`` when there is none or it is too long."""
+def _chunk(text: str, max_chars: int) -> int | None:
+    """Where the trailing chunk of ``text`` starts (None: no chunk, or one longer than ``max_chars``)."""
     for pattern in (_WORD, _SPACE, _PUNCT):
         m = pattern.search(text, max(0, len(text) - 4 * max_chars))
         if m is not None and m.group():
-            healed = m.group()
-            if len(healed) > max_chars:
-                return text, ""
-            return text[: m.start()], healed
-    return text, ""
+            return m.start() if len(m.group()) <= max_chars else None
+    return None
+
+
+def heal_split(text: str, max_chars: int = MAX_HEAL_CHARS) -> tuple[str, str]:
+    """Split ``text`` (the prompt text before the cursor) into (kept, healed): ``healed`` is the trailing chunk the
+    model will regenerate under the constraint, ``""`` when there is none or it is too long.
+
+    Spaces after code take the chunk before them along (``import numpy as ␠`` heals `` as ␠``): healed alone, the
+    space let the 0.5B model restart from the word it follows (``as np``, measured), because a prompt ending in
+    `` as`` looks like a cut *before* the word as often as after it. Indentation at the start of a line is healed
+    alone."""
+    start = _chunk(text, max_chars)
+    if start is None:
+        return text, ""
+    if start > 0 and text[start - 1] not in "\r\n" and not text[start:].strip():
+        before = _chunk(text[:start], max_chars)
+        if before is not None and len(text) - before <= max_chars:
+            start = before
+    return text[:start], text[start:]
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:

@@ -18,7 +18,9 @@ CURSOR = "█"
 @pytest.mark.parametrize(
     ("text", "kept", "healed"),
     [
-        ("    return ", "    return", " "),
+        ("    return ", "   ", " return "),
+        ("import numpy as ", "import numpy", " as "),
+        ("x = ", "x", " = "),
         ("    if x is N", "    if x is", " N"),
         ("    return stri", "    return", " stri"),
         ("        sup", "       ", " sup"),
@@ -58,8 +60,10 @@ def _backend(engine: Engine) -> LlamaBackend:
 
 @pytest.mark.model
 @pytest.mark.parametrize(
-    "text", ["    return ", "x is N", "    return stri", "        sup", "print(grö", "def f(x):\n    ", "a.b_cd"]
-)
+    "text",
+    ["    return ", "import numpy as ", "x = ", "x is N", "    return stri", "        sup", "print(grö",
+     "def f(x):\n    ", "a.b_c"],
+)  # fmt: skip
 def test_healed_chunk_ends_on_a_token_boundary(healing_engine: Engine, text: str) -> None:
     """The kept text tokenizes as a prefix of the whole text: the heal backs up to a real token boundary of the
     model's own tokenizer, so the prompt the model sees is one it could have seen in training."""

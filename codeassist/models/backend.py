@@ -105,7 +105,8 @@ class ModelBackend(Protocol):
     ) -> Generation:
         """Evaluate ``prompt`` with prefix reuse, then generate until EOT/EOS/any FIM control token,
         ``max_tokens``, ``on_text`` returning False, ``cancel`` or the time budget. Special tokens never reach
-        the returned text."""
+        the returned text. With ``params.heal`` the first tokens must spell it out (token healing) and neither
+        ``on_text`` nor the returned text repeat it; tokens spent on it do not count against ``max_tokens``."""
         ...
 
     def close(self) -> None: ...
