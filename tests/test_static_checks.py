@@ -44,7 +44,7 @@ def test_invented_comments_are_stripped(marked: str, candidate: str, expected: s
     ("marked", "candidate"),
     [
         ("x = 1  # the █\n", "answer to everything"),  # the user started the comment
-        ('def f():\n    """Count █\n', "# of items.\n    \"\"\""),  # inside a docstring
+        ('def f():\n    """Count █\n', '# of items.\n    """'),  # inside a docstring
         ("def f(x):\n    return █\n", 'x + "#"'),  # a hash in a string
         ("def f(x):\n    █\n", "# comment line first\n    return x"),  # a leading comment line stays
     ],
