@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify clean
+.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model bench bench-quick bench-bugfix bench-verify bench-repos clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -82,6 +82,11 @@ bench-bugfix: setup
 # Verify-before-suggest precision/coverage on all 1,033 single-line infilling holes (~25 min on 2 cores).
 bench-verify: setup
 	$(PY) -m bench.verify_infill --n 1033 --out build/bench/verify-infill-full.json
+
+# The real-repository suite (bench/repos.toml; hours on 2 busy cores): the four baseline systems in one run,
+# resumable — rerun to carry on. Quick looks: python -m bench.repos --repos inflection,toolz --holes-per-repo 5
+bench-repos: setup
+	nice -n 5 $(PY) -m bench.repos --resume --out build/bench-repos/runs/suite
 
 clean:
 	rm -rf build dist $(STATE) .mypy_cache .ruff_cache .pytest_cache
