@@ -7,7 +7,9 @@ system in one run, combined into one report.
 
 Systems: ``default`` (codeassist serve, default settings), ``1.5b`` (the 1.5B tier through our server),
 ``infill-0.5b`` / ``infill-1.5b`` (llama-server /infill with llama.vim-shaped requests on that model, started here
-from build/llama.cpp/bin/llama-server), or ``NAME:JSON`` (our server with these settings on top of the defaults).
+from build/llama.cpp/bin/llama-server), ``NAME:JSON`` (our server with these settings on top of the defaults), or
+``NAME@CHECKOUT[:JSON]`` (the server of another checkout, through its .venv — e.g. the previous default's code — so
+a change and what it replaces are measured in one run).
 Every system gets the same generous per-request cap (``--cap-ms``), so quality does not depend on the machine's load;
 latency is recorded but measured on a shared machine. Rows, traces and verdicts are resumable/cached
 (``--resume``); sdists live in build/bench-repos/ and are checked against the manifest's sha256.
@@ -91,7 +93,12 @@ def parse_systems(specs: Sequence[str], cap_ms: int) -> list[System]:
     systems: list[System] = []
     for spec in specs:
         name, sep, raw = spec.partition(":")
-        if sep:
+        name, at, checkout = name.partition("@")
+        if at:  # another checkout's server, e.g. the previous default: NAME@/work/wt/other[:JSON]
+            python = os.path.join(checkout, ".venv", "bin", "python") if os.path.isdir(checkout) else checkout
+            settings = {"timeout_ms": cap_ms, **(json.loads(raw) if sep else {})}
+            systems.append(System(name, "lsp", settings, passive, python=python))
+        elif sep:
             settings = {"timeout_ms": cap_ms, **json.loads(raw)}
             systems.append(System(name, "lsp", settings, passive))
         elif name == "default":

@@ -76,12 +76,13 @@ class LspFiller:
         *,
         log_path: str | None = None,
         env: Mapping[str, str] | None = None,
+        python: str | None = None,
     ) -> None:
         self.root = os.path.abspath(root)
         self.settings = dict(settings)
         self.request_timeout_s = int(self.settings.get("timeout_ms", 5000)) / 1000 + 120
         self._log: IO[bytes] | None = open(log_path, "ab") if log_path else None  # noqa: SIM115
-        cmd = [sys.executable, "-m", "codeassist.cli", "serve"]
+        cmd = [python or sys.executable, "-m", "codeassist.cli", "serve"]
         self.client = LspClient(cmd, cwd=self.root, stderr=self._log, env=env)
         self.model = ""
         self._version = 0

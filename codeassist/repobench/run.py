@@ -41,12 +41,14 @@ class System:
     kind: Literal["lsp", "infill"]
     settings: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment of the server process
+    python: str | None = None  # the interpreter whose codeassist serves (another checkout's venv); None: this one
     url: str | None = None
     infill: InfillOptions = field(default_factory=InfillOptions)
 
     def describe(self) -> dict[str, Any]:
         if self.kind == "lsp":
-            return {"name": self.name, "kind": "lsp", "settings": dict(self.settings), "env": dict(self.env)}
+            return {"name": self.name, "kind": "lsp", "settings": dict(self.settings), "env": dict(self.env),
+                    "python": self.python}  # fmt: skip
         return {"name": self.name, "kind": "infill", "url": self.url, "options": asdict(self.infill)}
 
 
@@ -287,7 +289,7 @@ class Runner:
                 record(hole, infill.fill(sources[hole.path], hole))
             return
         log = os.path.join(self.run.out_dir, f"server-{system.name}.log")
-        filler = LspFiller(snap, system.settings, log_path=log, env=system.env)
+        filler = LspFiller(snap, system.settings, log_path=log, env=system.env, python=system.python)
         try:
             filler.start()
             for path, group in by_file.items():
