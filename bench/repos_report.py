@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from codeassist.repobench.report import HEADER, label_lines, metrics, table_row
+from codeassist.repobench.report import HEADER, label_lines, metrics, system_cap_ms, table_row
 from codeassist.repobench.store import read_jsonl
 
 
@@ -21,21 +21,20 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str
     return meta, list(read_jsonl(str(run_dir / "rows.jsonl"))), judging
 
 
-def combine(out: Path, repos: Sequence[dict[str, Any]], systems: Sequence[str]) -> dict[str, Any]:
-    """Pool every repository's rows (hole ids made unique as ``repo/id``) and summarise."""
+def combine(out: Path, repos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pool every repository's rows (hole ids made unique as ``repo/id``) and summarise, per system in the order the
+    runs list them."""
     rows: list[dict[str, Any]] = []
     baselines: dict[str, Any] = {}
     unjudgeable: dict[str, int] = {}
     described: dict[str, Any] = {}
-    per_repo: dict[str, Any] = {}
-    holes = 0
-    names = [s.split(":", 1)[0] for s in systems]
+    sizes: dict[str, int] = {}
     for repo in repos:
         run_dir = out / repo["name"]
         if not (run_dir / "meta.json").exists():
             continue
         meta, repo_rows, judging = _load(run_dir)
-        holes += len(meta["hole_ids"])
+        sizes[repo["name"]] = len(meta["hole_ids"])
         for s in meta["systems"]:
             described.setdefault(s["name"], s)
         for hid, j in judging.items():
@@ -48,24 +47,25 @@ def combine(out: Path, repos: Sequence[dict[str, Any]], systems: Sequence[str]) 
                 why = "tests fail on the original tree"
             if why:
                 unjudgeable[why] = unjudgeable.get(why, 0) + 1
-        for r in repo_rows:
-            r = {**r, "hole": {**r["hole"], "id": f"{repo['name']}/{r['hole']['id']}"}}
-            rows.append(r)
-        per_repo[repo["name"]] = {
-            "version": repo["version"], "holes": len(meta["hole_ids"]),
-            "systems": {n: metrics([r for r in rows if r["repo"] == repo["name"] and r["system"] == n], baselines)
-                        for n in names},
-        }  # fmt: skip
+        rows += [{**r, "hole": {**r["hole"], "id": f"{repo['name']}/{r['hole']['id']}"}} for r in repo_rows]
+    names = list(described)
+    caps = {n: system_cap_ms(described[n]) for n in names}
+
+    def summary(keep: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        return {n: metrics([r for r in rows if r["system"] == n and keep(r)], baselines, caps[n]) for n in names}
+
+    by_repo = {
+        r["name"]: {"version": r["version"], "holes": sizes[r["name"]],
+                    "systems": summary(lambda row, name=r["name"]: row["repo"] == name)}
+        for r in repos if r["name"] in sizes
+    }  # fmt: skip
     kinds = sorted({r["hole"]["kind"] for r in rows})
     return {
-        "holes": holes,
+        "holes": sum(sizes.values()),
         "systems_described": described,
-        "systems": {n: metrics([r for r in rows if r["system"] == n], baselines) for n in names},
-        "by_kind": {
-            k: {n: metrics([r for r in rows if r["system"] == n and r["hole"]["kind"] == k], baselines) for n in names}
-            for k in kinds
-        },
-        "by_repo": per_repo,
+        "systems": summary(lambda row: True),
+        "by_kind": {k: summary(lambda row, k=k: row["hole"]["kind"] == k) for k in kinds},
+        "by_repo": by_repo,
         "unjudgeable": unjudgeable,
     }
 
@@ -76,14 +76,14 @@ def _pct(x: float | None) -> str:
 
 def markdown(suite: dict[str, Any]) -> str:
     run = suite.get("run", {})
-    load = run.get("load_start")
+    loads = "; ".join(f"{s['load_start']} → {s['load_end']}" for s in run.get("segments", [])) or "n/a"
     lines = [
         "# Real-repository suite (`python -m bench.repos`)",
         "",
         f"{suite['holes']} holes over {len(suite['by_repo'])} repositories; per-request cap {run.get('cap_ms')} ms for "
-        f"every system; run took {run.get('seconds')} s on {platform.machine()} with {os.cpu_count()} cores, load "
-        f"average at start {load}, at end {run.get('load_end')}. **Latency was measured on a shared machine**: "
-        "compare it only within this run.",
+        f"every system ('at cap': requests that ran into it); {run.get('seconds')} s of running on "
+        f"{platform.machine()} with {os.cpu_count()} cores, load averages (start → end of each invocation): {loads}. "
+        "**Latency was measured on a shared machine**: compare it only within this run.",
         "",
         "## All holes",
         "",
@@ -105,8 +105,8 @@ def markdown(suite: dict[str, Any]) -> str:
     lines += ["## Systems", ""]
     for name, desc in suite["systems_described"].items():
         lines.append(f"- `{name}`: `{json.dumps({k: v for k, v in desc.items() if k != 'name'})}`")
-    if run.get("argv") is not None:
-        lines += ["", f"Command: `python -m bench.repos {' '.join(run['argv'])}`"]
+    for seg in run.get("segments", []):
+        lines += ["", f"Command ({seg['started']}): `python -m bench.repos {' '.join(seg['argv'])}`"]
     return "\n".join(lines) + "\n"
 
 

@@ -35,7 +35,27 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def metrics(rows: Iterable[Mapping[str, Any]], baselines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def system_cap_ms(desc: Mapping[str, Any]) -> float | None:
+    """The per-request time cap a system ran with (our server's ``timeout_ms``, 5000 by default; /infill's
+    ``t_max_predict_ms``)."""
+    if desc.get("kind") == "infill":
+        return float(desc.get("options", {}).get("t_max_predict_ms", 0)) or None
+    return float(desc.get("settings", {}).get("timeout_ms", 5000))
+
+
+def _at_cap(row: Mapping[str, Any], cap_ms: float | None) -> bool:
+    """Did this request run into its time cap (so its answer may be cut by the machine's load)?"""
+    if cap_ms is None:
+        return False
+    fill = row["fill"]
+    predicted = (fill.get("info") or {}).get("predicted_ms")
+    spent = float(predicted) if predicted is not None else float(fill["latency_ms"])
+    return spent >= 0.98 * cap_ms
+
+
+def metrics(
+    rows: Iterable[Mapping[str, Any]], baselines: Mapping[str, Mapping[str, Any]], cap_ms: float | None = None
+) -> dict[str, Any]:
     """The summary numbers for one group of rows (one system, maybe one kind)."""
     rows = list(rows)
     n = len(rows)
@@ -45,19 +65,17 @@ def metrics(rows: Iterable[Mapping[str, Any]], baselines: Mapping[str, Mapping[s
     for r in rows:
         base = baselines.get(r["hole"]["id"], {}).get("status")
         verdict = (r.get("verdict") or {}).get("status")
-        is_judgeable = r["selection"]["judgeable"] and base == "pass"
-        if r["score"]["shown"]:
-            label = labels.setdefault(str(r["fill"].get("label") or "none"), {"shown": 0, "judged": 0, "pass": 0})
-            label["shown"] += 1
-        if not is_judgeable or verdict == "error":
+        judgeable = r["selection"]["judgeable"] and base == "pass" and verdict != "error"
+        judged += int(judgeable)
+        if not r["score"]["shown"]:
             continue
-        judged += 1
-        if r["score"]["shown"]:
+        label = labels.setdefault(str(r["fill"].get("label") or "none"), {"shown": 0, "judged": 0, "pass": 0})
+        label["shown"] += 1
+        if judgeable:
             shown_judged += 1
             label["judged"] += 1
-            if verdict == "pass":
-                passed += 1
-                label["pass"] += 1
+            passed += int(verdict == "pass")
+            label["pass"] += int(verdict == "pass")
     latencies = [float(r["fill"]["latency_ms"]) for r in rows]
     return {
         "holes": n,
@@ -73,6 +91,7 @@ def metrics(rows: Iterable[Mapping[str, Any]], baselines: Mapping[str, Mapping[s
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
         "errors": sum(1 for r in rows if r["fill"].get("error")),
+        "at_cap": sum(1 for r in rows if _at_cap(r, cap_ms)),
         "sandbox_errors": sum(1 for r in rows if (r.get("verdict") or {}).get("status") == "error"),
         "labels": labels,
     }
@@ -88,6 +107,7 @@ def summarise(
     ids = {h.id for h in holes}
     rows = [r for r in rows if r["hole"]["id"] in ids]
     systems = [s["name"] for s in meta["systems"]]
+    caps = {s["name"]: system_cap_ms(s) for s in meta["systems"]}
     kinds = sorted({h.kind for h in holes})
     unjudgeable: dict[str, int] = {}
     for h in holes:
@@ -106,10 +126,11 @@ def summarise(
         "holes": len(holes),
         "unjudgeable": unjudgeable,
         "selection_rules": rules,
-        "systems": {s: metrics((r for r in rows if r["system"] == s), baselines) for s in systems},
+        "systems": {s: metrics([r for r in rows if r["system"] == s], baselines, caps[s]) for s in systems},
         "by_kind": {
             k: {
-                s: metrics((r for r in rows if r["system"] == s and r["hole"]["kind"] == k), baselines) for s in systems
+                s: metrics([r for r in rows if r["system"] == s and r["hole"]["kind"] == k], baselines, caps[s])
+                for s in systems
             }
             for k in kinds
         },
@@ -126,7 +147,7 @@ def _ms(x: float | None) -> str:
 
 HEADER = (
     "| system | holes | shown | exact | exact line | edit sim | judged | tests pass | precision of shown "
-    "| syntax err shown | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| syntax err shown | p50 ms | p95 ms | at cap |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -135,7 +156,7 @@ def table_row(name: str, m: Mapping[str, Any]) -> str:
     return (
         f"| {name} | {m['holes']} | {_pct(m['coverage'])} | {_pct(m['exact'])} | {_pct(m['exact_line'])} | {es} "
         f"| {m['judged']} | {_pct(m['tests_pass'])} | {_pct(m['precision_shown'])} | {_pct(m['syntax_err_shown'])} "
-        f"| {_ms(m['latency_p50_ms'])} | {_ms(m['latency_p95_ms'])} |"
+        f"| {_ms(m['latency_p50_ms'])} | {_ms(m['latency_p95_ms'])} | {m.get('at_cap', 'n/a')} |"
     )
 
 
