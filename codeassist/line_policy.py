@@ -121,3 +121,25 @@ def bracket_close_line(lines: list[str], opened: FirstLine, spec: LanguageSpec |
         if depth <= 0 and lexer.quote is None:
             return idx
     return None
+
+
+# How much of the line suffix a suggestion must re-type before it counts as re-typing it (not a coincidence).
+_RETYPE_MIN = 6
+
+
+def retyped_suffix_at(first: str, line_suffix: str) -> int | None:
+    """Where the suggestion's first line starts re-typing the text right of the cursor with changes (``[x.stri█ for
+    x in xs]`` → ``p() for x in xs if x]``): the first position, after at least one character and at a word
+    boundary, where it spells the line suffix's first :data:`_RETYPE_MIN` characters (all of them when shorter,
+    leading spaces included); None when it does not. The rest of the first line would duplicate what is there."""
+    core = line_suffix.strip()
+    if len(core) < 3 or sum(c.isalnum() for c in core) < 2:
+        return None
+    probe = line_suffix[: len(line_suffix) - len(line_suffix.lstrip()) + min(len(core), _RETYPE_MIN)]
+    at = first.find(probe, 1)
+    while at > 0:
+        before, start = first[at - 1], probe.lstrip()[:1]
+        if not (before.isalnum() or before == "_") or not (start.isalnum() or start == "_"):
+            return at
+        at = first.find(probe, at + 1)
+    return None

@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codeassist import line_policy
 from codeassist.brackets import OPENERS, Lexer, closable_brackets
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
-from codeassist.line_policy import bracket_close_line, decide_multiline, first_line_opens, multiline_from_text
+from codeassist.line_policy import decide_multiline
 
 __all__ = ["Processed", "Situation", "StreamFilter", "decide_multiline", "make_situation", "postprocess"]
 
@@ -80,7 +81,7 @@ def make_situation(
 ) -> Situation:
     """Build a :class:`Situation`; multi-line is decided from text when no tree-sitter decision is given."""
     if multiline is None:
-        multiline = multiline_from_text(prefix, suffix)
+        multiline = line_policy.multiline_from_text(prefix, suffix)
     if indentation is None:
         indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
     return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines, rest_of_line)
@@ -203,13 +204,13 @@ def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str 
         return text, p.block_opener, None
     # Streaming passes complete lines only and a final text is complete: the first line is always complete here.
     first, sep, rest = text.partition("\n")
-    opens = first_line_opens(p.line_prefix, first, p.line_suffix, p.spec)
+    opens = line_policy.first_line_opens(p.line_prefix, first, p.line_suffix, p.spec)
     if opens.kind == "line":
         return first, False, "rest_of_line" if sep or not final else None
     if opens.kind == "block":
         return text, True, None
     later = rest.split("\n") if sep else []
-    end = bracket_close_line(later, opens, p.spec)
+    end = line_policy.bracket_close_line(later, opens, p.spec)
     if end is None or (final and end == len(later) - 1):
         return text, False, None
     return "\n".join([first, *later[: end + 1]]), False, "rest_of_line"
@@ -246,6 +247,9 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         first, sep, rest = text.partition("\n")
         if first.rstrip().endswith(ls):
             text = first.rstrip()[: -len(ls)] + sep + rest
+            reason = "suffix_overlap"
+        elif (at := line_policy.retyped_suffix_at(first, p.line_suffix)) is not None:
+            text = first[:at] + sep + rest
             reason = "suffix_overlap"
 
     lines = text.split("\n")
