@@ -81,6 +81,15 @@ def confidence_of(gen: Generation, shown: str) -> Confidence | None:
     )
 
 
+def unsure(confidence: Confidence | None, rule: tuple[str, float] | None) -> bool:
+    """Whether the gate ``rule`` (feature, threshold) hides a suggestion with these features. Without a rule, or
+    without scores (a backend that does not report log-probabilities), nothing is hidden."""
+    if rule is None or confidence is None:
+        return False
+    feature, threshold = rule
+    return confidence.feature(feature) < threshold
+
+
 @dataclass(frozen=True)
 class CurvePoint:
     threshold: float  # show when score >= threshold

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from codeassist.confidence import Confidence, confidence_of
+from codeassist.confidence import Confidence, confidence_of, unsure
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.languages import detect_indentation
 from codeassist.context.parsing import Document
@@ -67,6 +67,9 @@ class EngineConfig:
     # Static checks before anything is shown (codeassist/static_checks.py): invented trailing comments, self-calls
     # with the same arguments, names bound nowhere. An empty tuple turns them off.
     static_checks: tuple[str, ...] = CHECKS
+    # Stay silent when unsure: (feature, threshold) from codeassist/confidence.py; a suggestion whose feature is below
+    # the threshold is not shown. None = show everything (see bench/calibration/gate.json for the measured curve).
+    confidence_gate: tuple[str, float] | None = None
 
 
 @dataclass
@@ -109,7 +112,7 @@ class CompletionResult:
     model_called: bool = True
     postprocess: str | None = None  # the post-processing rule that shaped the text (scope, bracket, ...)
     cached: bool = False
-    gate: str = "ok"  # ok | truncated | dropped | off
+    gate: str = "ok"  # ok | truncated | dropped | off | unsure (hidden by the confidence gate)
     checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
     confidence: Confidence | None = None  # log-probability features of the shown text (confidence.py)
     raw_text: str = ""
@@ -286,11 +289,14 @@ class Engine:
             checked = self.gate.check(req.text, offset, text, path=req.path, language=doc.language)
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
+        confidence = confidence_of(gen, text)
+        if text and unsure(confidence, self.config.confidence_gate):
+            text, gate = "", "unsure"
         if self.config.typed_ahead and text and gen.stop_reason != "cancelled":
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
-            gate=gate, postprocess=processed.reason, checks=list(static.actions), confidence=confidence_of(gen, text),
+            gate=gate, postprocess=processed.reason, checks=list(static.actions), confidence=confidence,
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
 

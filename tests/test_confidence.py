@@ -65,3 +65,29 @@ def test_real_completion_carries_confidence(engine: Engine) -> None:
     assert conf.tokens >= 1 and conf.min_logprob <= conf.mean_logprob <= 0 and conf.first_margin >= 0
     assert conf.tokens <= sure.timings.generated_tokens
     assert "confidence" in sure.to_json()
+
+
+def test_unsure_rule() -> None:
+    from codeassist.confidence import Confidence, unsure
+
+    conf = Confidence(tokens=2, min_logprob=-2.0, mean_logprob=-1.0, first_logprob=-0.5, first_margin=3.0)
+    assert unsure(conf, ("min_logprob", -1.5)) and not unsure(conf, ("min_logprob", -2.5))
+    assert not unsure(conf, None) and not unsure(None, ("first_margin", 99.0))
+    with pytest.raises(ValueError):
+        unsure(conf, ("tokens", 1.0))
+
+
+@pytest.mark.model
+def test_confidence_gate_hides_unsure_suggestions(engine: Engine) -> None:
+    request = CompletionRequest(text="x = \n", line=0, column=4, path="gate.py")
+    saved = engine.config.confidence_gate, engine.config.typed_ahead
+    engine.config.typed_ahead = False
+    try:
+        engine.config.confidence_gate = ("first_margin", 1e9)
+        hidden = engine.complete(request)
+        assert hidden.text == "" and hidden.gate == "unsure" and hidden.confidence is not None
+        engine.config.confidence_gate = ("first_margin", -1.0)
+        shown = engine.complete(request)
+        assert shown.text and shown.gate != "unsure"
+    finally:
+        engine.config.confidence_gate, engine.config.typed_ahead = saved
