@@ -65,7 +65,7 @@ def write_variant(name: str, overrides: dict[str, object], out: str, python: str
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name")
-    ap.add_argument("overrides", help='JSON object of EngineConfig fields, e.g. \'{"token_healing": false}\'')
+    ap.add_argument("overrides", help="JSON object of EngineConfig fields, e.g. '{\"token_healing\": false}'")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "variants"))
     ap.add_argument("--python", default=sys.executable, help="the interpreter whose codeassist serves")
     args = ap.parse_args(argv)
