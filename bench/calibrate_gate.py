@@ -118,11 +118,12 @@ def collect(run: Path, system: str, config: EngineConfig) -> tuple[list[dict[str
 
 
 def _best_utility(points: Sequence[CurvePoint]) -> CurvePoint | None:
-    """The threshold that maximises shown-correct minus shown-wrong (None: showing nothing is best)."""
+    """The threshold that maximises shown-correct minus shown-wrong, the most coverage among equals (None: showing
+    nothing is best)."""
     best, score = None, 0
     for p in points:
         value = p.correct - (p.shown - p.correct)
-        if value > score:
+        if value > 0 and value >= score:
             best, score = p, value
     return best
 
