@@ -132,3 +132,13 @@ def test_file_broken_elsewhere_falls_back_to_the_statement_and_the_files_words()
 def test_other_languages_get_only_the_comment_check() -> None:
     text, actions, _ = run("function f(x) {\n  return █\n}\n", "undefinedThing(x);", "javascript")
     assert text == "undefinedThing(x);" and actions == ()
+
+
+def test_only_the_function_around_the_cursor_needs_to_parse() -> None:
+    """A method is parsed on its own (dedented): another method's syntax error does not switch the checks off."""
+    marked = "class A:\n    def broken(self:\n        pass\n\n    def f(self, values):\n        return █\n"
+    assert run(marked, "totl(values)")[1] == ("unresolved",)
+    assert run(marked, "self.f(values)")[1] == ("self_call",)
+    nested = "def outer(xs):\n    def inner(x):\n        return █\n    return inner\n"
+    assert run(nested, "inner(x)")[1] == ("self_call",)
+    assert run(nested, "outer(xs)")[1] == ()
