@@ -98,6 +98,27 @@ def paired(rows: Sequence[dict[str, Any]], base: str) -> dict[str, dict[str, int
     return {k: dict(v) for k, v in out.items()}
 
 
+def differences(rows: Sequence[dict[str, Any]], before: str, after: str) -> list[dict[str, Any]]:
+    """Holes where ``after`` showed something else than ``before`` (e.g. a check that is the only difference between
+    the two): what changed, and whether each version was exact and passed the tests."""
+    by_hole: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        by_hole[(row["repo"], row["hole"]["id"])][row["system"]] = row
+    out = []
+    for (repo, hole), systems in sorted(by_hole.items()):
+        if before not in systems or after not in systems:
+            continue
+        a, b = systems[before], systems[after]
+        if a["fill"]["text"] == b["fill"]["text"]:
+            continue
+        change = "hidden" if a["score"]["shown"] and not b["score"]["shown"] else "changed"
+        out.append({"repo": repo, "hole": hole, "change": change, "before": a["fill"]["text"],
+                    "after": b["fill"]["text"], "removed": a["hole"]["removed"],
+                    "exact_before": a["score"]["exact"], "exact_after": b["score"]["exact"],
+                    "passed_before": _passed(a), "passed_after": _passed(b)})  # fmt: skip
+    return out
+
+
 def markdown(summary: dict[tuple[str, str], dict[str, float]], pairs: dict[str, dict[str, int]], base: str) -> str:
     lines = [
         "| system | kind | holes | coverage | exact | exact line | tests pass | precision of shown | chars kept | "
@@ -125,8 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("run", help="a bench.repos run directory")
     ap.add_argument("--base", default="default", help="the system the others are paired against")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--diff", help="BEFORE,AFTER: list the holes where the two systems showed different text")
     args = ap.parse_args(argv)
     rows = load_rows(Path(args.run))
+    if args.diff:
+        before, after = args.diff.split(",")
+        for d in differences(rows, before, after):
+            print(json.dumps(d))
+        return 0
     summary, pairs = summarise(rows), paired(rows, args.base)
     if args.json:
         print(json.dumps({"summary": {f"{s}/{k}": v for (s, k), v in summary.items()}, "paired": pairs}, indent=1))
