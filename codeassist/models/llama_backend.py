@@ -12,6 +12,7 @@ of token ids and evaluates only the rest.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import time
 from collections.abc import Sequence
