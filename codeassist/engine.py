@@ -7,6 +7,7 @@ make an older one give up between tokens.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -28,12 +29,14 @@ from codeassist.static_checks import CHECKS, check_suggestion
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class EngineConfig:
     """Knobs that matter for latency. Defaults are tuned for a 2-core laptop CPU; GPU users raise the budgets."""
 
-    model: str | None = None  # tier name or GGUF path; None = the embedded default tier
+    model: str | None = None  # tier or GGUF path; None: $CODEASSIST_MODEL, else the default tier (see resolve_model)
     n_ctx: int = 4096
     n_threads: int | None = None
     n_gpu_layers: int = 0
@@ -161,6 +164,8 @@ class Engine:
         self._workspace: Workspace | None = None
         self.gate = SyntaxGate()
         self.typed_ahead = TypedAheadCache()
+        # Why the loaded model is not the one asked for (the default tier is not installed), for status and doctor.
+        self.model_fallback: str | None = None
 
     # -- documents (fed by the LSP server; the CLI passes whole files) ------------------------------------------------
 
@@ -193,9 +198,13 @@ class Engine:
         with self._load_lock:
             if self._backend is None:
                 from codeassist.models.llama_backend import LlamaBackend
-                from codeassist.models.registry import resolve
+                from codeassist.models.registry import resolve_model
 
-                path = resolve(self.config.model)
+                resolved = resolve_model(self.config.model)
+                if resolved.fallback:
+                    log.warning("%s", resolved.fallback)
+                self.model_fallback = resolved.fallback
+                path = resolved.path
                 self._backend = LlamaBackend(
                     path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
                     n_gpu_layers=self.config.n_gpu_layers,

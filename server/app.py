@@ -99,6 +99,7 @@ class CodeassistServer(LanguageServer):
         self.state = "loading"
         self.message = "starting"
         self.model_name: str | None = None
+        self.model_fallback: str | None = None  # why the embedded tier, not the default, was loaded
         self.last_latency_ms: float | None = None
         # how the last answered completion was checked: {"label", "reason", "shown"}; None before the first one
         self.last_check: dict[str, Any] | None = None
@@ -194,6 +195,7 @@ class CodeassistServer(LanguageServer):
             "state": self.state,
             "message": self.message,
             "model": self.model_name,
+            "modelFallback": self.model_fallback,
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "verification": self.verification(),
             "lastCheck": self.last_check,
@@ -293,8 +295,11 @@ class CodeassistServer(LanguageServer):
             exc = fut.exception() if not fut.cancelled() else JobCancelled("cancelled")
             if exc is None:
                 self.model_name = engine.backend.info.name
+                self.model_fallback = fallback = engine.model_fallback
                 log.info("model ready: %s", fut.result())
-                self.set_state("ready", f"model ready: {fut.result()}")
+                self.set_state("ready", f"model ready: {fut.result()}" + (f" — {fallback}" if fallback else ""))
+                if fallback:
+                    self.show(f"codeassist: {fallback}", types.MessageType.Warning)
                 self._end_progress(token, "model ready")
             else:
                 reason = str(exc) if isinstance(exc, CodeassistError) else f"{type(exc).__name__}: {exc}"

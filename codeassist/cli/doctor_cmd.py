@@ -70,9 +70,12 @@ def sandbox_check() -> tuple[bool, str]:
 
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
-    spec = args.model or registry.DEFAULT_TIER
+    spec = args.model or registry.default_spec()
 
     def model_check() -> tuple[bool, str]:
+        resolved = registry.resolve_model(args.model)
+        if resolved.fallback:  # working, but not what a user of the default should get: say so, with the fix
+            return True, f"{resolved.path} — FALLBACK: {resolved.fallback}"
         if spec in registry.TIERS:
             if args.full_hash:
                 res = registry.verify(spec)
