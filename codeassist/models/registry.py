@@ -80,7 +80,7 @@ TIERS: dict[str, Tier] = {
 # The completion default, chosen on the real-repository suite (bench/RESULTS-repos.md): the 1.5B's suggestions pass the
 # repositories' own tests several times as often as the 0.5B's. The 0.5B is "embedded" (a dependency of
 # codeassist[model], so always installable offline): when the default is not installed, we fall back to it and say so.
-DEFAULT_TIER = "qwen2.5-coder-0.5b"  # until the suite run that decides it is in (see the commit that changes it)
+DEFAULT_TIER = "qwen2.5-coder-1.5b"
 EMBEDDED_TIER = "qwen2.5-coder-0.5b"
 MODEL_ENV = "CODEASSIST_MODEL"  # names the model used when no setting does (tests pin the embedded tier with it)
 
