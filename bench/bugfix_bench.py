@@ -17,9 +17,13 @@ What each side sees:
 Reported: fix rate of the greedy candidate without verification (k=1), fix rate of the verified best-of-k (k=5,
 stopping at the first verified candidate), median time to a verified fix, and the number of fixes labelled
 "verified" that fail the full hidden test (0 with ``full``; with ``half`` it measures how often passing the visible
-half is not enough).
+half is not enough). ``offered``: bugs where the best candidate passed every check that ran (what an editor shows).
+
+The fixes come from :class:`codeassist.fixer.Fixer`, the service behind ``codeassist fix`` and the LSP quick fix;
+``--preset editor`` runs it in exactly the quick fix's configuration (:meth:`FixConfig.for_editor`).
 
     python -m bench.bugfix_bench --quick            # 20 bugs
+    python -m bench.bugfix_bench --n 40 --preset editor   # what the editor's quick fix gets
     python -m bench.bugfix_bench --n 164 --out build/bench/bugfix.json
     python -m bench.bugfix_bench --n 164 --resume      # carry on after an interruption (rows in --rows)
 
@@ -56,6 +60,8 @@ class BugResult:
     time_to_verified_s: float | None
     elapsed_s: float
     note: str = ""
+    offered: bool = False  # the best candidate was not rejected by a check: what the editor would offer
+    offered_fixed: bool = False  # ... and it passes the full hidden test
 
 
 def _workspace(root: Path, bug: BugTask, verifier_test: str) -> None:
@@ -77,7 +83,8 @@ def _load_rows(path: Path) -> dict[str, BugResult]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from codeassist.engine import Engine, EngineConfig
-    from codeassist.fixer import FixConfig, Fixer, locate
+    from codeassist.fix_target import locate
+    from codeassist.fixer import FixConfig, Fixer
     from codeassist.verify import Verifier, make_sandbox
 
     problems = load_problems()
@@ -96,7 +103,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engine.load()
     sandbox = make_sandbox(pool_size=2)
     verifier = Verifier(sandbox)
-    config = FixConfig(k=args.k, temperature=args.temperature, seed=args.seed, stop_at_first_verified=True, budget_s=0)
+    if args.preset == "editor":  # exactly what the LSP quick fix runs (server/code_actions.py)
+        config = FixConfig.for_editor("sandbox")
+    else:
+        config = FixConfig(
+            k=args.k, temperature=args.temperature, seed=args.seed, stop_at_first_verified=True, budget_s=0
+        )
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
     rows_file = Path(args.rows)
@@ -105,6 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows_file.write_text("")
     results: list[BugResult] = [done[b.task_id] for b in bugs if b.task_id in done]
     todo = [b for b in bugs if b.task_id not in done]
+    if args.max_bugs is not None:
+        todo = todo[: max(0, args.max_bugs - len(results))]
     deadline = None if args.time_limit_min is None else time.monotonic() + args.time_limit_min * 60
     stopped_early = False
     with tempfile.TemporaryDirectory(prefix="bugfix-bench-") as tmp:
@@ -119,6 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             note = ""
             greedy: str | None = None
             best_text: str | None = None
+            offered_text: str | None = None
             label: str | None = None
             ttv: float | None = None
             n_cand = 0
@@ -130,6 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 best = outcome.best
                 if best is not None:
                     label = best.verdict.label
+                    offered_text = best.new_text
                     if best.verdict.verified:
                         best_text = best.new_text
                 ttv = outcome.time_to_verified_s
@@ -141,13 +157,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             programs: list[tuple[str, str]] = []
             if greedy is not None:
                 programs.append(("greedy", test_program(greedy, bug.test, bug.entry_point)))
-            if best_text is not None:
-                programs.append(("verified", test_program(best_text, bug.test, bug.entry_point)))
+            if offered_text is not None:
+                programs.append(("offered", test_program(offered_text, bug.test, bug.entry_point)))
             scored = executor.run(programs) if programs else {}
-            g, v = scored.get("greedy"), scored.get("verified")
+            g, o = scored.get("greedy"), scored.get("offered")
+            offered_fixed = bool(o and o.passed)
+            verified = best_text is not None
             row = BugResult(
-                bug.task_id, bug.kind, bool(g and g.passed), best_text is not None, bool(v and v.passed), label,
-                n_cand, ttv, elapsed, note,
+                bug.task_id, bug.kind, bool(g and g.passed), verified, verified and offered_fixed, label, n_cand,
+                ttv, elapsed, note, offered_text is not None, offered_fixed,
             )  # fmt: skip
             results.append(row)
             with rows_file.open("a") as fh:
@@ -165,6 +183,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fix_rate_unverified_k1": round(sum(r.greedy_fixed for r in results) / n, 3) if n else None,
         "fix_rate_verified_best_of_k": round(sum(r.verified_fixed for r in results) / n, 3) if n else None,
         "verified": sum(r.verified for r in results),
+        "preset": args.preset,
+        "offered": sum(r.offered for r in results),
+        "offered_fixed": sum(r.offered_fixed for r in results),
+        "offered_wrong": sum(r.offered and not r.offered_fixed for r in results),
         "verified_failing_hidden_test": sum(r.verified and not r.verified_fixed for r in results),
         "median_time_to_verified_fix_s": round(statistics.median(ttvs), 2) if ttvs else None,
         "median_elapsed_per_bug_s": round(statistics.median(r.elapsed_s for r in results), 2) if n else None,
@@ -179,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--quick", action="store_true", help="20 problems (the default --n)")
     p.add_argument("--n", type=int, default=20, help="problems to sample (164 = all)")
+    p.add_argument(
+        "--preset", choices=("cli", "editor"), default="cli",
+        help="cli: best-of-k (-k, --temperature) stopping at the first verified; editor: the LSP quick fix's "
+        "configuration (FixConfig.for_editor: 3 candidates, stop at the first one no check rejects)",
+    )  # fmt: skip
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -188,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default="build/bench/bugfix-rows.jsonl", help="one line per finished bug (for --resume)")
     p.add_argument("--resume", action="store_true", help="skip the bugs already in --rows")
     p.add_argument("--time-limit-min", type=float, default=None, help="start no new bug after this many minutes")
+    p.add_argument("--max-bugs", type=int, default=None, help="only the first N bugs of the sample (in problem order)")
     args = p.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 20)

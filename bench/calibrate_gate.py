@@ -32,7 +32,7 @@ from codeassist.confidence import FEATURES, CurvePoint, pick_threshold, precisio
 from codeassist.engine import CompletionRequest, Engine, EngineConfig
 from codeassist.repobench.holes import Hole
 from codeassist.repobench.store import read_jsonl
-from codeassist.verify import workspace_files
+from codeassist.walk import read_files
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "calibration" / "gate.json"
@@ -51,7 +51,7 @@ def _position(text: str, offset: int) -> tuple[int, int]:
 
 def reproduce(tree: Path, holes: Sequence[Hole], config: EngineConfig) -> dict[str, tuple[str, Any]]:
     """hole id -> (text, confidence) from the in-process engine, replaying the benchmark's document events."""
-    files = workspace_files(tree)
+    files = read_files(tree)
     out: dict[str, tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="codeassist-calibrate-") as snap:
         for rel, data in files.items():

@@ -145,7 +145,7 @@ def run_replay(engine: Engine, quick: bool, max_tokens: int) -> dict[str, Any]:
             n_engine, n_server = len(answers["engine"]), len(answers["llama_server"])
             try:
                 with replay.llama_server(
-                    server_bin, engine.backend.info.path, threads=THREADS, n_ctx=N_CTX, n_batch=1024
+                    server_bin, engine.info.path, threads=THREADS, n_ctx=N_CTX, n_batch=1024
                 ) as url:
                     for ks in strokes:
                         ours = replay.engine_answer(engine, span.path, ks, fresh=False, max_tokens=mt)

@@ -11,8 +11,8 @@ Setup, per task (the same single-line HumanEval holes and engine request as :mod
   between a *verifier* half and a *scoring* half, which share no assert. Problems whose ``check`` has fewer than two
   one-line asserts cannot be split and are left out (counted in the output).
 - The **verifier** sees a workspace with ``solution.py`` (the file with the hole) and ``test_solution.py`` calling
-  the verifier half, and runs :func:`codeassist.verify.verify_completion` (the product hook, ``mode="sandbox"``,
-  ``multi_line_only=False``): syntax, then compile/import, then the tests found by the normal symbol scan
+  the verifier half, and runs :func:`codeassist.completion.check_completion` (the product's rule, ``verify="sandbox"``,
+  ``single_line_tests=True``): syntax, then compile/import, then the tests found by the normal symbol scan
   (including tests that reach a helper through its callers) in the sandbox.
 - **Scoring** runs the scoring half (and, for reference, the full ``check``) on the filled program in a separate
   sandbox batch (:class:`bench.scoring.Executor`), independently of any verdict.
@@ -70,6 +70,8 @@ class InfillVerdict:
 def _workspace(root: Path, task: InfillTask, verifier_test: str) -> tuple[str, int]:
     """Write the hole's file and the verifier half of the tests; return (file text, hole line)."""
     root.mkdir(parents=True, exist_ok=True)
+    # a project (codeassist.project): in a folder with no project file the product checks syntax only
+    (root / "pyproject.toml").write_text("[project]\nname = 'solution'\n")
     text = task.prefix + "\n" + task.suffix
     (root / "solution.py").write_text(text)
     (root / "test_solution.py").write_text(workspace_test_file(verifier_test, task.entry_point))
@@ -126,12 +128,16 @@ def verify_completions(
     """Verify each task's completion (the line put in its hole; "" = nothing shown) against the verifier half of
     its tests, score it on the scoring half, and summarise. Tasks of unsplittable problems are left out.
     :mod:`bench.run` calls this with the completions of its quality run, so they are generated once."""
-    from codeassist.verify import Verifier, make_sandbox, verify_completion
+    from codeassist.completion import CompletionPolicy, check_completion
+    from codeassist.engine import CompletionRequest, CompletionResult
+    from codeassist.verify import Verifier, make_sandbox
 
     halves = {t.problem_id: split_tests(t.test) for t in tasks}
     unsplittable = sorted({pid for pid, (v, sc) in halves.items() if v == sc})
     keep = [i for i, t in enumerate(tasks) if t.problem_id not in unsplittable]
     verifier = Verifier(make_sandbox(pool_size=2))
+    # the product's rule (codeassist.completion), asked to run tests for one-line completions too
+    policy = CompletionPolicy(verify="sandbox", single_line_tests=True)
     rows: list[InfillVerdict] = []
     started = time.monotonic()
     try:
@@ -143,10 +149,8 @@ def verify_completions(
                 label, why, hidden, verify_ms = "", "nothing shown", False, 0.0
                 if comp:
                     t1 = time.perf_counter()
-                    check = verify_completion(
-                        text, line, 0, comp, path=str(root / "solution.py"), root=str(root), mode="sandbox",
-                        verifier=verifier, multi_line_only=False,
-                    )  # fmt: skip
+                    request = CompletionRequest(text, line, 0, path=str(root / "solution.py"))
+                    check = check_completion(request, CompletionResult(comp, line, 0), policy, verifier)
                     verify_ms = (time.perf_counter() - t1) * 1000
                     label, why, hidden = check.verdict.label, check.verdict.reason, not check.show
                 rows.append(

@@ -11,19 +11,6 @@ import stat
 
 from codeassist.errors import InputError
 
-LANGUAGE_BY_EXTENSION = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust",
-    ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
-}  # fmt: skip
-
-
-def language_for_path(path: str | None) -> str | None:
-    if not path:
-        return None
-    return LANGUAGE_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
-
-
 MAX_SOURCE_BYTES = 4 << 20  # a source file larger than this is refused: no code model prompt needs more
 
 

@@ -1,4 +1,4 @@
-"""Writing users' files safely: atomic replacement, unified diffs, workspace roots and git cleanliness.
+"""Writing users' files safely: atomic replacement, unified diffs and git cleanliness.
 
 Why atomic: an interrupted write (Ctrl-C, a crash, a full disk) must leave either the old bytes or the new bytes,
 never half a file. So every write goes to a temporary file in the same directory (same filesystem), is flushed and
@@ -16,9 +16,6 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-
-ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg", ".codeassist")
-
 
 TEMP_SUFFIX = ".codeassist-tmp"
 # Test hook: seconds to pause halfway through writing each temporary file, so a test can kill a process "mid-write"
@@ -100,22 +97,6 @@ def diff_size(old: str, new: str) -> int:
         if tag != "equal":
             size += (i2 - i1) + (j2 - j1)
     return size
-
-
-def project_root(path: str | os.PathLike[str]) -> Path | None:
-    """The nearest ancestor of ``path`` holding a VCS dir or project file; None when there is none."""
-    start = Path(path).resolve()
-    folder = start if start.is_dir() else start.parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
-            return candidate
-    return None
-
-
-def find_root(path: str | os.PathLike[str]) -> Path:
-    """The workspace root of ``path``: :func:`project_root`, else its folder (where fix and refactor keep state)."""
-    start = Path(path).resolve()
-    return project_root(start) or (start if start.is_dir() else start.parent)
 
 
 def git_dirty(root: str | os.PathLike[str], paths: Iterable[str]) -> set[str] | None:

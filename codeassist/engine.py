@@ -1,8 +1,10 @@
-"""The engine: document + cursor -> context -> FIM prompt -> model -> post-processing -> result.
+"""The engine: document + cursor -> context -> FIM prompt -> model -> post-processing -> result, and the one door to
+the model for every other use case (chat turns for explain and fix).
 
-One engine serves the LSP server and the CLI. It owns one long-lived model context (so consecutive requests reuse
-the KV cache) and serialises access to it with a lock; callers pass a ``cancel`` check so that a newer request can
-make an older one give up between tokens.
+One engine serves the LSP server, the CLI and the benchmarks. It owns one long-lived model context (so
+consecutive requests reuse the KV cache) and the lock that serialises access to it: every model call is a method
+here that takes the lock itself, so no caller can forget it. Callers pass a ``cancel`` check so that a newer
+request can make an older one give up between tokens.
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from codeassist import syntax
+from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.confidence import Confidence, confidence_of, unsure
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
-from codeassist.context.languages import detect_indentation
-from codeassist.context.parsing import Document
-from codeassist.documents import language_for_path, offset_at
-from codeassist.edits import ROOT_MARKERS
+from codeassist.context.languages import detect_indentation, language_for_path
+from codeassist.context.parsing import Document, count_errors
+from codeassist.documents import offset_at
 from codeassist.errors import ModelError
 from codeassist.healing import prepare as prepare_healing
-from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo
-from codeassist.postprocess import StreamFilter, decide_multiline, make_situation
+from codeassist.line_policy import decide_multiline
+from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
+from codeassist.postprocess import StreamFilter, make_situation
+from codeassist.project import project_root
 from codeassist.prompt import BuiltPrompt, build_prompt
 from codeassist.static_checks import CHECKS, check_suggestion
 from codeassist.syntax_gate import SyntaxGate
@@ -44,7 +50,7 @@ class EngineConfig:
     prefix_tokens: int = 768
     suffix_tokens: int = 256
     time_budget_ms: float | None = 5000.0
-    workspace: str | None = None  # root for the symbol index; None = the file's git root (or its folder)
+    workspace: str | None = None  # root for the symbol index; None = the file's project root (codeassist.project)
     index_workspace: bool = True
     # build the index on a background thread (the server: the first completion need not wait for a big workspace;
     # the one-shot CLI builds it first so its one completion sees every definition)
@@ -134,24 +140,6 @@ class _Prompt:
     built: BuiltPrompt | None = None
 
 
-def find_root(path: str) -> str | None:
-    """The scope of the workspace symbol index for ``path``: its enclosing git work tree, else the nearest folder with
-    a project file (:data:`codeassist.edits.ROOT_MARKERS`). None outside any project: the file alone is then the
-    workspace, so a scratch file under a big shared folder never has that folder walked."""
-    folder = os.path.dirname(os.path.abspath(path))
-    nearest: str | None = None
-    probe = folder
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        if nearest is None and any(os.path.exists(os.path.join(probe, m)) for m in ROOT_MARKERS):
-            nearest = probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return nearest
-        probe = parent
-
-
 class Engine:
     """Completion engine over one model backend. Thread-safe: model calls are serialised."""
 
@@ -173,9 +161,9 @@ class Engine:
         """The workspace (symbol index + recent files + parsed documents), created on first use."""
         with self._ws_lock:
             if self._workspace is None:
-                root = self.config.workspace or (find_root(path) if path and os.path.isabs(path) else None)
-                if root is None and path:
-                    root = find_root(os.path.abspath(path))
+                # a file in no project is alone: no index walk of its folder (codeassist.project)
+                found = project_root(path) if path and not self.config.workspace else None
+                root = self.config.workspace or (str(found) if found is not None else None)
                 self._workspace = Workspace(
                     root, build_index=self.config.index_workspace, background=self.config.index_in_background,
                     pause=self._lock.locked,  # a background build waits while the model runs (see Workspace)
@@ -197,6 +185,7 @@ class Engine:
         """Load the configured model (idempotent). Raises ModelError with a user-facing reason."""
         with self._load_lock:
             if self._backend is None:
+                # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
                 from codeassist.models.llama_backend import LlamaBackend
                 from codeassist.models.registry import resolve_model
 
@@ -215,16 +204,23 @@ class Engine:
 
     @property
     def backend(self) -> ModelBackend:
+        """The model itself: for the engine's own use and for benchmarks of the backend alone. Services go through
+        the engine's methods, which hold the model lock (``tests/test_invariants.py`` checks nothing else reaches
+        for it)."""
         if self._backend is None:
             self.load()
         assert self._backend is not None
         return self._backend
 
     @property
-    def model_lock(self) -> threading.Lock:
-        """Held while the model is in use. Callers that drive the backend directly (explain, fix) take it, so their
-        generations never interleave with completions on the shared KV cache."""
-        return self._lock
+    def info(self) -> ModelInfo:
+        """The loaded model's facts (loads it first when needed)."""
+        return self.backend.info
+
+    @property
+    def busy(self) -> bool:
+        """True while a model call runs (a background index build waits meanwhile)."""
+        return self._lock.locked()
 
     @property
     def loaded(self) -> bool:
@@ -275,6 +271,10 @@ class Engine:
         with self._lock:
             t0 = time.perf_counter()
             doc = self.workspace_for(req.path).document(req.path, req.text, req.language)
+            # the gate, and the checks after it, use the document's own (incremental) parse instead of parsing again
+            before = count_errors(doc.tree).total if doc.tree is not None else None
+            if doc.tree is not None:
+                syntax.remember(req.text, doc.language, doc.tree)
             prompt = self._build_prompt(req, offset, doc)
             fim = self.backend.info.fim
             situation = make_situation(
@@ -295,7 +295,9 @@ class Engine:
                                    checks=self.config.static_checks)  # fmt: skip
         text, gate = static.text, "off"
         if self.config.syntax_gate and text:
-            checked = self.gate.check(req.text, offset, text, path=req.path, language=doc.language)
+            checked = self.gate.check(
+                req.text, offset, text, path=req.path, language=doc.language, errors_before=before
+            )
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
         confidence = confidence_of(gen, text)
@@ -308,6 +310,42 @@ class Engine:
             gate=gate, postprocess=processed.reason, checks=list(static.actions), confidence=confidence,
             timings=_timings(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
+
+    # -- chat (explain, fix, refactor) ---------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as user text (for sizing prompts and budgets)."""
+        with self._lock:
+            return len(self.backend.tokenize(text))
+
+    def chat_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """How many tokens the chat prompt for ``messages`` takes."""
+        with self._lock:
+            return len(chat_tokens(self.backend, messages))
+
+    def generate_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        on_text: OnText | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> Generation:
+        """One chat turn on the shared model, under the model lock so it never interleaves with a completion on the
+        KV cache. The engine's ``time_budget_ms`` applies unless ``params`` sets one. Raises ModelError when the
+        prompt leaves no room for ``params.max_tokens``."""
+        if params.time_budget_ms is None and self.config.time_budget_ms is not None:
+            params = replace(params, time_budget_ms=self.config.time_budget_ms)
+        with self._lock:
+            backend = self.backend
+            prompt = chat_tokens(backend, messages)
+            room = backend.info.n_ctx - params.max_tokens - 1
+            if len(prompt) > room:
+                raise ModelError(
+                    f"the code and its context are too long for the model context ({len(prompt)} prompt tokens, "
+                    f"room for {room})"
+                )
+            return backend.generate(prompt, params, on_text=on_text, cancel=cancel)
 
     def warm(self, req: CompletionRequest, cancel: CancelCheck | None = None) -> Generation:
         """Evaluate the prompt for ``req`` without generating, so the next keystroke there is cheap."""

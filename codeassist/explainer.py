@@ -1,5 +1,6 @@
-"""Explain a selection or symbol with its context (the enclosing definition, same-file definitions it uses, and its
-callers), streamed token by token.
+"""The explain service: a selection with its context (the enclosing definition, same-file definitions it uses, and its
+callers), explained by the model and streamed token by token; the same function for ``codeassist explain`` and the
+LSP ``codeassist.explain`` command.
 
 Why context: a 0.5B model explaining three lines in isolation guesses what the names mean; showing the helpers the
 selection calls and the places that call it turns guesses into reading. Why streaming: an explanation takes seconds
@@ -13,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from codeassist.actions import EXPLAIN_SYSTEM, ChatMessage, chat_tokens
+from codeassist.chat import ChatMessage
 from codeassist.engine import Engine
-from codeassist.errors import InputError, ModelError
+from codeassist.errors import InputError
 from codeassist.models.backend import CancelCheck, GenerationParams
-from codeassist.verify import python_definitions
+from codeassist.pyast import python_definitions
 
+EXPLAIN_SYSTEM = (
+    "You are a concise senior software engineer. Explain code to a colleague in Markdown: "
+    "first one sentence on what it does, then a short bullet list of how it works and anything surprising."
+)
 MAX_CONTEXT_LINES = 40
 
 
@@ -103,13 +108,8 @@ def stream_explain(
             sent = len(so_far)
         return True
 
-    with engine.model_lock:  # callers may share the engine: never interleave with its completions
-        backend = engine.backend
-        prompt = chat_tokens(backend, messages)
-        room = backend.info.n_ctx - max_tokens - 1
-        if len(prompt) > room:
-            raise ModelError(f"the selection and its context are too long for the model ({len(prompt)} tokens)")
-        gen = backend.generate(prompt, GenerationParams(max_tokens=max_tokens), on_text=on_text, cancel=cancel)
+    # the engine holds its model lock (callers share it with completions) and refuses a prompt that does not fit
+    gen = engine.generate_chat(messages, GenerationParams(max_tokens=max_tokens), on_text=on_text, cancel=cancel)
     if on_delta is not None and len(gen.text) > sent:
         on_delta(gen.text[sent:])
     return ExplainResult(

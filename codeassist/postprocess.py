@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass, field
 
 from codeassist import line_policy
-from codeassist.brackets import OPENERS, Lexer, closable_brackets
+from codeassist.brackets import closable_brackets
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
 from codeassist.line_policy import decide_multiline
+from codeassist.line_rules import LineRules, indent_width, significant
 
 __all__ = ["Processed", "Situation", "StreamFilter", "decide_multiline", "make_situation", "postprocess"]
 
@@ -85,18 +86,7 @@ def make_situation(
     if indentation is None:
         indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
     return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines, rest_of_line)
-
-
-def _indent_width(line: str, tab: int) -> int:
-    n = 0
-    for ch in line:
-        if ch == " ":
-            n += 1
-        elif ch == "\t":
-            n += tab
-        else:
-            break
-    return n
+    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
 
 
 def _leading_ws(line: str) -> str:
@@ -134,7 +124,7 @@ def prepare(situation: Situation) -> _Prepared:
             break
     return _Prepared(
         situation=situation, spec=spec, line_prefix=lp, line_suffix=ls,
-        ref_indent=_indent_width(lp + ls, tab) if not blank else _indent_width(lp, tab),
+        ref_indent=indent_width(lp + ls, tab) if not blank else indent_width(lp, tab),
         block_opener=opener, blank_line=blank,
         closable=closable_brackets(situation.prefix[-12000:], situation.suffix, spec),
         next_suffix_line=next_line, all_stops=tuple(situation.stop_texts) + GENERIC_STOP_TEXTS,
@@ -163,16 +153,7 @@ def _normalize_indentation(lines: list[str], prep: _Prepared) -> list[str]:
     return out
 
 
-def _is_closer_line(line: str) -> bool:
-    s = line.strip()
-    return bool(s) and all(c in ")]};,>" for c in s)
-
-
 _LINE_END_REPEAT = re.compile(r"(.{1,12}?)\1{5,}\s*$")
-
-
-def _significant(line: str) -> bool:
-    return sum(c.isalnum() for c in line) >= 2
 
 
 def _repetition_cut(lines: list[str]) -> int | None:
@@ -184,7 +165,7 @@ def _repetition_cut(lines: list[str]) -> int | None:
             if i - k < 0 or i + k > n:
                 continue
             block = lines[i : i + k]
-            if not any(_significant(x) for x in block):
+            if not any(significant(x) for x in block):
                 continue
             if [x.strip() for x in block] != [x.strip() for x in lines[i - k : i]]:
                 continue
@@ -252,92 +233,13 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
             text = first[:at] + sep + rest
             reason = "suffix_overlap"
 
-    lines = text.split("\n")
-    lines = _normalize_indentation(lines, p)
-    tab = situation.indentation.width
-    spec = p.spec
+    lines = _normalize_indentation(text.split("\n"), p)
 
     # 4. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
-    closable = list(p.closable)
-    local_depth = 0
-    lexer = Lexer(spec)
-    kept: list[str] = []
-    completed_block = False
-    seen_top = p.ref_indent == 0 and not p.blank_line
-    saw_blank = False
-    next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
-    next_indent = _indent_width(p.next_suffix_line, tab) if p.next_suffix_line else None
-    indent_blocks = spec is not None and spec.indent_blocks
-    ref = p.ref_indent
-    for idx, line in enumerate(lines):
-        if idx >= situation.max_lines:
-            reason, cut = "max_lines", True
-            break
-        is_first = idx == 0
-        indent = _indent_width((p.line_prefix if is_first else "") + line, tab)
-        content = line.strip()
-        if is_first and p.blank_line and content and indent > ref:
-            # On an empty line the completion's own first line sets the block level (HumanEval-style holes, or a new
-            # statement in a body): whatever then dedents below it has left the block.
-            ref = indent
-        closer = _is_closer_line(line)
-        stop_after = False
-        if not is_first and content:
-            # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept
-            # (if the bracket rule allows it) and generation stops after it.
-            if indent < ref or (opener and indent <= ref):
-                if indent_blocks or not closer:
-                    reason, cut = "scope", True
-                    break
-                stop_after = True
-            # The model re-types the line below the cursor: everything from here is a duplicate.
-            if next_line is not None and content == next_line and (
-                    _significant(content) or (indent == next_indent and closer)):  # fmt: skip
-                reason, cut = "suffix_overlap", True
-                break
-            # One top-level item at a time.
-            if ref == 0 and indent == 0 and completed_block and (
-                    saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))):  # fmt: skip
-                reason, cut = "top_level", True
-                break
-        if is_first and p.blank_line and content and next_line is not None and content == next_line \
-                and _significant(content):  # fmt: skip
-            reason, cut = "suffix_overlap", True
-            break
-        # Brackets: closing one the suffix already closes (auto-pairs, existing block end) cuts here.
-        trimmed_at: int | None = None
-        for pos, ch in lexer.brackets(line + "\n"):
-            if ch in OPENERS:
-                local_depth += 1
-                continue
-            if local_depth > 0:
-                local_depth -= 1
-                continue
-            if closable and closable[-1][1]:
-                closable.pop()
-                continue
-            trimmed_at = pos
-            break
-        if trimmed_at is not None:
-            head = line[:trimmed_at]
-            if head.strip() or is_first:
-                kept.append(head.rstrip() if head.strip() else head)
-            reason, cut = "bracket", True
-            break
-        kept.append(line)
-        if content:
-            if indent == 0 and ref == 0:
-                seen_top = True
-            elif indent > 0 and seen_top and ref == 0:
-                completed_block = True
-            saw_blank = False
-        elif not is_first:
-            saw_blank = True
-        if stop_after:
-            reason, cut = "scope", True
-            break
-
-    lines = kept
+    rules = LineRules(situation, p, opener)
+    lines = rules.run(lines)
+    if rules.reason is not None:
+        reason, cut = rules.reason, True
 
     # 5. Repetition: repeated blocks of lines, and lines that end in a repeated pattern.
     rep = _repetition_cut(lines)

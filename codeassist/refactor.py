@@ -33,7 +33,9 @@ from codeassist.batches import STATE_DIR, BatchFile, ensure_state_dir, sha
 from codeassist.documents import read_regular_file
 from codeassist.edits import git_dirty
 from codeassist.errors import InputError
-from codeassist.fixer import MAX_WHOLE_FILE_LINES, FixConfig, Fixer, FixTarget
+from codeassist.fix_target import MAX_WHOLE_FILE_LINES, FixTarget
+from codeassist.fixer import FixConfig, Fixer
+from codeassist.project import find_root
 from codeassist.verify import Change, Verifier
 
 # Per-file statuses: verified (edit passes its tests), changed (an edit that could not be verified by tests: shown,
@@ -114,8 +116,6 @@ class RefactorReport:
 
 def expand(paths: Sequence[str], root: Path | None = None) -> tuple[Path, list[str]]:
     """Expand PATHS/GLOBS (``**`` allowed) to regular files; returns the workspace root and root-relative paths."""
-    from codeassist.edits import find_root
-
     found: list[Path] = []
     for spec in paths:
         matches = glob.glob(spec, recursive=True) if glob.has_magic(spec) else [spec]

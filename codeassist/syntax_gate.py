@@ -14,8 +14,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from codeassist.context.languages import LanguageSpec, parser_for, resolve_spec
-from codeassist.context.parsing import count_errors
+from codeassist import syntax
+from codeassist.context.languages import LanguageSpec, resolve_spec
 
 _WORD_BOUNDARY = re.compile(r"[\s(){}\[\],;:.]")
 
@@ -76,10 +76,6 @@ class SyntaxGate:
         return result
 
 
-def _errors(spec: LanguageSpec, data: bytes) -> int:
-    return count_errors(parser_for(spec).parse(data)).total
-
-
 def _cut_points(candidate: str) -> list[int]:
     """Candidate prefix lengths to try, longest first: line ends, then word boundaries within the first line."""
     points: list[int] = []
@@ -116,10 +112,11 @@ def gate(
 ) -> GateResult:
     """Pure gate logic (no counters)."""
     t0 = time.perf_counter()
-    head, tail = text[:offset].encode("utf-8"), text[offset:].encode("utf-8")
-    before = errors_before if errors_before is not None else _errors(spec, head + tail)
+    head, tail = text[:offset], text[offset:]
+    # through the syntax module's cache: the verifier asks about the same spliced text next
+    before = errors_before if errors_before is not None else syntax.error_count(text, spec.name)
     parses = 0 if errors_before is not None else 1
-    after = _errors(spec, head + candidate.encode("utf-8") + tail)
+    after = syntax.error_count(head + candidate + tail, spec.name)
     parses += 1
     if after <= before:
         return GateResult(candidate, "pass", before, after, parses, (time.perf_counter() - t0) * 1000)
@@ -127,7 +124,7 @@ def gate(
         if parses >= max_parses or (time.perf_counter() - t0) * 1000 > time_budget_ms:
             break
         trial = candidate[:cut].rstrip()
-        n = _errors(spec, head + trial.encode("utf-8") + tail)
+        n = syntax.error_count(head + trial + tail, spec.name)
         parses += 1
         if n <= before:
             return GateResult(trial, "truncated", before, n, parses, (time.perf_counter() - t0) * 1000)

@@ -19,28 +19,29 @@ re-verifying the same candidate (de-duplicated candidates, a retried refactor) c
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import hashlib
-import os
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from codeassist.actions import syntax_problems
-from codeassist.documents import language_for_path
-
-if TYPE_CHECKING:
-    from codeassist.sandbox import Limits, RunResult, Sandbox
+from codeassist import syntax
+from codeassist.context.languages import language_for_path
+from codeassist.pyast import module_name
+from codeassist.sandbox import Limits, RunResult, Sandbox, SandboxConfig, SandboxHealth, config_from_env, health
+from codeassist.testfinder import TEST_FILE, select_tests
+from codeassist.walk import read_files
 
 LABEL_TESTS = "verified: tests pass"
 LABEL_COMPILES = "compiles"
 LABEL_UNVERIFIED = "unverified"
 LABEL_FAILED = "failed"
+CancelCheck = Callable[[], bool]
+CHECK_CANCELLED = "check cancelled"  # a newer request superseded it, or the job's time cap cut it
 
 VerifyMode = Literal["off", "syntax", "sandbox"]
 VERIFY_MODES: tuple[VerifyMode, ...] = ("off", "syntax", "sandbox")
@@ -48,16 +49,6 @@ TierName = Literal["syntax", "compile", "tests"]
 # passed: checked and fine; failed: checked and wrong; skipped: nothing to check (e.g. no tests found);
 # error: could not check (sandbox unavailable, timeout of the checker itself) -- never counts as a pass.
 TierStatus = Literal["passed", "failed", "skipped", "error"]
-
-# Directories never shipped to the sandbox: VCS data, environments, caches, our own state.
-SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache",
-     ".pytest_cache", ".tox", ".codeassist", "build", "dist", ".eggs"}
-)  # fmt: skip
-MAX_FILE_BYTES = 512 << 10
-MAX_WORKSPACE_BYTES = 24 << 20
-MAX_WORKSPACE_FILES = 20_000  # with the byte cap, bounds the walk of a huge tree
-TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 
 
 @dataclass(frozen=True)
@@ -132,177 +123,29 @@ class Change:
     test_command: tuple[str, ...] | None = None
 
 
-# -- workspace scanning ---------------------------------------------------------------------------------------------
-
-
-def workspace_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
-    """The workspace files shipped to the sandbox: every regular file under ``root`` outside VCS/env/cache dirs,
-    skipping files over :data:`MAX_FILE_BYTES`; stops at :data:`MAX_WORKSPACE_BYTES` or :data:`MAX_WORKSPACE_FILES`."""
-    base = Path(root)
-    out: dict[str, bytes] = {}
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if not path.is_file() or path.is_symlink() or st.st_size > MAX_FILE_BYTES:
-                continue
-            if total + st.st_size > MAX_WORKSPACE_BYTES or len(out) >= MAX_WORKSPACE_FILES:
-                return out
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue  # unreadable (permissions, vanished): the tests cannot use it either
-            total += len(data)
-            out[path.relative_to(base).as_posix()] = data
-    return out
-
-
-def changed_lines(old: str, new: str) -> set[int]:
-    """0-based lines of ``new`` that differ from ``old`` (insertions and replacements)."""
-    import difflib
-
-    a, b = old.split("\n"), new.split("\n")
-    lines: set[int] = set()
-    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            lines.update(range(j1, max(j2, j1 + 1)))
-    return lines
-
-
-def python_definitions(text: str, *, classes: bool = True) -> list[tuple[str, int, int]]:
-    """(name, start, end), 0-based inclusive with decorators, of every function (and class) in ``text``, outermost
-    first. Parses with :mod:`ast` (parsing never executes anything); empty when the text does not parse."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    out: list[tuple[str, int, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
-            classes or not isinstance(node, ast.ClassDef)
+def syntax_tier(change: Change) -> TierVerdict:
+    """Tier 1, on the host: tree-sitter ERROR/MISSING nodes in any edited file (only new ones, when the original is
+    known), then Python's own parser for .py files. Needs no sandbox."""
+    start = time.monotonic()
+    problems: list[str] = []
+    for rel, text in change.files.items():
+        language = language_for_path(rel)
+        found = syntax.problems(text, language)
+        before = len(syntax.problems(change.original[rel], language)) if rel in change.original else 0
+        if len(found) > before:  # only errors the edit added count (a buffer being typed may have others)
+            problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
+        elif (
+            rel.endswith(".py")
+            and (err := syntax.python_error(text))
+            and (rel not in change.original or syntax.python_error(change.original[rel]) is None)
         ):
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            out.append((node.name, start, (node.end_lineno or node.lineno) - 1))
-    return out
-
-
-def python_symbols_at(text: str, lines: set[int]) -> list[str]:
-    """Names of the functions/classes (and their enclosing classes) whose span covers any of ``lines``."""
-    found: list[str] = []
-    for name, start, end in python_definitions(text):
-        if any(start <= ln <= end for ln in lines) and name not in found:
-            found.append(name)
-    return found
-
-
-def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]:
-    """Functions of ``text`` that call (or otherwise name) any of ``names``, transitively up to ``depth`` levels,
-    excluding ``names`` themselves. Why: a private helper is rarely named by a test, but the tests of the public
-    function that calls it exercise it; verifying an edit of the helper runs those."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    uses: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            used = uses.setdefault(node.name, set())
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Name):
-                    used.add(sub.id)
-                elif isinstance(sub, ast.Attribute):
-                    used.add(sub.attr)
-    known = set(names)
-    found: list[str] = []
-    frontier = set(names)
-    for _ in range(depth):
-        new = [fn for fn, used in uses.items() if fn not in known and used & frontier]
-        if not new:
-            break
-        found += new
-        known.update(new)
-        frontier = set(new)
-    return found
-
-
-def _python_parse_error(text: str) -> str | None:
-    """``LINE: message`` of Python's parser on ``text``, or None when it parses (``ast.parse`` runs nothing)."""
-    try:
-        ast.parse(text)
-    except SyntaxError as exc:
-        return f"{exc.lineno or 0}: {exc.msg}"
-    except ValueError as exc:  # e.g. NUL bytes
-        return f"0: {exc}"
-    return None
-
-
-def top_level_names(text: str) -> list[str]:
-    """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-
-
-def module_name(rel_path: str) -> str | None:
-    """Dotted module name of a workspace-relative ``.py`` path (``pkg/mod.py`` -> ``pkg.mod``)."""
-    if not rel_path.endswith(".py"):
-        return None
-    parts = rel_path[:-3].split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
-
-
-def _word_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
-    names = sorted({n for n in names if n and n.isidentifier()})
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
-
-
-def find_tests(files: Mapping[str, bytes | str], symbols: Sequence[str], edited: Sequence[str]) -> list[str]:
-    """Test files (pytest naming) that mention an edited symbol as a whole word. Edited test files themselves are
-    excluded: a candidate must not be judged by tests it rewrote.
-
-    When some of those files also name an edited module (any part of its dotted name, as ``from pkg.stats import``
-    or ``import stats`` do), only those count: a common function name (``parse``, ``main``) is mentioned by tests of
-    other modules too, and running them would judge the edit by unrelated (possibly broken) code."""
-    pattern = _word_pattern(symbols)
-    if pattern is None:
-        return []
-    modules = _word_pattern([part for rel in edited for part in (module_name(rel) or "").split(".")])
-    hits: list[str] = []
-    importing: list[str] = []
-    for rel, content in files.items():
-        if rel in edited or not TEST_FILE.search(rel) or rel.endswith("conftest.py"):
-            continue
-        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-        if pattern.search(text):
-            hits.append(rel)
-            if modules is not None and modules.search(text):
-                importing.append(rel)
-    return sorted(importing or hits)
-
-
-def has_doctests(text: str, symbols: Sequence[str]) -> bool:
-    """True when a docstring of an edited symbol holds a ``>>>`` example."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in symbols:
-            doc = ast.get_docstring(node) or ""
-            if ">>>" in doc:
-                return True
-    return False
+            # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
+            # parser is not, and parsing never executes anything, so this needs no sandbox
+            problems.append(f"{rel}:{err}")
+    wall = round(time.monotonic() - start, 4)
+    if problems:
+        return TierVerdict("syntax", "failed", "\n".join(problems[:10]), wall_s=wall)
+    return TierVerdict("syntax", "passed", f"{len(change.files)} file(s) parse cleanly", wall_s=wall)
 
 
 # -- the verifier ---------------------------------------------------------------------------------------------------
@@ -329,6 +172,7 @@ class Verifier:
         budget: TierBudget | None = None,
         cache_size: int = 512,
         test_args: Sequence[str] = (),
+        scan_max_age_s: float | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.budget = budget or TierBudget()
@@ -336,8 +180,10 @@ class Verifier:
         self._cache: OrderedDict[str, TierVerdict] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._base: dict[str, dict[str, bytes]] = {}
+        self._base: dict[str, tuple[float, dict[str, bytes]]] = {}
+        self.scan_max_age_s = scan_max_age_s
         self.sandbox_runs = 0
+        self.cancelled_runs = 0
 
     # -- cache ------------------------------------------------------------------------------------------------------
 
@@ -367,13 +213,17 @@ class Verifier:
     # -- files ------------------------------------------------------------------------------------------------------
 
     def snapshot_files(self, change: Change) -> dict[str, bytes]:
-        """The workspace as it would be after ``change`` (base scan cached per root)."""
+        """The workspace as it would be after ``change``. The scan of the root is cached; with ``scan_max_age_s``
+        (a long-lived verifier, the editor's) it is redone once that old, so files saved since are seen."""
         with self._lock:
-            base = self._base.get(change.root)
-        if base is None:
-            base = workspace_files(change.root)
+            cached = self._base.get(change.root)
+        now = time.monotonic()
+        if cached is None or (self.scan_max_age_s is not None and now - cached[0] > self.scan_max_age_s):
+            base = read_files(change.root)
             with self._lock:
-                self._base[change.root] = base
+                self._base[change.root] = (now, base)
+        else:
+            base = cached[1]
         files = dict(base)
         for rel, text in change.files.items():
             files[rel] = text.encode("utf-8")
@@ -384,46 +234,38 @@ class Verifier:
         with self._lock:
             self._base.pop(root, None)
 
-    def _run(self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float) -> RunResult:
-        from codeassist.sandbox import RunResult
-
+    def _run(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float, cancel: CancelCheck | None
+    ) -> RunResult:
         if self.sandbox is None:
             return RunResult("error", None, "", "", 0.0, reason="no sandbox configured")
         limits: Limits = self.sandbox.config.limits
         if limits.timeout_s != timeout_s:
-            import dataclasses
-
             limits = dataclasses.replace(limits, timeout_s=timeout_s)  # timeout is per run: the pool is still used
         with self._lock:
             self.sandbox_runs += 1
-        return self.sandbox.run(dict(files), list(argv), limits)
+        result = self.sandbox.run(dict(files), list(argv), limits, cancel=cancel)
+        if cancel is not None and result.status == "error" and cancel():
+            with self._lock:
+                self.cancelled_runs += 1
+        return result
+
+    @staticmethod
+    def _unchecked(tier: TierName, res: RunResult, argv: tuple[str, ...], cancel: CancelCheck | None) -> TierVerdict:
+        """The verdict of a sandbox run that checked nothing (status error): cancelled, or the sandbox failed."""
+        if cancel is not None and cancel():
+            return TierVerdict(tier, "error", CHECK_CANCELLED, argv, res.wall_s)
+        return TierVerdict(tier, "error", f"sandbox unavailable: {res.reason}", argv, res.wall_s)
 
     # -- tiers ------------------------------------------------------------------------------------------------------
 
     def check_syntax(self, change: Change) -> TierVerdict:
-        """Tier 1: tree-sitter ERROR/MISSING nodes in any edited file (only new ones, when the original is known)."""
-        start = time.monotonic()
-        problems: list[str] = []
-        for rel, text in change.files.items():
-            language = language_for_path(rel)
-            found = syntax_problems(text, language)
-            before = len(syntax_problems(change.original[rel], language)) if rel in change.original else 0
-            if len(found) > before:  # only errors the edit added count (a buffer being typed may have others)
-                problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
-            elif (
-                rel.endswith(".py")
-                and (err := _python_parse_error(text))
-                and (rel not in change.original or _python_parse_error(change.original[rel]) is None)
-            ):
-                # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
-                # parser is not, and parsing never executes anything, so this needs no sandbox
-                problems.append(f"{rel}:{err}")
-        wall = round(time.monotonic() - start, 4)
-        if problems:
-            return TierVerdict("syntax", "failed", "\n".join(problems[:10]), wall_s=wall)
-        return TierVerdict("syntax", "passed", f"{len(change.files)} file(s) parse cleanly", wall_s=wall)
+        """Tier 1 (:func:`syntax_tier`)."""
+        return syntax_tier(change)
 
-    def check_compile(self, change: Change, files: Mapping[str, bytes] | None = None) -> TierVerdict:
+    def check_compile(
+        self, change: Change, files: Mapping[str, bytes] | None = None, cancel: CancelCheck | None = None
+    ) -> TierVerdict:
         """Tier 2: byte-compile and import every edited Python module in the sandbox."""
         files = files if files is not None else self.snapshot_files(change)
         py = sorted(rel for rel in change.files if rel.endswith(".py"))
@@ -443,9 +285,9 @@ class Verifier:
         hit = self._cached(key)
         if hit is not None:
             return hit
-        res = self._run(files, argv, self.budget.compile_s)
+        res = self._run(files, argv, self.budget.compile_s, cancel)
         if res.status == "error":
-            return TierVerdict("compile", "error", f"sandbox unavailable: {res.reason}", argv, res.wall_s)
+            return self._unchecked("compile", res, argv, cancel)
         if res.status == "passed":
             verdict = TierVerdict("compile", "passed", f"compiled {len(py)}, imported {len(modules)}", argv, res.wall_s)
         else:
@@ -455,44 +297,15 @@ class Verifier:
         return verdict
 
     def test_command(self, change: Change, files: Mapping[str, bytes]) -> tuple[tuple[str, ...] | None, str]:
-        """The argv of the tests tier and a description; None when there is nothing to run."""
-        if change.test_command:
-            return tuple(change.test_command), "configured test command"
-        symbols = list(change.symbols)
-        if not symbols:
-            for rel, text in change.files.items():
-                if rel.endswith(".py"):
-                    found = python_symbols_at(text, changed_lines(change.original.get(rel, ""), text))
-                    # a module-level edit (imports, constants, a module docstring) can affect every definition in it
-                    symbols += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
-        edited = list(change.files)
-        tests = find_tests(files, symbols, edited)
-        doctest_files = [
-            rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, symbols)
-        ]
-        via = ""
-        if not tests and not doctest_files and symbols:
-            # no test names the edited helper: run the tests of the same-file functions that call it
-            callers = [
-                c for rel, text in change.files.items() if rel.endswith(".py") for c in python_callers(text, symbols)
-            ]
-            tests = find_tests(files, callers, edited)
-            doctest_files = [
-                rel for rel, text in change.files.items() if rel.endswith(".py") and has_doctests(text, callers)
-            ]
-            via = f" (through callers: {', '.join(callers)})" if tests or doctest_files else ""
-        if not tests and not doctest_files:
-            names = ", ".join(symbols) or "the edited code"
-            return None, f"no tests reference {names}"
-        args = [*tests, *doctest_files]
-        if doctest_files:
-            args.append("--doctest-modules")
-        # -v: pytest names each test before running it, so the output kept from a run cut by the time limit says
-        # which test hung (the sandbox returns the output so far on a timeout)
-        argv = ("python3", "-B", "-m", "pytest", "-v", "-p", "no:cacheprovider", *self.test_args, *args)
-        return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s){via}"
+        """The argv of the tests tier and a description; None when nothing would run (:mod:`codeassist.testfinder`)."""
+        return select_tests(
+            change.files, change.original, files, symbols=change.symbols, command=change.test_command,
+            test_args=self.test_args,
+        )  # fmt: skip
 
-    def check_tests(self, change: Change, files: Mapping[str, bytes] | None = None) -> TierVerdict:
+    def check_tests(
+        self, change: Change, files: Mapping[str, bytes] | None = None, cancel: CancelCheck | None = None
+    ) -> TierVerdict:
         """Tier 3: the tests that exercise the edit, in the sandbox. ``passed`` requires that tests actually ran."""
         files = files if files is not None else self.snapshot_files(change)
         argv, what = self.test_command(change, files)
@@ -502,10 +315,10 @@ class Verifier:
         hit = self._cached(key)
         if hit is not None:
             return hit
-        res = self._run(files, argv, self.budget.tests_s)
+        res = self._run(files, argv, self.budget.tests_s, cancel)
         output = res.stdout + res.stderr
         if res.status == "error":
-            return TierVerdict("tests", "error", f"sandbox unavailable: {res.reason}", argv, res.wall_s)
+            return self._unchecked("tests", res, argv, cancel)
         is_pytest = "pytest" in argv
         if res.status == "passed":
             ran = bool(_PYTEST_RAN.search(output)) if is_pytest else True
@@ -525,159 +338,59 @@ class Verifier:
 
     # -- all tiers --------------------------------------------------------------------------------------------------
 
-    def verify(self, change: Change, mode: VerifyMode = "sandbox", files: Mapping[str, bytes] | None = None) -> Verdict:
+    def verify(
+        self,
+        change: Change,
+        mode: VerifyMode = "sandbox",
+        files: Mapping[str, bytes] | None = None,
+        *,
+        cancel: CancelCheck | None = None,
+    ) -> Verdict:
         """Run the tiers allowed by ``mode``, cheapest first, stopping at the first failure. ``files``: the
-        workspace snapshot of ``change`` when the caller already took it (:meth:`snapshot_files`)."""
+        workspace snapshot of ``change`` when the caller already took it (:meth:`snapshot_files`). ``cancel`` is
+        polled between tiers and during sandbox runs, which it kills: a cancelled check is "unverified"."""
         if mode == "off":
             return Verdict(LABEL_UNVERIFIED, "verification is off")
-        tiers: list[TierVerdict] = []
-        syntax = self.check_syntax(change)
-        tiers.append(syntax)
-        if syntax.status == "failed":
+        tiers: list[TierVerdict] = [self.check_syntax(change)]
+        if tiers[0].status == "failed":
             return Verdict(LABEL_FAILED, "syntax error", tuple(tiers), rejected=True)
         if mode == "syntax":
             return Verdict(LABEL_UNVERIFIED, "syntax checked only", tuple(tiers))
-        broken = [rel for rel, text in change.files.items() if syntax_problems(text, language_for_path(rel))]
+        broken = [rel for rel, text in change.files.items() if syntax.problems(text, language_for_path(rel))]
         if broken:
             # Errors the edit did not add (the user is mid-edit elsewhere in the file) make compiling and testing
             # meaningless: a failure would not be the candidate's fault, and a pass is impossible. Say so.
             reason = f"{broken[0]} has other syntax errors; compile and tests not run"
             return Verdict(LABEL_UNVERIFIED, reason, tuple(tiers))
         files = files if files is not None else self.snapshot_files(change)
-        comp = self.check_compile(change, files)
-        tiers.append(comp)
-        if comp.status == "failed":
-            return Verdict(LABEL_FAILED, "does not compile/import", tuple(tiers), rejected=True)
-        if comp.status == "error":
-            return Verdict(LABEL_UNVERIFIED, comp.evidence, tuple(tiers))
-        tests = self.check_tests(change, files)
-        tiers.append(tests)
-        if tests.status == "failed":
-            return Verdict(LABEL_FAILED, "tests fail", tuple(tiers), rejected=True)
-        if tests.status == "error":
-            return Verdict(LABEL_UNVERIFIED, tests.evidence, tuple(tiers))
+        for tier in (self.check_compile, self.check_tests):
+            if cancel is not None and cancel():
+                return Verdict(LABEL_UNVERIFIED, CHECK_CANCELLED, tuple(tiers))
+            found = tier(change, files, cancel)
+            tiers.append(found)
+            if found.status == "failed":
+                why = "does not compile/import" if found.tier == "compile" else "tests fail"
+                return Verdict(LABEL_FAILED, why, tuple(tiers), rejected=True)
+            if found.status == "error":
+                return Verdict(LABEL_UNVERIFIED, found.evidence, tuple(tiers))
+        tests = tiers[-1]
         if tests.status == "passed" and tests.tests_ran:
             return Verdict(LABEL_TESTS, "", tuple(tiers))
         return Verdict(LABEL_COMPILES, tests.evidence.split("\n", 1)[0], tuple(tiers))
 
 
-def make_sandbox(*, image: str | None = None, pool_size: int = 2) -> Sandbox:
-    """A sandbox from the environment (``CODEASSIST_SANDBOX_IMAGE`` …) sized for concurrent candidate checks."""
-    from codeassist.sandbox import Sandbox, SandboxConfig, config_from_env
-
+def sandbox_config(*, image: str | None = None, pool_size: int = 2) -> SandboxConfig:
+    """The sandbox configuration from the environment (``CODEASSIST_SANDBOX_IMAGE`` …), sized for concurrent
+    candidate checks, with ``image`` (a setting, a CLI flag) winning."""
     cfg = config_from_env(SandboxConfig(pool_size=pool_size))
-    if image:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, image=image)
-    return Sandbox(cfg)
+    return dataclasses.replace(cfg, image=image) if image else cfg
 
 
-# -- completion verification hook -----------------------------------------------------------------------------------
+def make_sandbox(*, image: str | None = None, pool_size: int = 2) -> Sandbox:
+    """A sandbox for a verifier; its creator closes it (a verifier never owns one)."""
+    return Sandbox(sandbox_config(image=image, pool_size=pool_size))
 
 
-@dataclass(frozen=True)
-class CompletionCheck:
-    """Whether to show a completion, and how it was checked."""
-
-    show: bool
-    verdict: Verdict
-
-
-def verify_completion(
-    text: str,
-    line: int,
-    column: int,
-    completion: str,
-    *,
-    path: str | None,
-    root: str | None,
-    mode: VerifyMode = "syntax",
-    verifier: Verifier | None = None,
-    multi_line_only: bool = True,
-) -> CompletionCheck:
-    """Check a completion before it is shown (the engine/server call this; they stay unchanged otherwise).
-
-    ``syntax``: hide completions that add tree-sitter errors to the document. ``sandbox``: additionally, when a
-    multi-line completion lands inside a Python function and workspace tests reference that function (or a same-file
-    caller of it), run them and hide the completion if they fail. Nothing is hidden because the sandbox is
-    unavailable: that is "unverified". ``multi_line_only=False`` runs the tests for one-line completions too (what
-    ``bench/verify_infill.py`` measures; the server keeps the per-keystroke cost off single lines).
-    """
-    if mode == "off" or not completion:
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "verification is off"))
-    lines = text.split("\n")
-    if line >= len(lines):
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "position past the end of the document"))
-    offset = sum(len(ln) + 1 for ln in lines[:line]) + min(column, len(lines[line]))
-    new_text = text[:offset] + completion + text[offset:]
-    rel = os.path.relpath(path, root) if path and root else (path or "<buffer>")
-    change = Change(root=root or "", files={rel: new_text}, original={rel: text})
-    v = verifier or Verifier(None)
-    syntax = v.check_syntax(change)
-    if syntax.status == "failed":
-        return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (syntax,), rejected=True))
-    multi_line = "\n" in completion.strip("\n")
-    if (
-        mode == "syntax"
-        or (multi_line_only and not multi_line)
-        or root is None
-        or verifier is None
-        or not rel.endswith(".py")
-    ):
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "syntax checked only", (syntax,)))
-    # A completion that breaks Python's parse never gets here (the syntax tier above rejects it when the document
-    # parsed before); when the document did not parse either, no function can be found and it stays unverified.
-    symbols = python_symbols_at(new_text, set(range(line, line + completion.count("\n") + 1)))
-    if not symbols:
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, "not inside a function", (syntax,)))
-    change.symbols = tuple(symbols)
-    files = verifier.snapshot_files(change)
-    argv, why = verifier.test_command(change, files)
-    if argv is None:
-        # Nothing would judge it: a sandbox compile/import alone costs a container run per completion and adds
-        # little to the parse checks above, so say so instead of paying for it.
-        return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, why, (syntax,)))
-    verdict = verifier.verify(change, "sandbox", files)
-    return CompletionCheck(not verdict.rejected, verdict)
-
-
-# -- code-action hook -----------------------------------------------------------------------------------------------
-
-_shared: dict[str | None, Verifier] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_verifier(image: str | None = None) -> Verifier:
-    """One verifier (and warm sandbox pool) per image for the life of the process: the LSP server's fix actions
-    share it, so repeated checks hit the warm pool and the content-hash cache."""
-    with _shared_lock:
-        if image not in _shared:
-            _shared[image] = Verifier(make_sandbox(image=image))
-        return _shared[image]
-
-
-def verify_line_fix(
-    path: str,
-    text: str,
-    start_line: int,
-    end_line: int,
-    replacement: str,
-    *,
-    mode: VerifyMode = "sandbox",
-    verifier: Verifier | None = None,
-) -> Verdict:
-    """Verify replacing lines ``start_line..end_line`` (0-based, inclusive) of the buffer ``text`` of ``path`` with
-    ``replacement`` — the shape of :class:`codeassist.actions.FixCandidate` — against the file's workspace.
-
-    The LSP server calls this when resolving a fix action and shows ``verdict.display`` in the action's title; it
-    blocks (run it off the event loop)."""
-    from codeassist.edits import find_root
-
-    root = find_root(path)
-    rel = Path(path).resolve().relative_to(root).as_posix()
-    lines = text.split("\n")
-    new_text = "\n".join([*lines[:start_line], replacement, *lines[end_line + 1 :]])
-    change = Change(str(root), {rel: new_text}, {rel: text})
-    v = verifier or (shared_verifier() if mode == "sandbox" else Verifier(None))
-    return v.verify(change, mode)
+def sandbox_health(*, image: str | None = None) -> SandboxHealth:
+    """Whether the sandbox can run checks now (daemon reachable, image present); bounded and never raises."""
+    return health(sandbox_config(image=image))

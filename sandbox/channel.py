@@ -17,11 +17,12 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .containers import JOB_ENV, attach
-from .execjob import JobOutcome, SetupFailed
+from .execjob import CANCEL_POLL_S, CANCELLED, JobOutcome, SetupFailed
 from .types import Limits
 
 RUNNER_SRC = (Path(__file__).resolve().parent / "runner_main.py").read_text()
@@ -34,6 +35,10 @@ HARD_GRACE_FRACTION = 0.1
 
 class ChannelClosed(Exception):
     """The runner's stream ended: the container died or the daemon went away."""
+
+
+class Cancelled(Exception):
+    """The caller's cancel check turned true while waiting for the runner."""
 
 
 class Channel:
@@ -67,8 +72,9 @@ class Channel:
             view = view[sent:]
         return True
 
-    def read_line(self, deadline: float) -> bytes | None:
-        """The next line of the runner's stdout; None when the deadline passed first. Raises ChannelClosed."""
+    def read_line(self, deadline: float, cancel: Callable[[], bool] | None = None) -> bytes | None:
+        """The next line of the runner's stdout; None when the deadline passed first. Raises ChannelClosed, and
+        Cancelled when ``cancel()`` turns true first."""
         while True:
             nl = self.stdout.find(b"\n")
             if nl >= 0:
@@ -78,7 +84,10 @@ class Channel:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            r, _, _ = select.select([self.sock], [], [], min(remaining, 0.5))
+            if cancel is not None and cancel():
+                raise Cancelled
+            poll = min(remaining, 0.5 if cancel is None else CANCEL_POLL_S)
+            r, _, _ = select.select([self.sock], [], [], poll)
             if not r:
                 continue
             try:
@@ -131,8 +140,11 @@ def hard_timeout_s(limits: Limits) -> float:
     return limits.timeout_s + max(HARD_GRACE_MIN_S, HARD_GRACE_FRACTION * limits.timeout_s)
 
 
-def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOutcome:
-    """One job through the runner. Raises SetupFailed if the runner was already gone (nothing ran)."""
+def run_job(
+    chan: Channel, tar: bytes, argv: list[str], limits: Limits, cancel: Callable[[], bool] | None = None
+) -> JobOutcome:
+    """One job through the runner. Raises SetupFailed if the runner was already gone (nothing ran). A job whose
+    ``cancel()`` turns true is abandoned unanswered (status error, reason CANCELLED): the caller kills the container."""
     deadline = time.monotonic() + hard_timeout_s(limits)
     header = {
         "argv": argv,
@@ -150,7 +162,9 @@ def run_job(chan: Channel, tar: bytes, argv: list[str], limits: Limits) -> JobOu
     except ChannelClosed as exc:
         raise SetupFailed(f"runner gone: {exc}") from exc
     try:
-        line = chan.read_line(deadline)
+        line = chan.read_line(deadline, cancel)
+    except Cancelled:
+        return JobOutcome("error", None, b"", b"", False, CANCELLED, reusable=False)
     except ChannelClosed as exc:
         # The runner was lost with the job running: the job is the suspect, so this is never "could not check".
         # The caller asks the daemon for the cause (see containers.fate).

@@ -85,6 +85,7 @@ class ContainerSpec:
 
     def host_config(self, api: Any) -> Any:
         lim = self.limits
+        # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
         import docker.types
 
         return api.create_host_config(
@@ -158,6 +159,7 @@ class ContainerSpec:
 
 def remove_quietly(api: Any, cid: str) -> bool:
     """Force-remove a container; False when it may still exist (daemon unreachable)."""
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:
@@ -174,6 +176,7 @@ def remove_quietly(api: Any, cid: str) -> bool:
 
 
 def _gone(api: Any, cid: str, wait_s: float = 5.0) -> bool:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     deadline = time.monotonic() + wait_s
@@ -203,6 +206,7 @@ def fate(api: Any, cid: str, since: float) -> tuple[Fate, str]:
     """Why a container's PID 1 went away during a job, as far as the daemon can tell: ``oom`` (the memory limit),
     ``crashed`` (anything else: nothing outside the job touches a busy container, so it is the job's doing), or
     ``error`` when the daemon itself is gone or the container still runs (the stream broke, not the runner)."""
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ from codeassist.errors import InputError
 from . import channel, recipes
 from .containers import ContainerSpec, Fate, attach, fate, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, daemon_url, describe, is_connection_error
-from .execjob import JobOutcome, SetupFailed, run_job
-from .pool import Pool, PoolError
+from .execjob import CANCELLED, JobOutcome, SetupFailed, run_job
+from .pool import Pool, PoolError, _creation_reason
 from .snapshot import Snapshot
 from .types import Limits, RunResult, SandboxConfig, SandboxHealth
 
@@ -114,20 +114,31 @@ class Sandbox:
     def pool_stats(self) -> dict[str, int]:
         return self._pool.stats()
 
-    def run(self, files: Files, command: Sequence[str], limits: Limits | None = None) -> RunResult:
-        """Run ``command`` (argv, no shell) in /work holding ``files``; never raises for Docker trouble."""
+    def run(
+        self,
+        files: Files,
+        command: Sequence[str],
+        limits: Limits | None = None,
+        *,
+        cancel: Callable[[], bool] | None = None,
+    ) -> RunResult:
+        """Run ``command`` (argv, no shell) in /work holding ``files``; never raises for Docker trouble. ``cancel``
+        is polled while the job runs: once it is true the job is killed and the result is status ``error`` with
+        reason ``"cancelled by the caller"`` (nothing was checked)."""
         limits = limits or self.config.limits
         argv = _check_command(command)
         snap = self._snapshot(files, limits)
         if self._closed:
             return self._error("sandbox is closed", 0.0)
+        if cancel is not None and cancel():
+            return self._error(CANCELLED, 0.0)
         start = time.monotonic()
         pooled = self.config.pool_size > 0 and limits.container_key() == self.config.limits.container_key()
         for attempt in range(2):  # one retry when the container vanished before the job started (daemon restart)
             try:
                 self._prepare()
                 run = self._run_pooled if pooled else self._run_oneshot
-                outcome = run(snap, argv, limits)
+                outcome = run(snap, argv, limits, cancel)
             except (DockerUnavailable, PoolError) as exc:
                 self._sweep_needed = True
                 return self._error(str(exc), time.monotonic() - start)
@@ -199,20 +210,22 @@ class Sandbox:
                 self._conn.invalidate(api)
                 raise DockerUnavailable(describe(exc)) from exc
 
-    def _run_pooled(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
+    def _run_pooled(
+        self, snap: Snapshot, argv: list[str], limits: Limits, cancel: Callable[[], bool] | None
+    ) -> JobOutcome:
         worker = self._pool.acquire(self.config.acquire_timeout_s)
         reusable = False
         try:
             api = self._conn.api()
             if worker.chan is not None:
                 since = time.time()
-                outcome = channel.run_job(worker.chan, snap.tar, argv, limits)
+                outcome = channel.run_job(worker.chan, snap.tar, argv, limits, cancel)
                 if outcome.runner_lost:
                     outcome = self._lost_runner(api, worker.cid, since, outcome)
             else:
-                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user)
+                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user, cancel)
             reusable = outcome.reusable
-            if not reusable and outcome.status in ("timeout", "output_limit"):
+            if not reusable and (outcome.status in ("timeout", "output_limit") or outcome.reason == CANCELLED):
                 # The job may still be running (the host's hard deadline, exec mode): stop it now; removal and
                 # replacement happen in the background. A runner that killed the job itself keeps its container.
                 _kill(api, worker.cid)
@@ -235,7 +248,9 @@ class Sandbox:
             self._sweep_needed = True
         return dataclasses.replace(outcome, status=status, reason=f"{why} ({outcome.reason})")
 
-    def _run_oneshot(self, snap: Snapshot, argv: list[str], limits: Limits) -> JobOutcome:
+    def _run_oneshot(
+        self, snap: Snapshot, argv: list[str], limits: Limits, cancel: Callable[[], bool] | None
+    ) -> JobOutcome:
         api = self._conn.api()
         spec = ContainerSpec(self.image, limits, self.config.user)
         lifeline: socket.socket | None = None
@@ -249,11 +264,9 @@ class Sandbox:
             if is_connection_error(exc):
                 self._conn.invalidate()
                 raise DockerUnavailable(describe(exc)) from exc
-            from .pool import _creation_reason
-
             raise PoolError(_creation_reason(exc, self.image)) from exc
         try:
-            return run_job(api, cid, snap.tar, argv, limits, self.config.user)
+            return run_job(api, cid, snap.tar, argv, limits, self.config.user, cancel)
         finally:
             remove_quietly(api, cid)  # synchronous: a one-shot container must not outlive its run
             lifeline.close()
@@ -277,6 +290,7 @@ def _check_command(command: Sequence[str]) -> list[str]:
 
 
 def _probe(conn: DockerConn, image: str) -> SandboxHealth:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:

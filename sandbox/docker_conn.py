@@ -49,6 +49,7 @@ def describe(exc: BaseException) -> str:
 
 
 def is_connection_error(exc: BaseException) -> bool:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
     import requests.exceptions
 
@@ -74,6 +75,7 @@ class DockerConn:
             if self._api is not None:
                 return self._api
             try:
+                # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
                 import docker
             except ImportError as exc:  # pragma: no cover - docker is a hard dependency
                 raise DockerUnavailable("the 'docker' Python package is not installed") from exc

@@ -20,6 +20,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,12 @@ PREAMBLE = (
     'exec "$@"'
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
+
+
+# The reason of a job stopped because its caller gave up (a newer request superseded it): status "error", since the
+# code was not checked, and the container is killed like after a timeout.
+CANCELLED = "cancelled by the caller"
+CANCEL_POLL_S = 0.1  # how often a running job checks its caller's cancel flag
 
 
 class SetupFailed(Exception):
@@ -151,8 +158,17 @@ class _Streams:
         return JobOutcome(status, code, bytes(self.out.buf), bytes(self.err.buf), truncated, reason, reusable)
 
 
-def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, user: str) -> JobOutcome:
-    """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started."""
+def run_job(
+    api: Any,
+    cid: str,
+    tar: bytes,
+    command: list[str],
+    limits: Limits,
+    user: str,
+    cancel: Callable[[], bool] | None = None,
+) -> JobOutcome:
+    """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started. When
+    ``cancel()`` turns true the job is abandoned (status error, reason :data:`CANCELLED`; the caller kills it)."""
     try:
         eid = api.exec_create(
             cid,
@@ -169,7 +185,7 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
         raise SetupFailed(str(exc)) from exc
     streams = _Streams(_Tail(limits.tail_bytes), _Tail(limits.tail_bytes), limits.output_bytes)
     try:
-        verdict = _converse(sock, tar, limits, streams)
+        verdict = _converse(sock, tar, limits, streams, cancel)
     finally:
         with contextlib.suppress(OSError):
             sock.close()
@@ -179,8 +195,11 @@ def run_job(api: Any, cid: str, tar: bytes, command: list[str], limits: Limits, 
     return _judge(api, cid, eid, user, limits, streams)
 
 
-def _converse(sock: socket.socket, tar: bytes, limits: Limits, streams: _Streams) -> tuple[Status, str] | None:
-    """Send the tar down the exec's stdin and read its output until it ends; a verdict when a limit is hit first."""
+def _converse(
+    sock: socket.socket, tar: bytes, limits: Limits, streams: _Streams, cancel: Callable[[], bool] | None
+) -> tuple[Status, str] | None:
+    """Send the tar down the exec's stdin and read its output until it ends; a verdict when a limit is hit (or the
+    caller cancels) first."""
     deadline = time.monotonic() + limits.timeout_s
     pending = memoryview(tar)
     wrote_eof = False
@@ -193,7 +212,10 @@ def _converse(sock: socket.socket, tar: bytes, limits: Limits, streams: _Streams
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "timeout", f"wall-clock limit of {limits.timeout_s:g}s exceeded; container killed"
-        rlist, wlist, _ = select.select([sock], [sock] if pending else [], [], min(remaining, 0.5))
+        if cancel is not None and cancel():
+            return "error", CANCELLED
+        poll = min(remaining, 0.5 if cancel is None else CANCEL_POLL_S)
+        rlist, wlist, _ = select.select([sock], [sock] if pending else [], [], poll)
         if wlist and pending:
             try:
                 sent = sock.send(pending[:65536])

@@ -256,6 +256,7 @@ class Pool:
 
 
 def _creation_reason(exc: BaseException, image: str) -> str:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     if isinstance(exc, docker.errors.ImageNotFound) or (

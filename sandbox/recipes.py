@@ -94,6 +94,7 @@ class BuildResult:
 
 
 def image_exists(api: Any, image: str) -> bool:
+    # docker (with requests) is imported only once Docker is used: `import codeassist.sandbox` stays cheap
     import docker.errors
 
     try:

@@ -17,23 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from codeassist.errors import InputError
+from codeassist.walk import SKIP_DIRS, walk
 
-# Never copied out of a workspace: repository metadata, virtual envs and caches (big, and none of the job's business).
-DEFAULT_EXCLUDES: frozenset[str] = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".venv",
-        "venv",
-        "node_modules",
-        "__pycache__",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".tox",
-    }
-)
+# Never copied out of a workspace: the project walker's skip list (repository metadata, virtual envs, caches, build
+# output), so the sandbox sees the files test discovery saw.
+DEFAULT_EXCLUDES: frozenset[str] = SKIP_DIRS
 JOB_UID = 65534
 
 
@@ -71,28 +59,25 @@ class Snapshot:
         base = Path(root)
         if not base.is_dir():
             raise InputError(f"sandbox: {str(base)!r} is not a directory")
-        skip = frozenset(excludes)
         entries: list[tuple[str, bytes, int]] = []
         nlinks: list[int] = []
         keys: list[tuple[int, int]] = []
         total = 0
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in skip and not (Path(dirpath) / d).is_symlink())
-            for fname in sorted(filenames):
-                if fname in skip:
-                    continue
-                path = Path(dirpath) / fname
-                got = _read_regular(path, None if max_bytes is None else max_bytes - total)
-                if got is None:
-                    continue  # symlinks, sockets, fifos, devices: never followed, never copied
-                data, st = got
-                total += len(data)
-                if max_bytes is not None and total > max_bytes:
-                    raise InputError(f"sandbox: {base} holds more than {max_bytes} bytes of files")
-                mode = 0o755 if st.st_mode & 0o111 else 0o644
-                entries.append((path.relative_to(base).as_posix(), data, mode))
-                nlinks.append(st.st_nlink)
-                keys.append((st.st_dev, st.st_ino))
+        # the shared project walker lists the regular files (symlinks, sockets, fifos, devices: never followed);
+        # each is then read through one descriptor that refuses a file swapped for a link or a pipe since
+        for entry in walk(base, skip=excludes):
+            path = Path(entry.path)
+            got = _read_regular(path, None if max_bytes is None else max_bytes - total)
+            if got is None:
+                continue
+            data, st = got
+            total += len(data)
+            if max_bytes is not None and total > max_bytes:
+                raise InputError(f"sandbox: {base} holds more than {max_bytes} bytes of files")
+            mode = 0o755 if st.st_mode & 0o111 else 0o644
+            entries.append((entry.rel, data, mode))
+            nlinks.append(st.st_nlink)
+            keys.append((st.st_dev, st.st_ino))
         leaving = _outside_links(nlinks, keys)
         skipped = tuple(
             f"{entries[i][0]}: not copied, a hard link to a file with links outside the folder" for i in leaving

@@ -16,10 +16,10 @@ from typing import Any
 
 import tomllib
 
-from codeassist.documents import LANGUAGE_BY_EXTENSION
+from codeassist.api import LANGUAGE_NAMES
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
-SUPPORTED_LANGUAGES = tuple(sorted(set(LANGUAGE_BY_EXTENSION.values())))
+SUPPORTED_LANGUAGES = LANGUAGE_NAMES
 
 # Editors (VS Code especially) spell settings in camelCase; accept both.
 ALIASES = {

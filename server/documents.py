@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from codeassist.documents import language_for_path
+from codeassist.api import language_of
 from codeassist.errors import InputError
 
 from .chunked import ChunkedText
@@ -21,20 +21,6 @@ from .convert import UTF16, Pos, apply_edit, remember
 from .lineindex import LineIndex
 
 log = logging.getLogger("codeassist.server")
-
-# LSP languageId -> our language names, for files whose extension says nothing (untitled buffers).
-LANGUAGE_IDS = {
-    "python": "python",
-    "javascript": "javascript",
-    "javascriptreact": "javascript",
-    "typescript": "typescript",
-    "typescriptreact": "tsx",
-    "go": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "cpp": "cpp",
-}
 
 
 def materialized(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -91,7 +77,7 @@ class Document:
 
     @property
     def language(self) -> str | None:
-        return language_for_path(self.path or self.uri) or LANGUAGE_IDS.get(self.language_id)
+        return language_of(self.path or self.uri, self.language_id)
 
     @property
     def text(self) -> str:
@@ -182,6 +168,11 @@ class DocumentStore:
                 "(didChange without a range) or reopen it"
             )
         return doc
+
+    def documents(self) -> list[Document]:
+        """The open documents (a copy: safe to iterate from another thread)."""
+        with self._lock:
+            return list(self._docs.values())
 
     def __len__(self) -> int:
         return len(self._docs)

@@ -1,12 +1,14 @@
-"""LSP handlers: each validates, delegates to a :class:`~codeassist.server.app.CodeassistServer` method, and
-translates errors (bad input → ``InvalidParams``, a failure we can explain → ``RequestFailed``)."""
+"""LSP handlers: each validates, delegates to one concern module over the engine's services, and translates errors
+(bad input → ``InvalidParams``, a failure we can explain → ``RequestFailed``). A handler is a few lines; the logic
+lives in ``lifecycle.py``, ``completion.py``, ``code_actions.py``, ``status.py`` and the engine.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lsprotocol import types
@@ -14,12 +16,20 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from codeassist.errors import CodeassistError, InputError
 
-from . import items
-from .app import CMD_DEBUG_DOCUMENT, CMD_DEBUG_STATS, CMD_EXPLAIN, CodeassistServer, RequestFailed, ServeOptions
+from . import code_actions, completion, items
+from .app import CodeassistServer, RequestFailed, ServeOptions
 from .config import section_of
 from .documents import path_of
+from .lifecycle import pull_settings
 
 log = logging.getLogger("codeassist.server")
+
+CMD_EXPLAIN = "codeassist.explain"
+CMD_DEBUG_STATS = "codeassist.debugStats"
+CMD_DEBUG_DOCUMENT = "codeassist.debugDocument"
+CODE_ACTION_OPTIONS = types.CodeActionOptions(
+    code_action_kinds=[types.CodeActionKind.QuickFix, items.EXPLAIN_KIND], resolve_provider=True
+)
 
 
 @contextlib.contextmanager
@@ -42,165 +52,166 @@ def _range_arg(value: Any) -> types.Range:
         raise JsonRpcInvalidParams(f"expected an LSP Range, got {value!r}") from None
 
 
+# -- lifecycle ------------------------------------------------------------------------------------------------------
+
+
+def initialize(ls: CodeassistServer, params: types.InitializeParams) -> None:
+    ls.loop = asyncio.get_running_loop()
+    root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
+    ls.root = path_of(root) if root else None
+    if params.initialization_options is not None:
+        ls.settings_layers.set("init", section_of(params.initialization_options))
+    ls.settings, ls.startup_errors = ls.settings_layers.compute(ls.root)
+
+
+def initialized(ls: CodeassistServer, params: types.InitializedParams) -> None:
+    ls.docs.encoding = ls.encoding
+    for message in ls.startup_errors:
+        ls.show(f"codeassist: {message}")
+    log.info("codeassist %s serving (root %s, position encoding %s)", ls.version, ls.root, ls.encoding)
+    ls.host.start()
+
+
+def shutdown(ls: CodeassistServer, params: None) -> None:
+    ls.host.shutdown()
+
+
+async def did_change_configuration(ls: CodeassistServer, params: types.DidChangeConfigurationParams) -> None:
+    raw = section_of(params.settings)
+    if raw is None or raw == {}:  # the client wants us to pull our section
+        raw = await pull_settings(ls)
+    if raw is not None:
+        ls.host.client_settings(raw)
+
+
+# -- documents ------------------------------------------------------------------------------------------------------
+
+
+def did_open(ls: CodeassistServer, params: types.DidOpenTextDocumentParams) -> None:
+    doc = ls.docs.open(params.text_document)
+    ls.doc_events.add("document_opened", doc.path or doc.uri, doc.text, doc.language)
+
+
+def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) -> None:
+    doc = ls.docs.change(params)
+    if doc is None:
+        log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
+        return
+    ls.doc_events.add("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
+
+
+def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) -> None:
+    doc = ls.docs.close(params.text_document.uri)
+    if doc is not None:
+        ls.worker.cancel_key(doc.uri)  # its completion, wherever it is (debounce, generation, sandbox check)
+        ls.doc_events.add("document_closed", doc.path or doc.uri)
+
+
+# -- completion -----------------------------------------------------------------------------------------------------
+
+
+async def inline_completion(ls: CodeassistServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    with lsp_errors():
+        prep = completion.prepare(ls, params.text_document.uri, params.position)
+        done = await completion.complete(ls, prep) if prep is not None else None
+    if prep is None or done is None:
+        return types.InlineCompletionList(items=[])
+    text, insert_at = done
+    return items.inline_items(prep.text, insert_at, prep.cursor, text, ls.encoding)
+
+
+async def completion_fallback(ls: CodeassistServer, params: types.CompletionParams) -> types.CompletionList:
+    with lsp_errors():
+        prep = completion.prepare(ls, params.text_document.uri, params.position)
+        done = await completion.complete(ls, prep) if prep is not None else None
+    if prep is None or done is None:
+        return types.CompletionList(is_incomplete=True, items=[])
+    return items.completion_list(prep.text, prep.cursor, done[0], ls.encoding)
+
+
+# -- code actions ---------------------------------------------------------------------------------------------------
+
+
+async def code_action(ls: CodeassistServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    with lsp_errors():
+        doc, _text, a, b = code_actions.selection(ls, params.text_document.uri, params.range)
+        if not ls.host.ready or not ls.settings.language_enabled(doc.language):
+            return []
+        only = [str(o) for o in params.context.only or []]
+        resolvable = ls.client_supports("text_document.code_action.resolve_support")
+        actions = []
+        if a < b and _wanted(items.EXPLAIN_KIND, only):
+            actions.append(items.explain_action(doc.uri, params.range, resolvable))
+        if _wanted(types.CodeActionKind.QuickFix, only):
+            fixes = code_actions.fix_actions(doc, params.range, list(params.context.diagnostics))
+            if fixes and not resolvable:
+                fixes = [await code_actions.resolve_fix(ls, fixes[0])]  # no resolve: generate eagerly (slow)
+            actions += fixes
+        return actions
+
+
+def _wanted(kind: str, only: list[str]) -> bool:
+    return not only or any(kind == o or kind.startswith(f"{o}.") for o in only)
+
+
+async def code_action_resolve(ls: CodeassistServer, action: types.CodeAction) -> types.CodeAction:
+    with lsp_errors():
+        if isinstance(action.data, dict) and isinstance(action.data.get("explain"), dict):
+            target = action.data["explain"]
+            action.command = items.explain_command(str(target.get("uri")), _range_arg(target.get("range")))
+            return action
+        return await code_actions.resolve_fix(ls, action)
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
+
+
+async def explain(ls: CodeassistServer, *args: Any) -> str:
+    if len(args) < 2 or not isinstance(args[0], str):
+        raise JsonRpcInvalidParams(f"{CMD_EXPLAIN} expects [uri, range, options?], got {list(args)!r}")
+    options = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+    with lsp_errors():
+        return await code_actions.explain(ls, args[0], _range_arg(args[1]), bool(options.get("showDocument", True)))
+
+
+def debug_stats(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
+    return ls.status.debug_stats()
+
+
+def debug_document(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
+    """The server's copy of a document (to check sync against the client's)."""
+    if not args or not isinstance(args[0], str):
+        raise JsonRpcInvalidParams(f"{CMD_DEBUG_DOCUMENT} expects [uri]")
+    with lsp_errors():
+        doc = ls.docs.get(args[0])
+    return {"uri": doc.uri, "version": doc.version, "text": doc.text, "language": doc.language}
+
+
+FEATURES: tuple[tuple[str, Callable[..., Any], Any], ...] = (
+    (types.INITIALIZE, initialize, None),
+    (types.INITIALIZED, initialized, None),
+    (types.SHUTDOWN, shutdown, None),
+    (types.WORKSPACE_DID_CHANGE_CONFIGURATION, did_change_configuration, None),
+    (types.TEXT_DOCUMENT_DID_OPEN, did_open, None),
+    (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
+    (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
+    (types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion, types.InlineCompletionOptions()),
+    (types.TEXT_DOCUMENT_COMPLETION, completion_fallback, types.CompletionOptions(resolve_provider=False)),
+    (types.TEXT_DOCUMENT_CODE_ACTION, code_action, CODE_ACTION_OPTIONS),
+    (types.CODE_ACTION_RESOLVE, code_action_resolve, None),
+)
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    (CMD_EXPLAIN, explain),
+    (CMD_DEBUG_STATS, debug_stats),
+    (CMD_DEBUG_DOCUMENT, debug_document),
+)
+
+
 def create_server(options: ServeOptions | None = None) -> CodeassistServer:
+    """A server with every handler registered (pygls passes the server as the first argument: ``ls``)."""
     ls = CodeassistServer(options)
-
-    # -- lifecycle ----------------------------------------------------------------------------------------------------
-
-    @ls.feature(types.INITIALIZE)
-    def initialize(params: types.InitializeParams) -> None:
-        ls.loop = asyncio.get_running_loop()
-        root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
-        ls.root = path_of(root) if root else None
-        if params.initialization_options is not None:
-            ls._layers["init"] = section_of(params.initialization_options)
-        ls.settings, ls._startup_errors = ls.compute_settings()
-
-    @ls.feature(types.INITIALIZED)
-    def initialized(params: types.InitializedParams) -> None:
-        ls.docs.encoding = ls.encoding
-        for message in ls._startup_errors:
-            ls.show(f"codeassist: {message}")
-        log.info("codeassist %s serving (root %s, position encoding %s)", ls.version, ls.root, ls.encoding)
-        ls.check_sandbox()
-        ls.start_load()
-
-    @ls.feature(types.SHUTDOWN)
-    def shutdown(params: None) -> None:
-        ls.shutdown_worker()
-
-    # -- documents ----------------------------------------------------------------------------------------------------
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        doc = ls.docs.open(params.text_document)
-        ls.doc_event("document_opened", doc.path or doc.uri, doc.text, doc.language)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        doc = ls.docs.change(params)
-        if doc is None:
-            log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
-            return
-        ls.doc_event("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(params: types.DidCloseTextDocumentParams) -> None:
-        doc = ls.docs.close(params.text_document.uri)
-        if doc is not None:
-            ls.worker.cancel_key(doc.uri)
-            ls.doc_event("document_closed", doc.path or doc.uri)
-
-    # -- completion ---------------------------------------------------------------------------------------------------
-
-    @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        with lsp_errors():
-            prep = ls.prepare(params.text_document.uri, params.position)
-            if not ls.wants_completion(prep):
-                return types.InlineCompletionList(items=[])
-            done = await ls.complete(prep)
-        if done is None:
-            return types.InlineCompletionList(items=[])
-        result, insert_at = done
-        return items.inline_items(prep.text, insert_at, prep.cursor, result.text, ls.encoding)
-
-    @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
-    async def completion(params: types.CompletionParams) -> types.CompletionList:
-        with lsp_errors():
-            prep = ls.prepare(params.text_document.uri, params.position)
-            if not ls.wants_completion(prep):
-                return types.CompletionList(is_incomplete=True, items=[])
-            done = await ls.complete(prep)
-        if done is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        result, _insert_at = done
-        return items.completion_list(prep.text, prep.cursor, result.text, ls.encoding)
-
-    # -- code actions -------------------------------------------------------------------------------------------------
-
-    @ls.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.QuickFix, items.EXPLAIN_KIND], resolve_provider=True
-        ),
-    )
-    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
-        with lsp_errors():
-            doc, _text, a, b = ls.selection(params.text_document.uri, params.range)
-            if not ls.ready or not ls.settings.language_enabled(doc.language):
-                return []
-            only = params.context.only
-
-            def wanted(kind: str) -> bool:
-                return not only or any(kind == str(o) or kind.startswith(f"{o}.") for o in only)
-
-            actions: list[types.CodeAction] = []
-            resolvable = ls.client_supports("text_document.code_action.resolve_support")
-            if a < b and wanted(items.EXPLAIN_KIND):
-                actions.append(items.explain_action(doc.uri, params.range, resolvable))
-            if wanted(types.CodeActionKind.QuickFix):
-                fixes = ls.fix_actions(doc, params.range, list(params.context.diagnostics))
-                if fixes and not resolvable:
-                    fixes = [await ls.resolve_fix(f) for f in fixes[:1]]  # no resolve: generate eagerly (slow)
-                actions += fixes
-            return actions
-
-    @ls.feature(types.CODE_ACTION_RESOLVE)
-    async def code_action_resolve(action: types.CodeAction) -> types.CodeAction:
-        with lsp_errors():
-            if isinstance(action.data, dict) and isinstance(action.data.get("explain"), dict):
-                target = action.data["explain"]
-                action.command = items.explain_command(str(target.get("uri")), _range_arg(target.get("range")))
-                return action
-            return await ls.resolve_fix(action)
-
-    # -- commands -----------------------------------------------------------------------------------------------------
-
-    @ls.command(CMD_EXPLAIN)
-    async def explain(*args: Any) -> str:
-        if len(args) < 2 or not isinstance(args[0], str):
-            raise JsonRpcInvalidParams(f"{CMD_EXPLAIN} expects [uri, range, options?], got {list(args)!r}")
-        options = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
-        with lsp_errors():
-            return await ls.explain(args[0], _range_arg(args[1]), bool(options.get("showDocument", True)))
-
-    @ls.command(CMD_DEBUG_STATS)
-    def debug_stats(*args: Any) -> dict[str, Any]:
-        return ls.debug_stats()
-
-    @ls.command(CMD_DEBUG_DOCUMENT)
-    def debug_document(*args: Any) -> dict[str, Any]:
-        """The server's copy of a document (to check sync against the client's)."""
-        if not args or not isinstance(args[0], str):
-            raise JsonRpcInvalidParams(f"{CMD_DEBUG_DOCUMENT} expects [uri]")
-        with lsp_errors():
-            doc = ls.docs.get(args[0])
-        return {"uri": doc.uri, "version": doc.version, "text": doc.text, "language": doc.language}
-
-    # -- configuration ------------------------------------------------------------------------------------------------
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
-        raw = section_of(params.settings)
-        if raw is None or raw == {}:
-            if not ls.client_supports("workspace.configuration"):
-                return
-            try:
-                got = await ls.workspace_configuration_async(
-                    types.ConfigurationParams(items=[types.ConfigurationItem(section="codeassist")])
-                )
-            except Exception as exc:
-                log.warning("workspace/configuration failed: %s", exc)
-                return
-            raw = got[0] if got else None
-            if raw is None:
-                return
-        ls._layers["client"] = raw
-        settings, errors = ls.compute_settings()
-        for message in errors:
-            if message.startswith("workspace/didChangeConfiguration"):
-                ls.show(f"codeassist: {message}")
-        ls.apply_settings(settings)
-
+    for method, handler, feature_options in FEATURES:
+        ls.feature(method, feature_options)(handler)
+    for name, command in COMMANDS:
+        ls.command(name)(command)
     return ls

@@ -6,7 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from codeassist.actions import FixCandidate, Problem
+from codeassist.api import Problem
 
 from .convert import UTF16, Pos, lsp_line_starts, offset_of, position_of, width
 
@@ -98,16 +98,27 @@ def fix_title(problem: Problem, verification: str) -> str:
     return f"codeassist: Fix “{message}” ({verification})"
 
 
-def fix_edit(uri: str, text: str, candidate: FixCandidate, encoding: str = UTF16) -> types.WorkspaceEdit:
-    """Replace whole lines start..end (content only, keeping the last line's terminator) with the candidate,
-    written with the document's own line ending."""
-    starts = lsp_line_starts(text)
-    end_line = min(candidate.end_line, len(starts) - 1)
-    end_off = offset_of(text, Pos(end_line, 10**9), encoding, strict=False, starts=starts)
-    end_char = width(text[starts[end_line] : end_off], encoding)
+def fix_edit(uri: str, text: str, new_text: str, encoding: str = UTF16) -> types.WorkspaceEdit:
+    """The smallest whole-line edit turning ``text`` (the document, any line endings) into ``new_text`` (``\n``
+    line endings, as the services produce): the changed lines only, written with the document's own line ending."""
     eol = "\r\n" if "\r\n" in text else "\n"
-    new_text = candidate.replacement.replace("\r\n", "\n").replace("\n", eol)
-    rng = types.Range(
-        types.Position(line=candidate.start_line, character=0), types.Position(line=end_line, character=end_char)
-    )
-    return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=new_text)]})
+    old_lines, new_lines = text.replace("\r\n", "\n").split("\n"), new_text.split("\n")
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    limit = min(len(old_lines), len(new_lines)) - head
+    while tail < limit and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    old_end, middle = len(old_lines) - tail, new_lines[head : len(new_lines) - tail]
+    starts = lsp_line_starts(text)
+    if old_end < len(old_lines):  # replace lines head..old_end-1 with their terminators
+        end = types.Position(line=old_end, character=0)
+        replacement = "".join(line + eol for line in middle)
+    else:  # the change reaches the last line, which has no terminator
+        last = len(starts) - 1
+        end_off = offset_of(text, Pos(last, 10**9), encoding, strict=False, starts=starts)
+        end = types.Position(line=last, character=width(text[starts[last] : end_off], encoding))
+        replacement = eol.join(middle)
+    rng = types.Range(types.Position(line=head, character=0), end)
+    return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=replacement)]})

@@ -18,6 +18,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from cattrs import transform_error
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol
@@ -46,8 +47,6 @@ def _reason(exc: BaseException) -> str:
     if cause is None:
         return str(exc)
     try:
-        from cattrs import transform_error
-
         details = transform_error(cause, path="params")
         return "; ".join(details[:5]) or str(cause)
     except Exception:

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+import platformdirs
+
 from codeassist.errors import InputError
 
 KINDS = ("line", "multiline", "token")
@@ -105,6 +107,7 @@ class _Bar:
 
 
 def _repo(args: argparse.Namespace) -> int:
+    # the bench machinery (sandbox client, LSP client) loads only when the command runs: `codeassist --help` stays fast
     from codeassist.repobench.infill import InfillOptions
     from codeassist.repobench.run import RepoRun, System, bench_repo
 
@@ -115,8 +118,6 @@ def _repo(args: argparse.Namespace) -> int:
         raise InputError("--holes and --jobs must be at least 1")
     out = args.out
     if out is None:
-        import platformdirs
-
         tag = hashlib.sha256(path.encode()).hexdigest()[:8]
         out = os.path.join(
             platformdirs.user_cache_dir("codeassist"), "bench", "runs", f"{os.path.basename(path)}-{tag}"
@@ -135,7 +136,7 @@ def _repo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        from codeassist.repobench.report import markdown
+        from codeassist.repobench.report import markdown  # with the rest of the bench machinery: only when run
 
         print(markdown(summary))
         print(f"Rows, report.json and report.md: {out}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeassist.cli.validate import MAX_THREADS, N_CTX_RANGE, int_in
-from codeassist.engine import Engine, EngineConfig
 from codeassist.errors import InputError
+
+if TYPE_CHECKING:
+    from codeassist.engine import Engine
 
 
 def parse_location(spec: str) -> tuple[str, int, int]:
@@ -37,6 +39,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_from_args(args: argparse.Namespace, **overrides: Any) -> Engine:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.engine import Engine, EngineConfig
+
     config = EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx, **overrides)
     return Engine(config)
 

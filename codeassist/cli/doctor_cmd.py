@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from codeassist.cli.common import add_model_options, print_json
-from codeassist.engine import CompletionRequest, Engine, EngineConfig
 from codeassist.errors import CodeassistError
 from codeassist.models import registry
 
@@ -46,6 +45,7 @@ def _timed(name: str, fn: Callable[[], tuple[bool, str]]) -> Check:
 
 
 def build_check() -> tuple[bool, str]:
+    # importing llama_cpp (its native library) is what this check checks
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode()
@@ -60,6 +60,7 @@ def build_check() -> tuple[bool, str]:
 
 def sandbox_check() -> tuple[bool, str]:
     try:
+        # the Docker client is imported only when the doctor checks the sandbox
         from codeassist.sandbox import health
     except ImportError as exc:
         return False, f"sandbox unavailable: {exc}"
@@ -88,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
         return True, registry.resolve(spec)
 
     checks.append(_timed("model", model_check))
-
     checks.append(_timed("llama.cpp build", build_check))
+
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.engine import CompletionRequest, Engine, EngineConfig
 
     engine = Engine(EngineConfig(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx))
 

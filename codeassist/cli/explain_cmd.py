@@ -34,7 +34,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeassist.documents import language_for_path, read_text_file
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.context.languages import language_for_path
+    from codeassist.documents import read_text_file
     from codeassist.explainer import stream_explain
 
     path, start, end = parse_span(args.location)

@@ -57,9 +57,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.documents import read_text_file
     from codeassist.edits import atomic_write
-    from codeassist.fixer import FixConfig, Fixer, locate
+    from codeassist.fix_target import locate
+    from codeassist.fixer import FixConfig, Fixer
     from codeassist.verify import Verifier, make_sandbox
 
     path, line = parse_path_line(args.location)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, print_json
@@ -52,6 +53,7 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.refactor import RefactorPlan, expand
 
     if args.undo:
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, plan: RefactorPlan) -> RefactorReport:
     """Run the plan with a sandbox (closed on every way out, Ctrl-C and SIGTERM included) and a model loaded only
     when some file still needs a proposal."""
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.engine import Engine
     from codeassist.fixer import Fixer
     from codeassist.refactor import FileResult, Refactorer, default_fix_config
@@ -120,10 +123,9 @@ def _run(args: argparse.Namespace, plan: RefactorPlan) -> RefactorReport:
 
 
 def _undo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.batches import undo
-    from codeassist.edits import find_root
+    from codeassist.project import find_root
 
     root = find_root(args.paths[0] if args.paths else Path.cwd())
     res = undo(root, force=args.force)
@@ -138,6 +140,7 @@ def _undo(args: argparse.Namespace) -> int:
 
 
 def _warn_without_git(plan: RefactorPlan) -> None:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.edits import git_dirty
 
     if git_dirty(plan.root, plan.files) is None:
@@ -149,6 +152,7 @@ def _warn_without_git(plan: RefactorPlan) -> None:
 
 
 def _interrupted_hint(plan: RefactorPlan) -> None:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.batches import pending
 
     if pending(plan.root) is not None:
@@ -164,6 +168,7 @@ def _interrupted_hint(plan: RefactorPlan) -> None:
 def _remove_orphan_containers() -> None:
     """Remove sandbox containers left by a killed run (SIGKILL skips every cleanup): a resume that only finishes
     writing files never starts the sandbox, which would otherwise do it on first use."""
+    # lazy: Docker's client is imported only when a refactor runs
     try:
         from codeassist.sandbox.containers import remove_orphans
         from codeassist.sandbox.docker_conn import DockerConn

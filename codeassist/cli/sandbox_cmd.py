@@ -67,12 +67,14 @@ def register(subparsers: Any) -> None:
 
 
 def _config(args: argparse.Namespace, **extra: Any) -> Any:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import SandboxConfig, config_from_env
 
     return config_from_env(SandboxConfig(recipe=args.recipe, image=args.image, **extra))
 
 
 def _api() -> Any:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox.docker_conn import DockerConn, DockerUnavailable
 
     try:
@@ -86,6 +88,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import recipes
 
     cfg = _config(args)
@@ -108,6 +111,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import health
     from codeassist.sandbox.containers import LABEL, LABEL_OWNER, list_sandbox_containers
 
@@ -142,6 +146,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import recipes
     from codeassist.sandbox.containers import remove_orphans
 
@@ -189,6 +194,7 @@ def refuse_pseudo_filesystem(path: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.sandbox import Limits, Sandbox
 
     cmd = list(args.cmd)

@@ -1,8 +1,11 @@
-"""Languages we understand with tree-sitter, and the per-language facts the rest of the engine needs.
+"""The language registry: every language we understand with tree-sitter, and the per-language facts the rest of the
+code needs (file extensions, LSP language ids, grammar, comment syntax, scope/import node types, top-level stop
+words), plus the cached grammars, parsers and queries.
 
-Why one table: parsing, the symbol index, prompt comments, stop patterns and the syntax gate all need to agree on
-what "Python" means (its grammar, extensions, comment marker, block-defining node types). Anything not in the table
-is *plain text*: every feature that needs a tree quietly switches off, nothing crashes.
+Why one table: file detection (the CLI, the server's documents), parsing, the symbol index, prompt comments, stop
+patterns, the syntax checks and the server's ``languages`` setting all need to agree on what "Python" means. Every
+other table is derived from :data:`SPECS` (``tests/test_invariants.py`` checks that no other module keeps one).
+Anything not in the table is *plain text*: every feature that needs a tree quietly switches off, nothing crashes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class LanguageSpec:
     # Keywords that start a new top-level item; a multi-line completion stops before the next one at column 0.
     top_level_keywords: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    lsp_ids: tuple[str, ...] = ()  # LSP ``languageId`` values (untitled buffers say nothing through an extension)
+    display_name: str = ""  # how prompts name it ("C++")
     indent_blocks: bool = False  # Python: blocks are defined by indentation, not braces
 
 
@@ -50,7 +55,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"function_definition", "class_definition", "decorated_definition"}),
         frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
         _STRINGS_COMMENTS, ("def ", "class ", "async def ", "if __name__", "import ", "from ", "@"),
-        aliases=("py", "python3"), indent_blocks=True,
+        aliases=("py", "python3"), lsp_ids=("python",), display_name="Python", indent_blocks=True,
     ),
     LanguageSpec(
         "javascript", "tree_sitter_javascript", "language", (".js", ".mjs", ".cjs", ".jsx"), "//",
@@ -58,7 +63,7 @@ SPECS: tuple[LanguageSpec, ...] = (
                    "function_expression", "generator_function_declaration"}),
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "const ", "let ", "var ", "async function "),
-        aliases=("js", "javascriptreact", "jsx"),
+        aliases=("js", "javascriptreact", "jsx"), lsp_ids=("javascript", "javascriptreact"), display_name="JavaScript",
     ),
     LanguageSpec(
         "typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts"), "//",
@@ -68,7 +73,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "interface ", "type ", "const ",
                             "let ", "async function ", "enum "),
-        aliases=("ts",),
+        aliases=("ts",), lsp_ids=("typescript",), display_name="TypeScript",
     ),
     LanguageSpec(
         "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), "//",
@@ -77,14 +82,14 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_statement"}),
         _STRINGS_COMMENTS, ("function ", "class ", "export ", "import ", "interface ", "type ", "const ",
                             "let ", "async function ", "enum "),
-        aliases=("typescriptreact",),
+        aliases=("typescriptreact",), lsp_ids=("typescriptreact",), display_name="TypeScript (TSX)",
     ),
     LanguageSpec(
         "go", "tree_sitter_go", "language", (".go",), "//",
         frozenset({"function_declaration", "method_declaration", "type_declaration", "func_literal"}),
         frozenset({"import_declaration", "package_clause"}),
         _STRINGS_COMMENTS, ("func ", "type ", "var ", "const ", "import ", "package "),
-        aliases=("golang",),
+        aliases=("golang",), lsp_ids=("go",), display_name="Go",
     ),
     LanguageSpec(
         "rust", "tree_sitter_rust", "language", (".rs",), "//",
@@ -93,7 +98,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"use_declaration", "extern_crate_declaration"}),
         _STRINGS_COMMENTS, ("fn ", "pub ", "impl ", "struct ", "enum ", "trait ", "mod ", "use ", "#[", "const ",
                             "static ", "type "),
-        aliases=("rs",),
+        aliases=("rs",), lsp_ids=("rust",), display_name="Rust",
     ),
     LanguageSpec(
         "java", "tree_sitter_java", "language", (".java",), "//",
@@ -102,6 +107,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"import_declaration", "package_declaration"}),
         _STRINGS_COMMENTS, ("public ", "private ", "protected ", "class ", "interface ", "import ", "package ",
                             "@"),
+        lsp_ids=("java",), display_name="Java",
     ),
     LanguageSpec(
         "c", "tree_sitter_c", "language", (".c", ".h"), "//",
@@ -109,6 +115,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         frozenset({"preproc_include"}),
         _STRINGS_COMMENTS | {"system_lib_string"}, ("#include", "#define", "static ", "struct ", "typedef ",
                                                     "int ", "void ", "char ", "unsigned ", "const "),
+        lsp_ids=("c",), display_name="C",
     ),
     LanguageSpec(
         "cpp", "tree_sitter_cpp", "language", (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".h++", ".c++"), "//",
@@ -118,7 +125,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         _STRINGS_COMMENTS | {"system_lib_string", "raw_string_literal"},
         ("#include", "#define", "class ", "struct ", "namespace ", "template", "static ", "typedef ", "using ",
          "int ", "void "),
-        aliases=("c++", "cxx"),
+        aliases=("c++", "cxx"), lsp_ids=("cpp",), display_name="C++",
     ),
 )  # fmt: skip
 
@@ -128,6 +135,9 @@ for _spec in SPECS:
     for _alias in _spec.aliases:
         _BY_NAME[_alias] = _spec
 _BY_EXT: dict[str, LanguageSpec] = {ext: spec for spec in SPECS for ext in spec.extensions}
+_BY_LSP_ID: dict[str, LanguageSpec] = {lsp_id: spec for spec in SPECS for lsp_id in spec.lsp_ids}
+# Our canonical language names: what the server's ``languages`` setting accepts.
+LANGUAGE_NAMES: tuple[str, ...] = tuple(sorted(spec.name for spec in SPECS))
 
 # Line-comment markers for languages we cannot parse but can still comment snippets for.
 PLAIN_COMMENTS: dict[str, str] = {
@@ -149,6 +159,18 @@ def spec_for_path(path: str | None) -> LanguageSpec | None:
     if not path:
         return None
     return _BY_EXT.get(os.path.splitext(path)[1].lower())
+
+
+def language_for_path(path: str | None) -> str | None:
+    """Our language name for a file, by its extension; None for plain text."""
+    spec = spec_for_path(path)
+    return spec.name if spec is not None else None
+
+
+def language_of(path: str | None, lsp_id: str | None = None) -> str | None:
+    """An editor document's language: its extension first, else its LSP ``languageId`` (untitled buffers)."""
+    spec = spec_for_path(path) or (_BY_LSP_ID.get(lsp_id) if lsp_id else None)
+    return spec.name if spec is not None else None
 
 
 def resolve_spec(path: str | None, language: str | None) -> LanguageSpec | None:

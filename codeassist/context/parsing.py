@@ -10,11 +10,34 @@ Positions: the engine speaks (line, column) in code points; tree-sitter speaks U
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from tree_sitter import Node, Point, Tree
 
 from codeassist.context.languages import LanguageSpec, parser_for, resolve_spec
+
+
+@dataclass
+class ParseStats:
+    """Parses actually run, whole-file or incremental, by documents and by :mod:`codeassist.syntax` (whose cache
+    hits are free): what "parse once per candidate" is measured by (``tests/verify/test_parse_count.py``)."""
+
+    tree_sitter: int = 0
+    python: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.tree_sitter + self.python
+
+
+PARSES = ParseStats()
+_count_lock = threading.Lock()
+
+
+def count_parse(kind: str) -> None:
+    with _count_lock:
+        setattr(PARSES, kind, getattr(PARSES, kind) + 1)
 
 
 def _point_at(data: bytes, byte_offset: int) -> Point:
@@ -50,6 +73,7 @@ class Document:
         self.reparse_count = 0
         if self.spec is not None:
             self.tree = parser_for(self.spec).parse(self.data)
+            count_parse("tree_sitter")
 
     @property
     def language(self) -> str | None:
@@ -77,6 +101,7 @@ class Document:
         )  # fmt: skip
         self.tree = parser_for(self.spec).parse(new, self.tree)
         self.reparse_count += 1
+        count_parse("tree_sitter")
 
     def byte_offset(self, char_offset: int) -> int:
         return len(self.text[:char_offset].encode("utf-8"))

@@ -2,15 +2,14 @@
 
 Why: a small model guesses the signatures of functions defined in other files; showing it the definition (the
 anchors do this via LSP go-to-definition, which we cannot count on from inside a language server) fixes whole classes of
-wrong arguments. The index maps a name to its definitions; it is built once (files over a size limit and anything
-ignored by ``.gitignore`` are skipped) and updated per file when the editor reports a change.
+wrong arguments. The index maps a name to its definitions; it is built once over the workspace walker's files
+(:mod:`codeassist.walk`; files over a size limit and anything ignored by ``.gitignore`` are skipped) and updated per
+file when the editor reports a change.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import stat
 import threading
 import time
@@ -22,11 +21,7 @@ from tree_sitter import QueryCursor
 from codeassist.context.languages import LanguageSpec, parser_for, query_for, spec_for_path
 from codeassist.documents import read_regular_file
 from codeassist.errors import InputError
-
-ALWAYS_SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".ruff_cache",
-    ".pytest_cache", ".tox", "dist", "build", "target", ".idea", ".vscode",
-})  # fmt: skip
+from codeassist.walk import GitIgnore, WalkStats, skipped_dir, walk
 
 
 @dataclass(frozen=True)
@@ -44,60 +39,6 @@ class _FileEntry:
     mtime: float
     size: int
     symbols: list[Symbol] = field(default_factory=list)
-
-
-class GitIgnore:
-    """A small ``.gitignore`` matcher: globs, ``**``, anchored patterns, directory-only patterns and negation.
-
-    Nested ``.gitignore`` files apply to their own directory. Good enough to keep generated and vendored code out of
-    prompts; not a full reimplementation of git's rules.
-    """
-
-    def __init__(self) -> None:
-        self._rules: list[tuple[str, str, bool, bool, bool]] = []  # (base, pattern, negate, dir_only, anchored)
-
-    def add_file(self, base: str, path: str) -> None:
-        try:  # bounded, and never blocks on a FIFO named .gitignore
-            lines = read_regular_file(path, max_bytes=1 << 20).decode("utf-8", "replace").splitlines()
-        except InputError:
-            return
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            negate = line.startswith("!")
-            if negate:
-                line = line[1:]
-            dir_only = line.endswith("/")
-            line = line.rstrip("/")
-            anchored = "/" in line
-            line = line.lstrip("/")
-            if line:
-                self._rules.append((base, line, negate, dir_only, anchored))
-
-    def ignored(self, rel: str, is_dir: bool) -> bool:
-        result = False
-        for base, pattern, negate, dir_only, anchored in self._rules:
-            if dir_only and not is_dir:
-                continue
-            if base:
-                if not rel.startswith(base + "/"):
-                    continue
-                sub = rel[len(base) + 1 :]
-            else:
-                sub = rel
-            hit = _glob(sub, pattern) if anchored else fnmatch.fnmatchcase(os.path.basename(sub), pattern)
-            if hit:
-                result = not negate
-        return result
-
-
-def _glob(path: str, pattern: str) -> bool:
-    if "**" not in pattern:
-        return fnmatch.fnmatchcase(path, pattern)
-    regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
-    regex = regex.replace(r"\?", "[^/]")
-    return re.fullmatch(regex, path) is not None
 
 
 def _signature(data: bytes, node_start: int, node_end: int, body_start: int | None) -> str:
@@ -180,42 +121,26 @@ class WorkspaceIndex:
         return os.path.relpath(ap, self.root).replace(os.sep, "/")
 
     def build(self, pause: Callable[[], bool] | None = None) -> IndexStats:
-        """Walk the workspace and index every parseable file (honours .gitignore files found on the way). Before
-        each file, wait while ``pause()`` is true (a background build yields to the model)."""
+        """Walk the workspace (:func:`codeassist.walk.walk`, honouring the .gitignore files found on the way) and
+        index every parseable file. Before each file, wait while ``pause()`` is true (a background build yields to
+        the model)."""
         t0 = time.perf_counter()
         self._ignore = GitIgnore()
+        walked = WalkStats()
         count = 0
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            rel_dir = "" if rel_dir == "." else rel_dir
-            if ".gitignore" in filenames:
-                self._ignore.add_file(rel_dir, os.path.join(dirpath, ".gitignore"))
-            keep = []
-            for d in sorted(dirnames):
-                rel = f"{rel_dir}/{d}" if rel_dir else d
-                if d in ALWAYS_SKIP_DIRS or self._ignore.ignored(rel, True):
-                    self.stats.skipped_ignored += 1
-                    continue
-                keep.append(d)
-            dirnames[:] = keep
+        for entry in walk(self.root, gitignore=self._ignore, stats=walked):
             if count >= self.max_files:
-                break  # stop walking, not just this folder: a huge tree must not be listed to the end
-            for fname in sorted(filenames):
-                if count >= self.max_files:
-                    break
-                rel = f"{rel_dir}/{fname}" if rel_dir else fname
-                if spec_for_path(fname) is None:
-                    continue
-                if self._ignore.ignored(rel, False):
-                    self.stats.skipped_ignored += 1
-                    continue
-                while pause is not None and pause():
-                    time.sleep(0.01)
-                if rel in self._buffered:  # the editor's copy was indexed already and is newer than the disk
-                    count += 1
-                    continue
-                if self._index_file(os.path.join(dirpath, fname), rel):
-                    count += 1
+                break
+            if spec_for_path(entry.rel) is None:
+                continue
+            while pause is not None and pause():
+                time.sleep(0.01)
+            if entry.rel in self._buffered:  # the editor's copy was indexed already and is newer than the disk
+                count += 1
+                continue
+            if self._index_file(entry.path, entry.rel):
+                count += 1
+        self.stats.skipped_ignored += walked.ignored
         self.stats.build_ms = (time.perf_counter() - t0) * 1000
         self.built.set()
         return self.stats
@@ -269,8 +194,7 @@ class WorkspaceIndex:
     def update_file(self, path: str, text: str | None = None) -> bool:
         """Re-index one file (from ``text`` when the editor has unsaved content). False if skipped/outside."""
         rel = self.rel(path)
-        if rel is None or self._ignore.ignored(rel, False) or any(
-                part in ALWAYS_SKIP_DIRS for part in rel.split("/")[:-1]):  # fmt: skip
+        if rel is None or self._ignore.ignored(rel, False) or any(skipped_dir(part) for part in rel.split("/")[:-1]):
             return False
         self.stats.updates += 1
         if text is not None:

@@ -82,6 +82,7 @@ class LlamaBackend:
         threads = n_threads or default_threads()
         started = time.perf_counter()
         try:
+            # llama_cpp loads its native library on import: only once a model is loaded
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelError(
@@ -128,6 +129,7 @@ class LlamaBackend:
     # -- vocabulary -------------------------------------------------------------------------------------------------
 
     def _vocab_ids(self) -> VocabIds:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         v = self._vocab
@@ -149,12 +151,14 @@ class LlamaBackend:
         return None
 
     def _is_special(self, token: int) -> bool:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
         return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED))
 
     def is_end(self, token: int) -> bool:
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)) or token in self._never_emit
@@ -174,6 +178,7 @@ class LlamaBackend:
     def token_bytes(self, token: int) -> bytes:
         """The bytes of one token (special tokens: empty). Not llama-cpp-python's ``detokenize``: its 32-byte buffer
         turns the 240 longer Qwen2.5 tokens (runs of spaces, ``----`` rules) into nothing."""
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         n = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
@@ -331,6 +336,7 @@ class LlamaBackend:
         decoding would have produced. Returns the accepted drafts followed by the next token (greedy after the last
         accepted one), each scored. The KV cache keeps ``pending`` and the accepted drafts; the rejected ones are
         dropped."""
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         draft = self._lookup(history, params.draft_tokens)
@@ -356,6 +362,7 @@ class LlamaBackend:
 
     def _logits(self, i: int) -> Any:
         """The logits after token ``i`` of the last decoded batch (-1: its last token), as a view, not a copy."""
+        # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)

@@ -29,6 +29,7 @@ def _route_llama_log() -> None:
     global _callback
     if _callback is not None:
         return
+    # llama_cpp loads its native library on import: only once a model is loaded
     import llama_cpp
 
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]

@@ -28,7 +28,7 @@ from codeassist.repobench.infill import InfillFiller, InfillOptions
 from codeassist.repobench.judge import Judge, Selection, TraceMap, Verdict
 from codeassist.repobench.scoring import score
 from codeassist.repobench.store import JsonlWriter, read_jsonl
-from codeassist.verify import workspace_files
+from codeassist.walk import read_files
 
 FORMAT = 1
 
@@ -146,7 +146,7 @@ class Runner:
         self.paths: tuple[str, ...] = run.paths or ()
 
     def execute(self) -> dict[str, Any]:
-        files = workspace_files(self.run.path)
+        files = read_files(self.run.path)
         sources = {p: b.decode("utf-8") for p, b in files.items() if is_source_file(p) and _utf8(b)}
         if not sources:
             raise InputError(f"no Python source files found under {self.run.path!r}")

@@ -12,10 +12,11 @@ from codeassist.context.current_file import cursor_windows, enclosing_scopes, fi
 from codeassist.context.languages import SPECS, detect_indentation, query_for, resolve_spec
 from codeassist.context.parsing import Document, count_errors
 from codeassist.context.snippets import RecentFiles
-from codeassist.context.symbols import GitIgnore, WorkspaceIndex, extract_symbols
+from codeassist.context.symbols import WorkspaceIndex, extract_symbols
 from codeassist.documents import clamped_offset
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
+from codeassist.walk import GitIgnore
 
 SAMPLES = {
     "python": ("x.py", "def f(a):\n    return a\n\nclass C:\n    def m(self):\n        pass\n", {"f", "C", "m"}),

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from codeassist.context.parsing import Document
-from codeassist.postprocess import StreamFilter, decide_multiline, make_situation, postprocess
+from codeassist.line_policy import decide_multiline
+from codeassist.postprocess import StreamFilter, make_situation, postprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -191,12 +191,15 @@ def test_inline_item_range_in_utf16() -> None:
     assert result.items[0].range == types.Range(types.Position(0, 7), types.Position(0, 7))
 
 
-def test_fix_edit_keeps_crlf() -> None:
-    from codeassist.actions import FixCandidate
-
-    text = "for x in y\r\n    pass\r\n"
-    edit = items.fix_edit("file:///a.py", text, FixCandidate(0, 0, "for x in y:"), UTF16)
+def test_fix_edit_is_the_changed_lines_with_the_documents_line_endings() -> None:
+    text = "def f(x):\r\n    for y in x\r\n        pass\r\n    return x\r\n"
+    new = "def f(x):\n    for y in x:\n        pass\n    return x\n"
+    edit = items.fix_edit("file:///a.py", text, new, UTF16)
     assert edit.changes is not None
     (change,) = edit.changes["file:///a.py"]
-    assert change.range == types.Range(types.Position(0, 0), types.Position(0, 10))
-    assert change.new_text == "for x in y:"
+    # only line 1 changed: the edit replaces it (with its CRLF) and nothing else
+    assert change.range == types.Range(types.Position(1, 0), types.Position(2, 0))
+    assert change.new_text == "    for y in x:\r\n"
+    # a change that reaches the last line (no terminator) replaces up to its end, and can add lines
+    (change,) = items.fix_edit("file:///a.py", "a\nb", "a\nc\nd", UTF16).changes["file:///a.py"]  # type: ignore[index]
+    assert change.range == types.Range(types.Position(1, 0), types.Position(1, 1)) and change.new_text == "c\nd"

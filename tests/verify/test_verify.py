@@ -8,7 +8,13 @@ import pytest
 from codeassist.sandbox import Sandbox, SandboxConfig
 from verify_fixtures import BUGGY_STATS, TEST_STATS, make_project
 
-from codeassist.fixer import FixOutcome, FixTarget, RankedFix
+from codeassist.completion import CompletionCheck, CompletionPolicy, check_completion
+from codeassist.engine import CompletionRequest, CompletionResult
+from codeassist.fix_target import FixTarget, target_for_problem
+from codeassist.fixer import FixOutcome, RankedFix
+from codeassist.pyast import python_callers
+from codeassist.syntax import Problem
+from codeassist.testfinder import find_tests
 from codeassist.verify import (
     LABEL_COMPILES,
     LABEL_FAILED,
@@ -16,15 +22,28 @@ from codeassist.verify import (
     LABEL_UNVERIFIED,
     Change,
     Verifier,
-    find_tests,
-    python_callers,
-    verify_completion,
-    verify_line_fix,
 )
 
 FIXED_STATS = BUGGY_STATS.replace("n < 0", "n > 0")
 # Valid syntax, compiles, imports -- and still wrong: must never be labelled verified.
 WRONG_STATS = BUGGY_STATS.replace("n < 0", "n != 0")
+
+
+def check(
+    doc: str,
+    line: int,
+    column: int,
+    text: str,
+    *,
+    path: str,
+    verifier: Verifier | None,
+    mode: str = "sandbox",
+    single_line_tests: bool = True,
+) -> CompletionCheck:
+    """The completion service's rule (``codeassist.completion``) for ``text`` inserted at (line, column)."""
+    policy = CompletionPolicy(verify=mode, single_line_tests=single_line_tests)  # type: ignore[arg-type]
+    request = CompletionRequest(doc, line, column, path=path)
+    return check_completion(request, CompletionResult(text, line, column), policy, verifier)
 
 
 def change(root: Path, text: str, **kw: object) -> Change:
@@ -143,15 +162,15 @@ def test_completion_hook(sandbox: Sandbox, tmp_path: Path) -> None:
     head = 'def count_positive(numbers):\n    """Return how many numbers are greater than zero."""\n    '
     doc = head + "\n"
     v = Verifier(sandbox)
-    args = {"path": str(root / "stats.py"), "root": str(root), "verifier": v}
+    path = str(root / "stats.py")
     good = "count = 0\n    for n in numbers:\n        if n > 0:\n            count += 1\n    return count"
     bad = good.replace("n > 0", "n < 0")
-    assert verify_completion(doc, 2, 4, good, mode="sandbox", **args).verdict.verified  # type: ignore[arg-type]
-    check = verify_completion(doc, 2, 4, bad, mode="sandbox", **args)  # type: ignore[arg-type]
-    assert not check.show and check.verdict.rejected
-    syntax_only = verify_completion(doc, 2, 4, bad, mode="syntax", **args)  # type: ignore[arg-type]
+    assert check(doc, 2, 4, good, path=path, verifier=v).verdict.verified
+    found = check(doc, 2, 4, bad, path=path, verifier=v)
+    assert not found.show and found.verdict.rejected
+    syntax_only = check(doc, 2, 4, bad, path=path, verifier=v, mode="syntax")
     assert syntax_only.show and syntax_only.verdict.label == LABEL_UNVERIFIED
-    assert not verify_completion(doc, 2, 4, "if (:\n", mode="syntax", **args).show  # type: ignore[arg-type]
+    assert not check(doc, 2, 4, "if (:\n", path=path, verifier=v, mode="syntax").show
 
 
 HELPER_SRC = """def _is_pos(n):
@@ -195,17 +214,18 @@ def test_single_line_completion_runs_tests_only_when_asked(sandbox: Sandbox, tmp
     doc = "\n".join([*lines[:hole], "", *lines[hole + 1 :]])
     indent = lines[hole][: len(lines[hole]) - len(lines[hole].lstrip())]
     v = Verifier(sandbox)
-    args = {"path": str(root / "stats.py"), "root": str(root), "verifier": v, "mode": "sandbox"}
+    path = str(root / "stats.py")
     good, bad, broken = lines[hole], indent + "if n < 0:", indent + "    if n > 0:"
-    assert verify_completion(doc, hole, 0, bad, **args).verdict.label == LABEL_UNVERIFIED  # type: ignore[arg-type]
-    assert verify_completion(doc, hole, 0, good, multi_line_only=False, **args).verdict.verified  # type: ignore[arg-type]
-    check = verify_completion(doc, hole, 0, bad, multi_line_only=False, **args)  # type: ignore[arg-type]
-    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "tests"
+    editor = check(doc, hole, 0, bad, path=path, verifier=v, single_line_tests=False)  # the editor's policy
+    assert editor.show and editor.verdict.label == LABEL_UNVERIFIED and "one-line" in editor.verdict.reason
+    assert check(doc, hole, 0, good, path=path, verifier=v).verdict.verified
+    found = check(doc, hole, 0, bad, path=path, verifier=v)
+    assert not found.show and found.verdict.rejected and found.verdict.tiers[-1].tier == "tests"
     # A line that tree-sitter accepts but Python's parser does not (a stray indent) is rejected without a sandbox run.
     runs = v.sandbox_runs
-    check = verify_completion(doc, hole, 0, broken, multi_line_only=False, **args)  # type: ignore[arg-type]
-    assert not check.show and check.verdict.rejected and check.verdict.tiers[-1].tier == "syntax", check.verdict
-    assert "indent" in check.verdict.tiers[-1].evidence and v.sandbox_runs == runs
+    found = check(doc, hole, 0, broken, path=path, verifier=v)
+    assert not found.show and found.verdict.rejected and found.verdict.tiers[-1].tier == "syntax", found.verdict
+    assert "indent" in found.verdict.tiers[-1].evidence and v.sandbox_runs == runs
 
 
 @pytest.mark.docker
@@ -214,12 +234,9 @@ def test_completion_without_tests_costs_no_sandbox_run(sandbox: Sandbox, tmp_pat
     v = Verifier(sandbox)
     doc = 'def count_positive(numbers):\n    """Return how many numbers are greater than zero."""\n    \n'
     body = "count = 0\n    for n in numbers:\n        count += n > 0\n    return count"
-    check = verify_completion(doc, 2, 4, body, path=str(root / "stats.py"), root=str(root), mode="sandbox", verifier=v)
-    assert (
-        check.show
-        and check.verdict.label == LABEL_UNVERIFIED
-        and "no tests reference count_positive" in (check.verdict.reason)
-    )
+    found = check(doc, 2, 4, body, path=str(root / "stats.py"), verifier=v)
+    assert found.show and found.verdict.label == LABEL_UNVERIFIED
+    assert "no tests reference count_positive" in found.verdict.reason
     assert v.sandbox_runs == 0
 
 
@@ -235,15 +252,23 @@ def test_a_hanging_test_fails_and_names_the_test(sandbox: Sandbox, tmp_path: Pat
 
 
 @pytest.mark.docker
-def test_line_fix_hook_for_the_server(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_diagnostic_targets_its_function_and_the_fix_is_judged_by_its_tests(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The editor's fix target (a diagnostic on line 5): the enclosing function, named line in the error; a fix of
+    that span is verified by the function's tests, a wrong one fails them."""
     root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS})
+    target = target_for_problem(str(root), "stats.py", BUGGY_STATS, Problem(4, 4, "counts the wrong numbers"))
+    assert (target.symbol, target.start_line, target.end_line) == ("count_positive", 0, 6)
+    assert target.error == "line 5: counts the wrong numbers" and target.context_lines == 0
     v = Verifier(sandbox)
-    path = str(root / "stats.py")
-    good = verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n > 0:", verifier=v)
+    good = v.verify(Change(str(root), {"stats.py": FIXED_STATS}, {"stats.py": BUGGY_STATS}, ("count_positive",)))
     assert good.verified and good.display == LABEL_TESTS
-    bad = verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n != 0:", verifier=v)
+    bad = v.verify(Change(str(root), {"stats.py": WRONG_STATS}, {"stats.py": BUGGY_STATS}, ("count_positive",)))
     assert bad.rejected and not bad.verified
-    assert verify_line_fix(path, BUGGY_STATS, 4, 4, "        if n > 0:", mode="syntax").display.startswith("unverified")
+    # outside any function (or in another language) the target is the problem's lines, shown with the code around
+    text = "import os\nprint(os.sep +)\nx = 1\n"
+    lines = target_for_problem(str(root), "run.py", text, Problem(1, 1, "syntax error"))
+    assert (lines.start_line, lines.end_line, lines.symbol) == (1, 1, None)
+    assert lines.surrounding() == (["import os"], ["x = 1", ""])
 
 
 @pytest.mark.docker

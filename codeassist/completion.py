@@ -1,0 +1,181 @@
+"""The completion service: complete -> syntax gate -> verify per policy, one implementation for the editor, the CLI and
+the benchmarks.
+
+Why a service over :meth:`Engine.complete`: the engine stops at the syntax gate; whether a completion is then checked
+against Python's parser or the project's tests, which project's tests, and what the label says were decided twice
+(the server and ``codeassist complete``, with different rules). Here there is one rule, :meth:`CompletionService.check`,
+and the one project-root rule (:func:`codeassist.project.project_root`; a file in no project is checked for
+syntax only). The only knob callers differ in is
+:attr:`CompletionPolicy.single_line_tests`: the editor asks on every keystroke and does not make one-line
+completions wait for a test run; a script or a benchmark does.
+
+The pieces are separate methods so the editor can show a completion at once and check it afterwards (#11's
+"checking…"): :meth:`generate` then :meth:`check`; :meth:`complete` does both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from codeassist.context.languages import get_spec
+from codeassist.documents import clamped_offset
+from codeassist.engine import CompletionRequest, CompletionResult, Engine
+from codeassist.models.backend import CancelCheck
+from codeassist.project import NOT_IN_PROJECT, project_root
+from codeassist.pyast import python_symbols_at
+from codeassist.verify import (
+    LABEL_FAILED,
+    LABEL_UNVERIFIED,
+    Change,
+    TierVerdict,
+    Verdict,
+    Verifier,
+    VerifyMode,
+    syntax_tier,
+)
+
+
+@dataclass(frozen=True)
+class CompletionPolicy:
+    """How far completions are checked before they are shown. ``verify``: ``off`` (the gate only), ``syntax`` (the
+    gate, then tree-sitter and Python's parser on the whole document), ``sandbox`` (also the tests that exercise the
+    completed function). ``single_line_tests``: run tests for one-line completions too."""
+
+    verify: VerifyMode = "syntax"
+    single_line_tests: bool = True
+
+
+@dataclass(frozen=True)
+class CompletionCheck:
+    """Whether to show a completion, and how it was checked."""
+
+    show: bool
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, Any]:
+        """The LSP status's ``lastCheck``."""
+        return {"label": self.verdict.label, "reason": self.verdict.reason, "shown": self.show}
+
+
+@dataclass
+class Completion:
+    """A completion and its check (None when there was nothing to check: no text)."""
+
+    result: CompletionResult
+    check: CompletionCheck | None
+
+    @property
+    def text(self) -> str:
+        """What to show: empty when nothing was generated or the check hid it."""
+        return self.result.text if self.check is None or self.check.show else ""
+
+
+def _buffer_name(language: str | None) -> str:
+    """A name for an unsaved buffer that keeps its language (the syntax checks go by extension)."""
+    spec = get_spec(language)
+    return f"<buffer>{spec.extensions[0]}" if spec is not None else "<buffer>"
+
+
+def _shown(reason: str, *tiers: Any) -> CompletionCheck:
+    return CompletionCheck(True, Verdict(LABEL_UNVERIFIED, reason, tuple(tiers)))
+
+
+class CompletionService:
+    """Completions over one engine, checked by one verifier (None: no sandbox, so at most the syntax checks)."""
+
+    def __init__(
+        self, engine: Engine, verifier: Verifier | None = None, policy: CompletionPolicy | None = None
+    ) -> None:
+        self.engine = engine
+        self.verifier = verifier
+        self.policy = policy or CompletionPolicy()
+
+    def complete(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> Completion:
+        """Generate, then check per the policy. A completion that fails a check comes back with ``show`` False
+        (the result keeps the text, for the record; :attr:`Completion.text` is empty)."""
+        result = self.generate(request, cancel)
+        if not result.text:
+            return Completion(result, None)
+        check = self.check(request, result, cancel)
+        if not check.show:
+            result.gate = "verify_failed"
+        return Completion(result, check)
+
+    def generate(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
+        """The engine's completion (context, model, post-processing, syntax gate), unchecked beyond the gate."""
+        return self.engine.complete(request, cancel=cancel)
+
+    def check(
+        self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None
+    ) -> CompletionCheck:
+        """The one rule (:func:`check_completion`) under this service's policy and verifier."""
+        return check_completion(request, result, self.policy, self.verifier, cancel)
+
+
+def check_completion(
+    request: CompletionRequest,
+    result: CompletionResult,
+    policy: CompletionPolicy,
+    verifier: Verifier | None,
+    cancel: CancelCheck | None = None,
+) -> CompletionCheck:
+    """The one rule. ``syntax``: hide a completion that adds tree-sitter errors or breaks Python's parse of a
+    document that parsed. ``sandbox``: additionally, when the completion lands inside a Python function that
+    workspace tests (or a same-file caller's tests) exercise, run them in the project of the file and hide the
+    completion if they fail. Nothing is hidden because the sandbox is unavailable or the check was cut: that
+    is "unverified", with the reason."""
+    mode = policy.verify
+    if mode == "off" or not result.text:
+        return _shown("verification is off")
+    text = request.text.replace("\r\n", "\n")
+    offset = clamped_offset(text, result.line, result.column)
+    new_text = text[:offset] + result.text + text[offset:]
+    path = os.path.abspath(request.path) if request.path else None
+    project = project_root(path) if path else None
+    # a file in no project is alone: its folder is neither searched for tests nor shipped to the sandbox
+    root = str(project) if project is not None else os.path.dirname(path) if path else None
+    rel = os.path.relpath(path, root) if path and root else _buffer_name(request.language)
+    change = Change(root=root or "", files={rel: new_text}, original={rel: text})
+    parsed = syntax_tier(change)
+    if parsed.status == "failed":
+        return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (parsed,), rejected=True))
+    multi_line = "\n" in result.text.strip("\n")
+    if mode == "syntax":
+        return _shown("syntax checked only", parsed)
+    if path is not None and project is None:
+        return _shown(NOT_IN_PROJECT, parsed)
+    if not rel.endswith(".py"):
+        return _shown("syntax checked only", parsed)
+    if path is None:
+        return _shown("unsaved buffer: syntax only", parsed)
+    if not multi_line and not policy.single_line_tests:
+        return _shown("one-line completion: syntax checked only", parsed)
+    if verifier is None:
+        return _shown("no sandbox: syntax checked only", parsed)
+    return _run_tests(verifier, change, result, new_text, parsed, cancel)
+
+
+def _run_tests(
+    verifier: Verifier,
+    change: Change,
+    result: CompletionResult,
+    new_text: str,
+    parsed: TierVerdict,
+    cancel: CancelCheck | None,
+) -> CompletionCheck:
+    # A completion that breaks Python's parse never gets here (the syntax tier rejects it when the document
+    # parsed before); when the document did not parse either, no function can be found and it stays unverified.
+    symbols = python_symbols_at(new_text, set(range(result.line, result.line + result.text.count("\n") + 1)))
+    if not symbols:
+        return _shown("not inside a function", parsed)
+    change.symbols = tuple(symbols)
+    files = verifier.snapshot_files(change)
+    argv, why = verifier.test_command(change, files)
+    if argv is None:
+        # Nothing would judge it: a sandbox compile/import alone costs a container run per completion and adds
+        # little to the parse checks above, so say so instead of paying for it.
+        return _shown(why, parsed)
+    verdict = verifier.verify(change, "sandbox", files, cancel=cancel)
+    return CompletionCheck(not verdict.rejected, verdict)

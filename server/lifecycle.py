@@ -1,0 +1,235 @@
+"""The server's lifetime: settings layers, the model (load and reload, reported with work-done progress), the
+verifier and its sandbox (created, probed and closed here, and nowhere else), and shutdown.
+
+Every model or sandbox job runs on the worker (:meth:`CodeassistServer.run_job`): the load, the sandbox probe, and
+the services' jobs, so cancellation, newest-wins and the time cap apply to all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from lsprotocol import types
+
+from codeassist.api import (
+    CompletionPolicy,
+    CompletionService,
+    Engine,
+    EngineConfig,
+    FixConfig,
+    Fixer,
+    Verifier,
+    VerifyMode,
+    make_sandbox,
+    sandbox_health,
+)
+from codeassist.errors import CodeassistError
+
+from .config import Settings, merge, workspace_file_settings
+from .progress import progress
+from .status import wants_sandbox
+from .worker import PRIORITY_ACTION, PRIORITY_LOAD, JobCancelled
+
+if TYPE_CHECKING:
+    from .app import CodeassistServer
+
+log = logging.getLogger("codeassist.server")
+PROBE_TIMEOUT_S = 10.0
+SCAN_MAX_AGE_S = 5.0  # the editor's verifier rescans the project this often, so files saved meanwhile count
+MODEL_JOBS = ("load", "completion", "fix", "explain")
+
+
+class SettingsLayers:
+    """Defaults, then workspace files, then ``initializationOptions``, then ``didChangeConfiguration``."""
+
+    SOURCES: ClassVar[dict[str, str]] = {"init": "initializationOptions", "client": "workspace/didChangeConfiguration"}
+
+    def __init__(self) -> None:
+        self._layers: dict[str, Any] = {}
+
+    def set(self, layer: str, raw: Any) -> None:
+        """Replace one layer (``init`` or ``client``) with the raw settings a client sent."""
+        if layer not in self.SOURCES:
+            raise ValueError(f"unknown settings layer {layer!r}")
+        self._layers[layer] = raw
+
+    def compute(self, root: str | None) -> tuple[Settings, list[str]]:
+        """The merged settings, and one message per rejected key (naming its source)."""
+        settings = Settings()
+        found, errors = workspace_file_settings(root)
+        layers = [*found, *((self.SOURCES[k], self._layers[k]) for k in self.SOURCES if k in self._layers)]
+        for source, raw in layers:
+            settings, errs = merge(settings, raw, source)
+            errors += errs
+        return settings, errors
+
+
+class Host:
+    """Owns the engine, the verifier (with its sandbox) and the services built on them."""
+
+    def __init__(self, ls: CodeassistServer) -> None:
+        self.ls = ls
+        self.engine: Engine | None = None
+        self.verifier: Verifier | None = None
+        self.completions: CompletionService | None = None
+        self._generation = 0
+
+    # -- settings -----------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """After ``initialized``: the model, then the verifier for the settings (probing the sandbox)."""
+        self.start_load()
+        self._replace_verifier()
+        self._rebuild_services()
+
+    def apply_settings(self, new: Settings) -> None:
+        """Use ``new``: reload the model when its settings changed, recreate the verifier when the sandbox's did."""
+        old, ls = self.ls.settings, self.ls
+        ls.settings = new
+        if self.engine is not None and new.engine_key() != old.engine_key():
+            log.info("model settings changed; reloading")
+            self.start_load()
+        if (wants_sandbox(new), new.sandbox_image) != (wants_sandbox(old), old.sandbox_image):
+            self._replace_verifier()
+        elif (new.verify, new.verify_actions) != (old.verify, old.verify_actions) and self.verifier is not None:
+            self.probe_sandbox()
+        self._rebuild_services()
+        ls.status.send()
+
+    def client_settings(self, raw: Any) -> None:
+        """``workspace/didChangeConfiguration``: the client's layer replaced; its bad keys reported."""
+        ls = self.ls
+        ls.settings_layers.set("client", raw)
+        settings, errors = ls.settings_layers.compute(ls.root)
+        for message in errors:
+            if message.startswith(SettingsLayers.SOURCES["client"]):
+                ls.show(f"codeassist: {message}")
+        self.apply_settings(settings)
+
+    def _replace_verifier(self) -> None:
+        old, settings = self.verifier, self.ls.settings
+        self.verifier = None
+        if wants_sandbox(settings):
+            sandbox = make_sandbox(image=settings.sandbox_image, pool_size=2)
+            self.verifier = Verifier(sandbox, scan_max_age_s=SCAN_MAX_AGE_S)
+            self.probe_sandbox()
+        if old is not None and old.sandbox is not None:
+            old.sandbox.close()
+
+    def _rebuild_services(self) -> None:
+        if self.engine is None:
+            return
+        policy = CompletionPolicy(verify=_mode(self.ls.settings.verify), single_line_tests=False)
+        self.completions = CompletionService(self.engine, self.verifier, policy)
+
+    def probe_sandbox(self) -> None:
+        """Ask Docker (on the worker) whether the sandbox can run checks; the status notification says."""
+        image, status = self.ls.settings.sandbox_image, self.ls.status
+
+        def probe(cancel: Callable[[], bool]) -> bool:
+            return bool(sandbox_health(image=image).ok)
+
+        def done(ok: bool) -> None:
+            status.sandbox_ok = ok
+            status.send()
+
+        self.ls.submit(probe, done, kind="probe", priority=PRIORITY_ACTION, timeout_s=PROBE_TIMEOUT_S, failed=False)
+
+    # -- the model ----------------------------------------------------------------------------------------------------
+
+    def start_load(self) -> None:
+        """(Re)load the model on the worker, reported with work-done progress and ``codeassist/status``; the jobs
+        queued for the engine it replaces are cancelled."""
+        self._generation += 1
+        old, settings = self.engine, self.ls.settings
+        self.engine = Engine(
+            EngineConfig(
+                model=settings.model, n_threads=settings.threads, n_ctx=settings.n_ctx,
+                max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
+            )
+        )  # fmt: skip
+        self._rebuild_services()
+        for kind in MODEL_JOBS:  # they were for the engine being replaced (a sandbox probe is not)
+            self.ls.worker.cancel_all(kind)
+        self.ls.status.set_state("loading", f"loading model {settings.model or 'default'}")
+        self.ls.spawn(self._load(self.engine, old, self._generation))
+
+    async def _load(self, engine: Engine, old: Engine | None, generation: int) -> None:
+        docs, status = self.ls.docs, self.ls.status
+
+        def load(cancel: Callable[[], bool]) -> str:
+            if old is not None:
+                old.close()
+            info = engine.load()
+            for doc in docs.documents():
+                engine.document_opened(doc.path or doc.uri, doc.text, doc.language)
+            return f"{info.name} ({info.load_ms:.0f} ms, {info.n_threads} threads)"
+
+        async with progress(self.ls, "codeassist: loading model", "load") as p:
+            try:
+                described = await self.ls.run_job(load, kind="load", priority=PRIORITY_LOAD, timeout_s=None)
+            except JobCancelled:
+                p.outcome = "superseded"
+                return
+            except Exception as exc:
+                if generation == self._generation:
+                    reason = str(exc) if isinstance(exc, CodeassistError) else f"{type(exc).__name__}: {exc}"
+                    status.set_state("error", f"model failed to load: {reason}")
+                    self.ls.show(f"codeassist: model failed to load: {reason}", types.MessageType.Error)
+                p.outcome = "model failed to load"
+                return
+            if generation != self._generation:
+                p.outcome = "superseded"
+                return
+            status.model_name = engine.info.name
+            status.model_fallback = fallback = engine.model_fallback
+            log.info("model ready: %s", described)
+            status.set_state("ready", f"model ready: {described}" + (f" — {fallback}" if fallback else ""))
+            if fallback:
+                self.ls.show(f"codeassist: {fallback}", types.MessageType.Warning)
+            p.outcome = "model ready"
+
+    @property
+    def ready(self) -> bool:
+        return self.ls.status.ready and self.engine is not None and self.engine.loaded
+
+    def fixer(self, verify: VerifyMode) -> Fixer:
+        """The fix service with the editor's configuration (a few candidates, the first good one wins)."""
+        assert self.engine is not None
+        config = FixConfig.for_editor(verify, deadline_s=self.ls.settings.timeout_ms / 1000)
+        return Fixer(self.engine, self.verifier or Verifier(None), config)
+
+    def job_cap_s(self, verify: str, model_calls: int = 1) -> float:
+        """The hard wall-clock cap of a job: ``timeout_ms`` per model call, plus the sandbox's own tier limits when
+        the job runs sandbox checks (those runs are cut by the sandbox itself; this is the backstop)."""
+        cap = self.ls.settings.timeout_ms / 1000 * model_calls
+        if verify == "sandbox" and self.verifier is not None:
+            cap += self.verifier.budget.compile_s + self.verifier.budget.tests_s
+        return cap
+
+    def shutdown(self) -> None:
+        self.ls.worker.stop()
+        if self.engine is not None:
+            self.engine.close()
+        if self.verifier is not None and self.verifier.sandbox is not None:
+            self.verifier.sandbox.close()
+
+
+async def pull_settings(ls: CodeassistServer) -> Any:
+    """Our section through ``workspace/configuration`` (None when the client cannot or will not say)."""
+    if not ls.client_supports("workspace.configuration"):
+        return None
+    try:
+        got = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="codeassist")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return None
+    return got[0] if got else None
+
+
+def _mode(value: str) -> VerifyMode:
+    return "off" if value == "off" else "sandbox" if value == "sandbox" else "syntax"
