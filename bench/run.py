@@ -272,10 +272,19 @@ def fmt(v: Any, digits: int = 0, pct: bool = False) -> str:
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
+QUALITY_FIRST = (
+    "Quality is judged on real repositories first: **bench/RESULTS-repos.md** (the suite of bench/repos.toml, judged "
+    "by each repository's own tests, with the previous default and llama-server /infill in the same run; it chose the "
+    "default model tier). HumanEval below is a regression check only."
+)
+
+
 def markdown(data: dict[str, Any]) -> str:
     m = data["machine"]
     lines = [
         f"# codeassist benchmark ({'quick' if data['quick'] else 'full'}) — {data['stamp']}",
+        "",
+        QUALITY_FIRST,
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; threads = {m['threads']}; "
         f"load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_start'])} (shared machine: timings are "

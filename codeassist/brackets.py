@@ -22,10 +22,12 @@ class Lexer:
         self.quote: str | None = None
         self.in_line_comment = False
         self.in_block_comment = False
+        self.comment_starts: list[int] = []  # where line comments start in the last text given to brackets()
 
     def brackets(self, text: str) -> list[tuple[int, str]]:
         """(index, char) of every bracket in code, carrying string/comment state across calls."""
         out: list[tuple[int, str]] = []
+        self.comment_starts = []
         i, n = 0, len(text)
         lc = self.line_comment
         while i < n:
@@ -55,6 +57,7 @@ class Lexer:
                 i += 1
                 continue
             if text.startswith(lc, i):
+                self.comment_starts.append(i)
                 self.in_line_comment = True
                 i += len(lc)
                 continue

@@ -9,15 +9,17 @@ request can make an older one give up between tokens.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from codeassist import syntax
+from codeassist import engine_load, syntax
 from codeassist.chat import ChatMessage, chat_tokens
+from codeassist.confidence import confidence_of, unsure
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import detect_indentation, language_for_path
@@ -27,6 +29,7 @@ from codeassist.engine_types import CompletionRequest as CompletionRequest
 from codeassist.engine_types import CompletionResult as CompletionResult
 from codeassist.engine_types import ContextPiece as ContextPiece
 from codeassist.engine_types import Timings as Timings
+from codeassist.engine_types import timings_of
 from codeassist.errors import ModelError
 from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
@@ -35,15 +38,18 @@ from codeassist.models.remote_config import RemoteConfig
 from codeassist.postprocess import StreamFilter, make_situation
 from codeassist.project import editor_project
 from codeassist.prompt import BuiltPrompt, FimJob
+from codeassist.static_checks import CHECKS, check_suggestion
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class EngineConfig:
     """Knobs that matter for latency. Defaults are tuned for a 2-core laptop CPU; GPU users raise the budgets."""
 
-    model: str | None = None  # tier name or GGUF path; None = the embedded default tier
+    model: str | None = None  # tier or GGUF path; None: $CODEASSIST_MODEL, else the default tier (see resolve_model)
     n_ctx: int = 4096
     n_threads: int | None = None
     n_gpu_layers: int = 0
@@ -77,6 +83,18 @@ class EngineConfig:
     cache_reuse: int = 0
     # a remote model server (llama-server, OpenAI-compatible); ``model`` above then names the local fallback
     remote: RemoteConfig | None = None
+    # Token healing (codeassist/healing.py): the partial word before the cursor is regenerated under a constraint
+    # instead of being continued from an unnatural token boundary.
+    token_healing: bool = True
+    # Mid-line (code left of the cursor): suggest the rest of the line, more only when it opens a block or a bracket
+    # the suggestion closes (codeassist/line_policy.py). False: multi-line wherever the text right of it allows.
+    rest_of_line: bool = True
+    # Static checks before anything is shown (codeassist/static_checks.py): invented trailing comments, self-calls
+    # with the same arguments, names bound nowhere. An empty tuple turns them off.
+    static_checks: tuple[str, ...] = CHECKS
+    # Stay silent when unsure: (feature, threshold) from codeassist/confidence.py; a suggestion whose feature is below
+    # the threshold is not shown. None = show everything (see bench/calibration/gate.json for the measured curve).
+    confidence_gate: tuple[str, float] | None = None
 
 
 @dataclass
@@ -100,6 +118,8 @@ class Engine:
         self._workspace: Workspace | None = None
         self.gate = SyntaxGate()
         self.typed_ahead = TypedAheadCache()
+        # Why the loaded model is not the one asked for (the default tier is not installed), for status and doctor.
+        self.model_fallback: str | None = None
 
     # -- documents (fed by the LSP server; the CLI passes whole files) ------------------------------------------------
 
@@ -144,35 +164,14 @@ class Engine:
             if self._backend is None:
                 remote = self.config.remote
                 if remote is not None and remote.remote:
-                    # the HTTP client and the breaker only when a server is configured
-                    from codeassist.models.fallback import FallbackBackend, connect
-
-                    self._backend = FallbackBackend(remote, connect, self._local_fallback())
+                    self._backend = engine_load.open_remote(self.config, self._load_local)
                 else:
                     self._backend = self._load_local()
             return self._backend.info
 
     def _load_local(self) -> ModelBackend:
-        # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
-        from codeassist.models.llama_backend import LlamaBackend
-        from codeassist.models.registry import resolve
-
-        return LlamaBackend(
-            resolve(self.config.model), n_ctx=self.config.n_ctx, n_threads=self.config.n_threads,
-            n_gpu_layers=self.config.n_gpu_layers, cache_reuse=self.config.cache_reuse,
-        )  # fmt: skip
-
-    def _local_fallback(self) -> Callable[[], ModelBackend] | None:
-        """The local model a remote backend falls back to, when one is installed (never downloaded for this)."""
-        from codeassist.models import registry  # the part-wheel lookup: only for a remote backend's fallback
-
-        spec = self.config.model or registry.DEFAULT_TIER
-        tier = registry.TIERS.get(spec)
-        if tier is not None and not (registry.is_installed(tier) or registry.part_paths_available(tier)):
-            return None
-        if tier is None and not os.path.isfile(os.path.expanduser(spec)):
-            return None
-        return self._load_local
+        backend, self.model_fallback = engine_load.load_local(self.config)
+        return backend
 
     def backend_status(self) -> dict[str, Any]:
         """Which model answers, for ``codeassist/status`` and ``doctor``: local, or remote with its breaker state."""
@@ -227,7 +226,8 @@ class Engine:
         ctx = assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=budget)
         repo = os.path.basename(ws.root) if ws.root else "workspace"
         max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
-        job = FimJob(ctx, self.config.prompt_order, repo, max_prompt, self.config.line_in_middle, req.path or "")
+        job = FimJob(ctx, self.config.prompt_order, repo, max_prompt, self.config.line_in_middle, req.path or "",
+                     heal=self.config.token_healing and not isinstance(backend, PromptingBackend))  # fmt: skip
         if isinstance(backend, PromptingBackend):  # the server lays the prompt out: token counts are estimates
             pieces = [ContextPiece(p.kind, p.path, p.tokens) for p in ctx.all_pieces()]
             pieces += [ContextPiece(k, req.path or "<buffer>", estimate_tokens(t))
@@ -293,12 +293,13 @@ class Engine:
             situation = make_situation(
                 prefix[-12000:], suffix[:12000], language=doc.language, multiline=decide_multiline(doc, offset),
                 indentation=detect_indentation(req.text[:200_000]), stop_texts=fim.stop_texts if fim else (),
+                rest_of_line=self.config.rest_of_line,
             )  # fmt: skip
             stream = StreamFilter(situation)
             context_ms = (time.perf_counter() - t0) * 1000
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms,
-                draft_tokens=self.config.draft_tokens,
+                draft_tokens=self.config.draft_tokens, heal=prompt.built.healed if prompt.built else "",
             )  # fmt: skip
             backend = self.backend
             deadline_cancel = _with_deadline(cancel, req)
@@ -310,19 +311,26 @@ class Engine:
         if gen.stop_reason == "cancelled" and not (cancel is not None and cancel()):
             gen.stop_reason = "time_cap"  # our deadline, not the caller: keep what was generated
         processed = stream.finish(gen.text)
-        text, gate = processed.text, "off"
+        index = self.workspace_for(req.path).index
+        static = check_suggestion(doc, offset, processed.text, known=index.has if index else None,
+                                   checks=self.config.static_checks)  # fmt: skip
+        text, gate = static.text, "off"
         if self.config.syntax_gate and text:
             checked = self.gate.check(
                 req.text, offset, text, path=req.path, language=doc.language, errors_before=before
             )
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
+        confidence = confidence_of(gen, text)
+        if text and unsure(confidence, self.config.confidence_gate):
+            text, gate = "", "unsure"
         if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled":
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
             gate=gate, postprocess=processed.reason, partial=gen.stop_reason in ("time_cap", "time_budget"),
-            timings=_timings(gen, context_ms, started), context=prompt.pieces,
+            checks=list(static.actions), confidence=confidence,
+            timings=timings_of(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
 
     # -- chat (explain, fix, refactor) ---------------------------------------------------------------------------
@@ -386,11 +394,3 @@ def _with_deadline(cancel: CancelCheck | None, req: CompletionRequest) -> Cancel
     if deadline is None:
         return cancel
     return lambda: (cancel is not None and cancel()) or time.monotonic() > deadline
-
-
-def _timings(gen: Generation, context_ms: float, started: float) -> Timings:
-    return Timings(
-        prompt_tokens=gen.prompt_tokens, reused_tokens=gen.reused_tokens, evaluated_tokens=gen.evaluated_tokens,
-        generated_tokens=len(gen.tokens), context_ms=context_ms, prompt_ms=gen.prompt_ms,
-        generation_ms=gen.generation_ms, total_ms=(time.perf_counter() - started) * 1000,
-    )  # fmt: skip

@@ -3,8 +3,12 @@ services, the server and the benchmarks can name them without importing the mode
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from codeassist.confidence import Confidence
+from codeassist.models.backend import Generation
 
 
 @dataclass
@@ -51,10 +55,21 @@ class CompletionResult:
     postprocess: str | None = None  # the post-processing rule that shaped the text (scope, bracket, ...)
     cached: bool = False
     partial: bool = False  # cut by the request's deadline (stop_reason "time_cap") or the generation time budget
-    gate: str = "ok"  # ok | truncated | dropped | off
+    gate: str = "ok"  # ok | truncated | dropped | off | unsure (hidden by the confidence gate)
+    checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
+    confidence: Confidence | None = None  # log-probability features of the shown text (confidence.py)
     raw_text: str = ""
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def timings_of(gen: Generation, context_ms: float, started: float) -> Timings:
+    """A completion's token counts and phase times, from its generation and the clock started at the request."""
+    return Timings(
+        prompt_tokens=gen.prompt_tokens, reused_tokens=gen.reused_tokens, evaluated_tokens=gen.evaluated_tokens,
+        generated_tokens=len(gen.tokens), context_ms=context_ms, prompt_ms=gen.prompt_ms,
+        generation_ms=gen.generation_ms, total_ms=(time.perf_counter() - started) * 1000,
+    )  # fmt: skip

@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from codeassist.brackets import OPENERS, Lexer, closable_brackets
+from codeassist import line_policy
+from codeassist.brackets import closable_brackets
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
-from codeassist.line_policy import multiline_from_text
+from codeassist.line_policy import decide_multiline
+from codeassist.line_rules import LineRules, indent_width, significant
+
+__all__ = ["Processed", "Situation", "StreamFilter", "decide_multiline", "make_situation", "postprocess"]
 
 # Text a model may emit as plain text when its control tokens leak (or when it imitates training data).
 GENERIC_STOP_TEXTS: tuple[str, ...] = (
@@ -38,6 +42,9 @@ class Situation:
     indentation: Indentation = field(default_factory=Indentation)
     stop_texts: tuple[str, ...] = ()
     max_lines: int = 40
+    # Mid-line (code left of the cursor): the rest of the line only, unless it opens a block or a bracket that the
+    # suggestion closes (codeassist/line_policy.py). False = the previous behaviour (multi-line wherever allowed).
+    rest_of_line: bool = True
 
     @property
     def spec(self) -> LanguageSpec | None:
@@ -71,25 +78,15 @@ def make_situation(
     indentation: Indentation | None = None,
     stop_texts: tuple[str, ...] = (),
     max_lines: int = 40,
+    rest_of_line: bool = True,
 ) -> Situation:
     """Build a :class:`Situation`; multi-line is decided from text when no tree-sitter decision is given."""
     if multiline is None:
-        multiline = multiline_from_text(prefix, suffix)
+        multiline = line_policy.multiline_from_text(prefix, suffix)
     if indentation is None:
         indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
+    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines, rest_of_line)
     return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
-
-
-def _indent_width(line: str, tab: int) -> int:
-    n = 0
-    for ch in line:
-        if ch == " ":
-            n += 1
-        elif ch == "\t":
-            n += tab
-        else:
-            break
-    return n
 
 
 def _leading_ws(line: str) -> str:
@@ -127,7 +124,7 @@ def prepare(situation: Situation) -> _Prepared:
             break
     return _Prepared(
         situation=situation, spec=spec, line_prefix=lp, line_suffix=ls,
-        ref_indent=_indent_width(lp + ls, tab) if not blank else _indent_width(lp, tab),
+        ref_indent=indent_width(lp + ls, tab) if not blank else indent_width(lp, tab),
         block_opener=opener, blank_line=blank,
         closable=closable_brackets(situation.prefix[-12000:], situation.suffix, spec),
         next_suffix_line=next_line, all_stops=tuple(situation.stop_texts) + GENERIC_STOP_TEXTS,
@@ -156,16 +153,7 @@ def _normalize_indentation(lines: list[str], prep: _Prepared) -> list[str]:
     return out
 
 
-def _is_closer_line(line: str) -> bool:
-    s = line.strip()
-    return bool(s) and all(c in ")]};,>" for c in s)
-
-
 _LINE_END_REPEAT = re.compile(r"(.{1,12}?)\1{5,}\s*$")
-
-
-def _significant(line: str) -> bool:
-    return sum(c.isalnum() for c in line) >= 2
 
 
 def _repetition_cut(lines: list[str]) -> int | None:
@@ -177,7 +165,7 @@ def _repetition_cut(lines: list[str]) -> int | None:
             if i - k < 0 or i + k > n:
                 continue
             block = lines[i : i + k]
-            if not any(_significant(x) for x in block):
+            if not any(significant(x) for x in block):
                 continue
             if [x.strip() for x in block] != [x.strip() for x in lines[i - k : i]]:
                 continue
@@ -189,118 +177,24 @@ def _repetition_cut(lines: list[str]) -> int | None:
     return None
 
 
-class _LineRules:
-    """Step 4 of :func:`postprocess`, line by line: brackets the suffix already closes, leaving the block by
-    indentation, one top-level item at a time, and re-typing the line below the cursor. ``reason`` is set when a
-    rule cut the text."""
-
-    def __init__(self, situation: Situation, p: _Prepared) -> None:
-        self.situation, self.p = situation, p
-        self.tab = situation.indentation.width
-        self.spec = p.spec
-        self.closable = list(p.closable)
-        self.local_depth = 0
-        self.lexer = Lexer(p.spec)
-        self.kept: list[str] = []
-        self.completed_block = False
-        self.seen_top = p.ref_indent == 0 and not p.blank_line
-        self.saw_blank = False
-        self.next_line = p.next_suffix_line.strip() if p.next_suffix_line else None
-        self.next_indent = _indent_width(p.next_suffix_line, self.tab) if p.next_suffix_line else None
-        self.indent_blocks = p.spec is not None and p.spec.indent_blocks
-        self.ref = p.ref_indent
-        self.reason: str | None = None
-
-    def run(self, lines: list[str]) -> list[str]:
-        """The lines kept."""
-        for idx, line in enumerate(lines):
-            if idx >= self.situation.max_lines:
-                self.reason = "max_lines"
-                break
-            if not self._take(idx, line):
-                break
-        return self.kept
-
-    def _take(self, idx: int, line: str) -> bool:
-        """Apply the rules to one line; False once a rule cut (the line may have been kept in part)."""
-        p, is_first = self.p, idx == 0
-        indent = _indent_width((p.line_prefix if is_first else "") + line, self.tab)
-        content = line.strip()
-        if is_first and p.blank_line and content and indent > self.ref:
-            # On an empty line the completion's own first line sets the block level (HumanEval-style holes, or a new
-            # statement in a body): whatever then dedents below it has left the block.
-            self.ref = indent
-        closer = _is_closer_line(line)
-        stop_after = False
-        if not is_first and content:
-            left = self._leaves(content, indent, closer)
-            if left == "scope_after":
-                stop_after = True
-            elif left is not None:
-                self.reason = left
-                return False
-        if is_first and p.blank_line and content and self.next_line is not None and content == self.next_line \
-                and _significant(content):  # fmt: skip
-            self.reason = "suffix_overlap"
-            return False
-        if self._bracket_cut(line, is_first):
-            return False
-        self.kept.append(line)
-        if content:
-            if indent == 0 and self.ref == 0:
-                self.seen_top = True
-            elif indent > 0 and self.seen_top and self.ref == 0:
-                self.completed_block = True
-            self.saw_blank = False
-        elif not is_first:
-            self.saw_blank = True
-        if stop_after:
-            self.reason = "scope"
-            return False
-        return True
-
-    def _leaves(self, content: str, indent: int, closer: bool) -> str | None:
-        """Why a later, non-blank line ends the completion (``scope_after``: keep it, then stop), or None."""
-        p, ref, spec = self.p, self.ref, self.spec
-        # Scope exit by indentation (blank lines never decide). A closing line may end the scope: it is kept (if
-        # the bracket rule allows it) and generation stops after it.
-        after = None
-        if indent < ref or (p.block_opener and indent <= ref):
-            if self.indent_blocks or not closer:
-                return "scope"
-            after = "scope_after"
-        # The model re-types the line below the cursor: everything from here is a duplicate.
-        if self.next_line is not None and content == self.next_line and (
-                _significant(content) or (indent == self.next_indent and closer)):  # fmt: skip
-            return "suffix_overlap"
-        # One top-level item at a time.
-        top_level = self.saw_blank or (spec is not None and content.startswith(spec.top_level_keywords))
-        if ref == 0 and indent == 0 and self.completed_block and top_level:
-            return "top_level"
-        return after
-
-    def _bracket_cut(self, line: str, is_first: bool) -> bool:
-        """Closing a bracket the suffix already closes (auto-pairs, an existing block end) cuts there."""
-        trimmed_at: int | None = None
-        for pos, ch in self.lexer.brackets(line + "\n"):
-            if ch in OPENERS:
-                self.local_depth += 1
-                continue
-            if self.local_depth > 0:
-                self.local_depth -= 1
-                continue
-            if self.closable and self.closable[-1][1]:
-                self.closable.pop()
-                continue
-            trimmed_at = pos
-            break
-        if trimmed_at is None:
-            return False
-        head = line[:trimmed_at]
-        if head.strip() or is_first:
-            self.kept.append(head.rstrip() if head.strip() else head)
-        self.reason = "bracket"
-        return True
+def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
+    """The mid-line policy. Returns the text, whether the scope rules should treat the first line as a block opener
+    (lines back at the cursor line's indentation end the suggestion), and the rule's name when it cut."""
+    s = p.situation
+    if not s.multiline or not s.rest_of_line or p.blank_line or p.block_opener:
+        return text, p.block_opener, None
+    # Streaming passes complete lines only and a final text is complete: the first line is always complete here.
+    first, sep, rest = text.partition("\n")
+    opens = line_policy.first_line_opens(p.line_prefix, first, p.line_suffix, p.spec)
+    if opens.kind == "line":
+        return first, False, "rest_of_line" if sep or not final else None
+    if opens.kind == "block":
+        return text, True, None
+    later = rest.split("\n") if sep else []
+    end = line_policy.bracket_close_line(later, opens, p.spec)
+    if end is None or (final and end == len(later) - 1):
+        return text, False, None
+    return "\n".join([first, *later[: end + 1]]), False, "rest_of_line"
 
 
 def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None, final: bool = True) -> Processed:
@@ -322,6 +216,11 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         if nl >= 0:
             text, reason, cut = text[:nl], "single_line", True
 
+    # 2b. Mid-line: the rest of the line, and more only for a block or a bracket that line opens.
+    text, opener, rule = _rest_of_line(text, p, final)
+    if rule:
+        reason, cut = rule, True
+
     # 3. The first line re-types the rest of the current line (``foo(█)`` → ``a)``): drop the duplicate tail. Only
     # once the first line is complete, so streaming and batch agree.
     ls = p.line_suffix.strip()
@@ -330,11 +229,14 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
         if first.rstrip().endswith(ls):
             text = first.rstrip()[: -len(ls)] + sep + rest
             reason = "suffix_overlap"
+        elif (at := line_policy.retyped_suffix_at(first, p.line_suffix)) is not None:
+            text = first[:at] + sep + rest
+            reason = "suffix_overlap"
 
     lines = _normalize_indentation(text.split("\n"), p)
 
     # 4. Line rules: brackets, scope by indentation, top-level items, suffix overlap, stop patterns.
-    rules = _LineRules(situation, p)
+    rules = LineRules(situation, p, opener)
     lines = rules.run(lines)
     if rules.reason is not None:
         reason, cut = rules.reason, True

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from codeassist.context.assemble import AssembledContext, Piece
 from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import comment_prefix, get_spec
+from codeassist.healing import heal_split
 from codeassist.models.families import BY_NAME, FamilySpec
 from codeassist.models.fim import FimFormat
 
@@ -54,6 +55,7 @@ class BuiltPrompt:
     layout: str = "repo"  # repo | comments
     dropped: list[str] = field(default_factory=list)  # pieces left out to fit the context window
     text: str = ""  # the prompt as text (``build_prompt_text`` only; token counts in ``parts`` are then estimates)
+    healed: str = ""  # text cut from the end of the prefix for token healing (codeassist/healing.py)
 
     def count(self, kind: str) -> int:
         return sum(p.tokens for p in self.parts if p.kind == kind)
@@ -172,10 +174,13 @@ def build_prompt(
     repo_name: str = "workspace",
     max_prompt_tokens: int = 3800,
     line_in_middle: bool = True,
+    heal: bool = False,
 ) -> BuiltPrompt:
-    """Lay out the prompt for ``fim``'s family. ``max_prompt_tokens`` drops other-file pieces (last first) to fit."""
+    """Lay out the prompt for ``fim``'s family. ``max_prompt_tokens`` drops other-file pieces (last first) to fit.
+    ``heal``: leave the partial chunk before the cursor out of the prompt (``BuiltPrompt.healed``); the generation
+    must then start with it (token healing)."""
     return _fit(ctx, lambda: _Builder(fim, tokenize), fim.has_repo_tokens, fim.repo_layout, fim.spm_layout,
-                order, repo_name, max_prompt_tokens, line_in_middle)  # fmt: skip
+                order, repo_name, max_prompt_tokens, line_in_middle, heal)  # fmt: skip
 
 
 def build_prompt_text(
@@ -205,12 +210,13 @@ def _fit(
     repo_name: str,
     max_prompt_tokens: int,
     line_in_middle: bool,
+    heal: bool = False,
 ) -> BuiltPrompt:
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     files = list(ctx.files)
     dropped: list[str] = []
-    layout = _Layout(has_repo, repo_layout, spm_layout, order, repo_name, line_in_middle)
+    layout = _Layout(has_repo, repo_layout, spm_layout, order, repo_name, line_in_middle, heal)
 
     def size(b: BuiltPrompt) -> int:
         return len(b.tokens) if not b.text else sum(p.tokens for p in b.parts) + 8
@@ -237,6 +243,7 @@ class _Layout:
     order: str
     repo_name: str
     line_in_middle: bool
+    heal: bool = False
 
     def build(self, b: _AnyBuilder, ctx: AssembledContext, files: list[Piece], cap: int | None = None) -> BuiltPrompt:
         source = ctx.path or "<buffer>"
@@ -259,6 +266,9 @@ class _Layout:
         # StarCoder2 puts the FIM file's path inside the prefix: <fim_prefix>path\nprefix
         prefix_text = (f"{source}\n" if starcoder2 else "") + comments + head + ctx.prefix
         layout = "repo" if repo else "comments"
+        healed = ""
+        if self.heal:
+            prefix_text, healed = heal_split(prefix_text)
         if self.order == "spm":
             if self.spm_layout == "codellama":  # <PRE><SUF>suffix<MID> prefix (Meta's suffix-first format)
                 b.control("prefix")
@@ -266,13 +276,13 @@ class _Layout:
                 b.text("suffix", source, ctx.suffix, suf_cap)
                 b.control("middle")
                 b.text("prefix", source, prefix_text, pre_cap, keep_end=True, lead=True)
-                return b.result(self.order, layout)
+                return _healed(b.result(self.order, layout), healed)
             b.control("suffix")
             b.text("suffix", source, ctx.suffix, suf_cap)
             b.control("prefix")
             b.text("prefix", source, prefix_text, pre_cap, keep_end=True, lead=True)
             b.control("middle")
-            return b.result(self.order, layout)
+            return _healed(b.result(self.order, layout), healed)
         line = ""
         if self.line_in_middle:
             nl = prefix_text.rfind("\n")
@@ -283,7 +293,7 @@ class _Layout:
         b.text("suffix", source, ctx.suffix, suf_cap)
         b.control("middle")
         b.text("line_prefix", source, line)
-        return b.result(self.order, layout)
+        return _healed(b.result(self.order, layout), healed)
 
     def _repo_header(self, b: _AnyBuilder, files: list[Piece], source: str, starcoder2: bool) -> None:
         """Other files in the family's repository layout; ends with the separator before the current file."""
@@ -299,6 +309,11 @@ class _Layout:
             b.text("file", source, source + "\n")
 
 
+def _healed(built: BuiltPrompt, healed: str) -> BuiltPrompt:
+    built.healed = healed
+    return built
+
+
 @dataclass
 class FimJob:
     """One completion's prompt material, for backends that lay the prompt out themselves: a remote server that
@@ -310,10 +325,12 @@ class FimJob:
     max_prompt_tokens: int = 3800
     line_in_middle: bool = False
     key: str = ""  # the document: requests for one document go to one server slot (its KV cache)
+    heal: bool = False  # token healing (local token prompts only: a server tokenizes the text itself)
 
     def tokens(self, fim: FimFormat, tokenize: Tokenize) -> BuiltPrompt:
         return build_prompt(self.ctx, fim, tokenize, order=self.order, repo_name=self.repo_name,
-                            max_prompt_tokens=self.max_prompt_tokens, line_in_middle=self.line_in_middle)  # fmt: skip
+                            max_prompt_tokens=self.max_prompt_tokens, line_in_middle=self.line_in_middle,
+                            heal=self.heal)  # fmt: skip
 
     def text(self, family: str | FamilySpec) -> BuiltPrompt:
         return build_prompt_text(

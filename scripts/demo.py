@@ -1,4 +1,4 @@
-"""`make demo`: complete the hole in examples/stats.py with the embedded model, as `codeassist complete --json`
+"""`make demo`: complete the hole in examples/stats.py with the default model tier (make demo installs it), as `codeassist complete --json`
 would, verify it against examples/test_stats.py in the Docker sandbox, and show the result spliced into the file
 with its timings and verdict."""
 
@@ -28,6 +28,8 @@ def main() -> int:
     row, col = result["line"], result["column"]
     completed = lines[row][:col] + result["text"] + lines[row][col:]
     print(f"== codeassist complete {LOCATION}  (model: {result['model']['name']}) ==")
+    if result["model"].get("fallback"):
+        print(f"note: {result['model']['fallback']}")
     print("\n".join(lines[3:row]))
     print(f"{completed}    <-- completion")
     print()

@@ -44,7 +44,7 @@ ALIASES = {
 class Settings:
     """Everything a user can set. Defaults suit a 2-core laptop CPU and the embedded 0.5B model."""
 
-    model: str | None = None  # tier name or GGUF path; None = embedded default
+    model: str | None = None  # tier name or GGUF path; None = the default tier (see registry.resolve_model)
     threads: int | None = None  # None = llama.cpp backend default
     n_ctx: int = 4096
     max_tokens: int = 48

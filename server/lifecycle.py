@@ -190,8 +190,11 @@ class Host:
                 p.outcome = "superseded"
                 return
             status.model_name = engine.info.name
+            status.model_fallback = fallback = engine.model_fallback
             log.info("model ready: %s", described)
-            status.set_state("ready", f"model ready: {described}")
+            status.set_state("ready", f"model ready: {described}" + (f" — {fallback}" if fallback else ""))
+            if fallback:
+                self.ls.show(f"codeassist: {fallback}", types.MessageType.Warning)
             p.outcome = "model ready"
 
     @property

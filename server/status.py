@@ -28,6 +28,7 @@ class Status:
         self.state = "loading"
         self.message = "starting"
         self.model_name: str | None = None
+        self.model_fallback: str | None = None  # why the embedded tier, not the default, was loaded
         self.last_latency_ms: float | None = None
         # how the last answered completion was checked: {"label", "reason", "shown"}; None before the first one
         self.last_check: dict[str, Any] | None = None
@@ -55,6 +56,7 @@ class Status:
             "state": self.state,
             "message": self.message,
             "model": self.model_name,
+            "modelFallback": self.model_fallback,
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "verification": self.verification(),
             "lastCheck": self.last_check,

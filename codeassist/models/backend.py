@@ -30,6 +30,11 @@ class GenerationParams:
     # to this many of the tokens that followed and check them in one batch; 0 = off. Output is the greedy output up
     # to rounding: a batch computes logits slightly differently (75 of 80 bench outputs identical).
     draft_tokens: int = 0
+    # Token healing (codeassist/healing.py): text removed from the end of the prompt that the generation must start
+    # with. The first tokens are constrained to be consistent with it; ``text`` and ``on_text`` exclude it.
+    heal: str = ""
+    # Score each token (log-probability and top-2 margin, for the confidence features); ~1% of a decode step.
+    logprobs: bool = True
 
 
 @dataclass
@@ -46,6 +51,14 @@ class Generation:
     evaluated_tokens: int = 0
     prompt_ms: float = 0.0
     generation_ms: float = 0.0
+    # Per generated token (when ``GenerationParams.logprobs``): natural-log probability of the chosen token, the
+    # margin log p(best) - log p(runner-up), and the length of ``text`` once it was emitted (0 while healing).
+    # Healing tokens are scored against the tokens consistent with the healed text (codeassist/models/sampling.py).
+    token_logprobs: list[float] = field(default_factory=list)
+    token_margins: list[float] = field(default_factory=list)
+    token_ends: list[int] = field(default_factory=list)
+    healed: str = ""  # GenerationParams.heal, when the backend honoured it
+    healed_tokens: int = 0  # leading entries of ``tokens`` that produced ``healed`` (and maybe more)
 
     @property
     def total_ms(self) -> float:
@@ -94,7 +107,8 @@ class ModelBackend(Protocol):
     ) -> Generation:
         """Evaluate ``prompt`` with prefix reuse, then generate until EOT/EOS/any FIM control token,
         ``max_tokens``, ``on_text`` returning False, ``cancel`` or the time budget. Special tokens never reach
-        the returned text."""
+        the returned text. With ``params.heal`` the first tokens must spell it out (token healing) and neither
+        ``on_text`` nor the returned text repeat it; tokens spent on it do not count against ``max_tokens``."""
         ...
 
     def close(self) -> None: ...

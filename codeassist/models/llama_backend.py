@@ -11,8 +11,8 @@ of token ids and evaluates only the rest.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
+import ctypes
 import os
 import time
 from collections.abc import Sequence
@@ -21,45 +21,16 @@ from typing import Any
 import numpy as np
 
 from codeassist.errors import ModelError
+from codeassist.healing import Healer, VocabIndex
 from codeassist.models import kv_reuse
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
+from codeassist.models.decoding import Choice, TextOutput, choose
 from codeassist.models.families import marker_token_ids, vocab_lookup
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
-from codeassist.models.gguf import GGUFInfo, read_gguf
+from codeassist.models.gguf import read_gguf
 from codeassist.models.llama_log import load_output
+from codeassist.models.memory import check_memory
 from codeassist.models.omp import apply_wait_policy
-
-
-def _mem_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def check_memory(info: GGUFInfo, n_ctx: int) -> None:
-    """Refuse early, with numbers, when the model cannot fit (llama.cpp would be killed by the OOM killer)."""
-    available = _mem_available()
-    if available is None:
-        return
-    layers = info.meta_int(f"{info.architecture}.block_count") or 32
-    embd = info.meta_int(f"{info.architecture}.embedding_length") or 4096
-    heads = info.meta_int(f"{info.architecture}.attention.head_count") or 32
-    kv_heads = info.meta_int(f"{info.architecture}.attention.head_count_kv") or heads
-    kv_bytes = 2 * layers * n_ctx * (embd * kv_heads // max(heads, 1)) * 2  # K and V, f16
-    needed = info.file_size + kv_bytes + (256 << 20)
-    if needed > available:
-        raise ModelError(
-            f"not enough memory for {info.name}: needs ~{needed / 2**30:.1f} GiB "
-            f"(weights {info.file_size / 2**30:.1f} GiB + KV cache for {n_ctx} tokens), "
-            f"{available / 2**30:.1f} GiB available",
-            hint="choose a smaller model tier or a smaller context size (n_ctx)",
-        )
-
 
 # Token attributes that never belong in generated text (llama.h's llama_token_attr: UNKNOWN, UNUSED, CONTROL).
 _NEVER_TEXT = (1 << 0) | (1 << 1) | (1 << 3)
@@ -116,6 +87,7 @@ class LlamaBackend:
         load_ms = (time.perf_counter() - started) * 1000
         self._model = self._llm._model
         self._vocab = self._model.vocab
+        self._piece = ctypes.create_string_buffer(256)  # token_bytes' buffer (grown when a token needs more)
         self._ctx = self._llm._ctx.ctx
         self._n_vocab = int(self._llm.n_vocab())
         fim: FimFormat | None
@@ -139,6 +111,7 @@ class LlamaBackend:
         )  # fmt: skip
         markers = marker_token_ids(gguf.tokens, gguf.metadata.get("tokenizer.ggml.token_type"))
         self._never_emit = (fim.control_ids if fim else frozenset()) | markers
+        self._vocab_index: VocabIndex | None = None
 
     # -- vocabulary -------------------------------------------------------------------------------------------------
 
@@ -199,10 +172,19 @@ class LlamaBackend:
         return [int(t) for t in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)]
 
     def detokenize(self, tokens: Sequence[int]) -> str:
-        return bytes(self._llm.detokenize(list(tokens))).decode("utf-8", errors="replace")
+        return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")
 
     def token_bytes(self, token: int) -> bytes:
-        return bytes(self._model.detokenize([token], special=False))
+        """The bytes of one token (special tokens: empty). Not llama-cpp-python's ``detokenize``: its 32-byte buffer
+        turns the 240 longer Qwen2.5 tokens (runs of spaces, ``----`` rules) into nothing."""
+        # llama_cpp loads its native library on import: only once a model is loaded
+        import llama_cpp
+
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
+        if n < 0:
+            self._piece = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
+        return ctypes.string_at(self._piece, n)
 
     @property
     def cached_tokens(self) -> list[int]:
@@ -254,19 +236,23 @@ class LlamaBackend:
             gen.stop_reason = "cancelled"
         return gen
 
-    def _next_token(self, params: GenerationParams, rng: np.random.Generator) -> int:
-        logits = self._logits(-1)
-        if params.temperature <= 0:
-            return int(np.argmax(logits))
-        scaled = logits.astype(np.float64) / params.temperature
-        scaled -= scaled.max()
-        probs = np.exp(scaled)
-        probs /= probs.sum()
-        order = np.argsort(-probs)
-        cumulative = np.cumsum(probs[order])
-        keep = order[: int(np.searchsorted(cumulative, params.top_p)) + 1]
-        p = probs[keep] / probs[keep].sum()
-        return int(rng.choice(keep, p=p))
+    # -- generation -------------------------------------------------------------------------------------------------
+
+    def vocab_index(self) -> VocabIndex:
+        """The vocabulary's token bytes sorted for prefix queries (token healing); built on first use, ~0.5 s."""
+        if self._vocab_index is None:
+            self._vocab_index = VocabIndex.build(
+                self._n_vocab, self.token_bytes, lambda t: self._is_special(t) or self.is_end(t)
+            )
+        return self._vocab_index
+
+    def _choose(self, params: GenerationParams, rng: np.random.Generator, healer: Healer | None) -> Choice | None:
+        """The next token after the last decoded one; while healing, only tokens consistent with the healed text
+        (None when there is none, which a byte-level vocabulary never allows)."""
+        allowed = healer.candidates() if healer is not None and healer.active else None
+        if allowed is not None and allowed.shape[0] == 0:
+            return None
+        return choose(self._logits(-1), params, rng, allowed, score=params.logprobs)
 
     def generate(
         self,
@@ -281,58 +267,51 @@ class LlamaBackend:
             gen.stop_reason = "cancelled"
             return gen
         rng = np.random.default_rng(params.seed)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        healer = Healer(self.vocab_index(), params.heal) if params.heal else None
+        out = TextOutput(gen, params.heal, on_text, scores=params.logprobs)
         room = self.info.n_ctx - len(prompt) - 1
-        max_tokens = min(params.max_tokens, room)
         started = time.perf_counter()
         deadline = started + params.time_budget_ms / 1000 if params.time_budget_ms else None
-        text = ""
-        pending: int | None = None  # sampled but not yet evaluated: only evaluate when we need its successor
+        pending: int | None = None  # chosen but not yet evaluated: only evaluate when we need its successor
         drafting = params.draft_tokens > 0 and params.temperature <= 0
-        for _ in range(max_tokens):
+        while gen.stop_reason == "eot" and not out.stopped:
+            if len(gen.tokens) - gen.healed_tokens >= params.max_tokens or len(gen.tokens) >= room:
+                gen.stop_reason = "max_tokens" if len(gen.tokens) < room else "context_full"
+                break
             if cancel is not None and cancel():
                 gen.stop_reason = "cancelled"
                 break
             if deadline is not None and time.perf_counter() > deadline:
                 gen.stop_reason = "time_budget"
                 break
-            if pending is not None and drafting:
-                accepted, token = self._draft_step(pending, [*prompt, *gen.tokens], params.draft_tokens)
-                gen.drafted_tokens += len(accepted)
-                stopped = False
-                for d in accepted:  # already in the KV cache: emit them as if generated one by one
-                    if len(gen.tokens) >= max_tokens or self.is_end(d):
-                        stopped = True
-                        break
-                    gen.tokens.append(d)
-                    text += decoder.decode(self.token_bytes(d))
-                    if on_text is not None and not on_text(text):
-                        gen.stop_reason = "callback"
-                        stopped = True
-                        break
-                if stopped:
-                    if gen.stop_reason != "callback":
-                        gen.stop_reason = "eot" if len(gen.tokens) < max_tokens else "max_tokens"
-                    break
-                if len(gen.tokens) >= max_tokens:
-                    gen.stop_reason = "max_tokens"
-                    break
+            healing = healer is not None and healer.active
+            if pending is not None and drafting and not healing:
+                steps = self._draft_step(pending, [*prompt, *gen.tokens], params, rng)
+                gen.drafted_tokens += len(steps) - 1
             else:
                 if pending is not None:
                     self._llm.eval([pending])
-                token = self._next_token(params, rng)
-            if self.is_end(token):
-                gen.stop_reason = "eot"
-                break
-            gen.tokens.append(token)
-            pending = token
-            text += decoder.decode(self.token_bytes(token))
-            if on_text is not None and not on_text(text):
-                gen.stop_reason = "callback"
-                break
-        else:
-            gen.stop_reason = "max_tokens" if max_tokens == params.max_tokens else "context_full"
-        gen.text = text + decoder.decode(b"", final=True)
+                choice = self._choose(params, rng, healer)
+                steps = [choice] if choice is not None else []
+            if not steps:
+                break  # nothing consistent with the healed text: no suggestion
+            for choice in steps:
+                if self.is_end(choice.token):
+                    out.stopped = True
+                    break
+                if len(gen.tokens) - gen.healed_tokens >= params.max_tokens or len(gen.tokens) >= room:
+                    gen.stop_reason = "max_tokens" if len(gen.tokens) < room else "context_full"
+                    break
+                data = self.token_bytes(choice.token)
+                if healer is not None and healer.active:
+                    healer.advance(data)
+                    gen.healed_tokens += 1
+                pending = choice.token
+                if not out.emit(choice, data):
+                    gen.stop_reason = "callback"
+                    break
+        gen.text = out.finish()
+        gen.healed = params.heal
         gen.generation_ms = (time.perf_counter() - started) * 1000
         return gen
 
@@ -353,17 +332,20 @@ class LlamaBackend:
                     return list(history[start + n : min(size, start + n + n_draft)])
         return []
 
-    def _draft_step(self, pending: int, history: Sequence[int], n_draft: int) -> tuple[list[int], int]:
+    def _draft_step(
+        self, pending: int, history: Sequence[int], params: GenerationParams, rng: np.random.Generator
+    ) -> list[Choice]:
         """Evaluate ``pending`` plus a drafted continuation in one batch and keep the drafted tokens that greedy
-        decoding would have produced. Returns (accepted drafts, the next token: greedy after the last accepted one).
-        The KV cache keeps ``pending`` and the accepted drafts; the rejected ones are dropped."""
+        decoding would have produced. Returns the accepted drafts followed by the next token (greedy after the last
+        accepted one), each scored. The KV cache keeps ``pending`` and the accepted drafts; the rejected ones are
+        dropped."""
         # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
-        draft = self._lookup(history, n_draft)
+        draft = self._lookup(history, params.draft_tokens)
         if not draft:
             self._llm.eval([pending])
-            return [], int(np.argmax(self._logits(-1)))
+            return [choose(self._logits(-1), params, rng, score=params.logprobs)]
         llm = self._llm
         batch = [pending, *draft]
         n_past = llm.n_tokens
@@ -371,13 +353,15 @@ class LlamaBackend:
         llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(batch)] = batch
-        best = [int(np.argmax(self._logits(i))) for i in range(len(batch))]
-        accepted = 0
-        while accepted < len(draft) and best[accepted] == draft[accepted]:
-            accepted += 1
+        steps: list[Choice] = []
+        for i in range(len(batch)):
+            steps.append(choose(self._logits(i), params, rng, score=params.logprobs))
+            if i == len(draft) or steps[-1].token != draft[i]:
+                break
+        accepted = len(steps) - 1
         llm.n_tokens = n_past + 1 + accepted  # the next eval drops the rejected tail (kv_cache_seq_rm from here)
         llama_cpp.llama_memory_seq_rm(llm._ctx.memory, 0, llm.n_tokens, -1)
-        return draft[:accepted], best[accepted]
+        return steps
 
     def _logits(self, i: int) -> Any:
         """The logits after token ``i`` of the last decoded batch (-1: its last token), as a view, not a copy."""

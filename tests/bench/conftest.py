@@ -10,3 +10,6 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# fixtures/ holds small repositories the bench runs on, with their own tests: theirs to run, not this suite's.
+collect_ignore = ["fixtures"]

@@ -1,0 +1,184 @@
+"""Fill holes the way a user's editor gets completions: through ``codeassist serve`` over stdio.
+
+Per file: ``didOpen`` with the file as it is on disk; per hole: an incremental ``didChange`` deleting the hole's text,
+``textDocument/inlineCompletion`` at the cursor (the latency measured is this request's, the server's debounce
+included), then a ``didChange`` putting the text back; ``didClose`` at the end. The server is started on a snapshot
+copy of the repository, so it reads the user's ``pyproject.toml``/``.codeassist.toml`` settings and indexes the
+workspace as it would in the editor; ``settings`` are sent as ``initializationOptions`` on top.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from codeassist.errors import CodeassistError
+from codeassist.repobench.holes import Hole
+from codeassist.repobench.lsp_client import LspClient, LspError, Message
+
+STATUS = "codeassist/status"
+READY_TIMEOUT_S = 600.0
+
+
+@dataclass
+class Fill:
+    """One answer. ``text`` replaces the holed document's ``[start, end)`` (``start <= cursor``; the server may
+    rewrite text before the cursor); empty ``text`` means nothing was shown."""
+
+    text: str
+    start: int
+    end: int
+    latency_ms: float
+    label: str | None = None
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utf16_position(text: str, offset: int) -> dict[str, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    prefix = text[line_start:offset]
+    return {"line": text.count("\n", 0, offset), "character": len(prefix.encode("utf-16-le")) // 2}
+
+
+def offset_of(text: str, pos: Mapping[str, Any]) -> int:
+    """The code-point offset of an LSP (UTF-16) position in ``text`` (clamped to its line)."""
+    line, units = int(pos["line"]), int(pos["character"])
+    start = 0
+    for _ in range(line):
+        nxt = text.find("\n", start)
+        if nxt < 0:
+            return len(text)
+        start = nxt + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    i, seen = start, 0
+    while i < end and seen < units:
+        seen += 2 if ord(text[i]) > 0xFFFF else 1
+        i += 1
+    return i
+
+
+class LspFiller:
+    """One ``codeassist serve`` process with the given settings, driven like an editor."""
+
+    def __init__(
+        self,
+        root: str,
+        settings: Mapping[str, Any],
+        *,
+        log_path: str | None = None,
+        env: Mapping[str, str] | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.root = os.path.abspath(root)
+        self.settings = dict(settings)
+        self.request_timeout_s = int(self.settings.get("timeout_ms", 5000)) / 1000 + 120
+        self._log: IO[bytes] | None = open(log_path, "ab") if log_path else None  # noqa: SIM115
+        cmd = [python or sys.executable, "-m", "codeassist.cli", "serve"]
+        self.client = LspClient(cmd, cwd=self.root, stderr=self._log, env=env)
+        self.model = ""
+        self._version = 0
+
+    def start(self) -> None:
+        self.client.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": Path(self.root).as_uri(),
+                "initializationOptions": self.settings,
+                "capabilities": {
+                    "general": {"positionEncodings": ["utf-16"]},
+                    "textDocument": {"inlineCompletion": {"dynamicRegistration": False}},
+                },
+            },
+            timeout=60,
+        )
+        self.client.notify("initialized", {})
+        msg = self.client.wait_for(
+            lambda m: m.get("method") == STATUS and m["params"].get("state") in ("ready", "error"), READY_TIMEOUT_S
+        )
+        if msg is None:
+            raise CodeassistError(f"codeassist serve did not get ready in {READY_TIMEOUT_S:.0f} s")
+        if msg["params"]["state"] == "error":
+            raise CodeassistError(f"codeassist serve could not start: {msg['params'].get('message')}")
+        self.model = str(msg["params"].get("model") or "")
+        rejected = [m for m in self.client.notifications if m.get("method") == "window/showMessage"]
+        if rejected:
+            raise CodeassistError(f"codeassist serve rejected a setting: {rejected[0]['params'].get('message')}")
+
+    def close(self) -> None:
+        self.client.close()
+        if self._log is not None:
+            self._log.close()
+
+    def _change(self, uri: str, text: str, start: int, end: int, new: str) -> None:
+        self._version += 1
+        change = {"range": {"start": utf16_position(text, start), "end": utf16_position(text, end)}, "text": new}
+        self.client.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": self._version}, "contentChanges": [change]},
+        )
+
+    def fill_file(self, path: str, original: str, holes: Sequence[Hole]) -> Iterator[tuple[Hole, Fill]]:
+        """Open ``path`` (relative to the root), answer each hole in turn, close it."""
+        uri = Path(self.root, path).as_uri()
+        self._version += 1
+        doc = {"uri": uri, "languageId": "python", "version": self._version, "text": original}
+        self.client.notify("textDocument/didOpen", {"textDocument": doc})
+        try:
+            for hole in holes:
+                yield hole, self._fill_one(uri, original, hole)
+        finally:
+            self.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+    def _fill_one(self, uri: str, original: str, hole: Hole) -> Fill:
+        holed = hole.holed(original)
+        self._change(uri, original, hole.start, hole.end, "")
+        since = len(self.client.notifications)
+        params = {
+            "textDocument": {"uri": uri},
+            "position": utf16_position(holed, hole.start),
+            "context": {"triggerKind": 2},
+        }
+        t0 = time.perf_counter()
+        try:
+            result = self.client.request("textDocument/inlineCompletion", params, timeout=self.request_timeout_s)
+            error = None
+        except (LspError, TimeoutError) as exc:
+            if self.client.proc.poll() is not None:
+                raise CodeassistError(f"codeassist serve exited ({self.client.proc.returncode}): {exc}") from exc
+            result, error = None, str(exc)
+        ms = (time.perf_counter() - t0) * 1000
+        fill = _fill_from_result(result, holed, hole.start, ms)
+        fill.error = error
+        if fill.text:
+            status = self.client.wait_for(lambda m: m.get("method") == STATUS, 2.0, since=since)
+            check = (status or {}).get("params", {}).get("lastCheck") or {}
+            fill.label = check.get("label")
+        self._change(uri, holed, hole.start, hole.start, hole.removed)
+        return fill
+
+
+def _fill_from_result(result: Any, holed: str, cursor: int, ms: float) -> Fill:
+    items: list[Message] = []
+    if isinstance(result, dict):
+        items = list(result.get("items") or [])
+    elif isinstance(result, list):
+        items = list(result)
+    if not items:
+        return Fill("", cursor, cursor, ms)
+    item = items[0]
+    insert = item.get("insertText", "")
+    text = insert if isinstance(insert, str) else str(insert.get("value", ""))
+    rng = item.get("range")
+    start = offset_of(holed, rng["start"]) if rng else cursor
+    end = offset_of(holed, rng["end"]) if rng else cursor
+    return Fill(text, start, end, ms)
