@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
 
 CHILD = """
 import os, signal, sys, threading, time
@@ -65,7 +65,9 @@ def test_containers_go_with_their_owner(docker_ok: None, mode: str, sig: str, bu
         assert len(owned(owner)) == 2
         killed = time.monotonic()
         child.send_signal(getattr(signal, sig))
-        child.wait(30)
+        # closing waits (bounded: 15 s) for containers still starting, then removes each: on a daemon busy with other
+        # work that took over 30 s once (CI, load ~15); what matters is that they go, not how fast
+        child.wait(120)
         left = owned(owner)
         while left and time.monotonic() - killed < 20:
             time.sleep(0.2)
