@@ -31,6 +31,8 @@ ALIASES = {
     "verifyActions": "verify_actions",
     "nThreads": "threads",
     "n_threads": "threads",
+    "retentionChecks": "retention_checks_s",
+    "suggestInCommentsAndStrings": "suggest_in_comments",
 }
 
 
@@ -48,6 +50,9 @@ class Settings:
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
+    suggest_in_comments: bool = False  # inline suggestions inside comments and strings (off: prose, not code)
+    stats: bool = True  # local acceptance stats in the user's data dir (codeassist stats); nothing leaves the machine
+    retention_checks_s: tuple[float, ...] = (30.0, 120.0)  # after an acceptance: when to count what is left of it
 
     def engine_key(self) -> tuple[Any, ...]:
         """The settings that need a model reload when they change."""
@@ -102,6 +107,16 @@ def _check(name: str, value: Any) -> Any:
         if unknown:
             raise ValueError(f"languages: unknown {', '.join(unknown)} (supported: {', '.join(SUPPORTED_LANGUAGES)})")
         return tuple(value)
+    if name in ("suggest_in_comments", "stats"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+    if name == "retention_checks_s":
+        ok = isinstance(value, list | tuple) and 0 < len(value) <= 4
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 86400 for v in value)
+        if not ok:
+            raise ValueError(f"retention_checks_s must be 1 to 4 delays in seconds (0 < s <= 86400), got {value!r}")
+        return tuple(sorted(float(v) for v in value))
     raise ValueError(f"unknown setting {name!r}")
 
 

@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "fix_cmd",
     "explain_cmd",
     "refactor_cmd",
+    "stats_cmd",
 )
 
 
