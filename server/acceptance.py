@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codeassist.acceptance import (
+from codeassist.api import (
     NO_WORKSPACE,
     AcceptanceStore,
     Delta,

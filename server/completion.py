@@ -14,11 +14,19 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from codeassist.api import Completion, CompletionRequest, clamped_offset, position_at
+from codeassist.api import (
+    Completion,
+    CompletionRequest,
+    Engine,
+    clamped_offset,
+    offset_at,
+    position_at,
+    prose_at,
+)
 
 from .convert import Pos, offset_of
 from .documents import Document
-from .worker import PRIORITY_COMPLETION, JobCancelled
+from .worker import PRIORITY_COMPLETION, CancelCheck, JobCancelled
 
 if TYPE_CHECKING:
     from .app import CodeassistServer
@@ -59,9 +67,16 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> tuple[str, int] | No
         max_tokens=settings.max_tokens,
     )  # fmt: skip
     started = time.perf_counter()
+    engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
+
+    def job(cancel: CancelCheck) -> Completion | None:
+        if quiet_in_prose and engine is not None and in_prose(engine, request):
+            return None
+        return service.complete(request, cancel)
+
     try:
-        done: Completion = await ls.run_job(
-            lambda cancel: service.complete(request, cancel),
+        done: Completion | None = await ls.run_job(
+            job,
             kind="completion",
             key=prep.doc.uri,
             priority=PRIORITY_COMPLETION,
@@ -69,6 +84,9 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> tuple[str, int] | No
             timeout_s=ls.host.job_cap_s(service.policy.verify),
         )
     except JobCancelled:
+        return None
+    if done is None:
+        log.debug("completion: none in a comment or string (suggest_in_comments is off)")
         return None
     result = done.result
     if done.check is not None and done.check.verdict.tiers:
@@ -80,3 +98,10 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> tuple[str, int] | No
         extra={"code": result.text},
     )  # fmt: skip
     return done.text, clamped_offset(prep.text, result.line, result.column)
+
+
+def in_prose(engine: Engine, request: CompletionRequest) -> bool:
+    """The cursor is in a comment or a string (on the worker: it brings the engine's parse of the document up to
+    date, incrementally; the completion that may follow reuses it)."""
+    doc = engine.workspace_for(request.path).document(request.path, request.text, request.language)
+    return prose_at(doc, offset_at(request.text, request.line, request.column)) is not None

@@ -14,7 +14,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from codeassist.acceptance import stats_summary
+from codeassist.api import stats_summary
 from codeassist.errors import CodeassistError, InputError
 
 from . import code_actions, completion, items
