@@ -209,3 +209,8 @@ def summary(data: Mapping[str, Any] | None, path: Path | None = None) -> dict[st
 
 def stats_summary(path: Path) -> dict[str, Any]:
     return summary(read(path), path)
+
+
+def delete_workspace_stats(workspace: str | None) -> list[str]:
+    """Remove one workspace's stats file (the ``codeassist.deleteStats`` command)."""
+    return [str(p) for p in delete_all(None, workspace or NO_WORKSPACE)]

@@ -26,6 +26,7 @@ from codeassist.api import (
     NO_WORKSPACE,
     AcceptanceStore,
     Delta,
+    delete_workspace_stats,
     empty_day,
     retained_chars,
     retention_label,
@@ -176,6 +177,13 @@ class Acceptance:
             log.warning("acceptance stats not saved (%s): %s", self.store.path, exc)
             return
         self.ls.status.send()
+
+    def delete(self) -> list[str]:
+        """Remove this workspace's stats file; the counts start again from zero."""
+        removed = delete_workspace_stats(self.ls.root)
+        self._today = None
+        self.ls.status.send()
+        return removed
 
     def today(self) -> dict[str, Any]:
         """Today's counts for this workspace (for ``codeassist/status``)."""

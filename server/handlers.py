@@ -30,6 +30,7 @@ CMD_EXPLAIN = "codeassist.explain"
 CMD_DEBUG_STATS = "codeassist.debugStats"
 CMD_DEBUG_DOCUMENT = "codeassist.debugDocument"
 CMD_STATS = "codeassist.stats"
+CMD_DELETE_STATS = "codeassist.deleteStats"
 CODE_ACTION_OPTIONS = types.CodeActionOptions(
     code_action_kinds=[types.CodeActionKind.QuickFix, items.EXPLAIN_KIND], resolve_provider=True
 )
@@ -181,6 +182,11 @@ def stats_command(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
     return stats_summary(ls.acceptance.store.path)
 
 
+def delete_stats_command(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
+    """``codeassist.deleteStats``: remove this workspace's stats file (``codeassist stats --delete`` for all)."""
+    return {"deleted": ls.acceptance.delete()}
+
+
 # -- code actions ---------------------------------------------------------------------------------------------------
 
 
@@ -261,6 +267,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     (CMD_DEBUG_DOCUMENT, debug_document),
     (items.ACCEPT_COMMAND, accept_command),
     (CMD_STATS, stats_command),
+    (CMD_DELETE_STATS, delete_stats_command),
 )
 
 

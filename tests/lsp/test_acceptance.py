@@ -160,3 +160,12 @@ async def test_cli_prints_and_deletes_the_stats(client: LanguageClient) -> None:
     assert not list((DATA / "codeassist").glob("stats/*.json"))
     out = subprocess.run([*exe, "stats", "--json"], env=ENV, capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout)["workspaces"] == []
+
+
+async def test_delete_command_removes_this_workspace_stats(client: LanguageClient) -> None:
+    _u, _text, sid = await suggest(client, "again.py")
+    notify(client, "codeassist/didShow", {"id": sid})
+    await until("a new stats file", lambda: today()["shown"] == 1)
+    deleted = await command(client, "codeassist.deleteStats")
+    assert len(deleted["deleted"]) == 1 and not Path(deleted["deleted"][0]).exists(), deleted
+    await until("a status with the counts reset", lambda: statuses(client)[-1]["acceptance"]["shown"] == 0)

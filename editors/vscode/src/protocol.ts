@@ -5,6 +5,8 @@
  */
 
 /** The configuration section, in VS Code settings and in `workspace/didChangeConfiguration`. */
+import { AcceptanceToday, acceptanceLine, parseAcceptance } from './acceptance';
+
 export const SECTION = 'codeassist';
 
 /** Custom server -> client notification carrying the model state. */
@@ -25,6 +27,8 @@ export const SERVER_SETTINGS = {
   verify_actions: 'string',
   sandbox_image: 'string',
   languages: 'string[]',
+  suggest_in_comments: 'boolean',
+  stats: 'boolean',
 } as const;
 
 export type ServerSettingName = keyof typeof SERVER_SETTINGS;
@@ -46,6 +50,8 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   verify_actions: 'verifyFixes',
   sandbox_image: 'sandboxImage',
   languages: 'languages',
+  suggest_in_comments: 'suggestInCommentsAndStrings',
+  stats: 'acceptanceStats',
 };
 
 /** Settings whose change needs a new server process (they decide how it is launched or what it is attached to). */
@@ -62,6 +68,8 @@ export type ServerSettings = {
   verify_actions?: 'off' | 'syntax' | 'sandbox';
   sandbox_image?: string;
   languages?: string[];
+  suggest_in_comments?: boolean;
+  stats?: boolean;
 };
 
 export const VERIFY_LEVELS = ['off', 'syntax', 'sandbox'] as const;
@@ -78,6 +86,8 @@ function valid(name: ServerSettingName, value: unknown): boolean {
       return typeof value === 'number' && Number.isInteger(value) && value >= 0;
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'boolean':
+      return typeof value === 'boolean';
   }
 }
 
@@ -162,6 +172,8 @@ export interface StatusParams {
   verification: 'on' | 'off' | 'unavailable';
   /** How the last completion was checked before it was shown (null before the first one). */
   lastCheck: { label: string; reason: string; shown: boolean } | null;
+  /** Today's local acceptance counts for this workspace (null when the stats are off). */
+  acceptance: AcceptanceToday | null;
 }
 
 /** Validate a `codeassist/status` payload; unknown fields are ignored, a missing/unknown state yields undefined. */
@@ -177,6 +189,7 @@ export function parseStatus(params: unknown): StatusParams | undefined {
     lastLatencyMs: typeof p.lastLatencyMs === 'number' && Number.isFinite(p.lastLatencyMs) ? p.lastLatencyMs : null,
     verification,
     lastCheck: parseCheck(p.lastCheck),
+    acceptance: parseAcceptance(p.acceptance),
   };
 }
 
@@ -211,9 +224,13 @@ function checkBadge(check: StatusParams['lastCheck']): string {
 export function statusBarText(
   status: StatusParams | undefined,
   editorLatencyMs: number | null = null,
+  off: string | undefined = undefined,
 ): { text: string; tooltip: string } {
   if (status === undefined) {
     return { text: '$(circle-slash) codeassist', tooltip: 'codeassist: server not running' };
+  }
+  if (off !== undefined) {
+    return { text: '$(circle-slash) codeassist off', tooltip: `codeassist: suggestions are off ${off}\nclick to switch them on` };
   }
   const lines = [`codeassist: ${status.state}`];
   if (status.message) lines.push(status.message);
@@ -225,6 +242,9 @@ export function statusBarText(
     const why = status.lastCheck.reason ? ` (${status.lastCheck.reason})` : '';
     lines.push(`last suggestion: ${status.lastCheck.label}${why}${status.lastCheck.shown ? '' : ', hidden'}`);
   }
+  const today = acceptanceLine(status.acceptance);
+  if (today) lines.push(today);
+  lines.push('click for the codeassist menu');
   const tooltip = lines.join('\n');
   switch (status.state) {
     case 'loading':

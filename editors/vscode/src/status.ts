@@ -10,6 +10,7 @@ export class StatusItem implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private status: StatusParams | undefined;
   private editorLatencyMs: number | null = null;
+  private off: string | undefined;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('codeassist.status', vscode.StatusBarAlignment.Right, 100);
@@ -30,11 +31,11 @@ export class StatusItem implements vscode.Disposable {
   }
 
   loading(message: string): void {
-    this.set({ state: 'loading', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
+    this.set({ state: 'loading', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null, acceptance: null });
   }
 
   error(message: string): void {
-    this.set({ state: 'error', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null });
+    this.set({ state: 'error', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null, acceptance: null });
   }
 
   /** An inline suggestion came back non-empty after `ms` (request to answer, as the editor saw it). */
@@ -43,12 +44,19 @@ export class StatusItem implements vscode.Disposable {
     this.render();
   }
 
+  /** Suggestions switched off for the active editor ("everywhere", "for python"), or undefined when they are on. */
+  setOff(off: string | undefined): void {
+    if (off === this.off) return;
+    this.off = off;
+    this.render();
+  }
+
   tooltip(): string {
     return statusBarText(this.status, this.editorLatencyMs).tooltip;
   }
 
   private render(): void {
-    const { text, tooltip } = statusBarText(this.status, this.editorLatencyMs);
+    const { text, tooltip } = statusBarText(this.status, this.editorLatencyMs, this.off);
     this.item.text = text;
     this.item.tooltip = tooltip;
     this.item.accessibilityInformation = { label: tooltip.replace(/\n/g, '; ') };

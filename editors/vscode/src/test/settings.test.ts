@@ -71,6 +71,7 @@ test('status payloads are validated and rendered', () => {
   const s = parseStatus({ state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
   assert.deepEqual(s, {
     state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on', lastCheck: null,
+    acceptance: null,
   });
   const { text, tooltip } = statusBarText(s);
   // The server's lastLatencyMs is model time only: the tooltip's, never the status bar's latency.
