@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -175,6 +176,22 @@ def rates(counts: Mapping[str, Any]) -> dict[str, float | None]:
     for label, r in (counts.get("retained") or {}).items():
         out[f"retained_{label}"] = r["chars_present"] / r["chars_accepted"] if r["chars_accepted"] else None
     return out
+
+
+def saved_text(path: str, max_bytes: int = 4 << 20) -> str | None:
+    """A closed document's text as saved (for a retention check after the editor closed it): a regular file only
+    (opened non-blocking and checked on the descriptor: no FIFO or device), at most ``max_bytes``; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
 def retained_chars(accepted: str, text: str, offset: int) -> int:

@@ -17,6 +17,7 @@ from codeassist.acceptance import (
     empty_day,
     retained_chars,
     retention_label,
+    saved_text,
     stats_summary,
 )
 from codeassist.completion import Completion, CompletionCheck, CompletionPolicy, CompletionService
@@ -68,6 +69,7 @@ __all__ = [
     "retained_chars",
     "retention_label",
     "sandbox_health",
+    "saved_text",
     "stats_summary",
     "stream_explain",
     "syntax_problems",

@@ -10,7 +10,8 @@ send
 neither accepted nor dismissed when the next one is shown in the same document counts as dismissed.
 
 Retention: ``retention_checks_s`` after the first acceptance (30 s and 2 min by default) the accepted text is looked
-for in the document text the server holds, and the characters still present are counted. The suggestion's text is
+for in the document text the server holds (the saved file once the editor closed it), and the characters still
+present are counted. The suggestion's text is
 kept in memory only, for those checks; the stats file holds counts.
 """
 
@@ -30,9 +31,12 @@ from codeassist.api import (
     empty_day,
     retained_chars,
     retention_label,
+    saved_text,
 )
+from codeassist.errors import InputError
 
 from .convert import units
+from .documents import path_of
 
 if TYPE_CHECKING:
     from .app import CodeassistServer
@@ -132,6 +136,7 @@ class Acceptance:
             s.dismissed = False
             delta.add("dismissed", -1)
         s.accepted = n
+        log.debug("suggestion %s accepted: %d of %d characters", sid, n, len(s.text))
         self._record(delta)
         if s.accepted_at is None:
             s.accepted_at = time.monotonic()
@@ -156,17 +161,24 @@ class Acceptance:
             loop.call_later(delay, self._check, s, retention_label(delay))
 
     def _check(self, s: Suggestion, label: str) -> None:
-        try:
-            doc = self.ls.docs.get(s.uri)
-        except Exception:  # closed since: no text to check against (the check is not counted)
-            log.debug("retention check %s of %s skipped: the document is closed", label, s.id)
+        text = self._text_of(s.uri)
+        if text is None:  # closed and not a readable file: nothing to check against (the check is not counted)
+            log.debug("retention check %s of %s skipped: no text for %s", label, s.id, s.uri)
             return
         accepted = s.text[: s.accepted]
-        present = retained_chars(accepted, doc.text, s.offset)
+        present = retained_chars(accepted, text, s.offset)
         log.debug("retention %s of %s: %d of %d characters present", label, s.id, present, len(accepted))
         delta = Delta()
         delta.retained[label] = (1, len(accepted), present)
         self._record(delta)
+
+    def _text_of(self, uri: str) -> str | None:
+        """The document as the server holds it; once the editor closed it, the file as saved."""
+        try:
+            return self.ls.docs.get(uri).text
+        except InputError:
+            path = path_of(uri)
+            return saved_text(path) if path else None
 
     # -- the file -----------------------------------------------------------------------------------------------------
 

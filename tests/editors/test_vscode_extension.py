@@ -58,6 +58,8 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
         "codeassist.toggleLanguage",
         "codeassist.showLog",
         "codeassist.showStats",
+        "codeassist.acceptNextWord",
+        "codeassist.acceptNextLine",
     }
     settings = set(manifest["contributes"]["configuration"]["properties"])
     server_settings = {

@@ -5,7 +5,9 @@
  * The server gives each inline item an id in its command (`codeassist.didAccept`, run by VS Code when the whole item is
  * accepted). VS Code's stable API says nothing about partial acceptance (accept next word / line), so the tracker
  * watches the document: an insertion of two or more characters, at the point where the shown item continues, that is
- * the next piece of its text, is a partial acceptance (typing one character at a time is typing, not accepting).
+ * the next piece of its text, is a partial acceptance (typing one character at a time is typing, not accepting),
+ * and so is any such insertion right after the extension's own accept-next-word / accept-next-line commands (which
+ * run VS Code's and take its Ctrl+Right).
  */
 
 export const SHOW_NOTIFICATION = 'codeassist/didShow';
@@ -22,13 +24,16 @@ export function suggestionId(command: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** The item on screen: where its text goes in (a document offset) and how much of it has gone in since. */
+/**
+ * The item on screen: where its text goes in (a document offset) and how much of it is in the document: `typed` when it
+ * is shown (the item's range may start before the cursor, over what the user typed), then what acceptance adds.
+ */
 export class AcceptTracker {
-  private current: { id: string; start: number; text: string; taken: number; reported: number } | undefined;
+  private current: { id: string; start: number; text: string; taken: number } | undefined;
 
-  show(id: string, start: number, text: string): void {
+  show(id: string, start: number, text: string, typed = 0): void {
     if (this.current?.id === id) return;
-    this.current = { id, start, text, taken: 0, reported: 0 };
+    this.current = { id, start, text, taken: typed };
   }
 
   get id(): string | undefined {
@@ -41,23 +46,34 @@ export class AcceptTracker {
 
   /**
    * A document change (offset and length of the replaced range, the inserted text). Returns the acceptedLength to
-   * report (UTF-16 units of the item's text, cumulative) when the change took a further piece of the suggestion;
-   * a change elsewhere, or one that is not the suggestion's text, ends the tracking.
+   * report (UTF-16 units of the item's text, cumulative) when the change took a further piece of the suggestion:
+   * text inserted where the taken part ends, or a rewrite of the taken part (VS Code may replace the item's range)
+   * that continues it. Any other change ends the tracking.
    */
-  change(offset: number, replaced: number, inserted: string): { id: string; acceptedLength: number } | undefined {
+  change(
+    offset: number,
+    replaced: number,
+    inserted: string,
+    accepting = false,
+  ): { id: string; acceptedLength: number } | undefined {
     const c = this.current;
     if (!c) return undefined;
-    const rest = c.text.slice(c.taken);
-    if (replaced !== 0 || offset !== c.start + c.taken || inserted === '' || !rest.startsWith(inserted)) {
+    const at = offset - c.start;
+    const taken = at + inserted.length;
+    const continues = at >= 0 && at + replaced === c.taken && c.text.startsWith(inserted, at) && taken > c.taken;
+    if (!continues) {
       this.current = undefined;
       return undefined;
     }
-    c.taken += inserted.length;
-    if (inserted.length < 2 && c.taken < c.text.length) return undefined; // typing, not accepting
-    if (c.taken >= c.text.length) this.current = undefined; // all of it: the item's command reports that
-    if (c.taken >= c.text.length || c.taken === c.reported) return undefined;
-    c.reported = c.taken;
-    return { id: c.id, acceptedLength: c.taken };
+    const added = taken - c.taken;
+    c.taken = taken;
+    // one character is typing, unless an accept command (codeassist.acceptNextWord: a word may be ".") just ran
+    if (added < 2 && !accepting && taken < c.text.length) return undefined;
+    if (taken >= c.text.length) {
+      this.current = undefined; // all of it: the item's command reports that
+      return undefined;
+    }
+    return { id: c.id, acceptedLength: taken };
   }
 }
 

@@ -287,6 +287,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(TOGGLE, toggle),
     vscode.commands.registerCommand(TOGGLE_LANGUAGE, toggleLanguage),
     vscode.commands.registerCommand(SHOW_LOG, () => output.show(true)),
+    vscode.commands.registerCommand('codeassist.acceptNextWord', () =>
+      inline.acceptPart('editor.action.inlineSuggest.acceptNextWord'),
+    ),
+    vscode.commands.registerCommand('codeassist.acceptNextLine', () =>
+      inline.acceptPart('editor.action.inlineSuggest.acceptNextLine'),
+    ),
     vscode.commands.registerCommand(SHOW_STATS, () => showStats(serverCommandRequest)),
     vscode.window.onDidChangeActiveTextEditor(() => status.setOff(offReason())),
     vscode.workspace.onDidChangeConfiguration(async (e) => {

@@ -44,6 +44,7 @@ export class InlineRequests implements vscode.Disposable {
   private readonly tracker = new AcceptTracker();
   private trackedUri: string | undefined;
   private readonly watch: vscode.Disposable;
+  private acceptingSince = 0;
 
   constructor(private readonly hooks: InlineHooks) {
     this.watch = vscode.workspace.onDidChangeTextDocument((e) => this.changed(e));
@@ -59,16 +60,26 @@ export class InlineRequests implements vscode.Disposable {
     const id = item ? suggestionId(item.command) : undefined;
     if (!item || !id || id === this.tracker.id) return;
     const text = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
-    this.tracker.show(id, document.offsetAt(item.range?.start ?? position), text);
+    const start = item.range?.start ?? position;
+    const typed = start.isBefore(position) ? document.getText(new vscode.Range(start, position)) : '';
+    this.tracker.show(id, document.offsetAt(start), text, text.startsWith(typed) ? typed.length : 0);
     this.trackedUri = document.uri.toString();
     this.hooks.notify(SHOW_NOTIFICATION, { id });
+  }
+
+  /** VS Code's accept-next-word / -line, through ours: the edit it makes is an acceptance, whatever its size. */
+  async acceptPart(command: string): Promise<void> {
+    this.acceptingSince = performance.now();
+    await vscode.commands.executeCommand(command);
   }
 
   private changed(e: vscode.TextDocumentChangeEvent): void {
     if (this.trackedUri !== e.document.uri.toString() || e.contentChanges.length === 0) return;
     if (e.contentChanges.length > 1) return this.tracker.clear();
     const c = e.contentChanges[0];
-    const accepted = this.tracker.change(c.rangeOffset, c.rangeLength, c.text);
+    const accepting = performance.now() - this.acceptingSince < 1000;
+    this.acceptingSince = 0;
+    const accepted = this.tracker.change(c.rangeOffset, c.rangeLength, c.text, accepting);
     if (accepted) this.hooks.notify(ACCEPT_NOTIFICATION, accepted);
   }
 

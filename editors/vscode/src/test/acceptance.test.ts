@@ -28,6 +28,23 @@ test('accept-next-word is a partial acceptance; typing and full acceptance are n
   assert.equal(t.id, undefined);
 });
 
+test('after an accept command one character is an acceptance too', () => {
+  const t = new AcceptTracker();
+  t.show('e', 0, '.sqrt(x)');
+  assert.equal(t.change(0, 0, '.'), undefined); // typed
+  t.show('f', 0, '.sqrt(x)');
+  assert.deepEqual(t.change(0, 0, '.', true), { id: 'f', acceptedLength: 1 }); // codeassist.acceptNextWord
+});
+
+test('an item whose range starts over typed text; a rewrite of the taken part that continues it', () => {
+  const t = new AcceptTracker();
+  t.show('d', 200, 'math.sqrt((x2 - x1) ** 2)', 4); // "math" typed, the item covers it
+  assert.deepEqual(t.change(204, 0, '.sqrt('), { id: 'd', acceptedLength: 10 });
+  assert.deepEqual(t.change(200, 10, 'math.sqrt((x2'), { id: 'd', acceptedLength: 13 }); // the range rewritten
+  assert.equal(t.change(200, 13, 'other'), undefined);
+  assert.equal(t.id, undefined);
+});
+
 test('a change elsewhere or with other text ends the tracking', () => {
   const t = new AcceptTracker();
   t.show('b', 10, 'return a + b');
