@@ -169,3 +169,15 @@ async def test_delete_command_removes_this_workspace_stats(client: LanguageClien
     deleted = await command(client, "codeassist.deleteStats")
     assert len(deleted["deleted"]) == 1 and not Path(deleted["deleted"][0]).exists(), deleted
     await until("a status with the counts reset", lambda: statuses(client)[-1]["acceptance"]["shown"] == 0)
+
+
+async def test_a_closed_document_is_checked_against_the_saved_file(client: LanguageClient) -> None:
+    path = WORKSPACE / "closed.py"
+    path.write_text(CODE)
+    u, text, sid = await suggest(client, "closed.py")
+    edit(client, u, 2, (1, 11), (1, 11), text)
+    await command(client, "codeassist.didAccept", {"id": sid})
+    path.write_text(CODE.replace("return ", "return " + text))  # saved, then closed by the editor
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=u)))
+    day = await until("the 1s check of the closed document", lambda: "1s" in today()["retained"] and today())
+    assert day["retained"]["1s"] == {"checks": 1, "chars_accepted": len(text), "chars_present": len(text)}, day
