@@ -1,6 +1,7 @@
 /**
  * The codeassist status bar item: model state from the server's `codeassist/status`, the latency the user waited for
- * the last inline suggestion (measured here, see protocol.statusBarText) and the last check's label.
+ * the last inline suggestion (measured here, see protocol.statusBarText), the last check's label, and busy / partial
+ * when the server reports them.
  */
 import * as vscode from 'vscode';
 
@@ -31,11 +32,11 @@ export class StatusItem implements vscode.Disposable {
   }
 
   loading(message: string): void {
-    this.set({ state: 'loading', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null, acceptance: null });
+    this.set(clientStatus('loading', message));
   }
 
   error(message: string): void {
-    this.set({ state: 'error', message, model: null, lastLatencyMs: null, verification: 'unavailable', lastCheck: null, acceptance: null });
+    this.set(clientStatus('error', message));
   }
 
   /** An inline suggestion came back non-empty after `ms` (request to answer, as the editor saw it). */
@@ -61,11 +62,31 @@ export class StatusItem implements vscode.Disposable {
     this.item.tooltip = tooltip;
     this.item.accessibilityInformation = { label: tooltip.replace(/\n/g, '; ') };
     this.item.backgroundColor =
-      this.status?.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      this.status?.state === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : this.status?.busy && this.off === undefined
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
     this.item.show();
   }
 
   dispose(): void {
     this.item.dispose();
   }
+}
+
+/** A status the extension sets itself (no server status yet, or the server could not start). */
+function clientStatus(state: 'loading' | 'error', message: string): StatusParams {
+  return {
+    state,
+    message,
+    model: null,
+    lastLatencyMs: null,
+    verification: 'unavailable',
+    lastCheck: null,
+    acceptance: null,
+    lastPartial: false,
+    busy: false,
+    busyReason: null,
+  };
 }
