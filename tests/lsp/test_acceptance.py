@@ -25,6 +25,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 WORKSPACE = Path(tempfile.mkdtemp(prefix="codeassist-accept-"))
+# a project, as an editor's workspace is: a file in no project is alone (no workspace index of its folder)
+(WORKSPACE / "pyproject.toml").write_text('[project]\nname = "accept"\n')
 DATA = Path(tempfile.mkdtemp(prefix="codeassist-data-"))
 ENV = {**os.environ, "XDG_DATA_HOME": str(DATA)}
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client, server_env=ENV)
