@@ -9,8 +9,20 @@ the benchmarks call the same services through their own modules.
 
 from __future__ import annotations
 
+from codeassist.acceptance import (
+    NO_WORKSPACE,
+    AcceptanceStore,
+    Delta,
+    delete_workspace_stats,
+    empty_day,
+    retained_chars,
+    retention_label,
+    saved_text,
+    stats_summary,
+)
 from codeassist.completion import Completion, CompletionCheck, CompletionPolicy, CompletionService
 from codeassist.context.languages import LANGUAGE_NAMES, language_of
+from codeassist.cursor_scope import prose_at
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.explainer import ExplainResult, stream_explain
@@ -27,13 +39,16 @@ from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandb
 __all__ = [
     "LANGUAGE_NAMES",
     "MAX_PROBLEM_LINES",
+    "NO_WORKSPACE",
     "REMOTE_KEYS",
+    "AcceptanceStore",
     "Completion",
     "CompletionCheck",
     "CompletionPolicy",
     "CompletionRequest",
     "CompletionResult",
     "CompletionService",
+    "Delta",
     "Engine",
     "EngineConfig",
     "ExplainResult",
@@ -49,12 +64,19 @@ __all__ = [
     "VerifyMode",
     "check_remote_key",
     "clamped_offset",
+    "delete_workspace_stats",
+    "empty_day",
     "find_root",
     "language_of",
     "make_sandbox",
     "offset_at",
     "position_at",
+    "prose_at",
+    "retained_chars",
+    "retention_label",
     "sandbox_health",
+    "saved_text",
+    "stats_summary",
     "stream_explain",
     "syntax_problems",
     "target_for_problem",

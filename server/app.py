@@ -6,6 +6,7 @@ engine's services, one module per concern:
 - ``progress.py``: work-done progress on pygls' ``create_async``;
 - ``doc_sync.py``: document events for the engine, in order, on the worker;
 - ``completion.py``: inline and fallback completions through the completion service;
+- ``acceptance.py``: what happened to each suggestion (shown, accepted, dismissed, retained), for the local stats;
 - ``code_actions.py``: Explain and Fix (the fix service) and the explain command.
 
 Threads: the asyncio event loop (pygls) handles every message and never runs the model or the sandbox; one
@@ -30,6 +31,7 @@ from pygls.lsp.server import LanguageServer
 
 from codeassist import __version__
 
+from .acceptance import Acceptance
 from .config import Settings
 from .convert import UTF16
 from .doc_sync import DocEvents
@@ -85,6 +87,7 @@ class CodeassistServer(LanguageServer):
         self.status = Status(self)
         self.host = Host(self)
         self.doc_events = DocEvents(self)
+        self.acceptance = Acceptance(self)
         self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- the event loop -----------------------------------------------------------------------------------------------

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from codeassist.api import Completion, CompletionRequest, clamped_offset, position_at
+from codeassist.api import (
+    Completion,
+    CompletionRequest,
+    Engine,
+    clamped_offset,
+    offset_at,
+    position_at,
+    prose_at,
+)
 
 from .convert import Pos, offset_of
 from .documents import Document
@@ -101,13 +109,16 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
         ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, None, cached=True)
         return Answer(hit.text, prep.cursor)
     cap_s = settings.timeout_ms / 1000
+    engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
 
-    def job(cancel: CancelCheck) -> Completion:
+    def job(cancel: CancelCheck) -> Completion | None:
+        if quiet_in_prose and engine is not None and in_prose(engine, request):
+            return None
         request.deadline = time.monotonic() + cap_s
         return service.complete(request, cancel)
 
     try:
-        done: Completion = await ls.run_job(
+        done: Completion | None = await ls.run_job(
             job,
             kind="completion",
             key=key,
@@ -116,6 +127,9 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
             timeout_s=ls.host.job_cap_s(service.policy.verify) + max(BACKSTOP_S, cap_s / 2),
         )
     except JobCancelled:
+        return None
+    if done is None:
+        log.debug("completion: none in a comment or string (suggest_in_comments is off)")
         return None
     result = done.result
     if done.check is not None and done.check.verdict.tiers:
@@ -133,3 +147,10 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
         extra={"code": result.text},
     )  # fmt: skip
     return Answer(done.text, clamped_offset(prep.text, result.line, result.column), result.partial)
+
+
+def in_prose(engine: Engine, request: CompletionRequest) -> bool:
+    """The cursor is in a comment or a string (on the worker: it brings the engine's parse of the document up to
+    date, incrementally; the completion that may follow reuses it)."""
+    doc = engine.workspace_for(request.path).document(request.path, request.text, request.language)
+    return prose_at(doc, offset_at(request.text, request.line, request.column)) is not None

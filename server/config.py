@@ -37,6 +37,8 @@ ALIASES = {
     "llamaServerMode": "llama_server_mode",
     "sandboxDockerHost": "sandbox_docker_host",
     "sandboxTlsDir": "sandbox_tls_dir",
+    "retentionChecks": "retention_checks_s",
+    "suggestInCommentsAndStrings": "suggest_in_comments",
 }
 
 
@@ -65,6 +67,9 @@ class Settings:
     # Docker engines for the sandbox (``[tool.codeassist.sandbox] docker_host``): local, tcp://… (TLS), ssh://…
     sandbox_docker_host: tuple[str, ...] | None = None
     sandbox_tls_dir: str | None = None
+    suggest_in_comments: bool = False  # inline suggestions inside comments and strings (off: prose, not code)
+    stats: bool = True  # local acceptance stats in the user's data dir (codeassist stats); nothing leaves the machine
+    retention_checks_s: tuple[float, ...] = (30.0, 120.0)  # after an acceptance: when to count what is left of it
 
     def engine_key(self) -> tuple[Any, ...]:
         """The settings that need a model reload when they change."""
@@ -144,6 +149,16 @@ def _check(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, str) or not os.path.isdir(os.path.expanduser(value))):
             raise ValueError(f"sandbox tls_dir must be a directory holding ca.pem, cert.pem, key.pem, got {value!r}")
         return None if value is None else os.path.expanduser(value)
+    if name in ("suggest_in_comments", "stats"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+    if name == "retention_checks_s":
+        ok = isinstance(value, list | tuple) and 0 < len(value) <= 4
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 86400 for v in value)
+        if not ok:
+            raise ValueError(f"retention_checks_s must be 1 to 4 delays in seconds (0 < s <= 86400), got {value!r}")
+        return tuple(sorted(float(v) for v in value))
     raise ValueError(f"unknown setting {name!r}")
 
 

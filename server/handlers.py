@@ -14,9 +14,11 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from codeassist.api import stats_summary
 from codeassist.errors import CodeassistError, InputError
 
 from . import code_actions, completion, items
+from .acceptance import ACCEPT_NOTIFICATION, DISMISS_NOTIFICATION, SHOW_NOTIFICATION
 from .app import CodeassistServer, RequestFailed, ServeOptions
 from .config import section_of
 from .documents import path_of
@@ -27,6 +29,8 @@ log = logging.getLogger("codeassist.server")
 CMD_EXPLAIN = "codeassist.explain"
 CMD_DEBUG_STATS = "codeassist.debugStats"
 CMD_DEBUG_DOCUMENT = "codeassist.debugDocument"
+CMD_STATS = "codeassist.stats"
+CMD_DELETE_STATS = "codeassist.deleteStats"
 CODE_ACTION_OPTIONS = types.CodeActionOptions(
     code_action_kinds=[types.CodeActionKind.QuickFix, items.EXPLAIN_KIND], resolve_provider=True
 )
@@ -118,7 +122,8 @@ async def inline_completion(ls: CodeassistServer, params: types.InlineCompletion
         done = await completion.complete(ls, prep) if prep is not None else None
     if prep is None or done is None:
         return types.InlineCompletionList(items=[])
-    return items.inline_items(prep.text, done.insert_at, prep.cursor, done.text, ls.encoding)
+    sid = ls.acceptance.issue(prep.doc.uri, done.text, min(done.insert_at, prep.cursor)) if done.text else None
+    return items.inline_items(prep.text, done.insert_at, prep.cursor, done.text, ls.encoding, sid)
 
 
 async def completion_fallback(ls: CodeassistServer, params: types.CompletionParams) -> types.CompletionList:
@@ -128,6 +133,59 @@ async def completion_fallback(ls: CodeassistServer, params: types.CompletionPara
     if prep is None or done is None:
         return types.CompletionList(is_incomplete=True, items=[])
     return items.completion_list(prep.text, prep.cursor, done.text, ls.encoding, partial=done.partial)
+
+
+# -- acceptance (local stats) ----------------------------------------------------------------------------------------
+
+
+def _field(params: Any, name: str) -> Any:
+    """A field of a custom notification's params (pygls hands them over as objects with attributes)."""
+    if isinstance(params, dict):
+        return params.get(name)
+    return getattr(params, name, None)
+
+
+def _suggestion_id(params: Any) -> str | None:
+    sid = _field(params, "id")
+    if not isinstance(sid, str):
+        log.warning("acceptance notification without a suggestion id: %r", params)
+        return None
+    return sid
+
+
+def did_show(ls: CodeassistServer, params: Any) -> None:
+    if (sid := _suggestion_id(params)) is not None:
+        ls.acceptance.shown(sid)
+
+
+def did_accept(ls: CodeassistServer, params: Any) -> None:
+    if (sid := _suggestion_id(params)) is None:
+        return
+    length = _field(params, "acceptedLength")
+    ok = isinstance(length, int) and not isinstance(length, bool)
+    ls.acceptance.accepted(sid, length if ok else None)
+
+
+def did_dismiss(ls: CodeassistServer, params: Any) -> None:
+    if (sid := _suggestion_id(params)) is not None:
+        ls.acceptance.dismissed(sid)
+
+
+def accept_command(ls: CodeassistServer, *args: Any) -> None:
+    """``codeassist.didAccept`` as an inline item's command: ``[{"id", "acceptedLength"?}]``."""
+    if not args or _suggestion_id(args[0]) is None:
+        raise JsonRpcInvalidParams(f"{items.ACCEPT_COMMAND} expects [{{id, acceptedLength?}}], got {list(args)!r}")
+    did_accept(ls, args[0])
+
+
+def stats_command(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
+    """``codeassist.stats``: this workspace's counts, today's and all days'."""
+    return stats_summary(ls.acceptance.store.path)
+
+
+def delete_stats_command(ls: CodeassistServer, *args: Any) -> dict[str, Any]:
+    """``codeassist.deleteStats``: remove this workspace's stats file (``codeassist stats --delete`` for all)."""
+    return {"deleted": ls.acceptance.delete()}
 
 
 # -- code actions ---------------------------------------------------------------------------------------------------
@@ -200,11 +258,17 @@ FEATURES: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (types.TEXT_DOCUMENT_COMPLETION, completion_fallback, types.CompletionOptions(resolve_provider=False)),
     (types.TEXT_DOCUMENT_CODE_ACTION, code_action, CODE_ACTION_OPTIONS),
     (types.CODE_ACTION_RESOLVE, code_action_resolve, None),
+    (SHOW_NOTIFICATION, did_show, None),
+    (ACCEPT_NOTIFICATION, did_accept, None),
+    (DISMISS_NOTIFICATION, did_dismiss, None),
 )
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     (CMD_EXPLAIN, explain),
     (CMD_DEBUG_STATS, debug_stats),
     (CMD_DEBUG_DOCUMENT, debug_document),
+    (items.ACCEPT_COMMAND, accept_command),
+    (CMD_STATS, stats_command),
+    (CMD_DELETE_STATS, delete_stats_command),
 )
 
 

@@ -14,6 +14,7 @@ AI_LABEL = "codeassist (AI)"
 # "~" sorts after letters and digits in every client's string comparison, so language-server items come first.
 AI_SORT_TEXT = "~~~codeassist"
 EXPLAIN_KIND = "refactor.explain"
+ACCEPT_COMMAND = "codeassist.didAccept"  # an inline item's command: the editor runs it when the item is accepted
 
 
 def lsp_pos(p: Pos) -> types.Position:
@@ -21,9 +22,10 @@ def lsp_pos(p: Pos) -> types.Position:
 
 
 def inline_items(
-    text: str, insert_at: int, cursor: int, completion: str, encoding: str = UTF16
+    text: str, insert_at: int, cursor: int, completion: str, encoding: str = UTF16, suggestion_id: str | None = None
 ) -> types.InlineCompletionList:
-    """One ghost-text item. The range runs from where the engine inserts to the cursor (empty when they match)."""
+    """One ghost-text item. The range runs from where the engine inserts to the cursor (empty when they match). With
+    ``suggestion_id`` the item carries the ``codeassist.didAccept`` command an editor runs when it is accepted."""
     if not completion:
         return types.InlineCompletionList(items=[])
     starts = lsp_line_starts(text)
@@ -31,7 +33,11 @@ def inline_items(
     rng = types.Range(
         lsp_pos(position_of(text, a, encoding, starts=starts)), lsp_pos(position_of(text, b, encoding, starts=starts))
     )
-    return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=completion, range=rng)])
+    command = None
+    if suggestion_id is not None:
+        command = types.Command(title="codeassist: accepted", command=ACCEPT_COMMAND, arguments=[{"id": suggestion_id}])
+    item = types.InlineCompletionItem(insert_text=completion, range=rng, command=command)
+    return types.InlineCompletionList(items=[item])
 
 
 def _word_start(text: str, cursor: int) -> int:

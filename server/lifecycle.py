@@ -75,6 +75,7 @@ class Host:
         self.verifier: Verifier | None = None
         self.completions: CompletionService | None = None
         self._generation = 0
+        self._sandbox_warned: str | None = None  # the sandbox trouble already shown to the user (once per reason)
 
     # -- settings -----------------------------------------------------------------------------------------------------
 
@@ -131,14 +132,19 @@ class Host:
         # several Docker engines: ask them all (the image is copied to them on this first check, on the worker)
         several = self.verifier.sandbox if self.ls.settings.sandbox_docker_host and self.verifier else None
 
-        def probe(cancel: Callable[[], bool]) -> bool:
-            return bool((several.health() if several is not None else sandbox_health(image=image)).ok)
+        def probe(cancel: Callable[[], bool]) -> str | None:
+            health = several.health() if several is not None else sandbox_health(image=image)
+            return None if health.ok else health.reason or "the Docker sandbox did not answer"
 
-        def done(ok: bool) -> None:
-            status.sandbox_ok = ok
+        def done(reason: str | None) -> None:
+            status.sandbox_ok = reason is None
             status.send()
+            if reason is not None and wants_sandbox(self.ls.settings) and reason != self._sandbox_warned:
+                self._sandbox_warned = reason
+                self.ls.show(sandbox_message(reason))
 
-        self.ls.submit(probe, done, kind="probe", priority=PRIORITY_ACTION, timeout_s=PROBE_TIMEOUT_S, failed=False)
+        failed: str | None = "the sandbox check did not finish"
+        self.ls.submit(probe, done, kind="probe", priority=PRIORITY_ACTION, timeout_s=PROBE_TIMEOUT_S, failed=failed)
 
     # -- the model ----------------------------------------------------------------------------------------------------
 
@@ -181,9 +187,9 @@ class Host:
                 return
             except Exception as exc:
                 if generation == self._generation:
-                    reason = str(exc) if isinstance(exc, CodeassistError) else f"{type(exc).__name__}: {exc}"
-                    status.set_state("error", f"model failed to load: {reason}")
-                    self.ls.show(f"codeassist: model failed to load: {reason}", types.MessageType.Error)
+                    message = model_message(exc)
+                    status.set_state("error", message)
+                    self.ls.show(f"codeassist: {message}", types.MessageType.Error)
                 p.outcome = "model failed to load"
                 return
             if generation != self._generation:
@@ -244,3 +250,26 @@ def _mode(value: str) -> VerifyMode:
 def _sandbox_key(settings: Settings) -> tuple[Any, ...]:
     """The settings that need a new verifier (and sandbox) when they change."""
     return wants_sandbox(settings), settings.sandbox_image, settings.sandbox_docker_host, settings.sandbox_tls_dir
+
+
+def model_message(exc: BaseException) -> str:
+    """Why the model did not load, and the command that fixes it."""
+    if not isinstance(exc, CodeassistError):
+        return f"model failed to load: {type(exc).__name__}: {exc}"
+    fix = exc.hint or "codeassist model list  (then set `model` to a tier or an existing .gguf file)"
+    return f"model failed to load: {exc.message}. To fix, run: {fix}  (`codeassist doctor` checks the whole setup)"
+
+
+def sandbox_message(reason: str) -> str:
+    """The Docker sandbox cannot run checks: what it means for the user, and the commands that fix it."""
+    if "run:" in reason:  # the sandbox already names its fix (a missing image: codeassist sandbox build)
+        fix = reason
+    else:
+        fix = (
+            f"{reason}. To fix: start Docker (`sudo systemctl start docker`, or run `dockerd`), make sure you may "
+            "use it (`sudo usermod -aG docker $USER`), then run `codeassist sandbox build`"
+        )
+    return (
+        f"codeassist: the Docker sandbox is unavailable, so suggestions and fixes are labelled unverified: {fix}. "
+        "`codeassist doctor` checks the whole setup."
+    )

@@ -64,7 +64,23 @@ class Status:
             "busy": busy.busy,
             "busyReason": busy.reason,
             "backend": engine.backend_status() if (engine := self.ls.host.engine) is not None else None,
+            "acceptance": self.acceptance_today(),
         }
+
+    def acceptance_today(self) -> dict[str, Any] | None:
+        """Today's local acceptance counts for this workspace (None when stats are off)."""
+        if not self.ls.settings.stats:
+            return None
+        day = self.ls.acceptance.today()
+        retained = {
+            label: {"chars": r["chars_accepted"], "present": r["chars_present"]}
+            for label, r in (day.get("retained") or {}).items()
+        }
+        return {
+            "shown": day["shown"], "accepted": day["accepted"], "acceptedFull": day["accepted_full"],
+            "acceptedPartial": day["accepted_partial"], "dismissed": day["dismissed"],
+            "charsAccepted": day["chars_accepted"], "retained": retained,
+        }  # fmt: skip
 
     def send(self) -> None:
         self.ls.call_soon(lambda: self.ls.protocol.notify(STATUS_METHOD, self.to_json()))
@@ -93,6 +109,7 @@ class Status:
         verifier = ls.host.verifier
         settings = asdict(ls.settings)
         settings["languages"] = list(ls.settings.languages) if ls.settings.languages is not None else None
+        settings["retention_checks_s"] = list(ls.settings.retention_checks_s)
         return {
             "worker": ls.worker.stats.to_json(),
             "workerAlive": ls.worker.alive,

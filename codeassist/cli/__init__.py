@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "explain_cmd",
     "refactor_cmd",
     "bench_cmd",
+    "stats_cmd",
 )
 
 

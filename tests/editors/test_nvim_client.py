@@ -36,7 +36,13 @@ def add(a: int, b: int) -> int
 '''
 COMPLETION_LINE = 8  # "    return": the test appends a space, then waits for ghost text
 BROKEN = "def add(a: int, b: int) -> int"  # missing ':'
-SETTINGS = {"max_tokens": 16, "debounce_ms": 0, "timeout_ms": 60000, "verify": "syntax"}
+SETTINGS = {
+    "max_tokens": 16,
+    "debounce_ms": 0,
+    "timeout_ms": 60000,
+    "verify": "syntax",
+    "retention_checks_s": [1, 2],  # 30 s and 2 min by default
+}
 SCENARIO = {
     "completion": {"line": COMPLETION_LINE, "type": " "},
     "explain": {"line1": 4, "line2": 8},
@@ -60,6 +66,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, nvim_exe: str, codeassist_exe:
         "CODEASSIST_TEST_SCENARIO": json.dumps(SCENARIO),
         "CODEASSIST_TEST_TIMEOUT_MS": "240000",
         "XDG_STATE_HOME": str(ws / "state"),  # keep Neovim's logs/shada out of the user's home
+        "XDG_DATA_HOME": str(ws / "data"),  # the server's acceptance stats
     }
     proc = subprocess.run(
         [nvim_exe, "--headless", "--clean", "-u", str(INIT), str(src)],
@@ -72,6 +79,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, nvim_exe: str, codeassist_exe:
     )
     assert out.exists(), f"nvim wrote no result (rc {proc.returncode})\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
     result: dict[str, Any] = json.loads(out.read_text())
+    result["stats_files"] = [json.loads(p.read_text()) for p in (ws / "data" / "codeassist" / "stats").glob("*.json")]
     assert result.get("error") is None, f"{result.get('error')}\nlog:\n" + "\n".join(result.get("log", []))
     return result
 
@@ -180,3 +188,32 @@ def test_range_for_lines_covers_whole_lines(run: dict[str, Any]) -> None:
         "start": {"line": 0, "character": 0},
         "end": {"line": 1, "character": 0},
     }
+
+
+def test_acceptance_reaches_the_local_stats(run: dict[str, Any]) -> None:
+    """<Tab> took the first suggestion whole (counted, its characters still there at the 1 s and 2 s checks); the
+    second was dismissed with <C-]>; :CodeassistStats reads the same counts from the server."""
+    files = run["stats_files"]
+    assert len(files) == 1, files
+    (day,) = files[0]["days"].values()
+    accepted = run["steps"]["completion"]["ghost"]
+    assert day["shown"] >= 2 and day["accepted"] == day["accepted_full"] == 1, day
+    assert day["chars_accepted"] == len(run["steps"]["completion"]["text"]), day
+    assert day["dismissed"] >= 1, day
+    for label in ("1s", "2s"):
+        r = day["retained"][label]
+        assert r["checks"] == 1 and r["chars_present"] == r["chars_accepted"] > 0, day
+    assert accepted.strip() not in json.dumps(files), "the stats file holds code"
+    fb = run["steps"]["feedback"]
+    assert fb.get("stats_error") is None and fb["stats"]["today"]["accepted_full"] == 1, fb
+
+
+def test_switches_log_and_builtin_detection(run: dict[str, Any]) -> None:
+    fb = run["steps"]["feedback"]
+    assert fb["enabled_after_toggle"] is False
+    assert fb["off_global"] == {"requests": 0, "ghost": False}, fb  # typing sent nothing while off
+    assert fb["disabled_filetypes"] == ["python"] and fb["off_filetype"] == {"requests": 0, "ghost": False}, fb
+    assert fb["disabled_after"] == []
+    assert fb["log"]["name"] == "codeassist://log" and fb["log"]["lines"] > 1, fb["log"]
+    # Neovim 0.11 has no vim.lsp.inline_completion: the plugin's own ghost text is used (the 0.12 path is guarded)
+    assert fb["builtin"] == {"present": False, "used": False}, fb["builtin"]

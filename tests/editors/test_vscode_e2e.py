@@ -20,6 +20,7 @@ import ast
 import contextlib
 import importlib.util
 import itertools
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -253,6 +255,9 @@ def test_accept_next_word_takes_one_word(vscode: Session) -> None:
         first = ghost.split("\n")[0]
         assert len(first.split()) > 1 or len(first) > 6, f"the ghost text is a single word already: {ghost!r}"
         wb.page.keyboard.press("Control+ArrowRight")
+        # the extension's codeassist.acceptNextWord runs VS Code's (so the acceptance is counted): the word goes in
+        # after a round trip to the extension host, which is when the ghost text shrinks
+        wait_for("the ghost text to lose the accepted word", lambda: wb.ghost_text() != ghost, 30)
         saved = _save(wb, geometry, geometry.stat().st_mtime)
         accepted = saved.split("\n")[7][len("    return math") :]
         assert accepted, f"Ctrl+Right accepted nothing of {ghost!r}"
@@ -271,6 +276,29 @@ def test_trigger_key_asks_for_a_suggestion(vscode: Session) -> None:
         assert not wb.ghost_text(), "a ghost text came back without being asked for"
         wb.page.keyboard.press("Alt+Backslash")
         wait_for("ghost text after Alt+\\ (editor.action.inlineSuggest.trigger)", wb.ghost_text, ANSWER_S)
+
+
+def test_toggle_and_status_item_menu(vscode: Session) -> None:
+    wb = vscode.wb
+    with wb.step("toggle suggestions off"):
+        wb.page.keyboard.press("Escape")
+        wb.run_command("codeassist: Toggle Suggestions")
+        wait_for("the status item to say off", lambda: "codeassist off" in wb.status_item(), 30)
+        assert "off everywhere" in wb.status_tooltip(), wb.status_tooltip()
+        wb.focus_editor()
+        wb.page.keyboard.press("End")
+        wb.page.keyboard.press("Alt+Backslash")
+        time.sleep(5)
+        assert not wb.ghost_text(), "a suggestion was shown while suggestions are off"
+    with wb.step("status item menu switches them on"):
+        wb.page.locator(".statusbar-item", has_text="codeassist").first.click()
+        rows = wb.page.locator(".quick-input-widget .quick-input-list .monaco-list-row")
+        wait_for("the menu", lambda: any("Show acceptance stats" in t for t in rows.all_inner_texts()), 30)
+        assert any("Show log" in t for t in rows.all_inner_texts()), rows.all_inner_texts()
+        assert any("suggestions for python" in t for t in rows.all_inner_texts()), rows.all_inner_texts()
+        wb.snap("menu")
+        wb.page.locator(".quick-input-widget .monaco-list-row", has_text="Enable suggestions").first.click()
+        _wait_ready(wb)
 
 
 def test_settings_have_titles_and_server_path_is_a_user_setting(vscode: Session) -> None:
@@ -381,3 +409,32 @@ def test_fix_applies_and_tells_the_verdict(vscode: Session) -> None:
         assert _line(module, BUG_LINE).rstrip().endswith(":"), saved
         ast.parse(saved)
     print(f"fix title listed: {title!r}; outcome: {outcome!r}")
+
+
+def _stats_day(folder: Path, label: str) -> dict[str, Any] | None:
+    files = list(folder.glob("*.json"))
+    if len(files) != 1:
+        return None
+    days = json.loads(files[0].read_text())["days"]
+    day: dict[str, Any] = next(iter(days.values()))
+    return day if day["retained"].get(label, {}).get("checks", 0) >= 2 else None  # both accepted suggestions
+
+
+def _stats_notification(wb: Workbench) -> str | None:
+    return next((n for n in wb.notifications() if "today:" in n), None)
+
+
+def test_acceptance_stats_with_retained_characters(vscode: Session) -> None:
+    """The server's stats file (in the XDG data folder code-server gave it): the suggestion Tab took (whole), the
+    word Ctrl+Right took (partial), and their characters still there 30 s and 2 min after acceptance."""
+    wb, folder = vscode.wb, vscode.server.home / "xdg-data" / "codeassist" / "stats"
+    with wb.step("acceptance stats"):
+        day = wait_for("both 2 min retention checks in the stats file", lambda: _stats_day(folder, "120s"), 200)
+        wb.run_command("codeassist: Show Acceptance Stats")
+        shown = wait_for("the stats notification", lambda: _stats_notification(wb), 30)
+    print(f"stats: {json.dumps(day)}; notification: {shown!r}")
+    assert day["shown"] >= 2 and day["accepted_full"] >= 1 and day["accepted_partial"] >= 1, day
+    for label in ("30s", "120s"):
+        r = day["retained"][label]
+        assert r["checks"] >= 2 and 0 < r["chars_present"] <= r["chars_accepted"], day
+    assert "suggestions accepted" in shown, shown

@@ -50,7 +50,17 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
     assert any(n.startswith("extension/node_modules/vscode-languageclient/") for n in names)
     assert not any(n.startswith(("extension/out/test/", "extension/src/")) for n in names)
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
-    assert commands == {"codeassist.explain", "codeassist.restart", "codeassist.showStatus"}
+    assert commands == {
+        "codeassist.explain",
+        "codeassist.restart",
+        "codeassist.showStatus",
+        "codeassist.toggle",
+        "codeassist.toggleLanguage",
+        "codeassist.showLog",
+        "codeassist.showStats",
+        "codeassist.acceptNextWord",
+        "codeassist.acceptNextLine",
+    }
     settings = set(manifest["contributes"]["configuration"]["properties"])
     server_settings = {
         "model",

@@ -54,6 +54,8 @@ async def test_missing_model_reports_error_state(client: LanguageClient) -> None
     assert "missing.gguf" in status["message"]
     assert statuses(client)[0]["state"] == "loading"
     await wait_for(lambda: any(m.type == types.MessageType.Error for m in client.messages))
+    error = next(m.message for m in client.messages if m.type == types.MessageType.Error)
+    assert "missing.gguf" in error and "To fix, run: codeassist model list" in error, error
     # requests before the model is ready are answered at once, empty
     u = (WORKSPACE / "a.py").as_uri()
     open_doc(client, u, "x = \n")
@@ -67,6 +69,14 @@ async def test_missing_model_reports_error_state(client: LanguageClient) -> None
     assert result is not None and len(result.items) == 0
 
 
+async def test_unavailable_sandbox_is_reported_with_its_fix(client: LanguageClient) -> None:
+    """verify_actions = sandbox with an image that does not exist: one warning naming the fix."""
+    await wait_for(lambda: any("Docker sandbox is unavailable" in m.message for m in client.messages))
+    found = [m.message for m in client.messages if "Docker sandbox is unavailable" in m.message]
+    assert len(found) == 1, found
+    assert "codeassist-sandbox:test" in found[0] and "run:" in found[0] and "codeassist doctor" in found[0], found
+
+
 async def test_did_change_configuration_push(client: LanguageClient) -> None:
     before = len(client.messages)
     client.workspace_did_change_configuration(
@@ -75,7 +85,7 @@ async def test_did_change_configuration_push(client: LanguageClient) -> None:
         )
     )
     await wait_for(lambda: len(client.messages) > before)
-    assert "debounce_ms must be between 0 and 5000" in client.messages[-1].message
+    assert any("debounce_ms must be between 0 and 5000" in m.message for m in client.messages[before:])
     s = await settings(client)
     assert s["debounce_ms"] == 7 and s["verify"] == "off" and s["verify_actions"] == "off"
     await wait_for(lambda: statuses(client)[-1]["verification"] == "off")

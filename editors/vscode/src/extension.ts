@@ -21,6 +21,7 @@ import {
 import { ExplainView } from './explain';
 import { resolveCodeActionMiddleware } from './fix';
 import { InlineRequests } from './inline';
+import { MENU, SHOW_LOG, SHOW_STATS, TOGGLE, TOGGLE_LANGUAGE, enabledFor, menu, offReason, showStats, toggle, toggleLanguage } from './menu';
 import {
   EXPLAIN_COMMAND,
   RELAUNCH_KEYS,
@@ -217,9 +218,9 @@ async function start(): Promise<void> {
     await client.start();
   } catch (err) {
     status.error(String(err));
-    void vscode.window.showErrorMessage(
-      `codeassist: could not start the server (${String(err)}). Check the "codeassist.serverPath" setting.`,
-    );
+    const open = 'Open Settings';
+    const pick = await vscode.window.showErrorMessage(startFailure(String(err), config().get('serverPath')), open);
+    if (pick === open) void vscode.commands.executeCommand('workbench.action.openSettings', 'codeassist.serverPath');
     return;
   }
   // If the server did not advertise `codeassist.explain` as an executeCommand command, the client did not register
@@ -230,6 +231,25 @@ async function start(): Promise<void> {
       explain(args, sendExplain),
     );
   }
+}
+
+/** Why the server did not start, and how to fix it: a missing program is the usual reason. */
+function startFailure(err: string, serverPath: unknown): string {
+  const program = typeof serverPath === 'string' && serverPath.trim() ? serverPath.trim() : 'codeassist';
+  if (/ENOENT|not found|no such file/i.test(err)) {
+    return (
+      `codeassist: the program "${program}" was not found. Install it with \`pip install codeassist\` ` +
+      '(or `make setup` in its repository), then set "codeassist.serverPath" to it (e.g. .venv/bin/codeassist) ' +
+      'and run "codeassist: Restart Server".'
+    );
+  }
+  return `codeassist: could not start "${program} serve" (${err}). Run \`${program} doctor\` in a terminal to see why.`;
+}
+
+/** `workspace/executeCommand` for a server command (rejects when the server is not running). */
+async function serverCommandRequest(command: string): Promise<unknown> {
+  if (!client || client.state !== State.Running) throw new Error('the codeassist server is not running');
+  return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [] });
 }
 
 async function stop(): Promise<void> {
@@ -248,22 +268,36 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   output = vscode.window.createOutputChannel('codeassist', { log: true });
   status = new StatusItem();
   explainView = new ExplainView();
-  inline = new InlineRequests((ms) => status.suggestionShown(ms));
-  context.subscriptions.push(output, status, explainView, { dispose: () => ownExplainCommand?.dispose() });
+  inline = new InlineRequests({
+    shown: (ms) => status.suggestionShown(ms),
+    enabled: enabledFor,
+    notify: (method, params) => {
+      if (client && client.state === State.Running) void client.sendNotification(method, params);
+    },
+  });
+  context.subscriptions.push(output, status, explainView, inline, { dispose: () => ownExplainCommand?.dispose() });
+  status.setOff(offReason());
 
   context.subscriptions.push(
     vscode.commands.registerCommand('codeassist.restart', async () => {
       await stop();
       await start();
     }),
-    vscode.commands.registerCommand('codeassist.showStatus', async () => {
-      const text = status.tooltip().replace(/\n/g, ' · ');
-      const pick = await vscode.window.showInformationMessage(text, 'Show Logs', 'Restart');
-      if (pick === 'Show Logs') output.show(true);
-      if (pick === 'Restart') await vscode.commands.executeCommand('codeassist.restart');
-    }),
+    vscode.commands.registerCommand(MENU, () => menu(status.tooltip(), (c) => vscode.commands.executeCommand(c))),
+    vscode.commands.registerCommand(TOGGLE, toggle),
+    vscode.commands.registerCommand(TOGGLE_LANGUAGE, toggleLanguage),
+    vscode.commands.registerCommand(SHOW_LOG, () => output.show(true)),
+    vscode.commands.registerCommand('codeassist.acceptNextWord', () =>
+      inline.acceptPart('editor.action.inlineSuggest.acceptNextWord'),
+    ),
+    vscode.commands.registerCommand('codeassist.acceptNextLine', () =>
+      inline.acceptPart('editor.action.inlineSuggest.acceptNextLine'),
+    ),
+    vscode.commands.registerCommand(SHOW_STATS, () => showStats(serverCommandRequest)),
+    vscode.window.onDidChangeActiveTextEditor(() => status.setOff(offReason())),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
+      status.setOff(offReason());
       const relaunch = RELAUNCH_KEYS.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
       if (relaunch) {
         await stop();

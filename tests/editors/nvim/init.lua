@@ -88,7 +88,7 @@ end
 
 -- Steps ---------------------------------------------------------------------------------------------------------
 
-local step_fix, step_explain, step_done
+local step_fix, step_explain, step_feedback, step_done
 
 local function step_complete()
   local sc = scenario.completion
@@ -226,7 +226,7 @@ end
 step_fix = function()
   local sf = scenario.fix
   if not sf then
-    return step_done()
+    return step_feedback()
   end
   local c = client()
   if sf.text then
@@ -268,9 +268,91 @@ step_fix = function()
       return vim.api.nvim_buf_get_changedtick(0) ~= tick
     end, function()
       out.steps.fix.lines_after = vim.api.nvim_buf_get_lines(0, 0, -1, false)
-      step_done()
+      step_feedback()
     end)
   end), 0)
+end
+
+-- Acceptance stats, dismissal, the switches, the log, the 0.12 detection ---------------------------------------
+
+local function requests_sent()
+  local n = 0
+  for _, line in ipairs(out.log) do
+    if line:find('trace inlineCompletion request', 1, true) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+--- Type `keys` in insert mode at the end of the last line, wait `ms`: how many requests went out, whether a ghost showed.
+local function type_and_watch(keys, ms, next)
+  local before = requests_sent()
+  vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(0), 0 })
+  vim.api.nvim_feedkeys('A' .. keys, 'n', false)
+  vim.defer_fn(guarded(function()
+    local result = { requests = requests_sent() - before, ghost = codeassist.get_suggestion(0) ~= nil }
+    vim.api.nvim_feedkeys(vim.keycode('<Esc>'), 'n', false)
+    wait_for('normal mode', function()
+      return vim.api.nvim_get_mode().mode == 'n'
+    end, function()
+      next(result)
+    end)
+  end), ms)
+end
+
+local function step_switches(fb)
+  vim.cmd('CodeassistToggle')
+  fb.enabled_after_toggle = codeassist.config.enabled
+  type_and_watch('x', 1500, function(off_global)
+    fb.off_global = off_global
+    vim.cmd('CodeassistToggle')
+    vim.cmd('CodeassistToggleFiletype')
+    fb.disabled_filetypes = vim.deepcopy(codeassist.config.disabled_filetypes)
+    type_and_watch('y', 1500, function(off_ft)
+      fb.off_filetype = off_ft
+      vim.cmd('CodeassistToggleFiletype python')
+      fb.disabled_after = vim.deepcopy(codeassist.config.disabled_filetypes)
+      local win = vim.api.nvim_get_current_win()
+      vim.cmd('CodeassistLog')
+      local lbuf = vim.api.nvim_get_current_buf()
+      fb.log = { name = vim.api.nvim_buf_get_name(lbuf), lines = #vim.api.nvim_buf_get_lines(lbuf, 0, -1, false) }
+      vim.cmd('close')
+      vim.api.nvim_set_current_win(win)
+      fb.builtin = { present = vim.lsp.inline_completion ~= nil, used = codeassist.uses_builtin() }
+      codeassist.stats(0, false, guarded(function(err, result)
+        fb.stats_error = err and err.message
+        fb.stats = result
+        step_done()
+      end))
+    end)
+  end)
+end
+
+step_feedback = function()
+  local fb = {}
+  out.steps.feedback = fb
+  -- a second suggestion, dismissed with the dismiss key
+  local n = vim.api.nvim_buf_line_count(0)
+  vim.api.nvim_buf_set_lines(0, n, n, false, { '', '', 'def double(n: int) -> int:', '    return' })
+  vim.api.nvim_win_set_cursor(0, { n + 4, 0 })
+  vim.api.nvim_feedkeys('A ', 'n', false)
+  wait_for('a second ghost text', function()
+    return codeassist.get_suggestion(0)
+  end, function()
+    vim.api.nvim_feedkeys(vim.keycode('<C-]>'), 'm', false)
+    wait_for('dismissed', function()
+      return not codeassist.get_suggestion(0)
+    end, function()
+      fb.dismissed_mode = vim.api.nvim_get_mode().mode
+      vim.api.nvim_feedkeys(vim.keycode('<Esc>'), 'n', false)
+      wait_for('normal mode', function()
+        return vim.api.nvim_get_mode().mode == 'n'
+      end, function()
+        step_switches(fb)
+      end)
+    end)
+  end)
 end
 
 step_done = function()

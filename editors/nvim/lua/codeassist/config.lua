@@ -22,6 +22,13 @@ local defaults = {
   settings = {},
   --- Ask for suggestions automatically while typing (otherwise only with :CodeassistComplete / the trigger key).
   auto_trigger = true,
+  --- Suggestions on (:CodeassistToggle switches them), and the filetypes where they stay off
+  --- (:CodeassistToggleFiletype adds or removes the current buffer's). Explain and Fix work either way.
+  enabled = true,
+  disabled_filetypes = {},
+  --- Use Neovim's own inline completion (vim.lsp.inline_completion, Neovim >= 0.12) where it exists: 'auto' (yes when
+  --- present), true, or false (always the plugin's ghost text). Neovim 0.11 has none: the plugin draws it.
+  builtin_inline_completion = 'auto',
   --- Client-side debounce (ms) before a request is sent; the server has its own `debounce_ms` setting too.
   debounce_ms = 75,
   --- Hide ghost text while the popup menu is visible.

@@ -1,6 +1,7 @@
 --- Ghost text: the first inline-completion item drawn as extmarks (the rest of the cursor line as inline virt_text,
 --- further lines as virt_lines), and inserting it.
 local config = require('codeassist.config')
+local feedback = require('codeassist.feedback')
 
 local G = {}
 
@@ -82,8 +83,10 @@ function G.show(bufnr, client, item, row, col)
     start_row = srow,
     start_col = scol,
     tick = vim.api.nvim_buf_get_changedtick(bufnr),
+    client = client,
   }
   render(bufnr, s)
+  feedback.shown(client, item)
   pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'CodeassistSuggestion', modeline = false })
 end
 

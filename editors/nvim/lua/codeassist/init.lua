@@ -1,8 +1,9 @@
 --- codeassist for Neovim 0.11+: ghost-text completions, explanations and fixes from `codeassist serve`.
 ---
 --- require('codeassist').setup({ ... }) starts the server with vim.lsp.start() for the configured filetypes.
---- Neovim 0.11 has no built-in textDocument/inlineCompletion (0.12 adds vim.lsp.inline_completion), so this plugin
---- requests it itself (debounced on TextChangedI/CursorMovedI, cancelling stale requests) and draws the first item as
+--- Where Neovim has its own inline completion (vim.lsp.inline_completion, 0.12+; detected, option
+--- builtin_inline_completion) the plugin enables it for the buffer and maps the accept key to it. Neovim 0.11 has none,
+--- so there this plugin requests textDocument/inlineCompletion itself (debounced on TextChangedI/CursorMovedI, cancelling stale requests) and draws the first item as
 --- extmark ghost text: the rest of the cursor line as inline virt_text, further lines as virt_lines.
 ---
 --- Modules: config (options, per-buffer state), ghost (drawing and inserting suggestions), requests (asking, cancelling,
@@ -13,6 +14,7 @@ local status = require('codeassist.status')
 local ghost = require('codeassist.ghost')
 local requests = require('codeassist.requests')
 local actions = require('codeassist.actions')
+local feedback = require('codeassist.feedback')
 
 local M = {}
 
@@ -30,7 +32,13 @@ setmetatable(M, {
 
 M.get_client = config.get_client
 M.statusline = status.statusline
-M.dismiss = requests.dismiss
+M.dismiss = function(bufnr)
+  requests.dismiss(bufnr, true)
+end
+M.uses_builtin = requests.builtin
+M.enabled_for = feedback.enabled_for
+M.stats = feedback.stats
+M.show_log = feedback.show_log
 M.request = requests.request
 M.accept = requests.accept
 M.get_suggestion = ghost.get_suggestion
@@ -71,7 +79,11 @@ function M.start(bufnr)
     -- Sent as workspace/didChangeConfiguration after initialize, and answers workspace/configuration pulls.
     settings = next(settings) and { codeassist = settings } or nil,
     -- Our client only: the global vim.lsp.handlers (and so other servers' progress) stay as they are.
-    handlers = { [config.STATUS_METHOD] = status.on_status, ['$/progress'] = actions.progress_handler },
+    handlers = {
+      [config.STATUS_METHOD] = status.on_status,
+      ['$/progress'] = actions.progress_handler,
+      ['window/logMessage'] = feedback.log_handler,
+    },
     on_exit = function(_, _, client_id)
       actions.on_client_exit(client_id)
     end,
@@ -118,6 +130,30 @@ local function user_commands()
     local report = status.report()
     vim.notify(report or 'codeassist: not started', vim.log.levels.INFO)
   end, { desc = 'codeassist: show the server status' })
+  vim.api.nvim_create_user_command('CodeassistToggle', function()
+    local on = feedback.toggle()
+    requests.apply_switches()
+    vim.notify('codeassist: suggestions ' .. (on and 'on' or 'off'), vim.log.levels.INFO)
+  end, { desc = 'codeassist: switch inline suggestions on or off everywhere' })
+  vim.api.nvim_create_user_command('CodeassistToggleFiletype', function(o)
+    local ft = o.args ~= '' and o.args or vim.bo.filetype
+    local on = feedback.toggle_filetype(ft)
+    requests.apply_switches()
+    vim.notify(string.format('codeassist: suggestions %s for %s', on and 'on' or 'off', ft), vim.log.levels.INFO)
+  end, { nargs = '?', complete = 'filetype', desc = 'codeassist: switch suggestions for a filetype (default: this one)' })
+  vim.api.nvim_create_user_command('CodeassistStats', function(o)
+    if o.args ~= '' and o.args ~= 'delete' then
+      return vim.notify('codeassist: :CodeassistStats [delete]', vim.log.levels.ERROR)
+    end
+    feedback.stats(0, o.args == 'delete')
+  end, {
+    nargs = '?',
+    complete = function()
+      return { 'delete' }
+    end,
+    desc = 'codeassist: local acceptance stats of this workspace (`delete` removes them)',
+  })
+  vim.api.nvim_create_user_command('CodeassistLog', feedback.show_log, { desc = 'codeassist: show the server log' })
   vim.api.nvim_create_user_command('CodeassistRestart', function()
     for _, client in ipairs(vim.lsp.get_clients({ name = config.NAME })) do
       client:stop(true)

@@ -4,6 +4,7 @@
 --- asks for it itself.
 local config = require('codeassist.config')
 local ghost = require('codeassist.ghost')
+local feedback = require('codeassist.feedback')
 
 local R = {}
 
@@ -27,11 +28,16 @@ function R.cancel(bufnr)
   end
 end
 
---- Dismiss the visible suggestion and cancel pending requests.
-function R.dismiss(bufnr)
+--- Dismiss the visible suggestion and cancel pending requests; `by_user` (the dismiss key, leaving insert mode)
+--- tells the server the suggestion was dismissed.
+function R.dismiss(bufnr, by_user)
   bufnr = config.resolve_buf(bufnr)
+  local sug = by_user and ghost.get_suggestion(bufnr) or nil
   R.cancel(bufnr)
   ghost.clear(bufnr)
+  if sug then
+    feedback.dismissed(sug.client, sug.item)
+  end
 end
 
 --- Request a suggestion at the cursor now.
@@ -91,7 +97,7 @@ local function schedule_request(bufnr)
   local s = config.bstate(bufnr)
   R.cancel(bufnr)
   ghost.clear(bufnr)
-  if not config.options.auto_trigger or not config.get_client(bufnr) then
+  if not config.options.auto_trigger or not config.get_client(bufnr) or not feedback.enabled_for(bufnr) then
     return
   end
   s.timer = s.timer or assert(vim.uv.new_timer())
@@ -115,12 +121,23 @@ function R.accept(what)
     return false
   end
   R.cancel(bufnr)
-  return ghost.insert(bufnr, sug, what)
+  local part = sug.ghost
+  if what == 'line' then
+    local nl = part:find('\n', 2, true) -- as ghost.insert cuts it
+    part = nl and part:sub(1, nl - 1) or part
+  end
+  local inserted = ghost.insert(bufnr, sug, what)
+  if inserted then
+    -- counted from the item's start: what was typed of it before, then what was taken now
+    local whole = part == sug.ghost
+    feedback.accepted(sug.client, sug.item, not whole and (sug.text:sub(1, #sug.text - #sug.ghost) .. part) or nil)
+  end
+  return inserted
 end
 
 -- Keymaps: the accept key keeps its usual meaning (or an existing mapping) when no suggestion is visible. ----------
 
-local function fallback(bufnr, lhs, previous)
+function R.fallback(bufnr, lhs, previous)
   if previous and not vim.tbl_isempty(previous) then
     if previous.callback then
       local r = previous.callback()
@@ -151,9 +168,44 @@ local function map_accept(bufnr, lhs, what)
   end
   vim.keymap.set('i', lhs, function()
     if not R.accept(what) then
-      fallback(bufnr, lhs, previous)
+      R.fallback(bufnr, lhs, previous)
     end
   end, { buffer = bufnr, desc = 'codeassist: accept ' .. what })
+end
+
+--- Neovim's own inline completion (0.12+: vim.lsp.inline_completion), when present and not switched off: it asks,
+--- draws and accepts by itself (running the item's command, which the server counts as an acceptance).
+function R.builtin()
+  local ic = vim.lsp.inline_completion
+  local present = type(ic) == 'table' and type(ic.enable) == 'function' and type(ic.get) == 'function'
+  return present and config.options.builtin_inline_completion ~= false
+end
+
+--- After a switch changed: each attached buffer's suggestions follow it.
+function R.apply_switches()
+  for bufnr, s in pairs(config.buffers) do
+    if s.attached and vim.api.nvim_buf_is_valid(bufnr) then
+      local on = feedback.enabled_for(bufnr)
+      if s.builtin then
+        vim.lsp.inline_completion.enable(on, { bufnr = bufnr })
+      elseif not on then
+        R.dismiss(bufnr)
+      end
+    end
+  end
+end
+
+local function attach_builtin(bufnr, km)
+  config.bstate(bufnr).builtin = true
+  vim.lsp.inline_completion.enable(feedback.enabled_for(bufnr), { bufnr = bufnr })
+  if km.accept and km.accept ~= '' then
+    local previous = vim.fn.maparg(km.accept, 'i', false, true)
+    vim.keymap.set('i', km.accept, function()
+      if not vim.lsp.inline_completion.get({ bufnr = bufnr }) then
+        R.fallback(bufnr, km.accept, previous)
+      end
+    end, { buffer = bufnr, desc = 'codeassist: accept (vim.lsp.inline_completion)' })
+  end
 end
 
 --- Keymaps and autocmds of a buffer the server attached to (once per buffer).
@@ -164,12 +216,15 @@ function R.attach_buffer(bufnr)
   end
   s.attached = true
   local km = config.options.keymaps or {}
+  if R.builtin() then
+    return attach_builtin(bufnr, km)
+  end
   map_accept(bufnr, km.accept, 'all')
   map_accept(bufnr, km.accept_line, 'line')
   if km.dismiss and km.dismiss ~= '' then
     vim.keymap.set('i', km.dismiss, function()
       local visible = ghost.is_visible(bufnr)
-      R.dismiss(bufnr)
+      R.dismiss(bufnr, true)
       if not visible then
         vim.api.nvim_feedkeys(vim.keycode(km.dismiss), 'n', false)
       end
@@ -197,7 +252,7 @@ function R.attach_buffer(bufnr)
     group = group,
     buffer = bufnr,
     callback = function()
-      R.dismiss(bufnr)
+      R.dismiss(bufnr, true)
     end,
   })
   vim.api.nvim_create_autocmd('CompleteChanged', {

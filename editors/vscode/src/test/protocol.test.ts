@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 
+import { suggestionId } from '../acceptance';
 import {
   EXPLAIN_COMMAND,
   STATUS_NOTIFICATION,
@@ -211,6 +212,8 @@ test('textDocument/inlineCompletion returns a non-empty item at the cursor', { t
     assert.equal(item.range.start.line, position.line);
     assert.ok(item.range.start.character <= position.character);
   }
+  // the id the extension reports acceptance with (acceptance.ts) is where it looks for it
+  assert.ok(suggestionId(item.command), `no codeassist.didAccept command: ${JSON.stringify(item)}`);
 });
 
 test('codeassist.explain via workspace/executeCommand returns Markdown', { timeout: 180_000 }, async () => {

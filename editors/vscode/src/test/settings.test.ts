@@ -71,12 +71,15 @@ test('status payloads are validated and rendered', () => {
   const s = parseStatus({ state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on' });
   assert.deepEqual(s, {
     state: 'ready', message: 'ok', model: 'qwen', lastLatencyMs: 123.4, verification: 'on', lastCheck: null,
+    acceptance: null, lastPartial: false, busy: false, busyReason: null,
   });
   const { text, tooltip } = statusBarText(s);
-  // The server's lastLatencyMs is model time only: the tooltip's, never the status bar's latency.
+  // The server's lastLatencyMs (the request's arrival to its answer) goes in the tooltip; the status bar shows what
+  // the editor waited for the last suggestion it showed.
   assert.equal(text, '$(sparkle) codeassist');
   assert.match(tooltip, /model: qwen/);
-  assert.match(tooltip, /model time of the last completion: 123 ms/);
+  assert.match(tooltip, /last completion request answered in 123 ms/);
+  assert.doesNotMatch(tooltip, /busy|partial|model time/);
   assert.equal(statusBarText(s, 1712).text, '$(sparkle) codeassist 1.7 s');
   assert.match(statusBarText(s, 1712).tooltip, /last suggestion shown after 1\.7 s/);
   assert.equal(statusBarText(s, 85.4).text, '$(sparkle) codeassist 85 ms');
@@ -89,6 +92,19 @@ test('status payloads are validated and rendered', () => {
   assert.equal(statusBarText(hidden).text, '$(sparkle) codeassist · $(close) hidden');
   assert.match(statusBarText(hidden).tooltip, /last suggestion: failed \(tests fail\), hidden/);
   assert.equal(parseStatus({ state: 'ready', lastCheck: { shown: true } })?.lastCheck, null);
+  // busy / busyReason / lastPartial (servers that report them): in the status bar text and the tooltip.
+  const busy = parseStatus({
+    state: 'ready', lastLatencyMs: 5100, lastPartial: true, busy: true,
+    busyReason: '2 of the last 5 completions reached the time cap (load average 6.1 on 2 cores)',
+  });
+  assert.equal(busy?.busy, true);
+  assert.equal(statusBarText(busy, 5200).text, '$(sparkle) codeassist 5.2 s · partial · $(watch) busy');
+  assert.match(statusBarText(busy).tooltip, /last completion request answered in 5\.1 s \(partial: cut by the time cap\)/);
+  assert.match(statusBarText(busy).tooltip, /busy: 2 of the last 5 completions reached the time cap \(load average 6\.1/);
+  const vague = parseStatus({ state: 'ready', busy: true, busyReason: null, lastPartial: 'yes' });
+  assert.equal(vague?.lastPartial, false);
+  assert.match(statusBarText(vague).tooltip, /busy: completions are slowed down/);
+  assert.equal(parseStatus({ state: 'ready', busy: false, busyReason: 'stale' })?.busyReason, null);
   assert.match(statusBarText(parseStatus({ state: 'loading' })).text, /loading~spin/);
   assert.match(statusBarText(parseStatus({ state: 'error', message: 'boom' })).tooltip, /boom/);
   assert.match(statusBarText(undefined).text, /codeassist/);
