@@ -29,6 +29,7 @@ ALIASES = {
     "sandboxImage": "sandbox_image",
     "timeoutMs": "timeout_ms",
     "verifyActions": "verify_actions",
+    "fixBudgetMs": "fix_budget_ms",
     "nThreads": "threads",
     "n_threads": "threads",
 }
@@ -46,6 +47,7 @@ class Settings:
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
+    fix_budget_ms: int = 20000  # a fix or an explanation: its own wall-clock budget, not the keystroke's timeout_ms
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
 
@@ -85,6 +87,8 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 0, 5000)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
+    if name == "fix_budget_ms":
+        return _int(name, value, 1000, 600000)
     if name in ("verify", "verify_actions"):
         if value not in VERIFY_LEVELS:
             raise ValueError(f"{name} must be one of {', '.join(VERIFY_LEVELS)}, got {value!r}")

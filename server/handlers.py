@@ -143,9 +143,10 @@ async def code_action(ls: CodeassistServer, params: types.CodeActionParams) -> l
         if a < b and _wanted(items.EXPLAIN_KIND, only):
             actions.append(items.explain_action(doc.uri, params.range, resolvable))
         if _wanted(types.CodeActionKind.QuickFix, only):
-            fixes = code_actions.fix_actions(doc, params.range, list(params.context.diagnostics))
-            if fixes and not resolvable:
-                fixes = [await code_actions.resolve_fix(ls, fixes[0])]  # no resolve: generate eagerly (slow)
+            verify = code_actions.fix_verify_mode(ls, doc)
+            fixes = code_actions.fix_actions(doc, params.range, list(params.context.diagnostics), verify)
+            if fixes and not resolvable:  # no resolve: generate eagerly (slow); an action with no fix is dropped
+                fixes = [f for f in [await code_actions.resolve_fix(ls, fixes[0])] if f.edit is not None]
             actions += fixes
         return actions
 

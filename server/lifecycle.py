@@ -195,7 +195,7 @@ class Host:
     def fixer(self, verify: VerifyMode) -> Fixer:
         """The fix service with the editor's configuration (a few candidates, the first good one wins)."""
         assert self.engine is not None
-        config = FixConfig.for_editor(verify, deadline_s=self.ls.settings.timeout_ms / 1000)
+        config = FixConfig.for_editor(verify, deadline_s=self.ls.settings.fix_budget_ms / 1000)
         return Fixer(self.engine, self.verifier or Verifier(None), config)
 
     def job_cap_s(self, verify: str, model_calls: int = 1) -> float:
