@@ -115,13 +115,14 @@ def fix_verify_mode(ls: CodeassistServer, doc: Document) -> VerifyMode:
 
 def offer_label(verify: VerifyMode) -> str:
     """The title's parenthesis before the fix runs: what will check it (VS Code shows only this title)."""
-    return "runs the tests before applying" if verify == "sandbox" else "unverified"
+    return "checked in the sandbox before applying" if verify == "sandbox" else "unverified"
 
 
 async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.CodeAction:
     """Run the fix service on the action's problem (one worker job: generation and verification, cancellable, under
-    ``fix_budget_ms``), with ``$/progress`` while it runs. The outcome (verified / rejected and why / timed out) is a
-    ``window/showMessage``, never a JSON-RPC error: the action comes back with the edit, or without one."""
+    ``fix_budget_ms``), with ``$/progress`` while it runs. The outcome is never a JSON-RPC error: a fix comes back
+    with its edit and its verdict in the title; no fix (rejected and why / timed out / no change) comes back without
+    an edit, titled "(no fix)", and the reason is a ``window/showMessage``."""
     data = action.data
     if not isinstance(data, dict) or not {"uri", "startLine", "endLine", "message"} <= data.keys():
         raise JsonRpcInvalidParams("codeAction/resolve: not a codeassist fix action (missing data)")
@@ -159,8 +160,7 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
         return _no_fix(ls, action, problem, why)
     log.info("fix for lines %d-%d: %s", target.start_line + 1, target.end_line + 1, best.verdict.display,
              extra={"code": best.replacement})  # fmt: skip
-    kind = types.MessageType.Info if best.verdict.verified else types.MessageType.Warning
-    ls.show(f"codeassist: fix for {where}: {best.verdict.display}", kind)
+    # success is told by the resolved title's verdict (the VS Code extension turns it into a notification)
     action.title = items.fix_title(problem, best.verdict.display)
     action.edit = items.fix_edit(doc.uri, text, best.new_text, ls.encoding)
     return action

@@ -1,6 +1,7 @@
 """The quick fix as an editor user meets it (issue 13, defects found in a real VS Code), through the real server, model
-and sandbox: an unsaved buffer's fix is verified against the buffer's text (default settings), the outcome is a
-``window/showMessage`` (verified / timed out), never a JSON-RPC error, and the explain heading names the symbol."""
+and sandbox: an unsaved buffer's fix is verified against the buffer's text (default settings); the outcome is the
+verdict in the resolved title or, with no fix, a ``window/showMessage`` saying why (timed out), never a JSON-RPC
+error; the explain heading names the symbol."""
 
 from __future__ import annotations
 
@@ -74,14 +75,10 @@ async def quick_fix(client: LanguageClient) -> types.CodeAction:
 
 async def test_the_fix_of_an_unsaved_buffer_is_verified_and_says_so(client: LanguageClient) -> None:
     action = await quick_fix(client)
-    assert action.title.endswith("(runs the tests before applying)"), action.title
-    before = len(client.messages)
+    assert action.title.endswith("(checked in the sandbox before applying)"), action.title
     resolved = await client.code_action_resolve_async(action)
     assert resolved.title.endswith("(verified: tests pass)"), resolved.title
     assert resolved.edit is not None and resolved.edit.changes is not None
-    await wait_for(lambda: len(client.messages) > before)
-    said = [m for m in client.messages[before:] if "codeassist: fix for stats.py:5" in m.message]
-    assert said and said[0].type == types.MessageType.Info and "verified: tests pass" in said[0].message
     assert (ROOT / "stats.py").read_text() == ON_DISK  # the user's file is not written
 
 
@@ -100,10 +97,10 @@ async def test_a_fix_out_of_time_is_a_message_not_an_error(client: LanguageClien
     action.data["message"] = MESSAGE + " (again)"
     before = len(client.messages)
     resolved = await client.code_action_resolve_async(action)  # a JSON-RPC error would raise here
-    await wait_for(lambda: len(client.messages) > before)
-    said = [m.message for m in client.messages[before:]]
     if resolved.edit is None:
+        await wait_for(lambda: len(client.messages) > before)
+        said = [m.message for m in client.messages[before:]]
         assert resolved.title.endswith("(no fix)")
         assert any("timed out" in m and "fix_budget_ms = 1000 ms" in m for m in said), said
-    else:  # an unloaded machine may verify a fix within a second: then it said so
-        assert any("codeassist: fix for stats.py:5" in m for m in said), said
+    else:  # an unloaded machine may verify a fix within a second
+        assert resolved.title.endswith("(verified: tests pass)"), resolved.title
