@@ -16,6 +16,8 @@ from codeassist.engine import CompletionRequest, CompletionResult, Engine, Engin
 from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
+from codeassist.models.registry import default_fix_model
+from codeassist.models.registry import resolve as resolve_model
 from codeassist.project import find_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
@@ -43,11 +45,13 @@ __all__ = [
     "Verifier",
     "VerifyMode",
     "clamped_offset",
+    "default_fix_model",
     "find_root",
     "language_of",
     "make_sandbox",
     "offset_at",
     "position_at",
+    "resolve_model",
     "sandbox_health",
     "stream_explain",
     "syntax_problems",

@@ -138,7 +138,6 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
     rel = os.path.relpath(doc.path, root) if doc.path else os.path.basename(doc.uri) or "buffer"
     target = target_for_problem(root, rel, text.replace("\r\n", "\n"), problem)
     verify = fix_verify_mode(ls, doc)
-    fixer = ls.host.fixer(verify)
     where = f"{os.path.basename(rel)}:{problem.start_line + 1}"
     async with progress(ls, f"codeassist: fixing {where}", "fix") as p:
 
@@ -147,7 +146,9 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
 
         try:
             outcome = await ls.run_job(
-                lambda cancel: fixer.candidates_for(target, cancel=cancel, on_candidate=on_candidate),
+                lambda cancel: ls.host.fixer(verify, ls.host.fix_engine()).candidates_for(
+                    target, cancel=cancel, on_candidate=on_candidate
+                ),
                 kind="fix",
                 timeout_s=ls.settings.fix_budget_ms / 1000 + FIX_CAP_GRACE_S,
             )
@@ -205,8 +206,6 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
     if not text[a:b].strip():
         raise InputError("select some code to explain")
     require_ready(ls)
-    engine = ls.host.engine
-    assert engine is not None
     plain = text.replace("\r\n", "\n").replace("\r", "\n")  # LSP line numbers, one break character
     first = rng.start.line
     last = rng.end.line - 1 if rng.end.character == 0 and rng.end.line > first else rng.end.line
@@ -226,8 +225,8 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
 
         def run(cancel: Any) -> Any:
             return stream_explain(
-                engine, plain, first, last, path=doc.path or name, language=doc.language, on_delta=on_delta,
-                max_tokens=max_tokens, cancel=cancel,
+                ls.host.fix_engine(), plain, first, last, path=doc.path or name, language=doc.language,
+                on_delta=on_delta, max_tokens=max_tokens, cancel=cancel,
             )  # fmt: skip
 
         p.outcome = "failed"
@@ -244,7 +243,8 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
         cut = f"\n\n_(cut short by the time budget: fix_budget_ms = {ls.settings.fix_budget_ms} ms)_"
     elif result.stop_reason == "max_tokens":
         cut = "\n\n_(cut short at the token limit)_"
-    markdown = f"### codeassist: {name}, {lines}{symbol}\n\n{result.text}{cut}\n"
+    by = f"\n\n_{result.model}_" if result.model else ""
+    markdown = f"### codeassist: {name}, {lines}{symbol}\n\n{result.text}{cut}{by}\n"
     if show_document and ls.client_supports("window.show_document.support"):
         show_markdown(ls, markdown, doc.uri, rng)
     return markdown

@@ -30,9 +30,13 @@ ALIASES = {
     "timeoutMs": "timeout_ms",
     "verifyActions": "verify_actions",
     "fixBudgetMs": "fix_budget_ms",
+    "fixModel": "fix_model",
     "nThreads": "threads",
     "n_threads": "threads",
 }
+
+
+SAME_AS_COMPLETIONS = "completion"  # fix_model: use the completion model
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class Settings:
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
+    # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
+    # installed, else the embedded one
+    fix_model: str | None = None
     fix_budget_ms: int = 20000  # a fix or an explanation: its own wall-clock budget, not the keystroke's timeout_ms
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
@@ -71,11 +78,11 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
 
 def _check(name: str, value: Any) -> Any:
     """Validate one setting; raise ValueError with a user-facing reason."""
-    if name == "model":
+    if name in ("model", "fix_model"):
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"model must be a tier name or a path to a .gguf file, got {value!r}")
+            raise ValueError(f"{name} must be a tier name or a path to a .gguf file, got {value!r}")
         return os.path.expanduser(value.strip())
     if name == "threads":
         return None if value is None else _int(name, value, 1, 256)

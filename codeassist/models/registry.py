@@ -74,6 +74,14 @@ TIERS: dict[str, Tier] = {
     )
 }
 DEFAULT_TIER = "qwen2.5-coder-0.5b"
+FIX_TIER = "qwen2.5-coder-1.5b"
+
+
+def default_fix_model() -> str:
+    """The model for fixes and explanations when none is set (``fix_model``): the 1.5B tier when it is installed
+    (a fix or an explanation is asked for and waited on, and the larger model repairs more), else the embedded
+    default. Never installs anything: ``codeassist model install qwen2.5-coder-1.5b`` is the user's one command."""
+    return FIX_TIER if is_installed(TIERS[FIX_TIER]) else DEFAULT_TIER
 
 
 def models_dir() -> str:
