@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from codeassist.engine import Engine
 from codeassist.errors import InputError
 from codeassist.fix_prompt import build_messages, extract_replacement, failure_text, repair_messages
 from codeassist.fix_target import FixTarget
+from codeassist.localize import Localization, localize
 from codeassist.models.backend import CancelCheck, GenerationParams
 from codeassist.verify import LABEL_UNVERIFIED, Change, Verdict, Verifier, VerifyMode
 
@@ -52,6 +53,7 @@ class FixConfig:
     budget_s: float = 20.0
     deadline_s: float | None = 300.0  # the editor's is fix_budget_ms (20 s by default)
     repair: bool = True
+    localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"
@@ -101,6 +103,7 @@ class FixOutcome:
     time_to_verified_s: float | None = None
     stopped: str = "k"  # k | budget | deadline | first_verified | first_ok | cancelled
     prompts: list[str] = field(default_factory=list)  # the last user message of each generation (repair feedback)
+    localization: Localization | None = None
     deadline_s: float | None = None
 
     @property
@@ -126,6 +129,7 @@ class FixOutcome:
             "generated": self.generated, "duplicates": self.duplicates, "unusable": self.unusable,
             "elapsed_s": round(self.elapsed_s, 2), "time_to_verified_s": self.time_to_verified_s,
             "stopped": self.stopped, "message": self.message,
+            "localization": self.localization.to_json() if self.localization else None,
         }  # fmt: skip
 
 
@@ -150,6 +154,8 @@ class Fixer:
         """Run the pipeline on ``target``; candidates come back ranked (best first). ``cancel`` stops generation and
         the sandbox checks in flight (what was finished is still ranked and returned)."""
         run = _Run(self, target, cancel, on_candidate)
+        if self.config.localize and self.config.verify == "sandbox" and target.kind == "test":
+            run.outcome.localization = self.localize(target, run.cancel)
         with ThreadPoolExecutor(
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
@@ -171,6 +177,22 @@ class Fixer:
         run.outcome.elapsed_s = time.monotonic() - run.started
         run.outcome.time_to_verified_s = round(min(run.first_verified), 2) if run.first_verified else None
         return run.outcome
+
+    def localize(self, target: FixTarget, cancel: CancelCheck | None = None) -> Localization:
+        """Fault localisation over the tests that judge ``target`` (:mod:`codeassist.localize`)."""
+        change = Change(target.root, {target.rel: target.text}, {target.rel: target.text},
+                        (target.symbol,) if target.symbol else (), self.config.test_command)  # fmt: skip
+        files = self.verifier.snapshot_files(change)
+        argv, why = self.verifier.test_command(change, files)
+        if argv is None or "pytest" not in argv:
+            return Localization(error=f"no pytest run to localise with ({why})")
+        tests = tuple(a for a in argv[argv.index("pytest") + 1 :] if not a.startswith("-") and ".py" in a)
+
+        def run(fs: Mapping[str, bytes], cmd: tuple[str, ...]) -> tuple[str, str]:
+            res = self.verifier.run_files(fs, cmd, self.verifier.budget.tests_s, cancel)
+            return res.status, res.stdout + res.stderr
+
+        return localize(run, files, target.rel, tests)
 
 
 class _Run:

@@ -196,6 +196,12 @@ class Verifier:
                 self.cancelled_runs += 1
         return result
 
+    def run_files(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float, cancel: CancelCheck | None = None
+    ) -> RunResult:
+        """One sandbox run of ``argv`` over ``files`` (fault localisation's coverage run); status error: not run."""
+        return self._run(files, argv, timeout_s, cancel)
+
     @staticmethod
     def _unchecked(tier: TierName, res: RunResult, argv: tuple[str, ...], cancel: CancelCheck | None) -> TierVerdict:
         """The verdict of a sandbox run that checked nothing (status error): cancelled, or the sandbox failed."""
