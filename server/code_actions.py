@@ -42,7 +42,6 @@ from .worker import JobCancelled
 
 log = logging.getLogger("codeassist.server")
 MAX_FIXES = 3
-FIX_CAP_GRACE_S = 15.0  # the job's hard cap past fix_budget_ms: the fixer stops itself at the budget first
 REPORT_EVERY_S = 0.25
 
 
@@ -150,7 +149,7 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
                     target, cancel=cancel, on_candidate=on_candidate
                 ),
                 kind="fix",
-                timeout_s=ls.settings.fix_budget_ms / 1000 + FIX_CAP_GRACE_S,
+                timeout_s=ls.host.fix_cap_s(),
             )
         except JobCancelled:
             p.outcome = "cancelled"
@@ -231,7 +230,7 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
 
         p.outcome = "failed"
         try:
-            result = await ls.run_job(run, kind="explain", timeout_s=ls.settings.fix_budget_ms / 1000)
+            result = await ls.run_job(run, kind="explain", timeout_s=ls.host.fix_cap_s())
         except JobCancelled:
             p.outcome = "cancelled"
             raise RequestFailed("explain was cancelled") from None

@@ -44,6 +44,10 @@ SCAN_MAX_AGE_S = 5.0  # the editor's verifier rescans the project this often, so
 MODEL_JOBS = ("load", "completion", "fix", "explain")
 
 
+FIX_CAP_GRACE_S = 15.0  # past fix_budget_ms: the fixer stops itself at the budget; this is the backstop
+FIX_LOAD_ALLOWANCE_S = 60.0  # a fix model's first load (seconds on a loaded 2-core machine)
+
+
 class SettingsLayers:
     """Defaults, then workspace files, then ``initializationOptions``, then ``didChangeConfiguration``."""
 
@@ -233,6 +237,15 @@ class Host:
             return self._fix_fallback(spec, str(exc))
         self._fix_engine = engine
         return engine
+
+    def fix_cap_s(self) -> float:
+        """The hard cap of a fix or explain job: ``fix_budget_ms`` (the fixer stops itself there), a grace for the
+        check in flight, and the fix model's first load when it is still to come (the budget starts after it)."""
+        cap = self.ls.settings.fix_budget_ms / 1000 + FIX_CAP_GRACE_S
+        spec = self.ls.settings.fix_model or default_fix_model()
+        if spec != SAME_AS_COMPLETIONS and self._fix_engine is None:
+            cap += FIX_LOAD_ALLOWANCE_S  # at most: a model that is the completion one loads nothing
+        return cap
 
     def _fix_fallback(self, spec: str, why: str) -> Engine:
         assert self.engine is not None
