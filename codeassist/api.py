@@ -14,6 +14,7 @@ from codeassist.context.languages import LANGUAGE_NAMES, language_of
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.explainer import ExplainResult, stream_explain
+from codeassist.failures import FunctionFailure, failing_functions
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
 from codeassist.models.registry import default_fix_model
@@ -39,6 +40,7 @@ __all__ = [
     "FixOutcome",
     "FixTarget",
     "Fixer",
+    "FunctionFailure",
     "Problem",
     "RankedFix",
     "Verdict",
@@ -46,6 +48,7 @@ __all__ = [
     "VerifyMode",
     "clamped_offset",
     "default_fix_model",
+    "failing_functions",
     "find_root",
     "language_of",
     "make_sandbox",

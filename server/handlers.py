@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from codeassist.errors import CodeassistError, InputError
 
-from . import code_actions, completion, items
+from . import code_actions, completion, items, save_checks
 from .app import CodeassistServer, RequestFailed, ServeOptions
 from .config import section_of
 from .documents import path_of
@@ -98,6 +98,10 @@ def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) 
         log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
         return
     ls.doc_events.add("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
+
+
+def did_save(ls: CodeassistServer, params: types.DidSaveTextDocumentParams) -> None:
+    save_checks.on_save(ls, params.text_document.uri)
 
 
 def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -196,6 +200,7 @@ FEATURES: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (types.TEXT_DOCUMENT_DID_OPEN, did_open, None),
     (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
     (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
+    (types.TEXT_DOCUMENT_DID_SAVE, did_save, None),
     (types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion, types.InlineCompletionOptions()),
     (types.TEXT_DOCUMENT_COMPLETION, completion_fallback, types.CompletionOptions(resolve_provider=False)),
     (types.TEXT_DOCUMENT_CODE_ACTION, code_action, CODE_ACTION_OPTIONS),
