@@ -15,10 +15,10 @@ from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.failures import FunctionFailure, failing_functions
+from codeassist.fix_model import FixModel
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
 from codeassist.models.registry import default_fix_model
-from codeassist.models.registry import resolve as resolve_model
 from codeassist.project import find_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
@@ -37,6 +37,7 @@ __all__ = [
     "EngineConfig",
     "ExplainResult",
     "FixConfig",
+    "FixModel",
     "FixOutcome",
     "FixTarget",
     "Fixer",
@@ -54,7 +55,6 @@ __all__ = [
     "make_sandbox",
     "offset_at",
     "position_at",
-    "resolve_model",
     "sandbox_health",
     "stream_explain",
     "syntax_problems",

@@ -8,7 +8,6 @@ the services' jobs, so cancellation, newest-wins and the time cap apply to all o
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,14 +20,14 @@ from codeassist.api import (
     EngineConfig,
     FixConfig,
     Fixer,
+    FixModel,
     Verifier,
     VerifyMode,
     default_fix_model,
     make_sandbox,
-    resolve_model,
     sandbox_health,
 )
-from codeassist.errors import CodeassistError, ModelError
+from codeassist.errors import CodeassistError
 
 from .config import SAME_AS_COMPLETIONS, Settings, merge, workspace_file_settings
 from .progress import progress
@@ -79,7 +78,7 @@ class Host:
     def __init__(self, ls: CodeassistServer) -> None:
         self.ls = ls
         self.engine: Engine | None = None
-        self._fix_engine: Engine | None = None  # fix_model's, when it is not the completion model
+        self.fix_model = FixModel()  # fix_model's engine, when it is not the completion model
         self._fix_warned: set[str] = set()
         self.verifier: Verifier | None = None
         self.completions: CompletionService | None = None
@@ -209,33 +208,17 @@ class Host:
         return Fixer(engine, self.verifier or Verifier(None), config)
 
     def fix_engine(self) -> Engine:
-        """The engine for fixes and explanations (``fix_model``; default: the 1.5B tier when installed, else the
-        embedded one). The completion engine when it is the same file; else a second engine, loaded by the first
-        job that needs it (call this on the worker) and kept. A fix model that cannot be loaded falls back to the
-        completion engine, and the user is told once."""
+        """The engine for fixes and explanations (``fix_model``, :class:`codeassist.fix_model.FixModel`); call it on
+        the worker (a first use loads the model). A fix model that cannot be loaded falls back to the completion
+        engine, and the user is told once."""
         assert self.engine is not None
-        spec = self.ls.settings.fix_model or default_fix_model()
-        if spec == SAME_AS_COMPLETIONS:
-            return self.engine
-        try:
-            path = resolve_model(spec, auto_install=False)
-        except ModelError as exc:
-            return self._fix_fallback(spec, str(exc))
-        if os.path.realpath(path) == os.path.realpath(self.engine.info.path):
-            return self.engine
-        if self._fix_engine is not None and self._fix_engine.config.model == path:
-            return self._fix_engine
-        if self._fix_engine is not None:
-            self._fix_engine.close()
         settings = self.ls.settings
-        engine = Engine(EngineConfig(model=path, n_threads=settings.threads, n_ctx=settings.n_ctx, time_budget_ms=None))
-        try:
-            engine.load()
-        except Exception as exc:  # a bad file, too little memory: fixes still work on the completion model
-            engine.close()
-            self._fix_engine = None
-            return self._fix_fallback(spec, str(exc))
-        self._fix_engine = engine
+        template = EngineConfig(n_threads=settings.threads, n_ctx=settings.n_ctx)
+        engine, why = self.fix_model.engine_for(settings.fix_model, self.engine, template)
+        spec = settings.fix_model or default_fix_model()
+        if why and spec not in self._fix_warned:
+            self._fix_warned.add(spec)
+            self.ls.show(f"codeassist: fix_model {spec!r} unavailable ({why}); using the completion model")
         return engine
 
     def fix_cap_s(self) -> float:
@@ -243,16 +226,9 @@ class Host:
         check in flight, and the fix model's first load when it is still to come (the budget starts after it)."""
         cap = self.ls.settings.fix_budget_ms / 1000 + FIX_CAP_GRACE_S
         spec = self.ls.settings.fix_model or default_fix_model()
-        if spec != SAME_AS_COMPLETIONS and self._fix_engine is None:
+        if spec != SAME_AS_COMPLETIONS and not self.fix_model.loaded:
             cap += FIX_LOAD_ALLOWANCE_S  # at most: a model that is the completion one loads nothing
         return cap
-
-    def _fix_fallback(self, spec: str, why: str) -> Engine:
-        assert self.engine is not None
-        if spec not in self._fix_warned:
-            self._fix_warned.add(spec)
-            self.ls.show(f"codeassist: fix_model {spec!r} unavailable ({why}); using the completion model")
-        return self.engine
 
     def job_cap_s(self, verify: str, model_calls: int = 1) -> float:
         """The hard wall-clock cap of a job: ``timeout_ms`` per model call, plus the sandbox's own tier limits when
@@ -266,8 +242,7 @@ class Host:
         self.ls.worker.stop()
         if self.engine is not None:
             self.engine.close()
-        if self._fix_engine is not None:
-            self._fix_engine.close()
+        self.fix_model.close()
         if self.verifier is not None and self.verifier.sandbox is not None:
             self.verifier.sandbox.close()
 
