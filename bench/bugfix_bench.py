@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             stop_at_first_verified=True,
             budget_s=0,
-            repair=not args.no_repair,
+            repair=args.repair,
         )
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fix_rate_unverified_k1": round(sum(r.greedy_fixed for r in results) / n, 3) if n else None,
         "fix_rate_verified_best_of_k": round(sum(r.verified_fixed for r in results) / n, 3) if n else None,
         "verified": sum(r.verified for r in results),
-        "preset": args.preset, "repair": not args.no_repair,
+        "preset": args.preset, "repair": args.repair,
         "offered": sum(r.offered for r in results),
         "offered_fixed": sum(r.offered_fixed for r in results),
         "offered_wrong": sum(r.offered and not r.offered_fixed for r in results),
@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("-k", type=int, default=5)
     p.add_argument(
-        "--no-repair", action="store_true",
-        help="independent samples instead of the self-repair loop (a rejected candidate's failure in the next prompt)",
+        "--repair", action="store_true",
+        help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
     )  # fmt: skip
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)

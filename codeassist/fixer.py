@@ -41,9 +41,9 @@ class FixConfig:
     or with syntax-only checks there is nothing better to wait for).
 
     ``deadline_s`` is the wall-clock budget of the whole loop: it is polled between tokens and during sandbox runs,
-    so a generation or check in flight stops too, and the outcome says ``stopped = "deadline"``. ``repair``: the
-    self-repair loop -- a rejected candidate's failure (the assertion, the traceback's tail) and its code go into the
-    next candidate's prompt; the loop then waits for each check before generating the next candidate."""
+    so a generation or check in flight stops too, and the outcome says ``stopped = "deadline"``. ``repair`` (opt-in):
+    the self-repair loop -- a rejected candidate's failure (the assertion, the traceback's tail) and its code go into
+    the next candidate's prompt; the loop then waits for each check before generating the next candidate."""
 
     k: int = 5
     temperature: float = 0.8
@@ -52,7 +52,7 @@ class FixConfig:
     max_tokens: int | None = None  # None: sized from the target's length
     budget_s: float = 20.0
     deadline_s: float | None = 300.0  # the editor's is fix_budget_ms (20 s by default)
-    repair: bool = True
+    repair: bool = False  # off by default: on the mutation set it lost 3 of 4 fixes (see bench --repair)
     localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
