@@ -19,7 +19,7 @@ from codeassist.fix_model import FixModel
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
 from codeassist.models.registry import default_fix_model
-from codeassist.project import find_root
+from codeassist.project import find_root, project_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
 from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandbox_health
@@ -55,6 +55,7 @@ __all__ = [
     "make_sandbox",
     "offset_at",
     "position_at",
+    "project_root",
     "sandbox_health",
     "stream_explain",
     "syntax_problems",

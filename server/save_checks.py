@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from codeassist.api import FunctionFailure, failing_functions, find_root
+from codeassist.api import FunctionFailure, failing_functions, project_root
 
 from .worker import PRIORITY_ACTION
 
@@ -31,7 +31,10 @@ def on_save(ls: CodeassistServer, uri: str) -> None:
     doc = next((d for d in ls.docs.documents() if d.uri == uri), None)
     if doc is None or not doc.path or doc.language != "python":
         return
-    root = str(find_root(doc.path))
+    project = project_root(doc.path)
+    if project is None:
+        return  # a file in no project is alone: no folder walked for tests, nothing shipped to the sandbox
+    root = str(project)
     rel = os.path.relpath(doc.path, root)
     text, version = doc.text.replace("\r\n", "\n"), doc.version
 
