@@ -107,7 +107,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = FixConfig.for_editor("sandbox")
     else:
         config = FixConfig(
-            k=args.k, temperature=args.temperature, seed=args.seed, stop_at_first_verified=True, budget_s=0
+            k=args.k,
+            temperature=args.temperature,
+            seed=args.seed,
+            stop_at_first_verified=True,
+            budget_s=0,
+            repair=args.repair,
         )
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
@@ -183,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fix_rate_unverified_k1": round(sum(r.greedy_fixed for r in results) / n, 3) if n else None,
         "fix_rate_verified_best_of_k": round(sum(r.verified_fixed for r in results) / n, 3) if n else None,
         "verified": sum(r.verified for r in results),
-        "preset": args.preset,
+        "preset": args.preset, "repair": args.repair,
         "offered": sum(r.offered for r in results),
         "offered_fixed": sum(r.offered_fixed for r in results),
         "offered_wrong": sum(r.offered and not r.offered_fixed for r in results),
@@ -207,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         "configuration (FixConfig.for_editor: 3 candidates, stop at the first one no check rejects)",
     )  # fmt: skip
     p.add_argument("-k", type=int, default=5)
+    p.add_argument(
+        "--repair", action="store_true",
+        help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
+    )  # fmt: skip
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--threads", type=int, default=2)

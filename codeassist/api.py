@@ -26,12 +26,15 @@ from codeassist.cursor_scope import prose_at
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.explainer import ExplainResult, stream_explain
+from codeassist.failures import FunctionFailure, failing_functions
+from codeassist.fix_model import FixModel
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
 from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
+from codeassist.models.registry import default_fix_model
 from codeassist.models.remote_config import KEYS as REMOTE_KEYS
 from codeassist.models.remote_config import RemoteConfig, user_config_path
 from codeassist.models.remote_config import check_key as check_remote_key
-from codeassist.project import find_root
+from codeassist.project import editor_project, find_root, project_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
 from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandbox_health
@@ -53,9 +56,11 @@ __all__ = [
     "EngineConfig",
     "ExplainResult",
     "FixConfig",
+    "FixModel",
     "FixOutcome",
     "FixTarget",
     "Fixer",
+    "FunctionFailure",
     "Problem",
     "RankedFix",
     "RemoteConfig",
@@ -64,13 +69,17 @@ __all__ = [
     "VerifyMode",
     "check_remote_key",
     "clamped_offset",
+    "default_fix_model",
     "delete_workspace_stats",
+    "editor_project",
     "empty_day",
+    "failing_functions",
     "find_root",
     "language_of",
     "make_sandbox",
     "offset_at",
     "position_at",
+    "project_root",
     "prose_at",
     "retained_chars",
     "retention_label",

@@ -39,6 +39,7 @@ class ExplainResult:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     total_ms: float = 0.0
+    model: str = ""  # the model that explained (fixes and explanations may use another tier than completions)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,5 +115,5 @@ def stream_explain(
         on_delta(gen.text[sent:])
     return ExplainResult(
         gen.text.strip(), path, start + 1, end + 1, symbol, [label for label, _ in pieces], gen.stop_reason,
-        gen.prompt_tokens, len(gen.tokens), gen.total_ms,
+        gen.prompt_tokens, len(gen.tokens), gen.total_ms, engine.info.name,
     )  # fmt: skip

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from codeassist.chat import ChatMessage
 from codeassist.context.languages import spec_for_path
-from codeassist.fix_target import FixTarget
+from codeassist.fix_target import FixTarget, summarize_failure
 from codeassist.pyast import body_after_docstring, functions
+from codeassist.verdicts import Verdict
 
 FIX_SYSTEM = (
     "You are an expert {language}programmer fixing a bug. Reply with the complete corrected code in one fenced "
@@ -170,3 +171,28 @@ def extract_replacement(answer: str, target: FixTarget) -> str | None:
     original_lines = target.code.split("\n")
     first = next((ln for ln in original_lines if ln.strip()), "")
     return reindent(code.rstrip(), first)
+
+
+REPAIR_LIMIT = 900  # characters of failure evidence in a repair prompt: the assertion and the traceback's tail
+
+
+def failure_text(verdict: Verdict) -> str:
+    """What a rejected candidate's check said, narrowed to what helps the next attempt: the baseline comparison's
+    findings, pytest's ``E`` lines and locations, or a syntax/compile error, from its last failed tier."""
+    failed = [t for t in verdict.tiers if t.status == "failed"]
+    if not failed:
+        return verdict.reason
+    evidence = failed[-1].evidence
+    findings = [ln for ln in evidence.split("\n") if ln.startswith(("fails ", "broke "))]
+    text = "\n".join([*findings, summarize_failure(evidence, REPAIR_LIMIT)]).strip()
+    return text[-REPAIR_LIMIT:] if len(text) > REPAIR_LIMIT else text
+
+
+def repair_messages(messages: Sequence[ChatMessage], attempt: str, failure: str) -> list[ChatMessage]:
+    """The fix chat plus the model's rejected attempt and why it was rejected, asking for another: the self-repair
+    loop's prompt. Only the latest attempt is shown (a small model follows one correction better than a history)."""
+    user = (
+        f"That is still wrong. The checks ran your change and it failed:\n```\n{failure.strip()}\n```\n"
+        "Fix the bug differently. Reply with the corrected code in the same shape as before."
+    )
+    return [*messages, ChatMessage("assistant", f"```\n{attempt}\n```"), ChatMessage("user", user)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +25,9 @@ from typing import Any
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
-from codeassist.fix_prompt import build_messages, extract_replacement
+from codeassist.fix_prompt import build_messages, extract_replacement, failure_text, repair_messages
 from codeassist.fix_target import FixTarget
+from codeassist.localize import Localization, localize
 from codeassist.models.backend import CancelCheck, GenerationParams
 from codeassist.verify import LABEL_UNVERIFIED, Change, Verdict, Verifier, VerifyMode
 
@@ -37,7 +38,12 @@ class FixConfig:
     has passed, no more candidates are generated. ``deadline_s`` stops generation whatever happened.
     ``stop_at_first_verified`` stops at the first candidate verified by tests; ``stop_at_first_ok`` already at the
     first one that no check rejected (the editor's rule: with tests that is the first verified one, without tests
-    or with syntax-only checks there is nothing better to wait for)."""
+    or with syntax-only checks there is nothing better to wait for).
+
+    ``deadline_s`` is the wall-clock budget of the whole loop: it is polled between tokens and during sandbox runs,
+    so a generation or check in flight stops too, and the outcome says ``stopped = "deadline"``. ``repair`` (opt-in):
+    the self-repair loop -- a rejected candidate's failure (the assertion, the traceback's tail) and its code go into
+    the next candidate's prompt; the loop then waits for each check before generating the next candidate."""
 
     k: int = 5
     temperature: float = 0.8
@@ -45,7 +51,9 @@ class FixConfig:
     seed: int = 0
     max_tokens: int | None = None  # None: sized from the target's length
     budget_s: float = 20.0
-    deadline_s: float | None = 300.0
+    deadline_s: float | None = 300.0  # the editor's is fix_budget_ms (20 s by default)
+    repair: bool = False  # off by default: on the mutation set it lost 3 of 4 fixes (see bench --repair)
+    localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"
@@ -94,6 +102,16 @@ class FixOutcome:
     elapsed_s: float = 0.0
     time_to_verified_s: float | None = None
     stopped: str = "k"  # k | budget | deadline | first_verified | first_ok | cancelled
+    prompts: list[str] = field(default_factory=list)  # the last user message of each generation (repair feedback)
+    localization: Localization | None = None
+    deadline_s: float | None = None
+
+    @property
+    def message(self) -> str:
+        """One line saying why the loop stopped, for the CLI and the editor."""
+        if self.stopped == "deadline":
+            return f"stopped at the {self.deadline_s:g} s budget after {self.generated} candidate(s)"
+        return f"stopped ({self.stopped}) after {self.generated} candidate(s)"
 
     @property
     def best(self) -> RankedFix | None:
@@ -110,7 +128,8 @@ class FixOutcome:
             "verified": bool(best and best.verdict.verified), "candidates": [c.to_json() for c in self.candidates],
             "generated": self.generated, "duplicates": self.duplicates, "unusable": self.unusable,
             "elapsed_s": round(self.elapsed_s, 2), "time_to_verified_s": self.time_to_verified_s,
-            "stopped": self.stopped,
+            "stopped": self.stopped, "message": self.message,
+            "localization": self.localization.to_json() if self.localization else None,
         }  # fmt: skip
 
 
@@ -135,6 +154,8 @@ class Fixer:
         """Run the pipeline on ``target``; candidates come back ranked (best first). ``cancel`` stops generation and
         the sandbox checks in flight (what was finished is still ranked and returned)."""
         run = _Run(self, target, cancel, on_candidate)
+        if self.config.localize and self.config.verify == "sandbox" and target.kind == "test":
+            run.outcome.localization = self.localize(target, run.cancel)
         with ThreadPoolExecutor(
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
@@ -147,13 +168,31 @@ class Fixer:
                 if candidate is None:
                     continue
                 run.futures.append(pool.submit(run.check, candidate))
-                if self.config.stop_at_first_verified or self.config.stop_at_first_ok:
+                if self.config.stop_at_first_verified or self.config.stop_at_first_ok or self.config.repair:
                     # the greedy-first candidate is cheap to wait for and often right: check before sampling more
                     run.futures[-1].result()
             run.outcome.candidates = sorted((f.result() for f in run.futures), key=RankedFix.sort_key)
+        if run.outcome.stopped in ("k", "cancelled") and run.past_deadline():
+            run.outcome.stopped = "deadline"  # the budget cut what was in flight
         run.outcome.elapsed_s = time.monotonic() - run.started
         run.outcome.time_to_verified_s = round(min(run.first_verified), 2) if run.first_verified else None
         return run.outcome
+
+    def localize(self, target: FixTarget, cancel: CancelCheck | None = None) -> Localization:
+        """Fault localisation over the tests that judge ``target`` (:mod:`codeassist.localize`)."""
+        change = Change(target.root, {target.rel: target.text}, {target.rel: target.text},
+                        (target.symbol,) if target.symbol else (), self.config.test_command)  # fmt: skip
+        files = self.verifier.snapshot_files(change)
+        argv, why = self.verifier.test_command(change, files)
+        if argv is None or "pytest" not in argv:
+            return Localization(error=f"no pytest run to localise with ({why})")
+        tests = tuple(a for a in argv[argv.index("pytest") + 1 :] if not a.startswith("-") and ".py" in a)
+
+        def run(fs: Mapping[str, bytes], cmd: tuple[str, ...]) -> tuple[str, str]:
+            res = self.verifier.run_files(fs, cmd, self.verifier.budget.tests_s, cancel)
+            return res.status, res.stdout + res.stderr
+
+        return localize(run, files, target.rel, tests)
 
 
 class _Run:
@@ -167,10 +206,11 @@ class _Run:
         on_candidate: Callable[[RankedFix], None] | None,
     ) -> None:
         self.fixer, self.cfg, self.target = fixer, fixer.config, target
-        self.cancel, self.on_candidate = cancel, on_candidate
+        self.user_cancel, self.on_candidate = cancel, on_candidate
         self.started = time.monotonic()
-        self.outcome = FixOutcome(target)
+        self.outcome = FixOutcome(target, deadline_s=self.cfg.deadline_s)
         self.messages = build_messages(target)
+        self.feedback: RankedFix | None = None  # the latest rejected candidate, for the next prompt
         engine = fixer.engine
         prompt_tokens = engine.chat_prompt_tokens(self.messages)
         # A fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more. Small models
@@ -192,9 +232,16 @@ class _Run:
         self.good: list[float] = []  # candidates no check rejected
         self._lock = threading.Lock()
 
+    def past_deadline(self) -> bool:
+        return self.cfg.deadline_s is not None and time.monotonic() - self.started >= self.cfg.deadline_s
+
+    def cancel(self) -> bool:
+        """The caller's cancel, or the loop's wall-clock budget (polled by generation and the sandbox runs)."""
+        return (self.user_cancel is not None and self.user_cancel()) or self.past_deadline()
+
     def stop_reason(self) -> str | None:
         cfg, elapsed = self.cfg, time.monotonic() - self.started
-        if self.cancel is not None and self.cancel():
+        if self.user_cancel is not None and self.user_cancel():
             return "cancelled"
         if self.first_verified and (cfg.stop_at_first_verified or elapsed >= cfg.budget_s):
             return "first_verified" if cfg.stop_at_first_verified else "budget"
@@ -211,8 +258,17 @@ class _Run:
         params = GenerationParams(
             max_tokens=self.max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
         )
+        messages = self.messages
+        if self.cfg.repair and self.feedback is not None:
+            messages = repair_messages(self.messages, self.feedback.replacement, failure_text(self.feedback.verdict))
+            room = self.fixer.engine.info.n_ctx - self.fixer.engine.chat_prompt_tokens(messages) - 1
+            if room < min(self.max_tokens, 64):
+                messages = self.messages  # no room for the feedback: ask afresh
+            else:
+                params.max_tokens = min(self.max_tokens, room)
+        self.outcome.prompts.append(messages[-1].content)
         t0 = time.perf_counter()
-        gen = self.fixer.engine.generate_chat(self.messages, params, on_text=self._keep_going, cancel=self.cancel)
+        gen = self.fixer.engine.generate_chat(messages, params, on_text=self._keep_going, cancel=self.cancel)
         gen_ms = (time.perf_counter() - t0) * 1000
         self.outcome.generated += 1
         replacement = extract_replacement(gen.text, target)
@@ -244,6 +300,8 @@ class _Run:
         )  # fmt: skip
         rf.verdict = self.fixer.verifier.verify(change, self.cfg.verify, cancel=self.cancel)
         with self._lock:
+            if rf.verdict.rejected:
+                self.feedback = rf
             if rf.verdict.verified:
                 self.first_verified.append(time.monotonic() - self.started)
             if not rf.verdict.rejected:

@@ -7,8 +7,9 @@ any test would judge a completion at all (no test: no sandbox run is paid for).
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from codeassist.pyast import (
     changed_lines,
@@ -18,6 +19,7 @@ from codeassist.pyast import (
     python_symbols_at,
     top_level_names,
 )
+from codeassist.syntax import python_module
 
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 
@@ -51,6 +53,96 @@ def find_tests(files: Mapping[str, bytes | str], symbols: Sequence[str], edited:
     return sorted(importing or hits)
 
 
+def _names(node: ast.AST) -> set[str]:
+    """Every name a definition uses: identifiers, attributes and its parameters (pytest fixtures are parameters)."""
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            out.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            out.add(sub.attr)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+    return out
+
+
+def exercising_tests(text: str, symbols: Sequence[str], depth: int = 3) -> list[str] | None:
+    """Node-id suffixes (``test_x``, ``TestC::test_x``) of the test functions in a test file that name any of
+    ``symbols``, directly or through the file's own helpers and fixtures (up to ``depth`` levels); None when the file
+    does not parse. Why: a correct fix must not be judged by an unrelated test that happens to share its file."""
+    tree = python_module(text)
+    if tree is None:
+        return None
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    helpers = {n.name: _names(n) for n in tree.body if isinstance(n, defs) and not n.name.startswith("test")}
+    wanted = set(symbols)
+
+    def reaches(names: set[str]) -> bool:
+        seen, frontier = set(names), set(names)
+        for _ in range(depth + 1):
+            if seen & wanted:
+                return True
+            frontier = {u for n in frontier & helpers.keys() for u in helpers[n]} - seen
+            seen |= frontier
+        return bool(seen & wanted)
+
+    found: list[str] = []
+    for node in tree.body:
+        if isinstance(node, defs) and node.name.startswith("test") and reaches(_names(node)):
+            found.append(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            not_tests = [m for m in node.body if not (isinstance(m, defs) and m.name.startswith("test"))]
+            shared: set[str] = set().union(*[_names(m) for m in not_tests])
+            for m in node.body:
+                if isinstance(m, defs) and m.name.startswith("test") and reaches(_names(m) | shared):
+                    found.append(f"{node.name}::{m.name}")
+    return found
+
+
+def _narrow(files: Mapping[str, bytes], tests: Sequence[str], symbols: Sequence[str]) -> list[str]:
+    """The test functions of ``tests`` (files) that exercise ``symbols``; a file where none can be told stays whole."""
+    out: list[str] = []
+    for rel in tests:
+        content = files.get(rel, b"")
+        names = exercising_tests(content.decode("utf-8", "replace"), symbols) if symbols else None
+        out += [f"{rel}::{n}" for n in names] if names else [rel]
+    return out
+
+
+def target_tests(files: Mapping[str, bytes], symbols: Sequence[str], edited: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a pytest node id exercises the edited ``symbols`` (a doctest of an edited file, or a test function
+    that names them): such a test failing is never "pre-existing", whatever the baseline says."""
+    cache: dict[str, set[str]] = {}
+    wanted = set(symbols)
+
+    def exercises(node: str) -> bool:
+        rel, _, rest = node.partition("::")
+        if not rest:
+            return False  # a collection error: judged by its message against the baseline
+        if rel in edited:  # a doctest: ``stats.py::stats.median`` exercises ``median``
+            return rest.rsplit(".", 1)[-1] in wanted
+        if rel not in cache:
+            content = files.get(rel, b"").decode("utf-8", "replace")
+            cache[rel] = set(exercising_tests(content, symbols) or [])
+        return rest.split("[", 1)[0] in cache[rel]
+
+    return exercises
+
+
+def edited_symbols(
+    edited_files: Mapping[str, str], original: Mapping[str, str], symbols: Sequence[str] = ()
+) -> list[str]:
+    """The edited functions/classes (``symbols`` when the caller knows them), found from the diff otherwise."""
+    found_all = list(symbols)
+    if not found_all:
+        for rel, text in edited_files.items():
+            if rel.endswith(".py"):
+                found = python_symbols_at(text, changed_lines(original.get(rel, ""), text))
+                # a module-level edit (imports, constants, a module docstring) can affect every definition in it
+                found_all += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
+    return found_all
+
+
 def select_tests(
     edited_files: Mapping[str, str],
     original: Mapping[str, str],
@@ -65,13 +157,8 @@ def select_tests(
     run. A configured ``command`` replaces discovery."""
     if command:
         return tuple(command), "configured test command"
-    symbols = list(symbols)
-    if not symbols:
-        for rel, text in edited_files.items():
-            if rel.endswith(".py"):
-                found = python_symbols_at(text, changed_lines(original.get(rel, ""), text))
-                # a module-level edit (imports, constants, a module docstring) can affect every definition in it
-                symbols += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
+    symbols = edited_symbols(edited_files, original, symbols)
+    judged = symbols
     edited = list(edited_files)
     tests = find_tests(files, symbols, edited)
     doctest_files = [rel for rel, text in edited_files.items() if rel.endswith(".py") and has_doctests(text, symbols)]
@@ -85,14 +172,19 @@ def select_tests(
         doctest_files = [
             rel for rel, text in edited_files.items() if rel.endswith(".py") and has_doctests(text, callers)
         ]
+        judged = callers
         via = f" (through callers: {', '.join(callers)})" if tests or doctest_files else ""
     if not tests and not doctest_files:
         names = ", ".join(symbols) or "the edited code"
         return None, f"no tests reference {names}"
-    args = [*tests, *doctest_files]
+    args = [*_narrow(files, tests, judged), *doctest_files]
     if doctest_files:
         args.append("--doctest-modules")
     # -v: pytest names each test before running it, so the output kept from a run cut by the time limit says
     # which test hung (the sandbox returns the output so far on a timeout)
-    argv = ("python3", "-B", "-m", "pytest", "-v", "-p", "no:cacheprovider", *test_args, *args)
+    # --continue-on-collection-errors: a broken test file elsewhere must not hide the outcomes of the others
+    argv = (
+        "python3", "-B", "-m", "pytest", "-v", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+        *test_args, *args,
+    )  # fmt: skip
     return argv, f"{len(tests)} test file(s), {len(doctest_files)} doctest module(s){via}"

@@ -21,92 +21,44 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
 from codeassist import syntax
 from codeassist.context.languages import language_for_path
-from codeassist.pyast import module_name
+from codeassist.pyast import module_name, python_callers
 from codeassist.sandbox import Limits, RunResult, SandboxConfig, SandboxHealth, config_from_env, health
 from codeassist.sandbox.multi import AnySandbox, open_sandbox
-from codeassist.testfinder import TEST_FILE, select_tests
+from codeassist.testfinder import TEST_FILE, edited_symbols, select_tests, target_tests
+from codeassist.testrun import TestRun, compare, parse_pytest
+from codeassist.verdicts import (
+    CHECK_CANCELLED,
+    LABEL_COMPILES,
+    LABEL_FAILED,
+    LABEL_TESTS,
+    LABEL_UNVERIFIED,
+    VERIFY_MODES,
+    CancelCheck,
+    TierBudget,
+    TierName,
+    TierStatus,
+    TierVerdict,
+    Verdict,
+    VerifyMode,
+    judge_comparison,
+    judge_run,
+    tail,
+)
 from codeassist.walk import read_files
 
-LABEL_TESTS = "verified: tests pass"
-LABEL_COMPILES = "compiles"
-LABEL_UNVERIFIED = "unverified"
-LABEL_FAILED = "failed"
-CancelCheck = Callable[[], bool]
-CHECK_CANCELLED = "check cancelled"  # a newer request superseded it, or the job's time cap cut it
-
-VerifyMode = Literal["off", "syntax", "sandbox"]
-VERIFY_MODES: tuple[VerifyMode, ...] = ("off", "syntax", "sandbox")
-TierName = Literal["syntax", "compile", "tests"]
-# passed: checked and fine; failed: checked and wrong; skipped: nothing to check (e.g. no tests found);
-# error: could not check (sandbox unavailable, timeout of the checker itself) -- never counts as a pass.
-TierStatus = Literal["passed", "failed", "skipped", "error"]
-
-
-@dataclass(frozen=True)
-class TierVerdict:
-    """The outcome of one tier, with what it ran and the evidence (error output tail or reason)."""
-
-    tier: TierName
-    status: TierStatus
-    evidence: str = ""
-    command: tuple[str, ...] = ()
-    wall_s: float = 0.0
-    cached: bool = False
-    tests_ran: bool = False  # only for the tests tier: the run shows at least one test executed
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """All tiers run for one candidate, and the label to show. ``rejected`` means a check ran and failed."""
-
-    label: str
-    reason: str
-    tiers: tuple[TierVerdict, ...] = ()
-    rejected: bool = False
-
-    @property
-    def verified(self) -> bool:
-        """True only when tests ran and passed in the sandbox."""
-        return self.label == LABEL_TESTS
-
-    @property
-    def display(self) -> str:
-        """The label with its reason when it is not a full pass, e.g. ``unverified (sandbox unavailable: …)``."""
-        if self.label == LABEL_TESTS or not self.reason:
-            return self.label
-        return f"{self.label} ({self.reason})"
-
-    @property
-    def rank(self) -> int:
-        """Lower is better: verified < compiles < unverified < failed."""
-        return {LABEL_TESTS: 0, LABEL_COMPILES: 1, LABEL_UNVERIFIED: 2}.get(self.label, 3)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label, "reason": self.reason, "verified": self.verified, "rejected": self.rejected,
-            "tiers": [t.to_json() for t in self.tiers],
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TierBudget:
-    """Per-tier wall-clock limits (seconds) for the sandbox runs."""
-
-    compile_s: float = 15.0
-    tests_s: float = 60.0
+__all__ = [
+    "CHECK_CANCELLED", "LABEL_COMPILES", "LABEL_FAILED", "LABEL_TESTS", "LABEL_UNVERIFIED", "VERIFY_MODES",
+    "CancelCheck", "Change", "TierBudget", "TierName", "TierStatus", "TierVerdict", "Verdict", "Verifier",
+    "VerifyMode", "make_sandbox", "sandbox_config", "sandbox_health", "syntax_tier",
+]  # fmt: skip
 
 
 @dataclass
@@ -151,13 +103,6 @@ def syntax_tier(change: Change) -> TierVerdict:
 
 # -- the verifier ---------------------------------------------------------------------------------------------------
 
-_PYTEST_RAN = re.compile(r"\b(\d+) passed\b")
-_PYTEST_FAILED = re.compile(r"\b(\d+) (failed|error|errors)\b")
-
-
-def _tail(text: str, n: int = 2000) -> str:
-    return text if len(text) <= n else "…" + text[-n:]
-
 
 class Verifier:
     """Runs the tiers for :class:`Change` s. Thread-safe; one instance is shared by concurrent candidate checks.
@@ -182,6 +127,7 @@ class Verifier:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._base: dict[str, tuple[float, dict[str, bytes]]] = {}
+        self._baselines: dict[str, TestRun] = {}
         self.scan_max_age_s = scan_max_age_s
         self.sandbox_runs = 0
         self.cancelled_runs = 0
@@ -251,6 +197,12 @@ class Verifier:
                 self.cancelled_runs += 1
         return result
 
+    def run_files(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float, cancel: CancelCheck | None = None
+    ) -> RunResult:
+        """One sandbox run of ``argv`` over ``files`` (fault localisation's coverage run); status error: not run."""
+        return self._run(files, argv, timeout_s, cancel)
+
     @staticmethod
     def _unchecked(tier: TierName, res: RunResult, argv: tuple[str, ...], cancel: CancelCheck | None) -> TierVerdict:
         """The verdict of a sandbox run that checked nothing (status error): cancelled, or the sandbox failed."""
@@ -293,7 +245,7 @@ class Verifier:
             verdict = TierVerdict("compile", "passed", f"compiled {len(py)}, imported {len(modules)}", argv, res.wall_s)
         else:
             why = res.reason or res.status
-            verdict = TierVerdict("compile", "failed", _tail(f"{why}\n{res.stdout}{res.stderr}"), argv, res.wall_s)
+            verdict = TierVerdict("compile", "failed", tail(f"{why}\n{res.stdout}{res.stderr}"), argv, res.wall_s)
         self._store(key, verdict)
         return verdict
 
@@ -307,35 +259,64 @@ class Verifier:
     def check_tests(
         self, change: Change, files: Mapping[str, bytes] | None = None, cancel: CancelCheck | None = None
     ) -> TierVerdict:
-        """Tier 3: the tests that exercise the edit, in the sandbox. ``passed`` requires that tests actually ran."""
+        """Tier 3: the tests that exercise the edit, in the sandbox. ``passed`` requires that tests actually ran; a
+        pytest run with failures is judged against the same tests on the unmodified code (:mod:`codeassist.testrun`)."""
         files = files if files is not None else self.snapshot_files(change)
         argv, what = self.test_command(change, files)
         if argv is None:
             return TierVerdict("tests", "skipped", what)
-        key = self._key("tests", argv, files)
+        before = {rel: files[rel] for rel in change.files if rel in files}
+        for rel in change.files:
+            before[rel] = change.original[rel].encode("utf-8") if rel in change.original else b"\0(absent)"
+        key = self._key("tests", argv, {**files, **{f"\0before/{k}": v for k, v in before.items()}})
         hit = self._cached(key)
         if hit is not None:
             return hit
         res = self._run(files, argv, self.budget.tests_s, cancel)
-        output = res.stdout + res.stderr
         if res.status == "error":
             return self._unchecked("tests", res, argv, cancel)
-        is_pytest = "pytest" in argv
-        if res.status == "passed":
-            ran = bool(_PYTEST_RAN.search(output)) if is_pytest else True
-            if not ran:
-                verdict = TierVerdict("tests", "skipped", _tail(f"no test ran ({what})\n{output}"), argv, res.wall_s)
-            else:
-                verdict = TierVerdict(
-                    "tests", "passed", _tail(f"{what}: {output}", 600), argv, res.wall_s, tests_ran=True
-                )
-        elif is_pytest and res.exit_code == 5:
-            verdict = TierVerdict("tests", "skipped", _tail(f"no tests collected ({what})\n{output}"), argv, res.wall_s)
-        else:
-            why = res.reason or f"exit code {res.exit_code}"
-            verdict = TierVerdict("tests", "failed", _tail(f"{why}\n{output}"), argv, res.wall_s, tests_ran=True)
+        verdict = judge_run(res, argv, what)
+        if verdict.status == "failed" and "pytest" in argv and res.exit_code in (1, 2) and self._edits(change):
+            verdict = self._against_baseline(change, files, argv, what, res, cancel) or verdict
         self._store(key, verdict)
         return verdict
+
+    @staticmethod
+    def _edits(change: Change) -> bool:
+        return any(change.original.get(rel) != text for rel, text in change.files.items())
+
+    def _against_baseline(
+        self,
+        change: Change,
+        files: Mapping[str, bytes],
+        argv: tuple[str, ...],
+        what: str,
+        res: RunResult,
+        cancel: CancelCheck | None,
+    ) -> TierVerdict | None:
+        """Re-judge a failed run against the unmodified snapshot's run of the same tests (cached by content hash);
+        None when the baseline could not run (the failure then stands)."""
+        base = dict(files)
+        for rel in change.files:
+            if rel in change.original:
+                base[rel] = change.original[rel].encode("utf-8")
+            else:
+                base.pop(rel, None)
+        key = self._key("baseline", argv, base)
+        with self._lock:
+            before = self._baselines.get(key)
+        if before is None:
+            base_res = self._run(base, argv, self.budget.tests_s, cancel)
+            if base_res.status == "error" or base_res.status == "timeout":
+                return None
+            before = parse_pytest(base_res.stdout + base_res.stderr)
+            with self._lock:
+                self._baselines[key] = before
+        after = parse_pytest(res.stdout + res.stderr)
+        symbols = edited_symbols(change.files, change.original, change.symbols)
+        symbols += [c for rel, t in change.files.items() if rel.endswith(".py") for c in python_callers(t, symbols)]
+        found = compare(after, before, target_tests(files, symbols, list(change.files)))
+        return judge_comparison(found, after, argv, what, res)
 
     # -- all tiers --------------------------------------------------------------------------------------------------
 
@@ -376,7 +357,11 @@ class Verifier:
                 return Verdict(LABEL_UNVERIFIED, found.evidence, tuple(tiers))
         tests = tiers[-1]
         if tests.status == "passed" and tests.tests_ran:
-            return Verdict(LABEL_TESTS, "", tuple(tiers))
+            known = tests.pre_existing
+            note = (
+                f"{len(known)} pre-existing failure(s), not caused by this change: {', '.join(known)}" if known else ""
+            )
+            return Verdict(LABEL_TESTS, note, tuple(tiers))
         return Verdict(LABEL_COMPILES, tests.evidence.split("\n", 1)[0], tuple(tiers))
 
 

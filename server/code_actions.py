@@ -87,23 +87,41 @@ def problems(
     return found[:MAX_FIXES]
 
 
-def fix_actions(doc: Document, rng: types.Range, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    """One unresolved quick fix per problem: the edit is computed by ``codeAction/resolve``."""
+def fix_actions(
+    doc: Document, rng: types.Range, diagnostics: list[types.Diagnostic], verify: VerifyMode = "syntax"
+) -> list[types.CodeAction]:
+    """One unresolved quick fix per problem: the edit is computed by ``codeAction/resolve``; the title says what
+    will check it (``verify``: :func:`fix_verify_mode`)."""
     actions = []
     for problem, diag in problems(doc, rng, diagnostics):
         data = {
             "uri": doc.uri, "version": doc.version, "startLine": problem.start_line, "endLine": problem.end_line,
             "message": problem.message, "source": problem.source,
         }  # fmt: skip
-        title = items.fix_title(problem, "unverified")
+        title = items.fix_title(problem, offer_label(verify))
         diags = [diag] if diag is not None else None
         actions.append(types.CodeAction(title=title, kind=types.CodeActionKind.QuickFix, diagnostics=diags, data=data))
     return actions
 
 
+def fix_verify_mode(ls: CodeassistServer, doc: Document) -> VerifyMode:
+    """How the quick fix is checked: with ``verify_actions = "sandbox"`` (the default) a buffer backed by a file in a
+    project runs its tests against the buffer's text (saved or not: the snapshot overlays it on the workspace); an
+    untitled buffer has no project to run tests in, so syntax at most."""
+    setting = ls.settings.verify_actions
+    return "off" if setting == "off" else "sandbox" if setting == "sandbox" and doc.path else "syntax"
+
+
+def offer_label(verify: VerifyMode) -> str:
+    """The title's parenthesis before the fix runs: what will check it (VS Code shows only this title)."""
+    return "checked in the sandbox before applying" if verify == "sandbox" else "unverified"
+
+
 async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.CodeAction:
-    """Run the fix service on the action's problem (one worker job: generation and verification, cancellable and
-    capped) and fill in the edit and the verdict in the title; a fix that failed every check is not offered."""
+    """Run the fix service on the action's problem (one worker job: generation and verification, cancellable, under
+    ``fix_budget_ms``), with ``$/progress`` while it runs. The outcome is never a JSON-RPC error: a fix comes back
+    with its edit and its verdict in the title; no fix (rejected and why / timed out / no change) comes back without
+    an edit, titled "(no fix)", and the reason is a ``window/showMessage``."""
     data = action.data
     if not isinstance(data, dict) or not {"uri", "startLine", "endLine", "message"} <= data.keys():
         raise JsonRpcInvalidParams("codeAction/resolve: not a codeassist fix action (missing data)")
@@ -111,44 +129,69 @@ async def resolve_fix(ls: CodeassistServer, action: types.CodeAction) -> types.C
     if data.get("version") is not None and data["version"] != doc.version:
         raise ContentModified("the document changed since the fix was offered; ask for code actions again")
     start_line, end_line = fix_span(data, len(doc.lines), MAX_PROBLEM_LINES)  # before any model time
-    require_ready(ls)
-    text = doc.text
     problem = Problem(start_line, end_line, str(data["message"]), str(data.get("source", "")))
+    if not ls.host.ready:
+        return _no_fix(ls, action, problem, f"the model is not ready ({ls.status.state}: {ls.status.message})")
+    text = doc.text
     root = str(find_root(doc.path)) if doc.path else ""
     rel = os.path.relpath(doc.path, root) if doc.path else os.path.basename(doc.uri) or "buffer"
     target = target_for_problem(root, rel, text.replace("\r\n", "\n"), problem)
-    setting = ls.settings.verify_actions  # an unsaved buffer has no project to run tests in: syntax at most
-    verify: VerifyMode = "off" if setting == "off" else "sandbox" if setting == "sandbox" and doc.path else "syntax"
-    fixer = ls.host.fixer(verify)
-    try:
-        outcome = await ls.run_job(
-            lambda cancel: fixer.candidates_for(target, cancel=cancel),
-            kind="fix",
-            timeout_s=ls.host.job_cap_s(verify, model_calls=2),
-        )
-    except JobCancelled:
-        raise RequestFailed("the fix was cancelled") from None
-    best = _best_or_fail(ls, outcome)
+    verify = fix_verify_mode(ls, doc)
+    where = f"{os.path.basename(rel)}:{problem.start_line + 1}"
+    async with progress(ls, f"codeassist: fixing {where}", "fix") as p:
+
+        def on_candidate(rf: RankedFix) -> None:  # on the worker thread
+            ls.call_soon(lambda: p.report(f"candidate {rf.index + 1}: {rf.verdict.display}"))
+
+        try:
+            outcome = await ls.run_job(
+                lambda cancel: ls.host.fixer(verify, ls.host.fix_engine()).candidates_for(
+                    target, cancel=cancel, on_candidate=on_candidate
+                ),
+                kind="fix",
+                timeout_s=ls.host.fix_cap_s(),
+            )
+        except JobCancelled:
+            p.outcome = "cancelled"
+            return _no_fix(ls, action, problem, "the fix was cancelled (a newer request, or the server stopping)")
+        best, why = _judge(ls, outcome)
+        p.outcome = best.verdict.display if best is not None else why
+    if best is None:
+        return _no_fix(ls, action, problem, why)
     log.info("fix for lines %d-%d: %s", target.start_line + 1, target.end_line + 1, best.verdict.display,
              extra={"code": best.replacement})  # fmt: skip
+    # success is told by the resolved title's verdict (the VS Code extension turns it into a notification)
     action.title = items.fix_title(problem, best.verdict.display)
     action.edit = items.fix_edit(doc.uri, text, best.new_text, ls.encoding)
     return action
 
 
-def _best_or_fail(ls: CodeassistServer, outcome: FixOutcome) -> RankedFix:
+def _no_fix(ls: CodeassistServer, action: types.CodeAction, problem: Problem, why: str) -> types.CodeAction:
+    """The action without an edit, and the reason as a message the user sees."""
+    ls.show(f"codeassist: no fix for line {problem.start_line + 1}: {why}", types.MessageType.Warning)
+    action.title = items.fix_title(problem, "no fix")
+    action.edit = None
+    return action
+
+
+def _judge(ls: CodeassistServer, outcome: FixOutcome) -> tuple[RankedFix | None, str]:
+    """The fix to offer, or None and why not (rejected by a check and how, timed out, no change)."""
     best = outcome.best
     if best is not None:
-        return best
+        return best, ""
     rejected = [c for c in outcome.candidates if c.verdict.rejected]
-    if rejected:
-        raise RequestFailed(f"the proposed fix failed verification ({rejected[0].verdict.reason})")
-    if outcome.stopped == "cancelled":  # the job's time cap: not the model's "no change"
-        raise RequestFailed(
-            f"the fix was not finished within its time cap (timeout_ms = {ls.settings.timeout_ms} ms per model "
-            "call; a busy machine?); try again, or raise timeout_ms"
+    if outcome.stopped in ("cancelled", "deadline"):
+        tried = f"; {len(rejected)} candidate(s) rejected" if rejected else ""
+        return None, (
+            f"timed out: no fix was verified within fix_budget_ms = {ls.settings.fix_budget_ms} ms{tried} "
+            "(a busy machine? try again, or raise fix_budget_ms)"
         )
-    raise RequestFailed("the model proposed no change for this problem")
+    if rejected:
+        first = rejected[0].verdict
+        evidence = next((t.evidence for t in reversed(first.tiers) if t.status == "failed"), "")
+        detail = next((ln for ln in evidence.split("\n")[1:] if ln.strip()), "")
+        return None, f"rejected: the proposed fix failed verification ({first.reason}{': ' + detail if detail else ''})"
+    return None, "the model proposed no change for this problem"
 
 
 # -- explain ----------------------------------------------------------------------------------------------------------
@@ -162,8 +205,6 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
     if not text[a:b].strip():
         raise InputError("select some code to explain")
     require_ready(ls)
-    engine = ls.host.engine
-    assert engine is not None
     plain = text.replace("\r\n", "\n").replace("\r", "\n")  # LSP line numbers, one break character
     first = rng.start.line
     last = rng.end.line - 1 if rng.end.character == 0 and rng.end.line > first else rng.end.line
@@ -183,19 +224,26 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
 
         def run(cancel: Any) -> Any:
             return stream_explain(
-                engine, plain, first, last, path=doc.path or name, language=doc.language, on_delta=on_delta,
-                max_tokens=max_tokens, cancel=cancel,
+                ls.host.fix_engine(), plain, first, last, path=doc.path or name, language=doc.language,
+                on_delta=on_delta, max_tokens=max_tokens, cancel=cancel,
             )  # fmt: skip
 
         p.outcome = "failed"
         try:
-            result = await ls.run_job(run, kind="explain", timeout_s=ls.settings.timeout_ms / 1000)
+            result = await ls.run_job(run, kind="explain", timeout_s=ls.host.fix_cap_s())
         except JobCancelled:
             p.outcome = "cancelled"
             raise RequestFailed("explain was cancelled") from None
         p.outcome = "done"
     lines = f"line {first + 1}" if first == last else f"lines {first + 1}–{last + 1}"
-    markdown = f"### codeassist: {name}, {lines}\n\n{result.text}\n"
+    symbol = f" — `{result.symbol}`" if result.symbol else ""
+    cut = ""
+    if result.stop_reason in ("cancelled", "time_budget"):
+        cut = f"\n\n_(cut short by the time budget: fix_budget_ms = {ls.settings.fix_budget_ms} ms)_"
+    elif result.stop_reason == "max_tokens":
+        cut = "\n\n_(cut short at the token limit)_"
+    by = f"\n\n_{result.model}_" if result.model else ""
+    markdown = f"### codeassist: {name}, {lines}{symbol}\n\n{result.text}{cut}{by}\n"
     if show_document and ls.client_supports("window.show_document.support"):
         show_markdown(ls, markdown, doc.uri, rng)
     return markdown

@@ -29,6 +29,8 @@ ALIASES = {
     "sandboxImage": "sandbox_image",
     "timeoutMs": "timeout_ms",
     "verifyActions": "verify_actions",
+    "fixBudgetMs": "fix_budget_ms",
+    "fixModel": "fix_model",
     "nThreads": "threads",
     "n_threads": "threads",
     "apiKeyEnv": "api_key_env",
@@ -40,6 +42,9 @@ ALIASES = {
     "retentionChecks": "retention_checks_s",
     "suggestInCommentsAndStrings": "suggest_in_comments",
 }
+
+
+SAME_AS_COMPLETIONS = "completion"  # fix_model: use the completion model
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ class Settings:
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
+    # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
+    # installed, else the embedded one
+    fix_model: str | None = None
+    fix_budget_ms: int = 20000  # a fix or an explanation: its own wall-clock budget, not the keystroke's timeout_ms
     sandbox_image: str | None = None
     languages: tuple[str, ...] | None = None  # None = every supported language
     # A remote model server (models/remote_config.py); with a remote backend, ``model`` names the served model.
@@ -100,11 +109,11 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
 
 def _check(name: str, value: Any) -> Any:
     """Validate one setting; raise ValueError with a user-facing reason."""
-    if name == "model":
+    if name in ("model", "fix_model"):
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"model must be a tier name or a path to a .gguf file, got {value!r}")
+            raise ValueError(f"{name} must be a tier name or a path to a .gguf file, got {value!r}")
         return os.path.expanduser(value.strip())
     if name == "threads":
         return None if value is None else _int(name, value, 1, 256)
@@ -116,6 +125,8 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 0, 5000)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
+    if name == "fix_budget_ms":
+        return _int(name, value, 1000, 600000)
     if name in ("verify", "verify_actions"):
         if value not in VERIFY_LEVELS:
             raise ValueError(f"{name} must be one of {', '.join(VERIFY_LEVELS)}, got {value!r}")

@@ -17,7 +17,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from codeassist.api import stats_summary
 from codeassist.errors import CodeassistError, InputError
 
-from . import code_actions, completion, items
+from . import code_actions, completion, items, save_checks
 from .acceptance import ACCEPT_NOTIFICATION, DISMISS_NOTIFICATION, SHOW_NOTIFICATION
 from .app import CodeassistServer, RequestFailed, ServeOptions
 from .config import section_of
@@ -104,6 +104,10 @@ def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) 
         log.warning("didChange ignored (the document is not open, or out of sync): %s", params.text_document.uri)
         return
     ls.doc_events.add("document_changed", doc.path or doc.uri, doc.body)  # made a string on the worker
+
+
+def did_save(ls: CodeassistServer, params: types.DidSaveTextDocumentParams) -> None:
+    save_checks.on_save(ls, params.text_document.uri)
 
 
 def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -202,9 +206,10 @@ async def code_action(ls: CodeassistServer, params: types.CodeActionParams) -> l
         if a < b and _wanted(items.EXPLAIN_KIND, only):
             actions.append(items.explain_action(doc.uri, params.range, resolvable))
         if _wanted(types.CodeActionKind.QuickFix, only):
-            fixes = code_actions.fix_actions(doc, params.range, list(params.context.diagnostics))
-            if fixes and not resolvable:
-                fixes = [await code_actions.resolve_fix(ls, fixes[0])]  # no resolve: generate eagerly (slow)
+            verify = code_actions.fix_verify_mode(ls, doc)
+            fixes = code_actions.fix_actions(doc, params.range, list(params.context.diagnostics), verify)
+            if fixes and not resolvable:  # no resolve: generate eagerly (slow); an action with no fix is dropped
+                fixes = [f for f in [await code_actions.resolve_fix(ls, fixes[0])] if f.edit is not None]
             actions += fixes
         return actions
 
@@ -254,6 +259,7 @@ FEATURES: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (types.TEXT_DOCUMENT_DID_OPEN, did_open, None),
     (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
     (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
+    (types.TEXT_DOCUMENT_DID_SAVE, did_save, None),
     (types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion, types.InlineCompletionOptions()),
     (types.TEXT_DOCUMENT_COMPLETION, completion_fallback, types.CompletionOptions(resolve_provider=False)),
     (types.TEXT_DOCUMENT_CODE_ACTION, code_action, CODE_ACTION_OPTIONS),

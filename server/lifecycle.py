@@ -20,14 +20,16 @@ from codeassist.api import (
     EngineConfig,
     FixConfig,
     Fixer,
+    FixModel,
     Verifier,
     VerifyMode,
+    default_fix_model,
     make_sandbox,
     sandbox_health,
 )
 from codeassist.errors import CodeassistError
 
-from .config import Settings, merge, workspace_file_settings
+from .config import SAME_AS_COMPLETIONS, Settings, merge, workspace_file_settings
 from .progress import progress
 from .status import wants_sandbox
 from .worker import PRIORITY_ACTION, PRIORITY_LOAD, JobCancelled
@@ -39,6 +41,10 @@ log = logging.getLogger("codeassist.server")
 PROBE_TIMEOUT_S = 10.0
 SCAN_MAX_AGE_S = 5.0  # the editor's verifier rescans the project this often, so files saved meanwhile count
 MODEL_JOBS = ("load", "completion", "fix", "explain")
+
+
+FIX_CAP_GRACE_S = 15.0  # past fix_budget_ms: the fixer stops itself at the budget; this is the backstop
+FIX_LOAD_ALLOWANCE_S = 60.0  # a fix model's first load (seconds on a loaded 2-core machine)
 
 
 class SettingsLayers:
@@ -72,6 +78,8 @@ class Host:
     def __init__(self, ls: CodeassistServer) -> None:
         self.ls = ls
         self.engine: Engine | None = None
+        self.fix_model = FixModel()  # fix_model's engine, when it is not the completion model
+        self._fix_warned: set[str] = set()
         self.verifier: Verifier | None = None
         self.completions: CompletionService | None = None
         self._generation = 0
@@ -207,11 +215,35 @@ class Host:
     def ready(self) -> bool:
         return self.ls.status.ready and self.engine is not None and self.engine.loaded
 
-    def fixer(self, verify: VerifyMode) -> Fixer:
+    def fixer(self, verify: VerifyMode, engine: Engine | None = None) -> Fixer:
         """The fix service with the editor's configuration (a few candidates, the first good one wins)."""
+        engine = engine or self.engine
+        assert engine is not None
+        config = FixConfig.for_editor(verify, deadline_s=self.ls.settings.fix_budget_ms / 1000)
+        return Fixer(engine, self.verifier or Verifier(None), config)
+
+    def fix_engine(self) -> Engine:
+        """The engine for fixes and explanations (``fix_model``, :class:`codeassist.fix_model.FixModel`); call it on
+        the worker (a first use loads the model). A fix model that cannot be loaded falls back to the completion
+        engine, and the user is told once."""
         assert self.engine is not None
-        config = FixConfig.for_editor(verify, deadline_s=self.ls.settings.timeout_ms / 1000)
-        return Fixer(self.engine, self.verifier or Verifier(None), config)
+        settings = self.ls.settings
+        template = EngineConfig(n_threads=settings.threads, n_ctx=settings.n_ctx)
+        engine, why = self.fix_model.engine_for(settings.fix_model, self.engine, template)
+        spec = settings.fix_model or default_fix_model()
+        if why and spec not in self._fix_warned:
+            self._fix_warned.add(spec)
+            self.ls.show(f"codeassist: fix_model {spec!r} unavailable ({why}); using the completion model")
+        return engine
+
+    def fix_cap_s(self) -> float:
+        """The hard cap of a fix or explain job: ``fix_budget_ms`` (the fixer stops itself there), a grace for the
+        check in flight, and the fix model's first load when it is still to come (the budget starts after it)."""
+        cap = self.ls.settings.fix_budget_ms / 1000 + FIX_CAP_GRACE_S
+        spec = self.ls.settings.fix_model or default_fix_model()
+        if spec != SAME_AS_COMPLETIONS and not self.fix_model.loaded:
+            cap += FIX_LOAD_ALLOWANCE_S  # at most: a model that is the completion one loads nothing
+        return cap
 
     def job_cap_s(self, verify: str, model_calls: int = 1) -> float:
         """The hard wall-clock cap of a job: ``timeout_ms`` per model call, plus the sandbox's own tier limits when
@@ -225,6 +257,7 @@ class Host:
         self.ls.worker.stop()
         if self.engine is not None:
             self.engine.close()
+        self.fix_model.close()
         if self.verifier is not None and self.verifier.sandbox is not None:
             self.verifier.sandbox.close()
 

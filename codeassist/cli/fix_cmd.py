@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
         config = FixConfig(
             k=args.candidates, temperature=args.temperature, seed=args.seed, budget_s=args.budget,
-            verify=args.verify, test_command=test_cmd, max_tokens=args.max_tokens,
+            verify=args.verify, test_command=test_cmd, max_tokens=args.max_tokens, localize=True,
         )  # fmt: skip
         engine = engine_from_args(args, time_budget_ms=None)
         engine.load()

@@ -83,6 +83,15 @@ TIERS: dict[str, Tier] = {
 DEFAULT_TIER = "qwen2.5-coder-1.5b"
 EMBEDDED_TIER = "qwen2.5-coder-0.5b"
 MODEL_ENV = "CODEASSIST_MODEL"  # names the model used when no setting does (tests pin the embedded tier with it)
+FIX_TIER = "qwen2.5-coder-1.5b"
+
+
+def default_fix_model() -> str:
+    """The model for fixes and explanations when none is set (``fix_model``): the 1.5B tier when it is installed
+    (a fix or an explanation is asked for and waited on, and the larger model repairs more), else the embedded
+    tier. Never installs anything: ``codeassist model install qwen2.5-coder-1.5b`` is the user's one command. When
+    it is the completion model's file too, the server uses one engine for both (``codeassist/fix_model.py``)."""
+    return FIX_TIER if is_installed(TIERS[FIX_TIER]) else EMBEDDED_TIER
 
 
 def models_dir() -> str:

@@ -57,7 +57,9 @@ async def initialize(
         types.InitializeParams(
             capabilities=client_capabilities(caps),
             root_uri=root.as_uri(),
-            initialization_options=FAST_SETTINGS if options is None else options,
+            # fixes and explanations on the completion model unless a test says otherwise (fix_model's default
+            # is the 1.5B tier when installed: machine-dependent)
+            initialization_options={"fix_model": "completion", **(FAST_SETTINGS if options is None else options)},
         )
     )
 

@@ -1,5 +1,6 @@
 """Code actions with the real model: Explain (command → Markdown, plus window/showDocument of a read-only file) and
-Fix (for another linter's diagnostic and for our own tree-sitter syntax error), whose titles say "unverified"."""
+Fix (for another linter's diagnostic and for our own tree-sitter syntax error), whose titles say how they will be
+checked."""
 
 from __future__ import annotations
 
@@ -99,7 +100,9 @@ async def test_fix_for_a_linter_diagnostic_is_an_unverified_edit(client: Languag
     diag = types.Diagnostic(range=rng(4, 11, 4, 15), message="undefined name 'totl'", source="pyflakes")
     found = await actions(client, rng(4, 11, 4, 15), [diag])
     fixes = [a for a in found if a.kind == types.CodeActionKind.QuickFix]
-    assert fixes and fixes[0].title.endswith("(unverified)") and "undefined name" in fixes[0].title
+    # verify_actions defaults to "sandbox": the offered title says the fix will be checked before it is applied
+    assert fixes and fixes[0].title.endswith("(checked in the sandbox before applying)")
+    assert "undefined name" in fixes[0].title
     assert list(fixes[0].diagnostics or []) == [diag]
     assert fixes[0].edit is None  # filled in by codeAction/resolve
     resolved = await client.code_action_resolve_async(fixes[0])
@@ -107,7 +110,8 @@ async def test_fix_for_a_linter_diagnostic_is_an_unverified_edit(client: Languag
     (edit,) = resolved.edit.changes[URI]
     assert edit.range.start == types.Position(4, 0)
     assert edit.new_text.strip() and edit.new_text != "    return totl / len(xs)"
-    # the resolved title carries the label codeassist.verify produced (verify = "syntax" here: never "tests pass")
+    # the resolved title carries the label codeassist.verify produced (no tests here, and the file has another
+    # syntax error: never "tests pass")
     assert resolved.title.startswith("codeassist: Fix “undefined name")
     assert "verified: tests pass" not in resolved.title
 
@@ -116,5 +120,5 @@ async def test_fix_offered_for_our_own_syntax_error(client: LanguageClient) -> N
     found = await actions(client, rng(2, 0, 2, 5), [])
     fixes = [a for a in found if a.kind == types.CodeActionKind.QuickFix]
     assert fixes and fixes[0].title.startswith("codeassist: Fix “syntax error")
-    assert fixes[0].title.endswith("(unverified)")
+    assert fixes[0].title.endswith("(checked in the sandbox before applying)")
     assert fixes[0].data["source"] == "codeassist"

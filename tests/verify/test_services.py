@@ -40,8 +40,9 @@ def test_a_sandbox_verified_completion_parses_its_file_once_per_candidate(
 ) -> None:
     """Before the services, one sandbox-verified completion parsed the file 9 times (the gate twice, the syntax tier
     with a new parser per call, Python's parser for every AST question). Now: the document once when it is opened
-    (as the server's didOpen does), then the candidate once with tree-sitter and once with Python's parser; every
-    later question (the verifier's syntax tier, the enclosing function, test selection, doctests) is a cache hit."""
+    (as the server's didOpen does), then the candidate once with tree-sitter and once with Python's parser (and
+    the test file once, to select its test functions); every later question (the verifier's syntax tier, the
+    enclosing function, test selection, doctests) is a cache hit."""
     root = make_project(tmp_path / "p", {"stats.py": HOLE, "test_stats.py": TEST_STATS})
     path = str(root / "stats.py")
     engine.document_opened(path, HOLE, "python")
@@ -51,7 +52,11 @@ def test_a_sandbox_verified_completion_parses_its_file_once_per_candidate(
     assert done.check is not None and "\n" in done.result.text.strip(), done.result.to_json()
     assert done.result.gate == "ok"  # a truncated candidate is a new candidate: more parses, by design
     assert done.check.verdict.tiers[-1].tier == "tests", done.check.verdict  # the sandbox ran the tests
-    assert (PARSES.tree_sitter - ts0, PARSES.python - py0) == (1, 1)
+    # the candidate once with each parser, plus the test file once with Python's (cached by content: test selection
+    # names the test functions that exercise the edit)
+    assert (PARSES.tree_sitter - ts0, PARSES.python - py0) == (1, 2)
+    again = service.complete(CompletionRequest(HOLE, 4, 8, path=path))
+    assert again.check is not None and PARSES.python - py0 == 2  # the same candidate again: every parse cached
 
 
 @pytest.mark.docker

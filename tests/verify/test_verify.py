@@ -87,7 +87,7 @@ def test_fixed_code_is_verified_with_evidence(sandbox: Sandbox, tmp_path: Path) 
     assert verdict.label == LABEL_TESTS and verdict.verified, verdict
     assert [t.tier for t in verdict.tiers] == ["syntax", "compile", "tests"]
     tests = verdict.tiers[-1]
-    assert tests.tests_ran and "test_stats.py" in tests.command and "1 passed" in tests.evidence
+    assert tests.tests_ran and "test_stats.py::test_count_positive" in tests.command and "1 passed" in tests.evidence
     again = v.verify(change(root, FIXED_STATS))  # cached by content hash: no new sandbox run
     runs = v.sandbox_runs
     assert again.verified and again.tiers[-1].cached and v.sandbox_runs == runs

@@ -39,8 +39,9 @@ async function resolveFix(
     const result = await c.sendRequest(CodeActionResolveRequest.type, params, source.token);
     if (source.token.isCancellationRequested) return item;
     const resolved = await c.protocol2CodeConverter.asCodeAction(result, source.token);
-    const outcome = fixOutcome(resolved.title);
     c.outputChannel.appendLine(`fix resolved: ${resolved.title}`);
+    if (!resolved.edit) return resolved; // no fix: the server said why (window/showMessage)
+    const outcome = fixOutcome(resolved.title);
     if (outcome.level === 'info') void vscode.window.showInformationMessage(outcome.message);
     else void vscode.window.showWarningMessage(outcome.message);
     return resolved;

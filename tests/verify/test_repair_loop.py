@@ -1,0 +1,70 @@
+"""The self-repair loop (issue 13, item 4) with the real model and sandbox: a rejected candidate's failure goes into
+the next prompt, the loop stops at the first verified candidate, and the wall-clock budget stops it and says so.
+
+The fixture's test can never pass (it expects 99), so every candidate is rejected with an assertion that names the
+value: what the loop must feed forward."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from codeassist.sandbox import Sandbox
+from verify_fixtures import BUGGY_STATS, make_project
+
+from codeassist.engine import Engine, EngineConfig
+from codeassist.fix_prompt import failure_text
+from codeassist.fix_target import locate
+from codeassist.fixer import FixConfig, Fixer
+from codeassist.verify import Verifier
+
+IMPOSSIBLE = """from stats import count_positive
+
+
+def test_count_positive():
+    assert count_positive([1, -2, 3]) == 99, "expected ninety-nine"
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    eng = Engine(EngineConfig(time_budget_ms=None))
+    eng.load()
+    yield eng
+    eng.close()
+
+
+def test_a_rejected_candidates_failure_is_in_the_next_prompt(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
+    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96, repair=True)).candidates_for(
+        target
+    )
+    assert not any(c.verdict.verified for c in outcome.candidates)
+    rejected = [c for c in outcome.candidates if c.verdict.rejected]
+    assert rejected, outcome.to_json()
+    assert len(outcome.prompts) >= 2
+    assert "That is still wrong" not in outcome.prompts[0]  # the first prompt: the bug only
+    later = outcome.prompts[1:]
+    assert any("That is still wrong" in p and "expected ninety-nine" in p for p in later), later
+    first = min(rejected, key=lambda c: c.index)
+    assert any(failure_text(first.verdict) in p for p in later)  # that candidate's own check, fed forward
+
+
+def test_the_budget_stops_the_loop_and_says_so(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "b", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
+    budget = 3.0
+    started = time.monotonic()
+    outcome = Fixer(engine, verifier, FixConfig(k=50, deadline_s=budget)).candidates_for(target)
+    wall = time.monotonic() - started
+    assert outcome.stopped == "deadline" and outcome.generated < 50
+    assert outcome.message.startswith("stopped at the 3 s budget"), outcome.message
+    assert outcome.to_json()["message"] == outcome.message
+    # the budget is polled between tokens and during sandbox runs: what was in flight stops too (slack for a loaded
+    # machine's container teardown, not for another candidate)
+    assert wall < budget + 15, wall
