@@ -18,6 +18,7 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
+import { BENCHMARK, benchmarkWorkspace } from './bench';
 import { ExplainView } from './explain';
 import { resolveCodeActionMiddleware } from './fix';
 import { InlineRequests } from './inline';
@@ -294,6 +295,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       inline.acceptPart('editor.action.inlineSuggest.acceptNextLine'),
     ),
     vscode.commands.registerCommand(SHOW_STATS, () => showStats(serverCommandRequest)),
+    vscode.commands.registerCommand(BENCHMARK, () => benchmarkWorkspace(output)),
     vscode.window.onDidChangeActiveTextEditor(() => status.setOff(offReason())),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;

@@ -29,6 +29,8 @@ export const SERVER_SETTINGS = {
   languages: 'string[]',
   suggest_in_comments: 'boolean',
   stats: 'boolean',
+  fix_model: 'string',
+  fix_budget_ms: 'integer',
 } as const;
 
 export type ServerSettingName = keyof typeof SERVER_SETTINGS;
@@ -52,6 +54,8 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   languages: 'languages',
   suggest_in_comments: 'suggestInCommentsAndStrings',
   stats: 'acceptanceStats',
+  fix_model: 'fixModel',
+  fix_budget_ms: 'fixBudgetMs',
 };
 
 /** Settings whose change needs a new server process (they decide how it is launched or what it is attached to). */
@@ -70,6 +74,8 @@ export type ServerSettings = {
   languages?: string[];
   suggest_in_comments?: boolean;
   stats?: boolean;
+  fix_model?: string;
+  fix_budget_ms?: number;
 };
 
 export const VERIFY_LEVELS = ['off', 'syntax', 'sandbox'] as const;
@@ -107,7 +113,7 @@ export function buildServerSettings(get: SettingGetter, problems: string[] = [])
       );
       continue;
     }
-    out[name] = name === 'model' || name === 'sandbox_image' ? String(value).trim() : value;
+    out[name] = name === 'model' || name === 'sandbox_image' || name === 'fix_model' ? String(value).trim() : value;
   }
   return out as ServerSettings;
 }

@@ -41,6 +41,11 @@ test('server settings keep set, valid values and drop client-only and unset ones
   assert.equal(problems.length, 1);
   assert.match(problems[0], /codeassist\.maxTokens/);
   assert.deepEqual(buildServerSettings(getterFromObject({ verify: 'maybe', verify_actions: 'always' })), {});
+  // The fix model and budget (server fix_model / fix_budget_ms) go to the server like the others.
+  assert.deepEqual(buildServerSettings(getterFromObject({ fix_model: ' completion ', fix_budget_ms: 45000 })), {
+    fix_model: 'completion',
+    fix_budget_ms: 45000,
+  });
   // The Settings editor's empty defaults ("" = embedded model, [] = all languages) are not sent.
   assert.deepEqual(buildServerSettings(getterFromObject({ model: '', languages: [], sandbox_image: '' })), {});
 });
