@@ -217,3 +217,48 @@ def test_switches_log_and_builtin_detection(run: dict[str, Any]) -> None:
     assert fb["log"]["name"] == "codeassist://log" and fb["log"]["lines"] > 1, fb["log"]
     # Neovim 0.11 has no vim.lsp.inline_completion: the plugin's own ghost text is used (the 0.12 path is guarded)
     assert fb["builtin"] == {"present": False, "used": False}, fb["builtin"]
+
+
+def test_benchmark_command_runs_and_opens_report(tmp_path: Path, nvim_exe: str, codeassist_exe: str) -> None:
+    """:CodeassistBenchmark 1 runs a real ``codeassist bench repo --holes 1`` on a two-function repository (the
+    model fills the hole, its own tests judge it in the sandbox: seconds), reports progress as messages and opens the
+    report.md the CLI wrote in a new tab."""
+    repo = tmp_path / "tiny"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0"\n')
+    (repo / "calc.py").write_text(
+        "def add(a, b):\n    total = a + b\n    return total\n\n\ndef mul(a, b):\n    product = a * b\n    return product\n"
+    )
+    (repo / "test_calc.py").write_text(
+        "from calc import add, mul\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
+        "def test_mul():\n    assert mul(2, 3) == 6\n"
+    )
+    out, bench_out = tmp_path / "result.json", tmp_path / "bench-out"
+    env = {
+        **os.environ,
+        "CODEASSIST_PLUGIN_DIR": str(EDITORS / "nvim"),
+        "CODEASSIST_SERVER": codeassist_exe,
+        "CODEASSIST_TEST_OUT": str(out),
+        "CODEASSIST_BENCH_OUT": str(bench_out),
+        "CODEASSIST_TEST_TIMEOUT_MS": "300000",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    proc = subprocess.run(
+        [nvim_exe, "--headless", "--clean", "-u", str(INIT.parent / "bench.lua"), str(repo / "calc.py")],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
+    assert out.exists(), f"nvim wrote no result (rc {proc.returncode})\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    r = json.loads(out.read_text())
+    assert r.get("error") is None, r
+    assert r["command_exists"] is True
+    assert r["job_id"] and r["job_id"] > 0, r
+    assert r["argv"] == [codeassist_exe, "bench", "repo", "--holes", "1", "--out", str(bench_out), str(repo)]
+    assert r["ended"] is True, r["messages"]
+    done = r["events"][-1]
+    assert done["code"] == 0 and done["report"] == str(bench_out / "report.md"), r
+    assert r["buffer"] == str(bench_out / "report.md") and r["tabs"] == 2, r
+    assert r["buffer_head"].startswith("# codeassist bench repo: tiny"), r["buffer_head"]
+    msgs = [m["msg"] for m in r["messages"]]
+    assert any(m.startswith("codeassist: benchmarking ") for m in msgs), msgs
+    assert any("1/1" in m for m in msgs), msgs  # the CLI's progress lines arrive as messages
+    assert any(m.startswith("codeassist: benchmark of ") and "done" in m for m in msgs), msgs

@@ -42,6 +42,10 @@ local defaults = {
   --- Highlight group for ghost text (linked to Comment unless you define CodeassistSuggestion yourself).
   hl_group = 'CodeassistSuggestion',
   explain = { border = 'rounded', max_width = 88, max_height = 30 },
+  --- :CodeassistBenchmark: holes per run (`codeassist bench repo --holes N`) and extra arguments for it
+  --- (e.g. { '--kind', 'multiline' } or { '--out', '/tmp/bench' }).
+  bench_holes = 10,
+  bench_args = {},
   --- Optional fun(msg: string) receiving a trace of requests/responses (debugging).
   trace = nil,
 }
@@ -63,6 +67,9 @@ function C.setup(opts)
   end
   if opts and opts.cmd then
     options.cmd = opts.cmd
+  end
+  if opts and opts.bench_args then
+    options.bench_args = opts.bench_args
   end
   C.options = options
   return options

@@ -15,6 +15,7 @@ local ghost = require('codeassist.ghost')
 local requests = require('codeassist.requests')
 local actions = require('codeassist.actions')
 local feedback = require('codeassist.feedback')
+local bench = require('codeassist.bench')
 
 local M = {}
 
@@ -152,6 +153,21 @@ local function user_commands()
       return { 'delete' }
     end,
     desc = 'codeassist: local acceptance stats of this workspace (`delete` removes them)',
+  })
+  vim.api.nvim_create_user_command('CodeassistBenchmark', function(o)
+    if o.args == 'stop' then
+      return bench.stop()
+    end
+    if o.args ~= '' and not tonumber(o.args) then
+      return vim.notify('codeassist: :CodeassistBenchmark [holes|stop]', vim.log.levels.ERROR)
+    end
+    bench.run({ holes = o.args ~= '' and o.args or nil })
+  end, {
+    nargs = '?',
+    complete = function()
+      return { 'stop' }
+    end,
+    desc = 'codeassist: benchmark this workspace (codeassist bench repo) and open the report',
   })
   vim.api.nvim_create_user_command('CodeassistLog', feedback.show_log, { desc = 'codeassist: show the server log' })
   vim.api.nvim_create_user_command('CodeassistRestart', function()
