@@ -227,7 +227,8 @@ def test_benchmark_command_runs_and_opens_report(tmp_path: Path, nvim_exe: str, 
     repo.mkdir()
     (repo / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0"\n')
     (repo / "calc.py").write_text(
-        "def add(a, b):\n    total = a + b\n    return total\n\n\ndef mul(a, b):\n    product = a * b\n    return product\n"
+        "def add(a, b):\n    total = a + b\n    return total\n\n\n"
+        "def mul(a, b):\n    product = a * b\n    return product\n"
     )
     (repo / "test_calc.py").write_text(
         "from calc import add, mul\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"

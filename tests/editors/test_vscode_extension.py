@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from codeassist.server.config import Settings
 
 pytestmark = pytest.mark.model
 
@@ -60,6 +61,7 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
         "codeassist.showStats",
         "codeassist.acceptNextWord",
         "codeassist.acceptNextLine",
+        "codeassist.benchmark",
     }
     settings = set(manifest["contributes"]["configuration"]["properties"])
     server_settings = {
@@ -73,3 +75,10 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
         "verify_actions",
     }
     assert {f"codeassist.{s}" for s in server_settings | {"sandbox_image", "languages", "serverPath"}} <= settings
+    # fix_model / fix_budget_ms: titled camelCase settings whose defaults and range are the server's
+    props = manifest["contributes"]["configuration"]["properties"]
+    budget, fix_model = props["codeassist.fixBudgetMs"], props["codeassist.fixModel"]
+    assert budget["default"] == Settings().fix_budget_ms and (budget["minimum"], budget["maximum"]) == (1000, 600000)
+    assert Settings().fix_model is None and fix_model["default"] == ""  # empty: the server chooses
+    assert budget["markdownDescription"] and fix_model["markdownDescription"]
+    assert props["codeassist.benchmarkHoles"]["default"] == 10
