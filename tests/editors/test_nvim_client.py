@@ -171,7 +171,10 @@ def test_fix_code_action_edits_the_buffer(run: dict[str, Any]) -> None:
     f = run["steps"]["fix"]
     assert f["titles"], "the server offered no fix for the syntax error"
     assert all(t.startswith("codeassist: Fix") for t in f["titles"])
-    assert f["applied_title"].endswith(("(unverified)", "(compiles)", "(verified: tests pass)"))
+    # the title says how the fix will be checked (server/PROTOCOL.md, codeAction); older servers said the verdict
+    assert f["applied_title"].endswith(
+        ("(checked in the sandbox before applying)", "(unverified)", "(compiles)", "(verified: tests pass)")
+    )
     after = f["lines_after"]
     line = f["line"]  # 1-based line of BROKEN when the fix was asked for
     accepted = run["steps"]["completion"]["lines_after_accept"]
