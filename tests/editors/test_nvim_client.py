@@ -256,7 +256,10 @@ def test_benchmark_command_runs_and_opens_report(tmp_path: Path, nvim_exe: str, 
     assert r.get("error") is None, r
     assert r["command_exists"] is True
     assert r["job_id"] and r["job_id"] > 0, r
-    assert r["argv"] == [codeassist_exe, "bench", "repo", "--holes", "1", "--out", str(bench_out), str(repo)]
+    # the plugin's server settings go along (--set), so the benchmark measures what this editor gets
+    assert r["argv"] == [
+        codeassist_exe, "bench", "repo", "--holes", "1", "--set", "max_tokens=16", "--out", str(bench_out), str(repo)
+    ]  # fmt: skip
     assert r["ended"] is True, r["messages"]
     done = r["events"][-1]
     assert done["code"] == 0 and done["report"] == str(bench_out / "report.md"), r

@@ -55,14 +55,22 @@ function runCli(
   });
 }
 
-export async function benchmarkWorkspace(log: vscode.LogOutputChannel): Promise<void> {
+export async function benchmarkWorkspace(
+  log: vscode.LogOutputChannel,
+  serverSettings: () => Record<string, unknown>,
+): Promise<void> {
   const folder = await pickFolder();
   if (!folder) {
     void vscode.window.showWarningMessage('codeassist: open a folder to benchmark (File > Open Folder).');
     return;
   }
   const cfg = vscode.workspace.getConfiguration('codeassist');
-  const { command, args } = benchCommand(cfg.get('serverPath'), folder.uri.fsPath, cfg.get('benchmarkHoles'));
+  const { command, args } = benchCommand(
+    cfg.get('serverPath'),
+    folder.uri.fsPath,
+    cfg.get('benchmarkHoles'),
+    serverSettings(),
+  );
   log.info(`benchmark: ${command} ${args.join(' ')}`);
   const title = `codeassist: benchmarking ${folder.name}`;
   let cancelled = false;

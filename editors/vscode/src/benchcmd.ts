@@ -11,15 +11,21 @@ import * as path from 'node:path';
 /** Holes per benchmark run from the editor: small, so the first answer comes in minutes, not an hour. */
 export const DEFAULT_BENCH_HOLES = 10;
 
-/** `<serverPath> bench repo --holes N <folder>` as a program and its arguments (no shell: paths stay intact). */
+/**
+ * `<serverPath> bench repo --holes N [--set KEY=JSON ...] <folder>` as a program and its arguments (no shell: paths
+ * stay intact). The editor's server settings go along as `--set`, so the benchmark measures the suggestions this
+ * editor gets (the workspace's [tool.codeassist] still applies under them, as in the editor).
+ */
 export function benchCommand(
   serverPath: unknown,
   folder: string,
   holes: unknown = DEFAULT_BENCH_HOLES,
+  settings: Record<string, unknown> = {},
 ): { command: string; args: string[] } {
   const command = typeof serverPath === 'string' && serverPath.trim() !== '' ? serverPath.trim() : 'codeassist';
   const n = typeof holes === 'number' && Number.isInteger(holes) && holes >= 1 ? holes : DEFAULT_BENCH_HOLES;
-  return { command, args: ['bench', 'repo', '--holes', String(n), folder] };
+  const sets = Object.entries(settings).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]);
+  return { command, args: ['bench', 'repo', '--holes', String(n), ...sets, folder] };
 }
 
 /** The report.md the CLI wrote, from its stdout; undefined when the line is missing (an older CLI, or `--json`). */

@@ -295,7 +295,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       inline.acceptPart('editor.action.inlineSuggest.acceptNextLine'),
     ),
     vscode.commands.registerCommand(SHOW_STATS, () => showStats(serverCommandRequest)),
-    vscode.commands.registerCommand(BENCHMARK, () => benchmarkWorkspace(output)),
+    vscode.commands.registerCommand(BENCHMARK, () =>
+      benchmarkWorkspace(output, () => buildServerSettings(getter())),
+    ),
     vscode.window.onDidChangeActiveTextEditor(() => status.setOff(offReason())),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;

@@ -30,6 +30,7 @@ local ok, err = pcall(function()
     cmd = { env.CODEASSIST_SERVER, 'serve' },
     filetypes = {},
     bench_args = { '--out', env.CODEASSIST_BENCH_OUT },
+    settings = { max_tokens = 16 },
   })
   out.command_exists = vim.fn.exists(':CodeassistBenchmark') == 2
   local events = {}

@@ -36,7 +36,8 @@ function B.folder(bufnr)
 end
 
 --- The command line: the server command's program (what precedes `serve` in `cmd`), then
---- `bench repo --holes N [bench_args...] <folder>`.
+--- `bench repo --holes N [--set KEY=JSON ...] [bench_args...] <folder>`. The plugin's server settings go along as
+--- `--set`, so the benchmark measures the suggestions this editor gets.
 ---@param folder string
 ---@param holes? integer|string
 ---@return string[]
@@ -56,6 +57,12 @@ function B.command(folder, holes)
     n = 10
   end
   vim.list_extend(argv, { 'bench', 'repo', '--holes', tostring(n) })
+  local settings = config.options.settings or {}
+  local keys = vim.tbl_keys(settings)
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    vim.list_extend(argv, { '--set', k .. '=' .. vim.json.encode(settings[k]) })
+  end
   vim.list_extend(argv, config.options.bench_args or {})
   table.insert(argv, folder)
   return argv

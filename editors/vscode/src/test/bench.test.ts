@@ -11,6 +11,12 @@ test('bench command runs the configured CLI on the folder with a small default',
     args: ['bench', 'repo', '--holes', '10', '/ws/my repo'],
   });
   assert.deepEqual(benchCommand(' /venv/bin/codeassist ', '/ws', 3).args, ['bench', 'repo', '--holes', '3', '/ws']);
+  // the editor's server settings go along, so the benchmark measures what the editor gets
+  assert.deepEqual(benchCommand('ca', '/ws', 1, { model: 'tiny', max_tokens: 16, languages: ['python'] }).args, [
+    'bench', 'repo', '--holes', '1',
+    '--set', 'model="tiny"', '--set', 'max_tokens=16', '--set', 'languages=["python"]',
+    '/ws',
+  ]);
   assert.equal(benchCommand('', '/ws', 0).args[3], '10'); // invalid counts fall back to the default
   assert.equal(benchCommand('', '/ws', 2.5).args[3], '10');
 });
