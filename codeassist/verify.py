@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -180,6 +181,16 @@ class Verifier:
         """Drop the cached scan of ``root`` (after files were written there)."""
         with self._lock:
             self._base.pop(root, None)
+
+    def file_touched(self, path: str, *, saved: bool) -> None:
+        """A file was saved (``saved``) or opened in the editor: drop each cached scan it makes stale — every scan
+        holding it when it was saved, a scan missing it when it is new — so a test file written a moment ago is
+        among the tests the next check selects, not only after ``scan_max_age_s``."""
+        with self._lock:
+            for root, (_, base) in list(self._base.items()):
+                rel = os.path.relpath(path, root)
+                if not rel.startswith(".." + os.sep) and rel != ".." and (saved or rel not in base):
+                    del self._base[root]
 
     def _run(
         self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float, cancel: CancelCheck | None

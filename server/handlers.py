@@ -96,6 +96,8 @@ async def did_change_configuration(ls: CodeassistServer, params: types.DidChange
 def did_open(ls: CodeassistServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = ls.docs.open(params.text_document)
     ls.doc_events.add("document_opened", doc.path or doc.uri, doc.text, doc.language)
+    if doc.path and ls.host.verifier is not None:
+        ls.host.verifier.file_touched(doc.path, saved=False)  # a file created since the last scan: rescan
 
 
 def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -107,6 +109,9 @@ def did_change(ls: CodeassistServer, params: types.DidChangeTextDocumentParams) 
 
 
 def did_save(ls: CodeassistServer, params: types.DidSaveTextDocumentParams) -> None:
+    path = path_of(params.text_document.uri)
+    if path and ls.host.verifier is not None:
+        ls.host.verifier.file_touched(path, saved=True)  # checks read the other files from disk: rescan them
     save_checks.on_save(ls, params.text_document.uri)
 
 

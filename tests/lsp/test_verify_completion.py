@@ -89,7 +89,9 @@ async def test_a_newer_request_cancels_the_sandbox_check_of_the_older_one(client
     cancels it mid-test-run (the sandbox job is killed), and the older request answers at once with nothing."""
     name = "slowcheck"
     (WORKSPACE / f"{name}.py").write_text(BODY)
-    sleeper = f"import time\nfrom {name} import count_positive\n\n\ndef test_count():\n    time.sleep(90)\n"
+    # a slow test of the edited function (the test finder selects the tests that reach it)
+    sleeper = f"import time\nfrom {name} import count_positive\n\n\ndef test_count():\n"
+    sleeper += "    time.sleep(90)\n    count_positive([1])\n"
     (WORKSPACE / f"test_{name}.py").write_text(sleeper)
     uri = (WORKSPACE / f"{name}.py").as_uri()
     open_doc(client, uri, BODY)
@@ -98,6 +100,8 @@ async def test_a_newer_request_cancels_the_sandbox_check_of_the_older_one(client
         position=CURSOR,
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
     )
+    # the earlier tests' jobs (a check still finishing, its baseline run) must not count as this request's runs
+    await wait_for_stats(client, lambda s: not s["workerBusy"] and s["queueDepth"] == 0, timeout=300)
     before = (await command(client, "codeassist.debugStats"))["sandbox"]
     first = asyncio.ensure_future(client.text_document_inline_completion_async(params))
     # compile, then the tests tier: the second sandbox run is the sleeping test

@@ -20,6 +20,8 @@ import os, signal, sys, threading, time
 from codeassist.sandbox import Limits, Sandbox, SandboxConfig, close_all
 from codeassist.sandbox.containers import owner_id
 mode, busy, handler = sys.argv[1], sys.argv[2] == "busy", sys.argv[3] == "handler"
+# as in a program started from a terminal: a parent that runs us in the background (a CI script) may pass SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 if handler:  # what a program with its own SIGTERM handling does: close, then exit
     signal.signal(signal.SIGTERM, lambda *_: (close_all(), os._exit(143)))
 sb = Sandbox(SandboxConfig(pool_size=2, runner=mode == "runner"))
