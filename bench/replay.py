@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from codeassist.engine import CompletionRequest, Engine
+from codeassist.repobench import lsp_client as repobench_lsp
 
 
 @dataclass(frozen=True)
@@ -299,90 +299,18 @@ def replay_llama_server(
 # -- LSP over stdio -----------------------------------------------------------------------------------------------
 
 
-class LspClient:
-    """A minimal JSON-RPC client for ``codeassist serve`` over stdio (threads-free: reads with select)."""
+class LspClient(repobench_lsp.LspClient):
+    """``codeassist serve`` over stdio (the benchmark-my-repo client), with the environment given whole and a wait
+    that raises when the notification does not come."""
 
     def __init__(self, cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-        )
-        self._next_id = 0
-        self._buf = b""
-        self.notifications: list[dict[str, Any]] = []
+        super().__init__(cmd, env=env, inherit_env=False)
 
-    def _send(self, msg: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-
-    def notify(self, method: str, params: Any) -> None:
-        self._send({"method": method, "params": params})
-
-    def request(self, method: str, params: Any, timeout: float = 120.0) -> Any:
-        self._next_id += 1
-        rid = self._next_id
-        self._send({"id": rid, "method": method, "params": params})
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self._read(deadline)
-            if msg.get("id") == rid and "method" not in msg:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result")
-            self._handle(msg)
-
-    def wait_for(self, pred: Any, timeout: float) -> dict[str, Any]:
-        for n in self.notifications:
-            if pred(n):
-                return n
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self._read(deadline)
-            self._handle(msg)
-            if "id" not in msg and pred(msg):
-                return msg
-
-    def _handle(self, msg: dict[str, Any]) -> None:
-        if "method" in msg and "id" in msg:  # a server->client request: answer it
-            result: Any = None
-            if msg["method"] == "workspace/configuration":
-                result = [None for _ in msg.get("params", {}).get("items", [])]
-            self._send({"id": msg["id"], "result": result})
-        elif "method" in msg:
-            self.notifications.append(msg)
-
-    def _read(self, deadline: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while True:
-            head, sep, rest = self._buf.partition(b"\r\n\r\n")
-            if sep:
-                length = next(
-                    int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
-                )
-                if len(rest) >= length:
-                    self._buf = rest[length:]
-                    msg: dict[str, Any] = json.loads(rest[:length])
-                    return msg
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no answer from the language server")
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    raise RuntimeError(f"the language server exited ({self.proc.poll()})")
-                self._buf += chunk
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.request("shutdown", None, timeout=10)
-            self.notify("exit", None)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    def wait_for(self, pred: Any, timeout: float, *, since: int = 0) -> dict[str, Any]:
+        msg = super().wait_for(pred, timeout, since=since)
+        if msg is None:
+            raise TimeoutError("no answer from the language server")
+        return msg
 
 
 def utf16_col(line_text: str, column: int) -> int:

@@ -29,14 +29,17 @@ class LspClient:
         cwd: str | None = None,
         stderr: IO[bytes] | None = None,
         env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
     ) -> None:
+        """``env`` is added to this process's environment, or with ``inherit_env=False`` is the whole environment
+        (so a benchmark can run the server without a variable it has)."""
         self.proc = subprocess.Popen(
             list(cmd),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr or subprocess.DEVNULL,
             cwd=cwd,
-            env={**os.environ, **env} if env else None,
+            env=({**os.environ, **env} if inherit_env else dict(env)) if env else None,
         )
         self._next_id = 0
         self._buf = b""
