@@ -44,6 +44,24 @@ def make_client() -> LanguageClient:
     return client
 
 
+# The fix tests' seeded bug: a flipped comparison under a docstring that states the intent; its tests say which
+# numbers count. The 0.5B model fixes it reliably (the quick fix, the CLI and the outcomes tests share it).
+BUGGY_STATS = '''def count_positive(numbers):
+    """Return how many numbers are greater than zero."""
+    count = 0
+    for n in numbers:
+        if n < 0:
+            count += 1
+    return count
+'''
+TEST_STATS = """from stats import count_positive
+
+
+def test_count_positive():
+    assert count_positive([1, -2, 3]) == 2
+    assert count_positive([]) == 0
+"""
+
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client)
 
 

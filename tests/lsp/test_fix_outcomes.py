@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import BUGGY_STATS, CONFIG, TEST_STATS, command, initialize, open_doc, statuses, wait_for, wait_status
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -23,21 +23,6 @@ ON_DISK = '''def count_positive(numbers):
     """Return how many numbers are greater than zero."""
     return 0
 '''
-BUFFER = '''def count_positive(numbers):
-    """Return how many numbers are greater than zero."""
-    count = 0
-    for n in numbers:
-        if n < 0:
-            count += 1
-    return count
-'''
-TESTS = """from stats import count_positive
-
-
-def test_count_positive():
-    assert count_positive([1, -2, 3]) == 2
-    assert count_positive([]) == 0
-"""
 LINE = 4
 MESSAGE = "count_positive([1, -2, 3]) returns 1, expected 2"
 ROOT = Path(tempfile.mkdtemp(prefix="codeassist-lsp-outcome-"))
@@ -48,12 +33,12 @@ URI = (ROOT / "stats.py").as_uri()
 async def client(lsp_client: LanguageClient) -> Any:
     (ROOT / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
     (ROOT / "stats.py").write_text(ON_DISK)
-    (ROOT / "test_stats.py").write_text(TESTS)
+    (ROOT / "test_stats.py").write_text(TEST_STATS)
     # default verify_actions ("sandbox") and fix_budget_ms; a long timeout_ms only so a loaded machine loads the model
     await initialize(lsp_client, ROOT, {"timeout_ms": 60000, "max_tokens": 8})
     await wait_status(lsp_client, "ready")
     await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
-    open_doc(lsp_client, URI, BUFFER)
+    open_doc(lsp_client, URI, BUGGY_STATS)
     yield
     await lsp_client.shutdown_session()
 

@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, FAST_SETTINGS, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import (
+    BUGGY_STATS,
+    CONFIG,
+    FAST_SETTINGS,
+    TEST_STATS,
+    initialize,
+    open_doc,
+    statuses,
+    wait_for,
+    wait_status,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -23,22 +33,7 @@ pytestmark = [
     pytest.mark.model, pytest.mark.docker, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(1200)
 ]  # fmt: skip
 
-# A flipped comparison under a docstring that states the intent; the tests say which numbers count.
-BUGGY = '''def count_positive(numbers):
-    """Return how many numbers are greater than zero."""
-    count = 0
-    for n in numbers:
-        if n < 0:
-            count += 1
-    return count
-'''
-TESTS = """from stats import count_positive
-
-
-def test_count_positive():
-    assert count_positive([1, -2, 3]) == 2
-    assert count_positive([]) == 0
-"""
+# The seeded bug is lsphelp.BUGGY_STATS: a flipped comparison under a docstring that states the intent.
 LINE = 4  # 0-based: "        if n < 0:"
 MESSAGE = "count_positive([1, -2, 3]) returns 1, expected 2"
 ROOT = Path(tempfile.mkdtemp(prefix="codeassist-lsp-fix-"))
@@ -49,8 +44,8 @@ URI = (WORKSPACE / "stats.py").as_uri()
 def make_project(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
-    (root / "stats.py").write_text(BUGGY)
-    (root / "test_stats.py").write_text(TESTS)
+    (root / "stats.py").write_text(BUGGY_STATS)
+    (root / "test_stats.py").write_text(TEST_STATS)
 
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
@@ -59,7 +54,7 @@ async def client(lsp_client: LanguageClient) -> Any:
     await initialize(lsp_client, WORKSPACE, {**FAST_SETTINGS, "timeout_ms": 120000, "verify_actions": "sandbox"})
     await wait_status(lsp_client, "ready")
     await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
-    open_doc(lsp_client, URI, BUGGY)
+    open_doc(lsp_client, URI, BUGGY_STATS)
     yield
     await lsp_client.shutdown_session()
 
@@ -87,8 +82,8 @@ async def test_the_lsp_quick_fix_and_the_cli_give_the_same_verified_fix(client: 
     assert resolved.title.endswith("(verified: tests pass)"), resolved.title
     assert resolved.edit is not None and resolved.edit.changes is not None
     (edit,) = resolved.edit.changes[URI]
-    editor_fix = apply(BUGGY, edit)
-    assert edit.range.start.line == LINE and editor_fix != BUGGY  # the smallest edit: the changed line only
+    editor_fix = apply(BUGGY_STATS, edit)
+    assert edit.range.start.line == LINE and editor_fix != BUGGY_STATS  # the smallest edit: the changed line only
 
     cli_project = ROOT / "cli"
     make_project(cli_project)
