@@ -16,6 +16,8 @@ import pytest
 from codeassist.sandbox import Sandbox, SandboxConfig, health
 from verify_fixtures import BUGGY_STATS, REPO, TEST_STATS, CliRun, make_project
 
+from codeassist.engine import Engine, EngineConfig
+
 
 @pytest.fixture(scope="session")
 def docker_ok() -> None:
@@ -32,6 +34,16 @@ def sandbox(docker_ok: None) -> Iterator[Sandbox]:
     assert sb.warm().ok
     yield sb
     sb.close()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    """The embedded model with no generation time budget: the fix tests judge what it writes, not how fast (a
+    loaded machine must not cut a candidate short). test_services.py overrides it with its own token budget."""
+    eng = Engine(EngineConfig(time_budget_ms=None))
+    eng.load()
+    yield eng
+    eng.close()
 
 
 @pytest.fixture

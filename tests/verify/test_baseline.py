@@ -7,7 +7,6 @@ leaves a test of the edited function failing, must not be.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from codeassist.sandbox import Sandbox
 from verify_fixtures import make_project
 
 from codeassist.completion import CompletionPolicy, check_completion
-from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
+from codeassist.engine import CompletionRequest, CompletionResult, Engine
 from codeassist.fix_target import locate
 from codeassist.fixer import FixConfig, Fixer
 from codeassist.testfinder import exercising_tests
@@ -137,14 +136,6 @@ def test_the_same_rule_for_completions(sandbox: Sandbox, tmp_path: Path) -> None
     checked = check_completion(request, result, CompletionPolicy(verify="sandbox"), Verifier(sandbox))
     assert checked.verdict.verified, checked.verdict.to_json()
     assert checked.verdict.tiers[-1].pre_existing == ("stats.py::stats.mean",)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(time_budget_ms=None))
-    eng.load()
-    yield eng
-    eng.close()
 
 
 def test_the_model_fixes_median_and_the_fix_is_verified(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:

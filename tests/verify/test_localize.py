@@ -3,14 +3,12 @@ in the fix's JSON (the real model generates the candidate)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from codeassist.sandbox import Sandbox
 from verify_fixtures import make_project
 
-from codeassist.engine import Engine, EngineConfig
+from codeassist.engine import Engine
 from codeassist.fix_target import locate
 from codeassist.fixer import FixConfig, Fixer
 from codeassist.localize import rank
@@ -56,14 +54,6 @@ def test_ochiai_rank() -> None:
     found = rank(rows, "grades.py")
     assert found.lines[0].line == 8 and found.lines[0].in_traceback and found.lines[0].score > 1.0
     assert found.failing_tests == 1 and found.passing_tests == 2
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(time_budget_ms=None))
-    eng.load()
-    yield eng
-    eng.close()
 
 
 def test_the_seeded_line_ranks_first_in_the_fix_json(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:

@@ -7,14 +7,12 @@ value: what the loop must feed forward."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from codeassist.sandbox import Sandbox
 from verify_fixtures import BUGGY_STATS, make_project
 
-from codeassist.engine import Engine, EngineConfig
+from codeassist.engine import Engine
 from codeassist.fix_prompt import failure_text
 from codeassist.fix_target import locate
 from codeassist.fixer import FixConfig, Fixer
@@ -26,14 +24,6 @@ IMPOSSIBLE = """from stats import count_positive
 def test_count_positive():
     assert count_positive([1, -2, 3]) == 99, "expected ninety-nine"
 """
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(time_budget_ms=None))
-    eng.load()
-    yield eng
-    eng.close()
 
 
 def test_a_rejected_candidates_failure_is_in_the_next_prompt(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
