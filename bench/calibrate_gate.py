@@ -80,6 +80,20 @@ def reproduce(tree: Path, holes: Sequence[Hole], config: EngineConfig) -> dict[s
     return out
 
 
+def _recorded(row: dict[str, Any]) -> dict[str, float] | None:
+    """The confidence features the server reported with the suggestion (``lastCheck.confidence``), if any."""
+    conf = ((row.get("fill") or {}).get("info") or {}).get("confidence")
+    if not isinstance(conf, dict) or not all(f in conf for f in FEATURES):
+        return None
+    return {f: float(conf[f]) for f in FEATURES}
+
+
+def _needs_reproducing(rows: dict[str, dict[str, Any]]) -> bool:
+    """Whether no suggestion has recorded features (a run by a server that did not report them): only then are
+    suggestions reproduced in-process. A few missing ones in a recorded run are counted as unscored."""
+    return not any(_recorded(r) is not None for r in rows.values())
+
+
 def collect(run: Path, system: str, config: EngineConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Samples for every repository of ``run``, and counts of what was left out."""
     manifest = {r["name"]: r for r in load_manifest()}
@@ -91,8 +105,10 @@ def collect(run: Path, system: str, config: EngineConfig) -> tuple[list[dict[str
             continue
         meta = json.loads((repo_dir / "meta.json").read_text())
         holes = [Hole.from_json(h) for h in meta["holes"] if h["id"] in rows]
-        print(f"{repo_dir.name}: reproducing {len(holes)} holes", file=sys.stderr, flush=True)
-        got = reproduce(fetch(manifest[repo_dir.name]), holes, config)
+        got: dict[str, tuple[str, Any]] = {}
+        if _needs_reproducing(rows):
+            print(f"{repo_dir.name}: reproducing {len(holes)} holes", file=sys.stderr, flush=True)
+            got = reproduce(fetch(manifest[repo_dir.name]), holes, config)
         for hole in holes:
             row = rows[hole.id]
             counts["holes"] += 1
@@ -100,20 +116,23 @@ def collect(run: Path, system: str, config: EngineConfig) -> tuple[list[dict[str
             if not row["selection"]["judgeable"]:
                 continue
             counts["judgeable"] += 1
-            text, conf = got[hole.id]
             server_text = row["fill"]["text"]
-            if text != server_text:
-                counts["mismatch"] += 1
-                continue
-            if not text.strip():
+            features = _recorded(row)
+            if features is None and hole.id in got:
+                text, conf = got[hole.id]
+                if text != server_text:
+                    counts["mismatch"] += 1
+                    continue
+                features = None if conf is None else {f: getattr(conf, f) for f in FEATURES}
+            if not server_text.strip():
                 continue
             counts["shown"] += 1
-            if conf is None or verdict.get("status") not in ("pass", "fail"):
+            if features is None or verdict.get("status") not in ("pass", "fail"):
                 counts["unscored"] += 1
                 continue
-            samples.append({"repo": repo_dir.name, "hole": hole.id, "kind": hole.kind, "text": text,
+            samples.append({"repo": repo_dir.name, "hole": hole.id, "kind": hole.kind, "text": server_text,
                             "passed": verdict["status"] == "pass", "exact": bool(row["score"]["exact"]),
-                            "features": {f: getattr(conf, f) for f in FEATURES}})  # fmt: skip
+                            "features": features})  # fmt: skip
     return samples, counts
 
 
@@ -151,6 +170,27 @@ def calibrate(samples: list[dict[str, Any]], total: int, target: float) -> dict[
     return result
 
 
+def cross_validate(samples: list[dict[str, Any]], feature: str, target: float) -> dict[str, Any]:
+    """Leave one repository out: choose the threshold (best utility, and the target-precision point) on the other
+    repositories' samples, apply it to the held-out one, and pool the held-out outcomes. This is what a threshold
+    chosen on the suite would do on a repository it never saw (held-out repositories judge the product too)."""
+    pooled = {"utility": [0, 0], "target": [0, 0]}  # [shown, correct] over held-out samples
+    for repo in sorted({s["repo"] for s in samples}):
+        train = [(s["features"][feature], s["passed"]) for s in samples if s["repo"] != repo]
+        test = [(s["features"][feature], s["passed"]) for s in samples if s["repo"] == repo]
+        points = precision_coverage(train)
+        for key, point in (("utility", _best_utility(points)), ("target", pick_threshold(points, target))):
+            if point is None:
+                continue
+            kept = [ok for score, ok in test if score >= point.threshold]
+            pooled[key][0] += len(kept)
+            pooled[key][1] += sum(kept)
+    n = len(samples)
+    return {key: {"shown": shown, "correct": correct, "coverage_of_shown": shown / n if n else 0.0,
+                  "precision": correct / shown if shown else 0.0}
+            for key, (shown, correct) in pooled.items()}  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.calibrate_gate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -166,9 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {"run": os.path.relpath(args.run, ROOT), "system": args.system, "counts": counts,
               **calibrate(samples, counts["judgeable"] - counts["mismatch"], args.target_precision),
               "samples": samples}  # fmt: skip
+    if "default" in result:
+        result["leave_one_repo_out"] = cross_validate(samples, result["default"]["feature"], args.target_precision)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    summary = {k: result[k] for k in ("counts", "ungated", "default", "at_target_precision") if k in result}
+    keys = ("counts", "ungated", "default", "at_target_precision", "leave_one_repo_out")
+    summary = {k: result[k] for k in keys if k in result}
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -16,7 +16,7 @@ The pieces are separate methods so the editor can show a completion at once and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from codeassist.context.languages import get_spec
@@ -70,6 +70,16 @@ class Completion:
     def text(self) -> str:
         """What to show: empty when nothing was generated or the check hid it."""
         return self.result.text if self.check is None or self.check.show else ""
+
+    def status_json(self) -> dict[str, Any] | None:
+        """The LSP status's ``lastCheck``: the check, plus the shown text's confidence features (so a benchmark
+        through the real server can calibrate the stay-silent gate from what users were shown)."""
+        if self.check is None:
+            return None
+        out = self.check.to_json()
+        if self.result.confidence is not None:
+            out["confidence"] = asdict(self.result.confidence)
+        return out
 
 
 def _buffer_name(language: str | None) -> str:

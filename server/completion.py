@@ -140,8 +140,7 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
         t = result.timings
         ls.status.load.record(capped=result.stop_reason == "time_cap", generated_tokens=t.generated_tokens,
                               generation_ms=t.generation_ms)  # fmt: skip
-    check = done.check.to_json() if done.check is not None else None
-    ls.status.completion_answered(latency, check, partial=result.partial and bool(done.text))
+    ls.status.completion_answered(latency, done.status_json(), partial=result.partial and bool(done.text))
     log.debug(
         "completion: %d chars, stop=%s, %.0f ms", len(result.text), result.stop_reason, latency,
         extra={"code": result.text},

@@ -160,9 +160,14 @@ class LspFiller:
         fill = _fill_from_result(result, holed, hole.start, ms)
         fill.error = error
         if fill.text:
-            status = self.client.wait_for(lambda m: m.get("method") == STATUS, 2.0, since=since)
+            # the status the answer sent carries its check (a status sent earlier, e.g. "ready", has none yet)
+            status = self.client.wait_for(
+                lambda m: m.get("method") == STATUS and bool((m.get("params") or {}).get("lastCheck")), 2.0, since=since
+            )
             check = (status or {}).get("params", {}).get("lastCheck") or {}
             fill.label = check.get("label")
+            if isinstance(check.get("confidence"), dict):
+                fill.info["confidence"] = check["confidence"]
         self._change(uri, holed, hole.start, hole.start, hole.removed)
         return fill
 

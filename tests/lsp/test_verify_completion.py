@@ -75,6 +75,9 @@ async def test_completion_that_passes_its_tests_is_shown_as_verified(client: Lan
     assert len(items) == 1, check
     text = items[0].insert_text if isinstance(items[0].insert_text, str) else items[0].insert_text.value
     assert "\n" in text.strip() and "count += 1" in text, text  # multi-line: the case verify = sandbox checks
+    # the shown text's confidence features ride along (the stay-silent gate is calibrated from them)
+    confidence = check.pop("confidence")
+    assert confidence["tokens"] >= 1 and confidence["min_logprob"] <= confidence["mean_logprob"] <= 0, confidence
     assert check == {"label": "verified: tests pass", "reason": "", "shown": True}
 
 

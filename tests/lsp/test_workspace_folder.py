@@ -79,5 +79,8 @@ async def test_the_workspace_folder_is_indexed_and_its_tests_check_the_completio
     await wait_for(lambda: any(s.get("lastCheck") for s in statuses(client)[before:]), timeout=30)
     check = [s["lastCheck"] for s in statuses(client)[before:] if s.get("lastCheck")][-1]
     # the folder's tests ran: a file in no project outside an editor would be "not in a project … syntax only"
+    # the shown text's confidence features ride along (the stay-silent gate is calibrated from them)
+    confidence = check.pop("confidence")
+    assert confidence["tokens"] >= 1 and confidence["min_logprob"] <= confidence["mean_logprob"] <= 0, confidence
     assert check == {"label": "verified: tests pass", "reason": "", "shown": True}, check
     assert len(items) == 1, check
