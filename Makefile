@@ -49,7 +49,7 @@ demo: setup model-default
 	@$(PY) scripts/demo.py
 
 lint: $(STATE)/deps
-	$(BIN)/ruff check codeassist server sandbox tests bench
+	$(BIN)/ruff check codeassist server sandbox tests bench scripts
 	$(BIN)/ruff format --check codeassist server sandbox tests bench
 
 # mypy cannot follow setuptools' editable import hook, so it checks a link farm laid out as installed.

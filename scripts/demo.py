@@ -1,6 +1,6 @@
-"""`make demo`: complete the hole in examples/stats.py with the default model tier (make demo installs it), as `codeassist complete --json`
-would, verify it against examples/test_stats.py in the Docker sandbox, and show the result spliced into the file
-with its timings and verdict."""
+"""`make demo`: complete the hole in examples/stats.py with the default model tier (make demo installs it), as
+`codeassist complete --json` would, verify it against examples/test_stats.py in the Docker sandbox, and show the
+result spliced into the file with its timings and verdict."""
 
 from __future__ import annotations
 
