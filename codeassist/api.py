@@ -21,6 +21,7 @@ from codeassist.acceptance import (
     stats_summary,
 )
 from codeassist.completion import Completion, CompletionCheck, CompletionPolicy, CompletionService
+from codeassist.confidence import parse_gate
 from codeassist.context.languages import LANGUAGE_NAMES, language_of
 from codeassist.cursor_scope import prose_at
 from codeassist.documents import clamped_offset, offset_at, position_at
@@ -78,6 +79,7 @@ __all__ = [
     "language_of",
     "make_sandbox",
     "offset_at",
+    "parse_gate",
     "position_at",
     "project_root",
     "prose_at",

@@ -81,6 +81,38 @@ def confidence_of(gen: Generation, shown: str) -> Confidence | None:
     )
 
 
+GateRule = tuple[str, float]
+# The stay-silent gate calibrated per model tier on the real-repository suite (bench/calibration/gate-<tier>.json,
+# ``make bench-calibrate``): a rule is calibrated on one model's scores and means nothing for another, so a model with
+# no entry here (a user's GGUF, a remote server) gets no gate under "auto".
+CALIBRATED: dict[str, GateRule] = {}
+
+
+def parse_gate(value: str) -> GateRule | str | None:
+    """A gate setting: ``auto`` (the calibrated rule for the loaded model, if any), ``off``, or ``FEATURE:THRESHOLD``
+    (e.g. ``min_logprob:-1.5``). Raises ValueError with a user-facing reason."""
+    text = value.strip()
+    if text in ("auto", "off"):
+        return None if text == "off" else "auto"
+    feature, sep, raw = text.partition(":")
+    try:
+        threshold = float(raw)
+    except ValueError:
+        threshold = float("nan")
+    if not sep or feature not in FEATURES or threshold != threshold:
+        raise ValueError(f"confidence_gate must be auto, off or FEATURE:THRESHOLD with FEATURE one of "
+                         f"{', '.join(FEATURES)}, got {value!r}")  # fmt: skip
+    return feature, threshold
+
+
+def resolve_gate(setting: GateRule | str | None, model: str | None) -> GateRule | None:
+    """The rule to apply: a rule as given, None for off, and for ``auto`` the calibrated rule of ``model`` (a tier
+    name) when there is one."""
+    if setting == "auto":
+        return CALIBRATED.get(model or "")
+    return setting if isinstance(setting, tuple) else None
+
+
 def unsure(confidence: Confidence | None, rule: tuple[str, float] | None) -> bool:
     """Whether the gate ``rule`` (feature, threshold) hides a suggestion with these features. Without a rule, or
     without scores (a backend that does not report log-probabilities), nothing is hidden."""

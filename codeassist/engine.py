@@ -19,7 +19,7 @@ from typing import Any
 
 from codeassist import engine_load, syntax
 from codeassist.chat import ChatMessage, chat_tokens
-from codeassist.confidence import confidence_of, unsure
+from codeassist.confidence import confidence_of, resolve_gate, unsure
 from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import detect_indentation, language_for_path
@@ -94,7 +94,8 @@ class EngineConfig:
     static_checks: tuple[str, ...] = CHECKS
     # Stay silent when unsure: (feature, threshold) from codeassist/confidence.py; a suggestion whose feature is below
     # the threshold is not shown. None = show everything (see bench/calibration/gate.json for the measured curve).
-    confidence_gate: tuple[str, float] | None = None
+    # "auto": the rule calibrated for the loaded tier (confidence.CALIBRATED), none for other models.
+    confidence_gate: tuple[str, float] | str | None = "auto"
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Engine:
         self.typed_ahead = TypedAheadCache()
         # Why the loaded model is not the one asked for (the default tier is not installed), for status and doctor.
         self.model_fallback: str | None = None
+        self.model_name: str | None = None  # the local model's tier name (or path), once loaded
 
     # -- documents (fed by the LSP server; the CLI passes whole files) ------------------------------------------------
 
@@ -170,7 +172,7 @@ class Engine:
             return self._backend.info
 
     def _load_local(self) -> ModelBackend:
-        backend, self.model_fallback = engine_load.load_local(self.config)
+        backend, self.model_fallback, self.model_name = engine_load.load_local(self.config)
         return backend
 
     def backend_status(self) -> dict[str, Any]:
@@ -322,7 +324,7 @@ class Engine:
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
         confidence = confidence_of(gen, text)
-        if text and unsure(confidence, self.config.confidence_gate):
+        if text and unsure(confidence, resolve_gate(self.config.confidence_gate, self.model_name)):
             text, gate = "", "unsure"
         if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled":
             self.typed_ahead.put(req.path, prefix, suffix, text)

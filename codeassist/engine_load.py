@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # engine.py imports this module: the config type only for ann
 log = logging.getLogger(__name__)
 
 
-def load_local(config: EngineConfig) -> tuple[ModelBackend, str | None]:
-    """The local model and, when it is the embedded fallback for a default tier that is not installed, why."""
+def load_local(config: EngineConfig) -> tuple[ModelBackend, str | None, str]:
+    """The local model, why when it is the embedded fallback for a default tier that is not installed, and the
+    tier name (or path) it was resolved from."""
     # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
     from codeassist.models.llama_backend import LlamaBackend
     from codeassist.models.registry import resolve_model
@@ -34,7 +35,7 @@ def load_local(config: EngineConfig) -> tuple[ModelBackend, str | None]:
     )  # fmt: skip
     if config.token_healing:
         prepare_healing(backend)
-    return backend, resolved.fallback
+    return backend, resolved.fallback, resolved.name
 
 
 def local_available(config: EngineConfig) -> bool:

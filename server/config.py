@@ -16,7 +16,14 @@ from typing import Any
 
 import tomllib
 
-from codeassist.api import LANGUAGE_NAMES, REMOTE_KEYS, RemoteConfig, check_remote_key, user_config_path
+from codeassist.api import (
+    LANGUAGE_NAMES,
+    REMOTE_KEYS,
+    RemoteConfig,
+    check_remote_key,
+    parse_gate,
+    user_config_path,
+)
 
 VERIFY_LEVELS = ("off", "syntax", "sandbox")
 SUPPORTED_LANGUAGES = LANGUAGE_NAMES
@@ -41,6 +48,7 @@ ALIASES = {
     "sandboxTlsDir": "sandbox_tls_dir",
     "retentionChecks": "retention_checks_s",
     "suggestInCommentsAndStrings": "suggest_in_comments",
+    "confidenceGate": "confidence_gate",
 }
 
 
@@ -57,6 +65,8 @@ class Settings:
     max_tokens: int = 48
     debounce_ms: int = 75
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
+    # the stay-silent gate: "auto" (the rule calibrated for the loaded tier), "off", or "FEATURE:THRESHOLD"
+    confidence_gate: str = "auto"
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
@@ -127,6 +137,11 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 100, 120000)
     if name == "fix_budget_ms":
         return _int(name, value, 1000, 600000)
+    if name == "confidence_gate":
+        if not isinstance(value, str):
+            raise ValueError(f"confidence_gate must be auto, off or FEATURE:THRESHOLD, got {value!r}")
+        parse_gate(value)
+        return value.strip()
     if name in ("verify", "verify_actions"):
         if value not in VERIFY_LEVELS:
             raise ValueError(f"{name} must be one of {', '.join(VERIFY_LEVELS)}, got {value!r}")

@@ -25,6 +25,7 @@ from codeassist.api import (
     VerifyMode,
     default_fix_model,
     make_sandbox,
+    parse_gate,
     sandbox_health,
 )
 from codeassist.errors import CodeassistError
@@ -100,6 +101,8 @@ class Host:
         if self.engine is not None and new.engine_key() != old.engine_key():
             log.info("model settings changed; reloading")
             self.start_load()
+        elif self.engine is not None:  # applies to the next completion, no reload
+            self.engine.config.confidence_gate = parse_gate(new.confidence_gate)
         if _sandbox_key(new) != _sandbox_key(old):
             self._replace_verifier()
         elif (new.verify, new.verify_actions) != (old.verify, old.verify_actions) and self.verifier is not None:
@@ -167,7 +170,7 @@ class Host:
                 model=settings.model if remote is None else None,  # remote: ``model`` names the served model
                 remote=remote, n_threads=settings.threads, n_ctx=settings.n_ctx,
                 max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
-                workspace_folders=self.ls.workspace_folders,
+                workspace_folders=self.ls.workspace_folders, confidence_gate=parse_gate(settings.confidence_gate),
             )
         )  # fmt: skip
         self._rebuild_services()

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from codeassist.confidence import confidence_of, pick_threshold, precision_coverage
+from codeassist.confidence import (
+    CALIBRATED,
+    confidence_of,
+    parse_gate,
+    pick_threshold,
+    precision_coverage,
+    resolve_gate,
+)
 from codeassist.engine import CompletionRequest, Engine
 from codeassist.models.backend import Generation
 
@@ -19,6 +26,20 @@ def test_precision_coverage_curve() -> None:
     assert points[1].precision == pytest.approx(2 / 3) and points[1].coverage == pytest.approx(0.3)
     assert pick_threshold(points, min_precision=0.7) == points[2]  # 3/4: the most coverage at >= 70%
     assert pick_threshold(points, min_precision=0.7, min_coverage=0.5) is None
+
+
+def test_gate_setting_parses_and_resolves_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_gate("off") is None and parse_gate(" auto ") == "auto"
+    assert parse_gate("min_logprob:-1.5") == ("min_logprob", -1.5)
+    for bad in ("min_logprob", "nope:1", "min_logprob:x", "first_margin:nan", ""):
+        with pytest.raises(ValueError, match="confidence_gate"):
+            parse_gate(bad)
+    monkeypatch.setitem(CALIBRATED, "some-tier", ("mean_logprob", -0.5))
+    # auto: the rule calibrated for the loaded model; none for a model nobody calibrated (a user's GGUF, a remote)
+    assert resolve_gate("auto", "some-tier") == ("mean_logprob", -0.5)
+    assert resolve_gate("auto", "/home/me/other.gguf") is None and resolve_gate("auto", None) is None
+    assert resolve_gate(("first_margin", 2.0), "some-tier") == ("first_margin", 2.0)
+    assert resolve_gate(None, "some-tier") is None
 
 
 def _generation(text: str, pieces: list[str], logprobs: list[float], healed: int = 0) -> Generation:

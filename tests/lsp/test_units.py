@@ -72,6 +72,10 @@ def test_settings_validation_keeps_good_values() -> None:
     _, errors = merge(s, ["not", "a", "dict"], "test")
     assert errors == ["test: settings must be an object, got list"]
     assert section_of({"codeassist": {"model": "x"}}) == {"model": "x"}
+    s3, errors = merge(Settings(), {"confidenceGate": "min_logprob:-2"}, "test")
+    assert s3.confidence_gate == "min_logprob:-2" and not errors
+    s4, errors = merge(s3, {"confidence_gate": "sometimes"}, "test")
+    assert s4.confidence_gate == "min_logprob:-2" and len(errors) == 1 and "confidence_gate must be" in errors[0]
 
 
 def test_workspace_files(tmp_path: Path) -> None:
