@@ -38,9 +38,10 @@ from codeassist.models.remote_config import check_key as check_remote_key
 from codeassist.project import editor_project, find_root, project_root
 from codeassist.syntax import Problem
 from codeassist.syntax import problems as syntax_problems
-from codeassist.verify import Verdict, Verifier, VerifyMode, make_sandbox, sandbox_health
+from codeassist.verify import LABEL_CHECKING, Verdict, Verifier, VerifyMode, make_sandbox, sandbox_health
 
 __all__ = [
+    "LABEL_CHECKING",
     "LANGUAGE_NAMES",
     "MAX_PROBLEM_LINES",
     "NO_WORKSPACE",

@@ -15,6 +15,7 @@ The pieces are separate methods so the editor can show a completion at once and 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from codeassist.models.backend import CancelCheck
 from codeassist.project import NOT_IN_PROJECT, editor_project
 from codeassist.pyast import python_symbols_at
 from codeassist.verify import (
+    LABEL_CHECKING,
     LABEL_FAILED,
     LABEL_UNVERIFIED,
     Change,
@@ -82,6 +84,17 @@ class Completion:
         return out
 
 
+FAILED_MEMORY = 64  # completions remembered as failed by a background check (a few per document is plenty)
+
+
+def _spliced_key(request: CompletionRequest, result: CompletionResult) -> tuple[str, str]:
+    """The file and a hash of the document a completion leads to: the same document gets the same verdict."""
+    text = request.text.replace("\r\n", "\n")
+    offset = clamped_offset(text, result.line, result.column)
+    spliced = text[:offset] + result.text + text[offset:]
+    return request.path or "", hashlib.sha256(spliced.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _buffer_name(language: str | None) -> str:
     """A name for an unsaved buffer that keeps its language (the syntax checks go by extension)."""
     spec = get_spec(language)
@@ -101,6 +114,8 @@ class CompletionService:
         self.engine = engine
         self.verifier = verifier
         self.policy = policy or CompletionPolicy()
+        # (file, document with the completion spliced in) -> the check that failed it (finish_check), oldest first
+        self._failed: dict[tuple[str, str], CompletionCheck] = {}
 
     def complete(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> Completion:
         """Generate, then check per the policy. A completion that fails a check comes back with ``show`` False
@@ -108,6 +123,49 @@ class CompletionService:
         result = self.generate(request, cancel)
         if not result.text:
             return Completion(result, None)
+        return self.complete_checked(request, result, cancel)
+
+    def complete_pending(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> Completion:
+        """Generate and run the cheap checks (the syntax gate and parse) now; when the policy's tests would judge
+        the completion, return it labelled "checking…" for :meth:`finish_check` to settle in the background, so the
+        editor shows it at once instead of waiting for the sandbox. It goes into the typed-ahead cache at once (the
+        user may type through it while the tests run); :meth:`finish_check` forgets it if they fail."""
+        result = self.generate(request, cancel)
+        if not result.text:
+            return Completion(result, None)
+        quick = check_completion(request, result, CompletionPolicy("syntax"), None, cancel,
+                                 folders=self.engine.config.workspace_folders)  # fmt: skip
+        if not quick.show:
+            result.gate = "verify_failed"
+            return Completion(result, quick)
+        if self.policy.verify != "sandbox":
+            return self.complete_checked(request, result, cancel)
+        failed = self._failed.get(_spliced_key(request, result))
+        if failed is not None:  # the same document failed its tests a moment ago: do not flash it again
+            result.gate = "verify_failed"
+            return Completion(result, failed)
+        if not result.cached and result.stop_reason != "cancelled" and not (cancel is not None and cancel()):
+            self.engine.remember_suggestion(request, result.text)
+        pending = Verdict(LABEL_CHECKING, "running the tests that exercise this function", quick.verdict.tiers)
+        return Completion(result, CompletionCheck(True, pending))
+
+    def finish_check(
+        self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None
+    ) -> CompletionCheck:
+        """The full check of a completion shown as "checking…" (:meth:`complete_pending`); one that fails is
+        forgotten by the typed-ahead cache, so it is never offered again."""
+        check = self.check(request, result, cancel)
+        if not check.show:
+            self.engine.forget_suggestion(request)
+            self._failed[_spliced_key(request, result)] = check
+            while len(self._failed) > FAILED_MEMORY:
+                self._failed.pop(next(iter(self._failed)))
+        return check
+
+    def complete_checked(
+        self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None
+    ) -> Completion:
+        """Check a generated completion per the policy and remember it once it passed."""
         check = self.check(request, result, cancel)
         if not check.show:
             result.gate = "verify_failed"

@@ -19,6 +19,7 @@ LABEL_TESTS = "verified: tests pass"
 LABEL_COMPILES = "compiles"
 LABEL_UNVERIFIED = "unverified"
 LABEL_FAILED = "failed"
+LABEL_CHECKING = "checking…"  # shown at once; the tests' verdict follows (an editor's background check)
 CancelCheck = Callable[[], bool]
 CHECK_CANCELLED = "check cancelled"  # a newer request superseded it, or the job's time cap cut it
 

@@ -37,6 +37,7 @@ from codeassist.testfinder import TEST_FILE, edited_symbols, select_tests, targe
 from codeassist.testrun import TestRun, compare, parse_pytest
 from codeassist.verdicts import (
     CHECK_CANCELLED,
+    LABEL_CHECKING,
     LABEL_COMPILES,
     LABEL_FAILED,
     LABEL_TESTS,
@@ -56,9 +57,9 @@ from codeassist.verdicts import (
 from codeassist.walk import read_files
 
 __all__ = [
-    "CHECK_CANCELLED", "LABEL_COMPILES", "LABEL_FAILED", "LABEL_TESTS", "LABEL_UNVERIFIED", "VERIFY_MODES",
-    "CancelCheck", "Change", "TierBudget", "TierName", "TierStatus", "TierVerdict", "Verdict", "Verifier",
-    "VerifyMode", "make_sandbox", "sandbox_config", "sandbox_health", "syntax_tier",
+    "CHECK_CANCELLED", "LABEL_CHECKING", "LABEL_COMPILES", "LABEL_FAILED", "LABEL_TESTS", "LABEL_UNVERIFIED",
+    "VERIFY_MODES", "CancelCheck", "Change", "TierBudget", "TierName", "TierStatus", "TierVerdict", "Verdict",
+    "Verifier", "VerifyMode", "make_sandbox", "sandbox_config", "sandbox_health", "syntax_tier",
 ]  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codeassist.api import (
+    LABEL_CHECKING,
     Completion,
     CompletionRequest,
     Engine,
@@ -29,7 +30,8 @@ from codeassist.api import (
     prose_at,
 )
 
-from .convert import Pos, offset_of
+from . import background_check
+from .convert import Pos, offset_of, position_of
 from .documents import Document
 from .worker import PRIORITY_COMPLETION, CancelCheck, JobCancelled
 
@@ -54,6 +56,7 @@ def cancel_document(ls: CodeassistServer, uri: str) -> None:
     """Cancel every completion job of a document (it was closed), wherever the job is."""
     for method in METHODS:
         ls.worker.cancel_key(job_key(uri, method))
+    background_check.cancel(ls, uri)
 
 
 @dataclass
@@ -110,12 +113,16 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
         return Answer(hit.text, prep.cursor)
     cap_s = settings.timeout_ms / 1000
     engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
+    # verify = sandbox: answer after the cheap checks, the tests settle it in the background (background_check.py)
+    background = service.policy.verify == "sandbox"
+    if background:
+        background_check.cancel(ls, prep.doc.uri)  # the suggestion it checks is being replaced
 
     def job(cancel: CancelCheck) -> Completion | None:
         if quiet_in_prose and engine is not None and in_prose(engine, request):
             return None
         request.deadline = time.monotonic() + cap_s
-        return service.complete(request, cancel)
+        return service.complete_pending(request, cancel) if background else service.complete(request, cancel)
 
     try:
         done: Completion | None = await ls.run_job(
@@ -141,6 +148,10 @@ async def complete(ls: CodeassistServer, prep: Prepared) -> Answer | None:
         ls.status.load.record(capped=result.stop_reason == "time_cap", generated_tokens=t.generated_tokens,
                               generation_ms=t.generation_ms)  # fmt: skip
     ls.status.completion_answered(latency, done.status_json(), partial=result.partial and bool(done.text))
+    if done.text and done.check is not None and done.check.verdict.label == LABEL_CHECKING:
+        where = position_of(prep.text, prep.cursor, ls.encoding)
+        position = {"line": where.line, "character": where.character}
+        background_check.start(ls, prep.doc.uri, position, service, request, result)
     log.debug(
         "completion: %d chars, stop=%s, %.0f ms", len(result.text), result.stop_reason, latency,
         extra={"code": result.text},

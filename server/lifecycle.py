@@ -134,7 +134,8 @@ class Host:
     def _rebuild_services(self) -> None:
         if self.engine is None:
             return
-        policy = CompletionPolicy(verify=_mode(self.ls.settings.verify), single_line_tests=False)
+        # verify = sandbox checks in the background (background_check.py), so one-line completions are tested too
+        policy = CompletionPolicy(verify=_mode(self.ls.settings.verify), single_line_tests=True)
         self.completions = CompletionService(self.engine, self.verifier, policy)
 
     def probe_sandbox(self) -> None:

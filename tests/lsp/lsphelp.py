@@ -41,6 +41,12 @@ def make_client() -> LanguageClient:
         data = _plain(params)
         client.statuses.append(data)  # type: ignore[attr-defined]
 
+    client.withdrawals = []  # type: ignore[attr-defined]
+
+    @client.feature("codeassist/withdrawSuggestion")
+    def on_withdraw(params: Any) -> None:
+        client.withdrawals.append(_plain(params))  # type: ignore[attr-defined]
+
     return client
 
 
@@ -84,6 +90,11 @@ async def initialize(
 
 def statuses(client: LanguageClient) -> list[dict[str, Any]]:
     return list(client.statuses)  # type: ignore[attr-defined]
+
+
+def withdrawals(client: LanguageClient) -> list[dict[str, Any]]:
+    """The ``codeassist/withdrawSuggestion`` notifications so far (a suggestion whose background check failed)."""
+    return list(client.withdrawals)  # type: ignore[attr-defined]
 
 
 async def wait_status(client: LanguageClient, state: str, timeout: float = 180.0) -> dict[str, Any]:

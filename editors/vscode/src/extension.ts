@@ -29,6 +29,7 @@ import {
   SECTION,
   SETTING_KEYS,
   STATUS_NOTIFICATION,
+  WITHDRAW_NOTIFICATION,
   ServerSettingName,
   buildServerSettings,
   didChangeConfigurationParams,
@@ -144,6 +145,14 @@ function createClient(): LanguageClient {
   c.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     const parsed = parseStatus(params);
     if (parsed) status.set(parsed);
+  });
+  // verify = sandbox: a suggestion shown as "checking…" that failed its tests is withdrawn (hidden if still shown)
+  c.onNotification(WITHDRAW_NOTIFICATION, (params: unknown) => {
+    const uri = (params as { textDocument?: { uri?: unknown } } | undefined)?.textDocument?.uri;
+    const editor = vscode.window.activeTextEditor;
+    if (typeof uri === 'string' && editor && c.code2ProtocolConverter.asUri(editor.document.uri) === uri) {
+      void vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    }
   });
   c.onDidChangeState((e) => {
     if (e.newState === State.Stopped) status.set(undefined);

@@ -12,6 +12,9 @@ export const SECTION = 'codeassist';
 /** Custom server -> client notification carrying the model state. */
 export const STATUS_NOTIFICATION = 'codeassist/status';
 
+/** Server -> client: a suggestion shown as "checking…" failed its tests; hide it if it is still on screen. */
+export const WITHDRAW_NOTIFICATION = 'codeassist/withdrawSuggestion';
+
 /** Server command behind the "codeassist: Explain" code action; args: [uri, range]; result: Markdown. */
 export const EXPLAIN_COMMAND = 'codeassist.explain';
 
@@ -31,6 +34,7 @@ export const SERVER_SETTINGS = {
   stats: 'boolean',
   fix_model: 'string',
   fix_budget_ms: 'integer',
+  confidence_gate: 'string',
 } as const;
 
 export type ServerSettingName = keyof typeof SERVER_SETTINGS;
@@ -56,6 +60,7 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   stats: 'acceptanceStats',
   fix_model: 'fixModel',
   fix_budget_ms: 'fixBudgetMs',
+  confidence_gate: 'confidenceGate',
 };
 
 /** Settings whose change needs a new server process (they decide how it is launched or what it is attached to). */
@@ -76,6 +81,7 @@ export type ServerSettings = {
   stats?: boolean;
   fix_model?: string;
   fix_budget_ms?: number;
+  confidence_gate?: string;
 };
 
 export const VERIFY_LEVELS = ['off', 'syntax', 'sandbox'] as const;

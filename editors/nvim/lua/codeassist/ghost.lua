@@ -101,6 +101,23 @@ function G.get_suggestion(bufnr)
   return nil
 end
 
+--- Handler for `codeassist/withdrawSuggestion` (verify = sandbox): a suggestion shown as "checking…" failed its
+--- tests; hide it if that buffer still shows it.
+function G.on_withdraw(_, params, _)
+  local uri = type(params) == 'table' and type(params.textDocument) == 'table' and params.textDocument.uri
+  if type(uri) ~= 'string' then
+    return
+  end
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) and vim.uri_from_bufnr(bufnr) == uri then
+      local sug = G.get_suggestion(bufnr)
+      if sug and sug.text == params.text then
+        G.clear(bufnr)
+      end
+    end
+  end
+end
+
 function G.is_visible(bufnr)
   return G.get_suggestion(bufnr) ~= nil
 end

@@ -82,6 +82,7 @@ function M.start(bufnr)
     -- Our client only: the global vim.lsp.handlers (and so other servers' progress) stay as they are.
     handlers = {
       [config.STATUS_METHOD] = status.on_status,
+      ['codeassist/withdrawSuggestion'] = ghost.on_withdraw,
       ['$/progress'] = actions.progress_handler,
       ['window/logMessage'] = feedback.log_handler,
     },
