@@ -23,6 +23,8 @@ from codeassist.repobench.lsp_client import LspClient, LspError, Message
 
 STATUS = "codeassist/status"
 READY_TIMEOUT_S = 600.0
+CHECKING = "checking…"  # verify = sandbox: shown at once, the tests' verdict follows (server/background_check.py)
+SETTLE_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -168,8 +170,26 @@ class LspFiller:
             fill.label = check.get("label")
             if isinstance(check.get("confidence"), dict):
                 fill.info["confidence"] = check["confidence"]
+            if fill.label == CHECKING:
+                self._settle(fill, since, t0)
         self._change(uri, holed, hole.start, hole.start, hole.removed)
         return fill
+
+    def _settle(self, fill: Fill, since: int, t0: float) -> None:
+        """verify = sandbox: the answer came labelled "checking…"; wait for the background check's verdict. The
+        text stays as shown (a withdrawn suggestion was on screen until its verdict: counted, conservatively, as
+        shown), the label becomes the verdict, and ``info`` keeps the first label and when the verdict came."""
+        status = self.client.wait_for(_settled, SETTLE_TIMEOUT_S, since=since)
+        check = (status or {}).get("params", {}).get("lastCheck") or {}
+        fill.info["first_label"] = CHECKING
+        fill.info["settled_ms"] = (time.perf_counter() - t0) * 1000 if status else None
+        fill.info["withdrawn"] = check.get("shown") is False
+        fill.label = check.get("label") if status else f"{CHECKING} (no verdict in {SETTLE_TIMEOUT_S:.0f} s)"
+
+
+def _settled(m: Message) -> bool:
+    check = (m.get("params") or {}).get("lastCheck") or {}
+    return m.get("method") == STATUS and check.get("label") not in (None, CHECKING)
 
 
 def _fill_from_result(result: Any, holed: str, cursor: int, ms: float) -> Fill:
