@@ -195,7 +195,7 @@ class Runner:
             "systems": [s.describe() for s in self.systems], "hole_ids": [h.id for h in holes],
         }  # fmt: skip
 
-    def _check_resume(self, meta: Mapping[str, Any], rows_path: str) -> set[tuple[str, str]]:
+    def _check_resume(self, meta: dict[str, Any], rows_path: str) -> set[tuple[str, str]]:
         os.makedirs(self.run.out_dir, exist_ok=True)
         if not self.run.resume:
             return set()
@@ -209,6 +209,9 @@ class Runner:
                         f"cannot resume in {self.run.out_dir}: the {key} differs from the interrupted run's",
                         hint="run without --resume (or with another --out) to start over",
                     )
+            # a resumed run may add or leave out systems: the earlier ones' rows stay, and so do their descriptions
+            names = {s["name"] for s in meta["systems"]}
+            meta["systems"] = [*(s for s in old.get("systems", []) if s["name"] not in names), *meta["systems"]]
         return {(r["system"], r["hole"]["id"]) for r in read_jsonl(rows_path)}
 
     def _judge(self, files: Mapping[str, bytes], sources: Mapping[str, str], tree: str) -> Judge:
