@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from codeassist.brackets import Lexer
 from codeassist.context.parsing import Document
 from codeassist.line_policy import cursor_in
+from codeassist.syntax import parse_python
 
 CHECKS = ("comment", "self_call", "unresolved")
 
@@ -225,7 +226,7 @@ def _parse(text: str, offset: int, candidate: str) -> _Parsed | None:
     region = (before + cand + after_text).encode("utf-8")
     start = len(before.encode("utf-8"))
     try:
-        tree = ast.parse(region)
+        tree = parse_python(region)
     except (SyntaxError, ValueError):
         return None
     outside, inside = _outside_words(head[:begin] + "\n" + tail[stop:]), _words(head[begin:] + "\n" + tail[:stop])

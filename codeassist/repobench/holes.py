@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from codeassist.syntax import parse_python
+
 HoleKind = Literal["line", "multiline", "token"]
 KINDS: tuple[HoleKind, ...] = ("line", "multiline", "token")
 MAX_TYPED = 15  # characters kept after the indentation (llm-ls testbed: a column in 0..15)
@@ -150,7 +152,7 @@ def _block_bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
 
 def _file_candidates(path: str, source: str) -> list[_Candidate]:
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError):
         return []
     lines = source.split("\n")

@@ -16,7 +16,6 @@ overlap with the model's inference.
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import json
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from codeassist.errors import CodeassistError
 from codeassist.repobench.holes import Hole
 from codeassist.repobench.store import JsonlWriter, read_jsonl
+from codeassist.syntax import parse_python
 
 if TYPE_CHECKING:
     from codeassist.sandbox import Sandbox
@@ -196,7 +196,7 @@ class Judge:
 
     def _verdict(self, path: str, text: str, tests: list[str]) -> Verdict:
         try:
-            ast.parse(text)
+            parse_python(text)
         except (SyntaxError, ValueError) as exc:
             return Verdict("fail", f"syntax error: {exc.msg if isinstance(exc, SyntaxError) else exc}", len(tests))
         expected = self.trace.run_seconds(tests) if self.trace else 0.0

@@ -13,12 +13,12 @@ Definitions (the same for every system, so rows compare):
 
 from __future__ import annotations
 
-import ast
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from codeassist.repobench.fill import Fill
 from codeassist.repobench.holes import Hole
+from codeassist.syntax import parse_python
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def score(original: str, hole: Hole, fill: Fill) -> tuple[Score, str]:
     first_line = fill.text.split("\n", 1)[0].rstrip()
     exact_line = first_line == expected.split("\n", 1)[0].rstrip() and bool(first_line.strip())
     try:
-        ast.parse(spliced)
+        parse_python(spliced)
         syntax_ok = True
     except (SyntaxError, ValueError):
         syntax_ok = False
