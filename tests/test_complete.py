@@ -87,6 +87,21 @@ def test_cli_complete_json(cli: Cli, tmp_path: Path) -> None:
     assert plain.returncode == 0 and plain.stdout.strip() == data["text"].strip()
 
 
+def test_cli_confidence_gate_hides_loudly(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "geometry.py"
+    src.write_text(FIXTURE)
+    # a threshold no suggestion reaches: hidden, said on stderr, exit code 1 (a script sees it was withheld)
+    proc = cli(
+        "complete", f"{src}:6:12", "--max-tokens", "8", "--verify", "off", "--confidence-gate", "first_margin:1e9"
+    )
+    assert proc.returncode == 1 and proc.stdout.strip() == "", proc
+    assert "the model was unsure" in proc.stderr and "--confidence-gate off" in proc.stderr
+    shown = cli("complete", f"{src}:6:12", "--max-tokens", "8", "--verify", "off", "--confidence-gate", "off")
+    assert shown.returncode == 0 and shown.stdout.strip(), shown
+    bad = cli("complete", f"{src}:6:12", "--confidence-gate", "sometimes")
+    assert bad.returncode == 2 and "confidence_gate must be" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_cli_position_past_end(cli: Cli, tmp_path: Path) -> None:
     src = tmp_path / "a.py"
     src.write_text("x = 1\n")

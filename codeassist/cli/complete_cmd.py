@@ -14,6 +14,7 @@ from typing import Any
 
 from codeassist.cli.common import add_model_options, engine_from_args, parse_location, print_json
 from codeassist.cli.validate import MAX_TOKENS, int_in
+from codeassist.confidence import parse_gate
 from codeassist.documents import offset_at, read_text_file
 
 
@@ -28,8 +29,20 @@ def register(sub: Any) -> None:
         "(default); a completion that fails them is not printed and the exit code is 1",
     )  # fmt: skip
     p.add_argument("--sandbox-image", default=None, help="sandbox image to run checks in (default: the built one)")
+    p.add_argument(
+        "--confidence-gate", type=_gate, default="auto", metavar="auto|off|FEATURE:THRESHOLD",
+        help="stay silent when the model is unsure (default auto: the threshold calibrated for the model tier; "
+        "a completion it hides is reported on stderr, exit code 1)",
+    )  # fmt: skip
     add_model_options(p)
     p.set_defaults(func=run)
+
+
+def _gate(value: str) -> Any:
+    try:
+        return parse_gate(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     text = read_text_file(path)
     offset_at(text, line, col, where=path)  # validate the position before paying for the model load
     # A script asked for this completion and waits for it: no interactive time budget.
-    engine = engine_from_args(args, time_budget_ms=None)
+    engine = engine_from_args(args, time_budget_ms=None, confidence_gate=args.confidence_gate)
     request = CompletionRequest(text=text, line=line, column=col, path=path, max_tokens=args.max_tokens)
     info = engine.load()
     # the sandbox's pool starts on its first run: only when some test would judge the completion
@@ -75,4 +88,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(result.text + "\n")
         if check is not None:
             sys.stderr.write(f"codeassist: {check.verdict.display}{'' if shown else ' (not shown)'}\n")
+    if result.gate == "unsure":
+        sys.stderr.write("codeassist: no completion: the model was unsure (the confidence gate hid it; "
+                         "--confidence-gate off shows it)\n")  # fmt: skip
+        return 1
     return 0 if shown else 1
