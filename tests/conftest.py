@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from codeassist.sandbox import health
 
 from codeassist.engine import Engine, EngineConfig
 from codeassist.models import registry
@@ -23,6 +24,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tests never read the developer's own ~/.config/codeassist/config.toml (it may point at a team server).
 os.environ["CODEASSIST_USER_CONFIG"] = ""
 CLI = [sys.executable, "-m", "codeassist.cli"]
+
+
+@pytest.fixture(scope="session")
+def docker_ok() -> None:
+    """Skips a test that needs Docker when no daemon answers, with the reason; fails instead under
+    ``CODEASSIST_REQUIRE_DOCKER=1`` (CI), so a missing daemon never passes silently there."""
+    h = health(timeout_s=5.0)
+    if not h.ok:
+        if os.environ.get("CODEASSIST_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"Docker sandbox unavailable: {h.reason}")
+        pytest.skip(f"Docker sandbox unavailable: {h.reason}")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from typing import Any
 
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
+from seeded import BUGGY_STATS as BUGGY_STATS  # re-exported: the suites import the seeded bug from here
+from seeded import TEST_STATS as TEST_STATS
 
 SERVER_COMMAND = [sys.executable, "-m", "codeassist.server"]
 if os.environ.get("CODEASSIST_TEST_LOG"):  # debugging aid: server log file with everything
@@ -49,24 +51,6 @@ def make_client() -> LanguageClient:
 
     return client
 
-
-# The fix tests' seeded bug: a flipped comparison under a docstring that states the intent; its tests say which
-# numbers count. The 0.5B model fixes it reliably (the quick fix, the CLI and the outcomes tests share it).
-BUGGY_STATS = '''def count_positive(numbers):
-    """Return how many numbers are greater than zero."""
-    count = 0
-    for n in numbers:
-        if n < 0:
-            count += 1
-    return count
-'''
-TEST_STATS = """from stats import count_positive
-
-
-def test_count_positive():
-    assert count_positive([1, -2, 3]) == 2
-    assert count_positive([]) == 0
-"""
 
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client)
 
@@ -171,3 +155,88 @@ async def raw_request(client: LanguageClient, method: str, params: Any, timeout:
 
 def doc_text(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
+
+
+def inline_params(
+    uri: str, position: types.Position | tuple[int, int], *, invoked: bool = True
+) -> types.InlineCompletionParams:
+    """An inline-completion request as an editor sends it: ``invoked`` (the user asked) or automatic (typing)."""
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=position if isinstance(position, types.Position) else types.Position(*position),
+        context=types.InlineCompletionContext(trigger_kind=kind),
+    )
+
+
+def items_of(result: Any) -> list[types.InlineCompletionItem]:
+    """The items of an inline-completion answer (a list object, a bare list or null)."""
+    return list(result.items if isinstance(result, types.InlineCompletionList) else result or [])
+
+
+def item_text(item: types.InlineCompletionItem) -> str:
+    text = item.insert_text
+    return text if isinstance(text, str) else text.value
+
+
+async def inline_items(
+    client: LanguageClient, uri: str, position: types.Position | tuple[int, int], *, invoked: bool = True
+) -> list[types.InlineCompletionItem]:
+    return items_of(await client.text_document_inline_completion_async(inline_params(uri, position, invoked=invoked)))
+
+
+def checks_since(client: LanguageClient, since: int) -> list[dict[str, Any]]:
+    """The ``lastCheck`` of each ``codeassist/status`` from the ``since``-th on."""
+    return [s["lastCheck"] for s in statuses(client)[since:] if s.get("lastCheck")]
+
+
+async def inline_checked(
+    client: LanguageClient, uri: str, position: types.Position | tuple[int, int], *, timeout: float = 180.0
+) -> tuple[list[types.InlineCompletionItem], dict[str, Any], dict[str, Any]]:
+    """An invoked completion, the first check reported for it (``checking…`` while its tests run in the background)
+    and the check that settled it."""
+    before = len(statuses(client))
+    items = await inline_items(client, uri, position)
+    await wait_for(lambda: any(c["label"] != "checking…" for c in checks_since(client, before)), timeout=timeout)
+    checks = checks_since(client, before)
+    return items, checks[0], [c for c in checks if c["label"] != "checking…"][-1]
+
+
+async def quick_fix(client: LanguageClient, uri: str, rng: types.Range, message: str) -> types.CodeAction:
+    """The one quick fix the server offers for a ``pytest`` diagnostic ``message`` at ``rng``."""
+    diag = types.Diagnostic(range=rng, message=message, source="pytest")
+    found = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag]),
+        )
+    )
+    (action,) = [a for a in found or [] if isinstance(a, types.CodeAction) and a.kind == types.CodeActionKind.QuickFix]
+    return action
+
+
+def write_project(root: Path, files: dict[str, str]) -> None:
+    """A project folder (``pyproject.toml``: codeassist.project's root rule) holding ``files``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
+    for name, text in files.items():
+        (root / name).write_text(text)
+
+
+async def wait_verification(client: LanguageClient, timeout: float = 120.0) -> None:
+    """Until the server reports the sandbox usable (``verification: on``)."""
+    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(client)), timeout=timeout)
+
+
+async def start(client: LanguageClient, root: Path, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Initialize on ``root`` and wait until the model is ready; the ``ready`` status."""
+    await initialize(client, root, options)
+    return await wait_status(client, "ready")
+
+
+async def start_verified(client: LanguageClient, root: Path, files: dict[str, str], options: dict[str, Any]) -> None:
+    """Write the project, initialize on it, and wait until the model is ready and the sandbox can check."""
+    write_project(root, files)
+    await start(client, root, options)
+    await wait_verification(client)

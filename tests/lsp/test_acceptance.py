@@ -18,7 +18,16 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import SERVER_COMMAND, command, edit, initialize, make_client, open_doc, statuses, wait_status
+from lsphelp import (
+    SERVER_COMMAND,
+    command,
+    edit,
+    inline_params,
+    make_client,
+    open_doc,
+    start,
+    statuses,
+)
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -36,8 +45,7 @@ CODE = "def add(a, b):\n    return \n"
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE, SETTINGS)
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE, SETTINGS)
     yield
     await lsp_client.shutdown_session()
 
@@ -72,13 +80,7 @@ async def suggest(client: LanguageClient, name: str, code: str = CODE) -> tuple[
     """Open ``name`` with ``code`` and ask at the end of line 2: (uri, insertText, suggestion id)."""
     u = (WORKSPACE / name).as_uri()
     open_doc(client, u, code)
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=u),
-            position=types.Position(1, 11),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        )
-    )
+    result = await client.text_document_inline_completion_async(inline_params(u, (1, 11), invoked=False))
     assert result is not None and len(result.items) == 1, result
     item = result.items[0]
     text = str(item.insert_text)

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, wait_status
+from lsphelp import CONFIG, command, open_doc, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -25,8 +25,7 @@ SOURCE = "def mean(xs):\n    total = 0\n    for x in xs\n        total += x\n   
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE)
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE)
     open_doc(lsp_client, URI, SOURCE)
     yield
     await lsp_client.shutdown_session()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import CONFIG, command, initialize, inline_params, open_doc, statuses, wait_for, wait_status
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -59,13 +59,7 @@ async def test_missing_model_reports_error_state(client: LanguageClient) -> None
     # requests before the model is ready are answered at once, empty
     u = (WORKSPACE / "a.py").as_uri()
     open_doc(client, u, "x = \n")
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=u),
-            position=types.Position(0, 4),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )
+    result = await client.text_document_inline_completion_async(inline_params(u, (0, 4)))
     assert result is not None and len(result.items) == 0
 
 

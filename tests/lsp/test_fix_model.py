@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, wait_for, wait_status
+from lsphelp import CONFIG, command, open_doc, start, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -29,8 +29,7 @@ WHOLE = types.Range(types.Position(0, 0), types.Position(4, 12))
 async def client(lsp_client: LanguageClient) -> Any:
     (ROOT / "m.py").write_text(SOURCE)
     missing = str(ROOT / "no-such-model.gguf")
-    await initialize(lsp_client, ROOT, {"timeout_ms": 60000, "max_tokens": 8, "fix_model": missing, "verify": "off"})
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, ROOT, {"timeout_ms": 60000, "max_tokens": 8, "fix_model": missing, "verify": "off"})
     open_doc(lsp_client, URI, SOURCE)
     yield
     await lsp_client.shutdown_session()

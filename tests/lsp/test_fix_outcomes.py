@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import BUGGY_STATS, CONFIG, TEST_STATS, command, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import BUGGY_STATS, CONFIG, TEST_STATS, command, open_doc, start_verified, wait_for
+from lsphelp import quick_fix as offered_fix
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -31,31 +32,16 @@ URI = (ROOT / "stats.py").as_uri()
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    (ROOT / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
-    (ROOT / "stats.py").write_text(ON_DISK)
-    (ROOT / "test_stats.py").write_text(TEST_STATS)
     # default verify_actions ("sandbox") and fix_budget_ms; a long timeout_ms only so a loaded machine loads the model
-    await initialize(lsp_client, ROOT, {"timeout_ms": 60000, "max_tokens": 8})
-    await wait_status(lsp_client, "ready")
-    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
+    files = {"stats.py": ON_DISK, "test_stats.py": TEST_STATS}
+    await start_verified(lsp_client, ROOT, files, {"timeout_ms": 60000, "max_tokens": 8})
     open_doc(lsp_client, URI, BUGGY_STATS)
     yield
     await lsp_client.shutdown_session()
 
 
 async def quick_fix(client: LanguageClient) -> types.CodeAction:
-    diag = types.Diagnostic(
-        range=types.Range(types.Position(LINE, 8), types.Position(LINE, 17)), message=MESSAGE, source="pytest"
-    )
-    found = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=URI),
-            range=diag.range,
-            context=types.CodeActionContext(diagnostics=[diag]),
-        )
-    )
-    (action,) = [a for a in found or [] if isinstance(a, types.CodeAction) and a.kind == types.CodeActionKind.QuickFix]
-    return action
+    return await offered_fix(client, URI, types.Range(types.Position(LINE, 8), types.Position(LINE, 17)), MESSAGE)
 
 
 async def test_the_fix_of_an_unsaved_buffer_is_verified_and_says_so(client: LanguageClient) -> None:

@@ -13,17 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import (
-    BUGGY_STATS,
-    CONFIG,
-    FAST_SETTINGS,
-    TEST_STATS,
-    initialize,
-    open_doc,
-    statuses,
-    wait_for,
-    wait_status,
-)
+from lsphelp import BUGGY_STATS, CONFIG, FAST_SETTINGS, TEST_STATS, open_doc, quick_fix, start_verified, write_project
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -41,19 +31,13 @@ WORKSPACE = ROOT / "editor"
 URI = (WORKSPACE / "stats.py").as_uri()
 
 
-def make_project(root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
-    (root / "stats.py").write_text(BUGGY_STATS)
-    (root / "test_stats.py").write_text(TEST_STATS)
+FILES = {"stats.py": BUGGY_STATS, "test_stats.py": TEST_STATS}
 
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    make_project(WORKSPACE)
-    await initialize(lsp_client, WORKSPACE, {**FAST_SETTINGS, "timeout_ms": 120000, "verify_actions": "sandbox"})
-    await wait_status(lsp_client, "ready")
-    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
+    options = {**FAST_SETTINGS, "timeout_ms": 120000, "verify_actions": "sandbox"}
+    await start_verified(lsp_client, WORKSPACE, FILES, options)
     open_doc(lsp_client, URI, BUGGY_STATS)
     yield
     await lsp_client.shutdown_session()
@@ -67,17 +51,7 @@ def apply(text: str, edit: types.TextEdit) -> str:
 
 
 async def test_the_lsp_quick_fix_and_the_cli_give_the_same_verified_fix(client: LanguageClient) -> None:
-    diag = types.Diagnostic(
-        range=types.Range(types.Position(LINE, 8), types.Position(LINE, 17)), message=MESSAGE, source="pytest"
-    )
-    found = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=URI),
-            range=diag.range,
-            context=types.CodeActionContext(diagnostics=[diag]),
-        )
-    )
-    (action,) = [a for a in found or [] if isinstance(a, types.CodeAction) and a.kind == types.CodeActionKind.QuickFix]
+    action = await quick_fix(client, URI, types.Range(types.Position(LINE, 8), types.Position(LINE, 17)), MESSAGE)
     resolved = await client.code_action_resolve_async(action)
     assert resolved.title.endswith("(verified: tests pass)"), resolved.title
     assert resolved.edit is not None and resolved.edit.changes is not None
@@ -86,7 +60,7 @@ async def test_the_lsp_quick_fix_and_the_cli_give_the_same_verified_fix(client: 
     assert edit.range.start.line == LINE and editor_fix != BUGGY_STATS  # the smallest edit: the changed line only
 
     cli_project = ROOT / "cli"
-    make_project(cli_project)
+    write_project(cli_project, FILES)
     proc = subprocess.run(
         [sys.executable, "-m", "codeassist.cli", "fix", f"{cli_project / 'stats.py'}:{LINE + 1}", "--error", MESSAGE,
          "--budget", "0", "--apply"],

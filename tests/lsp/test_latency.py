@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, edit, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import CONFIG, command, edit, inline_items, open_doc, start, statuses, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -27,8 +27,7 @@ SETTINGS: dict[str, Any] = {"max_tokens": 16, "debounce_ms": DEBOUNCE_MS, "timeo
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE, SETTINGS)
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE, SETTINGS)
     yield
     await lsp_client.shutdown_session()
 
@@ -38,14 +37,7 @@ def uri(name: str) -> str:
 
 
 async def inline(client: LanguageClient, u: str, line: int, character: int) -> str:
-    got = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=u),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        )
-    )
-    items = got.items if isinstance(got, types.InlineCompletionList) else (got or [])
+    items = await inline_items(client, u, (line, character), invoked=False)
     return str(items[0].insert_text) if items else ""
 
 

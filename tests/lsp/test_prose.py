@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, initialize, open_doc, wait_status
+from lsphelp import CONFIG, inline_items, open_doc, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -30,21 +30,13 @@ CODE_POS = (3, len("    return "))
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE, {"max_tokens": 8, "debounce_ms": 0, "timeout_ms": 60000})
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE, {"max_tokens": 8, "debounce_ms": 0, "timeout_ms": 60000})
     yield
     await lsp_client.shutdown_session()
 
 
 async def ask(client: LanguageClient, u: str, at: tuple[int, int]) -> list[types.InlineCompletionItem]:
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=u),
-            position=types.Position(*at),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )
-    return list(result.items) if result else []
+    return await inline_items(client, u, at)
 
 
 async def test_comments_and_strings_are_quiet_unless_asked(client: LanguageClient) -> None:

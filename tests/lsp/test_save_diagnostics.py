@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import CONFIG, open_doc, start_verified, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from seeded import BUGGY_MEDIAN
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
@@ -21,14 +22,8 @@ STATS = '''def mean(values):
     return sum(values) / len(values)
 
 
-def median(values):
-    """Return the median of values."""
-    ordered = sorted(values)
-    middle = len(ordered) // 3
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 '''
+STATS += BUGGY_MEDIAN
 TESTS = """from stats import mean, median
 
 
@@ -45,12 +40,9 @@ URI = (ROOT / "stats.py").as_uri()
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    (ROOT / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
-    (ROOT / "stats.py").write_text(STATS)
-    (ROOT / "test_stats.py").write_text(TESTS)
-    await initialize(lsp_client, ROOT, {"timeout_ms": 60000, "max_tokens": 8})
-    await wait_status(lsp_client, "ready")
-    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
+    await start_verified(
+        lsp_client, ROOT, {"stats.py": STATS, "test_stats.py": TESTS}, {"timeout_ms": 60000, "max_tokens": 8}
+    )
     open_doc(lsp_client, URI, STATS)
     yield
     await lsp_client.shutdown_session()

@@ -9,7 +9,19 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, edit, initialize, open_doc, raw_request, send_raw, statuses, wait_for, wait_status
+from lsphelp import (
+    CONFIG,
+    command,
+    edit,
+    inline_params,
+    open_doc,
+    raw_request,
+    send_raw,
+    start,
+    statuses,
+    wait_for,
+    wait_status,
+)
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pytest_lsp import LanguageClient
@@ -22,8 +34,7 @@ CODE = "def add(a, b):\n    return \n"
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE)
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE)
     yield
     await lsp_client.shutdown_session()
 
@@ -33,13 +44,7 @@ def uri(name: str) -> str:
 
 
 async def inline(client: LanguageClient, u: str, line: int, character: int) -> types.InlineCompletionList | None:
-    return await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=u),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        )
-    )
+    return await client.text_document_inline_completion_async(inline_params(u, (line, character), invoked=False))
 
 
 async def stats(client: LanguageClient) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, initialize, open_doc, wait_status
+from lsphelp import CONFIG, inline_params, open_doc, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -19,8 +19,7 @@ WORKSPACE = Path(tempfile.mkdtemp(prefix="codeassist-healing-"))
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, WORKSPACE, {"max_tokens": 8, "debounce_ms": 0, "timeout_ms": 120000})
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, WORKSPACE, {"max_tokens": 8, "debounce_ms": 0, "timeout_ms": 120000})
     yield
     await lsp_client.shutdown_session()
 
@@ -29,13 +28,7 @@ async def test_inline_completion_finishes_the_word_being_typed(client: LanguageC
     """``return N`` before a ``None`` check: unhealed, the model continued the token `` N`` with ``o`` or ``:``."""
     uri = (WORKSPACE / "healing.py").as_uri()
     open_doc(client, uri, "def first(x):\n    if x is None:\n        return N\n    return x\n")
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(2, 16),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )
+    result = await client.text_document_inline_completion_async(inline_params(uri, (2, 16)))
     assert result is not None and len(result.items) == 1
     item = result.items[0]
     assert str(item.insert_text) == "one"

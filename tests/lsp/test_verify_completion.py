@@ -24,11 +24,13 @@ from lsphelp import (
     FAST_SETTINGS,
     command,
     edit,
-    initialize,
+    inline_checked,
+    inline_params,
+    item_text,
+    items_of,
     open_doc,
-    statuses,
+    start_verified,
     wait_for,
-    wait_status,
     withdrawals,
 )
 from lsprotocol import types
@@ -53,35 +55,18 @@ TESTS = {
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
     # a project (codeassist.project): a file in no project is alone, and its completions are checked for syntax only
-    (WORKSPACE / "pyproject.toml").write_text("[project]\nname = 'stats'\n")
-    for name, test in TESTS.items():
-        (WORKSPACE / f"{name}.py").write_text(BODY)
-        (WORKSPACE / f"test_{name}.py").write_text(test)
+    files = {f"{name}.py": BODY for name in TESTS} | {f"test_{name}.py": test for name, test in TESTS.items()}
     # the longest time cap there is: on a loaded machine a 48-token completion can take a minute
     settings = {**FAST_SETTINGS, "max_tokens": 48, "verify": "sandbox", "timeout_ms": 120000}
-    await initialize(lsp_client, WORKSPACE, settings)
-    await wait_status(lsp_client, "ready")
-    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
+    await start_verified(lsp_client, WORKSPACE, files, settings)
     yield
     await lsp_client.shutdown_session()
 
 
-def _params(uri: str) -> types.InlineCompletionParams:
-    return types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=CURSOR,
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-    )
-
-
-def _checks(client: LanguageClient, since: int) -> list[dict[str, Any]]:
-    return [s["lastCheck"] for s in statuses(client)[since:] if s.get("lastCheck")]
-
-
 async def ask(client: LanguageClient, uri: str) -> tuple[list[types.InlineCompletionItem], float]:
     t0 = time.monotonic()
-    result = await client.text_document_inline_completion_async(_params(uri))
-    return list(result.items if isinstance(result, types.InlineCompletionList) else result or []), time.monotonic() - t0
+    result = await client.text_document_inline_completion_async(inline_params(uri, CURSOR))
+    return items_of(result), time.monotonic() - t0
 
 
 async def inline(
@@ -90,21 +75,13 @@ async def inline(
     """The items answered, the first check reported for them, and the check that settled it."""
     uri = (WORKSPACE / f"{name}.py").as_uri()
     open_doc(client, uri, BODY)
-    before = len(statuses(client))
-    items, _ = await ask(client, uri)
-    await wait_for(lambda: any(c["label"] != "checking…" for c in _checks(client, before)), timeout=180)
-    checks = _checks(client, before)
-    return items, checks[0], [c for c in checks if c["label"] != "checking…"][-1]
-
-
-def _text(item: types.InlineCompletionItem) -> str:
-    return item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+    return await inline_checked(client, uri, CURSOR)
 
 
 async def test_completion_that_passes_its_tests_is_shown_at_once_then_verified(client: LanguageClient) -> None:
     items, first, check = await inline(client, "stats")
     assert len(items) == 1, check
-    assert "count += 1" in _text(items[0]), _text(items[0])
+    assert "count += 1" in item_text(items[0]), item_text(items[0])
     # answered before the tests ran: labelled as being checked, not as verified
     assert first["label"] == "checking…" and first["shown"] is True, first
     # the shown text's confidence features ride along (the stay-silent gate is calibrated from them)
@@ -114,7 +91,7 @@ async def test_completion_that_passes_its_tests_is_shown_at_once_then_verified(c
     # asking again at the same place: the verified suggestion, from the cache, with no new check
     uri = (WORKSPACE / "stats.py").as_uri()
     again, _ = await ask(client, uri)
-    assert [_text(i) for i in again] == [_text(items[0])]
+    assert [item_text(i) for i in again] == [item_text(items[0])]
 
 
 async def test_completion_that_fails_its_tests_is_withdrawn(client: LanguageClient) -> None:
@@ -124,7 +101,7 @@ async def test_completion_that_fails_its_tests_is_withdrawn(client: LanguageClie
     assert check["label"] == "failed" and check["shown"] is False and check["reason"] == "tests fail", check
     await wait_for(lambda: len(withdrawals(client)) > before, timeout=10)
     withdrawn = withdrawals(client)[-1]
-    assert withdrawn["textDocument"]["uri"].endswith("strict.py") and withdrawn["text"] == _text(items[0])
+    assert withdrawn["textDocument"]["uri"].endswith("strict.py") and withdrawn["text"] == item_text(items[0])
     assert withdrawn["position"] == {"line": CURSOR.line, "character": CURSOR.character}
     # never offered again for this document: the model's same answer is hidden without flashing it first
     again, _ = await ask(client, (WORKSPACE / "strict.py").as_uri())
@@ -136,11 +113,11 @@ async def test_a_new_completion_cancels_the_background_check_of_the_old_one(clie
     its slow test is still running; when the document changes so that a new completion calls the model, the old
     suggestion is gone from the screen and its check is cancelled mid-test-run (the sandbox job is killed)."""
     name = "slowcheck"
-    (WORKSPACE / f"{name}.py").write_text(BODY)
+    (WORKSPACE / f"{name}.py").writeitem_text(BODY)
     # a slow test of the edited function (the test finder selects the tests that reach it)
     sleeper = f"import time\nfrom {name} import count_positive\n\n\ndef test_count():\n"
     sleeper += "    time.sleep(90)\n    count_positive([1])\n"
-    (WORKSPACE / f"test_{name}.py").write_text(sleeper)
+    (WORKSPACE / f"test_{name}.py").writeitem_text(sleeper)
     uri = (WORKSPACE / f"{name}.py").as_uri()
     open_doc(client, uri, BODY)
     # the earlier tests' jobs (a check still finishing, its baseline run) must not count as this request's runs

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, FAST_SETTINGS, command, open_doc, statuses, wait_for, wait_status
+from lsphelp import CONFIG, FAST_SETTINGS, command, inline_checked, open_doc, wait_status, wait_verification
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
@@ -46,7 +46,7 @@ async def client(lsp_client: LanguageClient) -> Any:
         )
     )
     await wait_status(lsp_client, "ready")
-    await wait_for(lambda: any(s.get("verification") == "on" for s in statuses(lsp_client)), timeout=120)
+    await wait_verification(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
@@ -67,23 +67,8 @@ async def test_the_workspace_folder_is_indexed_and_its_tests_check_the_completio
     assert index.get("root") == str(WORKSPACE), index
     assert index["files"] >= 3 and index["symbols"] >= 3, index  # helpers.py was walked, not only the open file
 
-    before = len(statuses(client))
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=CURSOR,
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )
-    items = list(result.items if isinstance(result, types.InlineCompletionList) else result or [])
-
     # answered at once as "checking…"; the tests settle it in the background (server/background_check.py)
-    def settled() -> list[dict[str, Any]]:
-        checks = [s.get("lastCheck") or {} for s in statuses(client)[before:]]
-        return [c for c in checks if c.get("label") not in (None, "checking…")]
-
-    await wait_for(lambda: bool(settled()), timeout=180)
-    check = settled()[-1]
+    items, _, check = await inline_checked(client, uri, CURSOR)
     # the folder's tests ran: a file in no project outside an editor would be "not in a project … syntax only"
     # the shown text's confidence features ride along (the stay-silent gate is calibrated from them)
     confidence = check.pop("confidence")

@@ -10,7 +10,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lsp"))
 
-from lsphelp import command, open_doc, statuses, wait_for
+from lsphelp import command, inline_params, open_doc, statuses, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -36,12 +36,7 @@ def backend_status(client: LanguageClient) -> dict[str, Any]:
 async def inline_completion(client: LanguageClient, root: Path) -> str:
     uri = (root / "add.py").as_uri()
     open_doc(client, uri, COMPLETE)
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 11),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )  # fmt: skip
+    result = await client.text_document_inline_completion_async(inline_params(uri, (1, 11)))
     assert result is not None and len(result.items) == 1
     text = str(result.items[0].insert_text)
     assert text.strip()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsp_remote import backend_status, inline_completion, settings
-from lsphelp import CONFIG, initialize, wait_status
+from lsphelp import CONFIG, start
 from pytest_lsp import LanguageClient
 from servers import free_port
 
@@ -20,8 +20,7 @@ ROOT = Path(tempfile.mkdtemp(prefix="codeassist-lsp-fallback-"))
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient) -> Any:
-    await initialize(lsp_client, ROOT, settings(backend="llama-server", url=f"http://127.0.0.1:{free_port()}"))
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, ROOT, settings(backend="llama-server", url=f"http://127.0.0.1:{free_port()}"))
     yield
     await lsp_client.shutdown_session()
 

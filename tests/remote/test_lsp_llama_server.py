@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsp_remote import backend_status, explain, fix, inline_completion, settings
-from lsphelp import CONFIG, initialize, wait_status
+from lsphelp import CONFIG, start
 from pytest_lsp import LanguageClient
 from servers import LlamaServer
 
@@ -23,8 +23,7 @@ async def client(lsp_client: LanguageClient, llama_server: LlamaServer) -> Any:
     # the remote backend comes from the workspace's config file alone (the editor sends only timing settings)
     config = f'backend = "llama-server"\nurl = "{llama_server.url}"\nmodel = "qwen-test"\n'
     (ROOT / ".codeassist.toml").write_text(config)
-    await initialize(lsp_client, ROOT, settings())
-    ready = await wait_status(lsp_client, "ready")
+    ready = await start(lsp_client, ROOT, settings())
     assert ready["backend"]["using"] == "remote", ready
     yield
     await lsp_client.shutdown_session()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsp_remote import backend_status, explain, fix, inline_completion, settings
-from lsphelp import CONFIG, initialize, wait_status
+from lsphelp import CONFIG, start
 from pytest_lsp import LanguageClient
 from servers import FaultProxy, LlamaServer
 
@@ -22,8 +22,7 @@ PROXY: list[FaultProxy] = []
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient, llama_server: LlamaServer) -> Any:
     PROXY.append(FaultProxy(llama_server.url).start())  # a plain pass-through: it counts which endpoints are used
-    await initialize(lsp_client, ROOT, settings(backend="openai", url=PROXY[0].url, model="qwen-test"))
-    await wait_status(lsp_client, "ready")
+    await start(lsp_client, ROOT, settings(backend="openai", url=PROXY[0].url, model="qwen-test"))
     yield
     await lsp_client.shutdown_session()
     PROXY[0].stop()

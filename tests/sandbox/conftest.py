@@ -38,15 +38,6 @@ def no_leftover_containers() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def docker_ok() -> None:
-    reason = _docker_reason()
-    if reason is not None:
-        if os.environ.get("CODEASSIST_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"Docker sandbox unavailable: {reason}")
-        pytest.skip(f"Docker sandbox unavailable: {reason}")
-
-
-@pytest.fixture(scope="session")
 def sandbox(docker_ok: None) -> Iterator[Sandbox]:
     sb = Sandbox(SandboxConfig(pool_size=POOL_SIZE, limits=Limits(timeout_s=10.0)))
     h = sb.warm()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Limits, RunResult, Sandbox, SandboxConfig
+from sbhelp import one_container
 
 from codeassist.verify import LABEL_FAILED, Change, Verifier
 
@@ -75,15 +76,13 @@ print("allocated", len(big) >> 20)
 @pytest.fixture(params=["runner", "exec"])
 def solo(request: pytest.FixtureRequest, docker_ok: None) -> Iterator[Sandbox]:
     """A pool of one container, in each pool mode."""
-    with Sandbox(SandboxConfig(pool_size=1, limits=FAST, runner=request.param == "runner")) as box:
-        assert box.warm().ok
+    with one_container(FAST, runner=request.param == "runner") as box:
         yield box
 
 
 @pytest.fixture
 def solo_runner(docker_ok: None) -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(pool_size=1, limits=FAST)) as box:
-        assert box.warm().ok
+    with one_container(FAST) as box:
         yield box
 
 

@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from codeassist.sandbox import Limits, Sandbox, SandboxConfig
+from codeassist.sandbox import Limits, Sandbox
 from codeassist.sandbox.channel import Channel, hard_timeout_s, run_job
+from sbhelp import one_container
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,8 +44,7 @@ def sb(request: pytest.FixtureRequest) -> Sandbox:
 @pytest.fixture
 def solo(docker_ok: None) -> Iterator[Sandbox]:
     """A runner pool of one container, so consecutive runs certainly share it (or prove it was replaced)."""
-    with Sandbox(SandboxConfig(pool_size=1, limits=SHORT)) as box:
-        assert box.warm().ok
+    with one_container(SHORT) as box:
         yield box
 
 

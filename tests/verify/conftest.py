@@ -13,19 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from codeassist.sandbox import Sandbox, SandboxConfig, health
+from codeassist.sandbox import Sandbox, SandboxConfig
 from verify_fixtures import BUGGY_STATS, REPO, TEST_STATS, CliRun, make_project
 
 from codeassist.engine import Engine, EngineConfig
-
-
-@pytest.fixture(scope="session")
-def docker_ok() -> None:
-    h = health(timeout_s=5.0)
-    if not h.ok:
-        if os.environ.get("CODEASSIST_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"Docker sandbox unavailable: {h.reason}")
-        pytest.skip(f"Docker sandbox unavailable: {h.reason}")
 
 
 @pytest.fixture(scope="session")

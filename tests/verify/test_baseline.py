@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Sandbox
+from seeded import BUGGY_MEDIAN
 from verify_fixtures import make_project
 
 from codeassist.completion import CompletionPolicy, check_completion
@@ -28,14 +29,9 @@ STATS = '''def mean(values):
     return
 
 
-def median(values):
-    """Return the median of values."""
-    ordered = sorted(values)
-    middle = len(ordered) // 3
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
+'''
+STATS += BUGGY_MEDIAN
+STATS += '''
 
 def spread(values):
     """Return max minus min."""

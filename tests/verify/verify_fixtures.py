@@ -7,24 +7,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from seeded import BUGGY_STATS as BUGGY_STATS  # re-exported: the suites import the seeded bug from here
+from seeded import TEST_STATS as TEST_STATS
+
 REPO = Path(__file__).resolve().parents[2]
-
-# A bug the 0.5B model fixes reliably: a flipped comparison, a docstring that states the intent, a clear assertion.
-BUGGY_STATS = '''def count_positive(numbers):
-    """Return how many numbers are greater than zero."""
-    count = 0
-    for n in numbers:
-        if n < 0:
-            count += 1
-    return count
-'''
-TEST_STATS = """from stats import count_positive
-
-
-def test_count_positive():
-    assert count_positive([1, -2, 3]) == 2
-    assert count_positive([]) == 0
-"""
 
 
 def git(root: Path, *args: str) -> None:

@@ -31,11 +31,16 @@ local function notify(client, method, params)
   end
 end
 
-function F.shown(client, item)
+--- A notification that carries only the suggestion's id (shown, dismissed); nothing for an item without one.
+local function notify_id(client, method, item)
   local id = F.suggestion_id(item)
   if id then
-    notify(client, F.SHOW, { id = id })
+    notify(client, method, { id = id })
   end
+end
+
+function F.shown(client, item)
+  notify_id(client, F.SHOW, item)
 end
 
 --- `inserted` = the item's text (what the buffer got from it, counted from the item's start); nil = the whole item.
@@ -52,10 +57,7 @@ function F.accepted(client, item, inserted)
 end
 
 function F.dismissed(client, item)
-  local id = F.suggestion_id(item)
-  if id then
-    notify(client, F.DISMISS, { id = id })
-  end
+  notify_id(client, F.DISMISS, item)
 end
 
 -- Switches ------------------------------------------------------------------------------------------------------------
