@@ -1,8 +1,8 @@
 """The in-container runner: PID 1 of each pooled container, serving jobs over its attached stdin/stdout.
 
-This file is not imported by the host; its source is passed to ``python3 -c`` when a pooled container starts, so it
-must stay standard-library only and run on any Python 3.7+. A ``docker exec`` per job costs ~85-100 ms; a fork from a
-warm runner costs a few. The runner is trusted, the job is not:
+Not imported by the host: its source is passed to ``python3 -c`` (with confine.py's as argument) when a pooled
+container starts, so it is standard-library only, Python 3.7+. A ``docker exec`` per job costs ~85-100 ms; a fork from
+a warm runner a few. The runner is trusted, the job is not (confine.py: the job cannot read the mount table):
 
 - the kernel drops a signal sent from inside a pid namespace to its init unless init has a handler for it, so the
   runner resets every handler (Python's SIGINT included) to the default: no signal from the job reaches it;
@@ -14,14 +14,13 @@ warm runner costs a few. The runner is trusted, the job is not:
   next one; after each job it checks that the job did not change its limits or priority (``prlimit`` works across a
   uid). Any anomaly is reported and the host replaces the container;
 - it exits when its stdin ends, also mid-job: the host that owned it is gone (Docker closes a ``StdinOnce``
-  container's stdin when the attached client disconnects), and the auto-removed container goes with it.
+  container's stdin when the client disconnects), and the auto-removed container goes with it.
 
 Protocol (one job at a time): the host writes one JSON line ``{"argv", "env", "tar_size", "output_bytes",
-"tail_bytes", "timeout_s"}`` followed by ``tar_size`` bytes of tar; the runner answers with one JSON line.
-
-The wall clock is enforced twice. ``timeout_s`` after the header arrives the runner kills the job, wipes, and
-answers ``"timeout": true`` with the output so far (a hung pytest still names the test) and serves the next job. The
-host kills the whole container if no answer comes a little later: a runner wedged by its job cannot hang the host.
+"tail_bytes", "timeout_s"}`` followed by ``tar_size`` bytes of tar; the runner answers with one JSON line. The wall
+clock is enforced twice. ``timeout_s`` after the header arrives the runner kills the job, wipes, and answers
+``"timeout": true`` with the output so far (a hung pytest still names the test) and serves the next job. The host
+kills the whole container if no answer comes a little later: a runner wedged by its job cannot hang the host.
 """
 
 from __future__ import annotations
@@ -195,10 +194,9 @@ class Tail:
 
 
 class OomScore:
-    """Our /proc/self/oom_score_adj, opened while we are still dumpable (non-dumpable makes /proc/self root-owned).
-    Around each spawn it is raised to 1000, which the job inherits (raising needs no privilege), then restored: unlike
-    a preexec_fn (~5 ms a job) this keeps the fork-free spawn. A hostile job may lower its own value (not below the
-    container's minimum) to compete with the runner on size: a runner lost so is the job's failure, not "unchecked"."""
+    """Our /proc/self/oom_score_adj, opened while still dumpable (non-dumpable makes /proc/self root-owned). Around
+    each spawn it is raised to 1000, which the job inherits, then restored. A job may lower its own value (not below
+    the container's minimum) to compete with the runner on size: a runner lost so is the job's failure."""
 
     def __init__(self) -> None:
         self.fd = os.open("/proc/self/oom_score_adj", os.O_RDWR | os.O_CLOEXEC)
@@ -209,6 +207,7 @@ class OomScore:
 
 
 OOM_SCORE: list[OomScore] = []  # set by main()
+CONFINE: list = []  # type: ignore[type-arg]  # the job's Landlock ruleset: confine.py, our argument (main())
 
 
 def spawn(job: dict) -> subprocess.Popen[bytes]:  # type: ignore[type-arg]
@@ -226,6 +225,7 @@ def spawn(job: dict) -> subprocess.Popen[bytes]:  # type: ignore[type-arg]
             stderr=subprocess.PIPE,
             close_fds=True,
             start_new_session=True,
+            preexec_fn=CONFINE[0] if CONFINE else None,  # safe: the runner has one thread
         )
     finally:  # the child has exec'd (or failed) by now: it no longer shares our memory, so keeps its own value
         for score in OOM_SCORE:
@@ -364,6 +364,10 @@ def finish(job: dict, proc: subprocess.Popen[bytes], deadline: float, oom0: int)
 
 def main() -> None:
     neutralise_signals()
+    space = {"__name__": "codeassist_confine"}
+    exec(compile(sys.argv[1] if len(sys.argv) > 1 else "", "confine.py", "exec"), space)  # the host's source
+    if "abi_version" in space and space["abi_version"]() > 0:  # no Landlock in the kernel: none (README says so)
+        CONFINE.append(space["confine_or_fail"])
     with contextlib.suppress(OSError):
         OOM_SCORE.append(OomScore())  # before PR_SET_DUMPABLE = 0, which makes /proc/self root-owned
     with contextlib.suppress(Exception):
