@@ -364,7 +364,7 @@ def finish(job: dict, proc: subprocess.Popen[bytes], deadline: float, oom0: int)
 
 def main() -> None:
     neutralise_signals()
-    space = {"__name__": "codeassist_confine"}
+    space: dict = {"__name__": "codeassist_confine"}  # type: ignore[type-arg]
     exec(compile(sys.argv[1] if len(sys.argv) > 1 else "", "confine.py", "exec"), space)  # the host's source
     if "abi_version" in space and space["abi_version"]() > 0:  # no Landlock in the kernel: none (README says so)
         CONFINE.append(space["confine_or_fail"])
