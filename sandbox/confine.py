@@ -16,8 +16,8 @@ executing are not Landlock's business here (the read-only root, the tmpfs mounts
 
 One file, standard library only, Python 3.7+: the in-container runner loads it (its source is the runner's argument)
 and applies it between fork and exec; in exec mode it is the job's first program (``python3 -c SRC ARGV…``), which
-applies it and execs ARGV. Where the kernel has no Landlock it does nothing and says so (``confined()`` is False):
-the job runs with the mount table visible, as before.
+applies it and execs ARGV. Where the kernel has no Landlock (``abi_version()`` is 0) it does
+nothing: the job runs with the mount table visible, as before (sandbox/README.md says so).
 """
 
 from __future__ import annotations
@@ -115,8 +115,11 @@ def confine_or_fail() -> None:
 
 
 def exec_confined(argv: list[str]) -> None:
-    """Exec mode's entry: confine, then become ``argv`` (127/126 with the shell's message when it cannot run)."""
-    confine()
+    """Exec mode's entry: confine, then become ``argv`` (127/126 with the shell's message when it cannot run). A
+    kernel that has Landlock but refuses the ruleset is a setup failure (125, as the preamble's), not a job's run."""
+    if not confine() and abi_version() > 0:
+        sys.stderr.write("codeassist-sandbox: landlock refused the job's ruleset\n")
+        os._exit(125)
     try:
         os.execvp(argv[0], argv)
     except OSError as exc:
