@@ -15,8 +15,10 @@ The pieces are separate methods so the editor can show a completion at once and 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,6 +95,12 @@ def _spliced_key(request: CompletionRequest, result: CompletionResult) -> tuple[
     offset = clamped_offset(text, result.line, result.column)
     spliced = text[:offset] + result.text + text[offset:]
     return request.path or "", hashlib.sha256(spliced.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Alternative candidates are samples at this temperature (0.8: distinct from the greedy text often enough on the
+# 0.5B, and still code), at most SAMPLES_PER_CANDIDATE tries for each one wanted: duplicates are common.
+ALTERNATIVE_TEMPERATURE = 0.8
+SAMPLES_PER_CANDIDATE = 2
 
 
 def _buffer_name(language: str | None) -> str:
@@ -174,6 +182,36 @@ class CompletionService:
             # remembered only once its check is done and passed: :meth:`cached` answers without checking
             self.engine.remember_suggestion(request, result.text)
         return Completion(result, check)
+
+    def complete_candidates(
+        self, request: CompletionRequest, n: int, cancel: CancelCheck | None = None, *, pending: bool = False
+    ) -> list[Completion]:
+        """The greedy completion first, whatever its check said (:meth:`complete`, or :meth:`complete_pending` with
+        ``pending``: its tests then run in the background), then up to ``n - 1`` distinct alternatives that passed
+        the gate and the policy's check (with ``pending``, the cheap checks only: the background check is the first
+        one's): samples (``ALTERNATIVE_TEMPERATURE``, seeds 1, 2, …), at most ``SAMPLES_PER_CANDIDATE`` tries each,
+        none once the request's deadline has passed or it was cancelled. Nothing else is tried when the greedy
+        completion is empty (the model, the gate or the cursor said "nothing here"); a sample cut by the deadline
+        (partial) is not offered."""
+        first = self.complete_pending(request, cancel) if pending else self.complete(request, cancel)
+        found = [first]
+        seen = {first.result.text.rstrip()}
+        policy = CompletionPolicy("syntax") if pending and self.policy.verify == "sandbox" else self.policy
+        for seed in range(1, SAMPLES_PER_CANDIDATE * (n - 1) + 1):
+            if not first.result.text or len(found) >= n or (cancel is not None and cancel()):
+                break
+            if request.deadline is not None and time.monotonic() >= request.deadline:
+                break
+            sample = dataclasses.replace(request, temperature=ALTERNATIVE_TEMPERATURE, seed=seed)
+            result = self.generate(sample, cancel)
+            if not result.text or result.partial or result.text.rstrip() in seen:
+                continue
+            seen.add(result.text.rstrip())
+            check = check_completion(sample, result, policy, self.verifier, cancel,
+                                     folders=self.engine.config.workspace_folders)  # fmt: skip
+            if check.show:
+                found.append(Completion(result, check))
+        return found
 
     def cached(self, request: CompletionRequest, cursor: int) -> Completion | None:
         """A suggestion for ``request`` without the model: the rest of an earlier one the user is typing, or the

@@ -276,7 +276,8 @@ class Engine:
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         req.language = req.language or language_for_path(req.path)
         prefix, suffix = req.text[:offset], req.text[offset:]
-        if self.config.typed_ahead:
+        sampled = req.temperature > 0  # an alternative candidate: not the cache's suggestion, nor one for it
+        if self.config.typed_ahead and not sampled:
             hit = self.typed_ahead.get(req.path, prefix, suffix)
             if hit is not None:
                 return CompletionResult(
@@ -302,6 +303,7 @@ class Engine:
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms,
                 draft_tokens=self.config.draft_tokens, heal=prompt.built.healed if prompt.built else "",
+                temperature=req.temperature, seed=req.seed,
             )  # fmt: skip
             backend = self.backend
             deadline_cancel = _with_deadline(cancel, req)
@@ -326,7 +328,7 @@ class Engine:
         confidence = confidence_of(gen, text)
         if text and unsure(confidence, resolve_gate(self.config.confidence_gate, self.model_name)):
             text, gate = "", "unsure"
-        if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled":
+        if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled" and not sampled:
             self.typed_ahead.put(req.path, prefix, suffix, text)
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,

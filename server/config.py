@@ -64,6 +64,9 @@ class Settings:
     n_ctx: int = 4096
     max_tokens: int = 48
     debounce_ms: int = 75
+    # an explicit request (the user's shortcut, or cycling with Alt+] / Alt+[): up to this many distinct checked
+    # suggestions, the greedy one first; automatic requests (typing) always get one, so typing latency is unchanged
+    candidates: int = 3
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
     # the stay-silent gate: "auto" (the rule calibrated for the loaded tier), "off", or "FEATURE:THRESHOLD"
     confidence_gate: str = "auto"
@@ -133,6 +136,8 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 1, 1024)
     if name == "debounce_ms":
         return _int(name, value, 0, 5000)
+    if name == "candidates":
+        return _int(name, value, 1, 8)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
     if name == "fix_budget_ms":

@@ -128,11 +128,14 @@ def did_close(ls: CodeassistServer, params: types.DidCloseTextDocumentParams) ->
 async def inline_completion(ls: CodeassistServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
     with lsp_errors():
         prep = completion.prepare(ls, params.text_document.uri, params.position)
-        done = await completion.complete(ls, prep) if prep is not None else None
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        n = ls.settings.candidates if invoked else 1  # typing gets one: its latency stays that of one completion
+        done = await completion.complete(ls, prep, n) if prep is not None else None
     if prep is None or done is None:
         return types.InlineCompletionList(items=[])
-    sid = ls.acceptance.issue(prep.doc.uri, done.text, min(done.insert_at, prep.cursor)) if done.text else None
-    return items.inline_items(prep.text, done.insert_at, prep.cursor, done.text, ls.encoding, sid)
+    at = min(done.insert_at, prep.cursor)
+    shown = [(text, ls.acceptance.issue(prep.doc.uri, text, at)) for text in (done.text, *done.alternatives) if text]
+    return items.inline_candidates(prep.text, done.insert_at, prep.cursor, shown, ls.encoding)
 
 
 async def completion_fallback(ls: CodeassistServer, params: types.CompletionParams) -> types.CompletionList:

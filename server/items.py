@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -24,20 +25,29 @@ def lsp_pos(p: Pos) -> types.Position:
 def inline_items(
     text: str, insert_at: int, cursor: int, completion: str, encoding: str = UTF16, suggestion_id: str | None = None
 ) -> types.InlineCompletionList:
-    """One ghost-text item. The range runs from where the engine inserts to the cursor (empty when they match). With
-    ``suggestion_id`` the item carries the ``codeassist.didAccept`` command an editor runs when it is accepted."""
-    if not completion:
-        return types.InlineCompletionList(items=[])
+    """One ghost-text item (none for an empty completion): :func:`inline_candidates` with one candidate."""
+    return inline_candidates(text, insert_at, cursor, [(completion, suggestion_id)] if completion else [], encoding)
+
+
+def inline_candidates(
+    text: str, insert_at: int, cursor: int, candidates: Sequence[tuple[str, str | None]], encoding: str = UTF16
+) -> types.InlineCompletionList:
+    """Ghost-text items, in order (the editor shows the first and cycles through the rest with its own keys), all
+    over one range: from where the engine inserts to the cursor (empty when they match). An item with a suggestion
+    id carries the ``codeassist.didAccept`` command an editor runs when it is accepted."""
     starts = lsp_line_starts(text)
     a, b = min(insert_at, cursor), cursor
     rng = types.Range(
         lsp_pos(position_of(text, a, encoding, starts=starts)), lsp_pos(position_of(text, b, encoding, starts=starts))
     )
-    command = None
-    if suggestion_id is not None:
-        command = types.Command(title="codeassist: accepted", command=ACCEPT_COMMAND, arguments=[{"id": suggestion_id}])
-    item = types.InlineCompletionItem(insert_text=completion, range=rng, command=command)
-    return types.InlineCompletionList(items=[item])
+    items = []
+    for completion, suggestion_id in candidates:
+        command = None
+        if suggestion_id is not None:
+            args: list[Any] = [{"id": suggestion_id}]
+            command = types.Command(title="codeassist: accepted", command=ACCEPT_COMMAND, arguments=args)
+        items.append(types.InlineCompletionItem(insert_text=completion, range=rng, command=command))
+    return types.InlineCompletionList(items=items)
 
 
 def _word_start(text: str, cursor: int) -> int:

@@ -211,6 +211,19 @@ def test_acceptance_reaches_the_local_stats(run: dict[str, Any]) -> None:
     assert fb.get("stats_error") is None and fb["stats"]["today"]["accepted_full"] == 1, fb
 
 
+def test_candidates_cycle_with_alt_brackets(run: dict[str, Any]) -> None:
+    """<M-]> on a suggestion shown while typing (one candidate) asks again as an explicit request: the server sends
+    several distinct candidates (its ``candidates`` setting), the greedy one first, and the second shows; <M-[> goes
+    back to the first."""
+    cycle = run["steps"]["feedback"]["cycle"]
+    assert cycle["first_count"] == 1, cycle  # typing: one candidate
+    texts = cycle["texts"]
+    assert 2 <= len(texts) <= 3 and len(set(texts)) == len(texts), cycle
+    assert texts[0] == cycle["first"], cycle  # the greedy suggestion typing showed comes first
+    assert cycle["next_index"] == 2 and cycle["next"] == texts[1], cycle
+    assert cycle["prev_index"] == 1 and cycle["prev"] == texts[0], cycle
+
+
 def test_switches_log_and_builtin_detection(run: dict[str, Any]) -> None:
     fb = run["steps"]["feedback"]
     assert fb["enabled_after_toggle"] is False

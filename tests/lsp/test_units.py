@@ -207,3 +207,21 @@ def test_fix_edit_is_the_changed_lines_with_the_documents_line_endings() -> None
     # a change that reaches the last line (no terminator) replaces up to its end, and can add lines
     (change,) = items.fix_edit("file:///a.py", "a\nb", "a\nc\nd", UTF16).changes["file:///a.py"]  # type: ignore[index]
     assert change.range == types.Range(types.Position(1, 0), types.Position(1, 1)) and change.new_text == "c\nd"
+
+
+def test_inline_candidates_share_one_range_and_carry_their_own_ids() -> None:
+    text = "x = ab\n"
+    result = items.inline_candidates(text, 4, 6, [("abs(y)", "s1"), ("abc", "s2"), ("abe", None)])
+    assert [i.insert_text for i in result.items] == ["abs(y)", "abc", "abe"]  # in order: the editor shows the first
+    assert {(i.range.start.character, i.range.end.character) for i in result.items if i.range} == {(4, 6)}
+    ids = [i.command.arguments[0]["id"] if i.command and i.command.arguments else None for i in result.items]
+    assert ids == ["s1", "s2", None]
+    assert items.inline_candidates(text, 6, 6, []).items == []
+    assert items.inline_items(text, 6, 6, "").items == []  # the one-candidate form: nothing for an empty text
+
+
+def test_candidates_setting_is_validated() -> None:
+    assert Settings().candidates == 3
+    assert merge(Settings(), {"candidates": 5}, "test")[0].candidates == 5
+    kept, errors = merge(Settings(), {"candidates": 0}, "test")
+    assert kept.candidates == 3 and len(errors) == 1 and "candidates" in errors[0], errors

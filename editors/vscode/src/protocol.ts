@@ -25,6 +25,7 @@ export const SERVER_SETTINGS = {
   n_ctx: 'integer',
   max_tokens: 'integer',
   debounce_ms: 'integer',
+  candidates: 'integer',
   timeout_ms: 'integer',
   verify: 'string',
   verify_actions: 'string',
@@ -51,6 +52,7 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   n_ctx: 'contextSize',
   max_tokens: 'maxTokens',
   debounce_ms: 'debounceDelay',
+  candidates: 'candidates',
   timeout_ms: 'timeout',
   verify: 'verifyCompletions',
   verify_actions: 'verifyFixes',
@@ -72,6 +74,7 @@ export type ServerSettings = {
   n_ctx?: number;
   max_tokens?: number;
   debounce_ms?: number;
+  candidates?: number;
   timeout_ms?: number;
   verify?: 'off' | 'syntax' | 'sandbox';
   verify_actions?: 'off' | 'syntax' | 'sandbox';

@@ -88,7 +88,7 @@ end
 
 -- Steps ---------------------------------------------------------------------------------------------------------
 
-local step_fix, step_explain, step_feedback, step_done
+local step_fix, step_explain, step_feedback, step_cycle, step_dismiss, step_done
 
 local function step_complete()
   local sc = scenario.completion
@@ -339,18 +339,47 @@ step_feedback = function()
   vim.api.nvim_feedkeys('A ', 'n', false)
   wait_for('a second ghost text', function()
     return codeassist.get_suggestion(0)
+  end, function(first)
+    step_cycle(fb, first)
+  end)
+end
+
+--- <M-]> on a suggestion that came while typing (one candidate): an invoked request, whose second candidate shows;
+--- <M-[> goes back to the first. Then the dismiss key.
+step_cycle = function(fb, first)
+  local function text_of(item)
+    return type(item.insertText) == 'table' and item.insertText.value or item.insertText
+  end
+  fb.cycle = { first = first.text, first_count = #(first.items or {}) }
+  vim.api.nvim_feedkeys(vim.keycode('<M-]>'), 'm', false)
+  wait_for('the next candidate', function()
+    local s = codeassist.get_suggestion(0)
+    return s and s.item ~= first.item and s
+  end, function(nxt)
+    fb.cycle.texts = vim.tbl_map(text_of, nxt.items or {})
+    fb.cycle.next, fb.cycle.next_index = nxt.text, nxt.index
+    vim.api.nvim_feedkeys(vim.keycode('<M-[>'), 'm', false)
+    wait_for('the previous candidate', function()
+      local s = codeassist.get_suggestion(0)
+      return s and s.item ~= nxt.item and s
+    end, function(prev)
+      fb.cycle.prev, fb.cycle.prev_index = prev.text, prev.index
+      step_dismiss(fb)
+    end)
+  end)
+end
+
+step_dismiss = function(fb)
+  vim.api.nvim_feedkeys(vim.keycode('<C-]>'), 'm', false)
+  wait_for('dismissed', function()
+    return not codeassist.get_suggestion(0)
   end, function()
-    vim.api.nvim_feedkeys(vim.keycode('<C-]>'), 'm', false)
-    wait_for('dismissed', function()
-      return not codeassist.get_suggestion(0)
+    fb.dismissed_mode = vim.api.nvim_get_mode().mode
+    vim.api.nvim_feedkeys(vim.keycode('<Esc>'), 'n', false)
+    wait_for('normal mode', function()
+      return vim.api.nvim_get_mode().mode == 'n'
     end, function()
-      fb.dismissed_mode = vim.api.nvim_get_mode().mode
-      vim.api.nvim_feedkeys(vim.keycode('<Esc>'), 'n', false)
-      wait_for('normal mode', function()
-        return vim.api.nvim_get_mode().mode == 'n'
-      end, function()
-        step_switches(fb)
-      end)
+      step_switches(fb)
     end)
   end)
 end

@@ -37,7 +37,9 @@ local defaults = {
     accept = '<Tab>', -- accept the whole suggestion (falls back to the key's normal behaviour when none is shown)
     accept_line = '<C-l>', -- accept the next line of it
     dismiss = '<C-]>',
-    trigger = '<M-\\>', -- ask now
+    trigger = '<M-\\>', -- ask now (several candidates: the server's `candidates` setting)
+    next = '<M-]>', -- the next candidate (asks for several when only one is known), as VS Code's Alt+]
+    prev = '<M-[>', -- the previous one
   },
   --- Highlight group for ghost text (linked to Comment unless you define CodeassistSuggestion yourself).
   hl_group = 'CodeassistSuggestion',

@@ -42,6 +42,7 @@ M.stats = feedback.stats
 M.show_log = feedback.show_log
 M.request = requests.request
 M.accept = requests.accept
+M.cycle = requests.cycle
 M.get_suggestion = ghost.get_suggestion
 M.is_visible = ghost.is_visible
 M.explain = actions.explain

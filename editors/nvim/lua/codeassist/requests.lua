@@ -40,8 +40,18 @@ function R.dismiss(bufnr, by_user)
   end
 end
 
---- Request a suggestion at the cursor now.
----@param opts? {bufnr?: integer, trigger_kind?: integer}
+--- Show candidate `index` of `items` (the server's answer, in its order) and remember them for cycling.
+local function show_candidate(bufnr, client, items, index, row, col)
+  ghost.show(bufnr, client, items[index], row, col)
+  local sug = config.bstate(bufnr).suggestion
+  if sug then
+    sug.items, sug.index = items, index
+  end
+end
+
+--- Request a suggestion at the cursor now. `select`: which candidate to show first, counted cyclically from 1
+--- (0 = the last one); the server sends several for an invoked request (trigger_kind 1), one while typing.
+---@param opts? {bufnr?: integer, trigger_kind?: integer, select?: integer}
 function R.request(opts)
   opts = opts or {}
   local bufnr = config.resolve_buf(opts.bufnr)
@@ -82,9 +92,11 @@ function R.request(opts)
     if config.options.hide_during_pum and vim.fn.pumvisible() == 1 then
       return trace('popup menu visible')
     end
-    local items = result.items or result
-    if type(items) == 'table' and items[1] and ghost.item_text(items[1]) ~= '' then
-      ghost.show(bufnr, client, items[1], cursor[1] - 1, cursor[2])
+    local items = vim.tbl_filter(function(item)
+      return ghost.item_text(item) ~= ''
+    end, type(result.items or result) == 'table' and (result.items or result) or {})
+    if #items > 0 then
+      show_candidate(bufnr, client, items, ((opts.select or 1) - 1) % #items + 1, cursor[1] - 1, cursor[2])
     end
   end, bufnr)
   if ok then
@@ -111,6 +123,18 @@ local function schedule_request(bufnr)
       end
     end)
   )
+end
+
+--- Show the next (`step` 1) or previous (-1) candidate, as VS Code's Alt+] / Alt+[ do. With only one known (a
+--- suggestion that came while typing), ask the server for several (an invoked request) and show the next of them.
+function R.cycle(step, bufnr)
+  bufnr = config.resolve_buf(bufnr)
+  local sug = ghost.get_suggestion(bufnr)
+  if sug and sug.items and #sug.items > 1 then
+    show_candidate(bufnr, sug.client, sug.items, (sug.index - 1 + step) % #sug.items + 1, sug.row, sug.col)
+    return true
+  end
+  return R.request({ bufnr = bufnr, trigger_kind = 1, select = step > 0 and 2 or 0 })
 end
 
 --- Accept the visible suggestion (`what` = 'all' or 'line'). Returns true when something was inserted.
@@ -206,6 +230,14 @@ local function attach_builtin(bufnr, km)
       end
     end, { buffer = bufnr, desc = 'codeassist: accept (vim.lsp.inline_completion)' })
   end
+  local select = vim.lsp.inline_completion.select
+  for lhs, count in pairs({ [km.next or ''] = 1, [km.prev or ''] = -1 }) do
+    if lhs ~= '' and type(select) == 'function' then -- Neovim's own cycling through the server's candidates
+      vim.keymap.set('i', lhs, function()
+        select({ bufnr = bufnr, count = count })
+      end, { buffer = bufnr, desc = 'codeassist: cycle (vim.lsp.inline_completion)' })
+    end
+  end
 end
 
 --- Keymaps and autocmds of a buffer the server attached to (once per buffer).
@@ -234,6 +266,13 @@ function R.attach_buffer(bufnr)
     vim.keymap.set('i', km.trigger, function()
       R.request({ bufnr = bufnr, trigger_kind = 1 })
     end, { buffer = bufnr, desc = 'codeassist: suggest' })
+  end
+  for lhs, step in pairs({ [km.next or ''] = 1, [km.prev or ''] = -1 }) do
+    if lhs ~= '' then
+      vim.keymap.set('i', lhs, function()
+        R.cycle(step, bufnr)
+      end, { buffer = bufnr, desc = 'codeassist: ' .. (step > 0 and 'next' or 'previous') .. ' suggestion' })
+    end
   end
   local group = vim.api.nvim_create_augroup('codeassist_buf_' .. bufnr, { clear = true })
   vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
