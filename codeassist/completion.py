@@ -186,17 +186,18 @@ class CompletionService:
     def complete_candidates(
         self, request: CompletionRequest, n: int, cancel: CancelCheck | None = None, *, pending: bool = False
     ) -> list[Completion]:
-        """The greedy completion first, whatever its check said (:meth:`complete`, or :meth:`complete_pending` with
-        ``pending``: its tests then run in the background), then up to ``n - 1`` distinct alternatives that passed
-        the gate and the policy's check (with ``pending``, the cheap checks only: the background check is the first
-        one's): samples (``ALTERNATIVE_TEMPERATURE``, seeds 1, 2, …), at most ``SAMPLES_PER_CANDIDATE`` tries each,
-        none once the request's deadline has passed or it was cancelled. Nothing else is tried when the greedy
-        completion is empty (the model, the gate or the cursor said "nothing here"); a sample cut by the deadline
-        (partial) is not offered."""
-        first = self.complete_pending(request, cancel) if pending else self.complete(request, cancel)
+        """The greedy completion first, whatever its check said (:meth:`complete`), then up to ``n - 1`` distinct
+        alternatives that passed the gate and the same check: samples (``ALTERNATIVE_TEMPERATURE``, seeds 1, 2, …),
+        at most ``SAMPLES_PER_CANDIDATE`` tries each, none once the request's deadline has passed or it was
+        cancelled. Nothing else is tried when the greedy completion is empty (the model, the gate or the cursor said
+        "nothing here"); a sample cut by the deadline (partial) is not offered. ``pending`` (the editor's
+        ``verify = sandbox``): :meth:`complete_pending` alone — its tests run after the answer, for that one
+        suggestion, so alternatives would be shown before any test judged them."""
+        if pending:
+            return [self.complete_pending(request, cancel)]
+        first = self.complete(request, cancel)
         found = [first]
         seen = {first.result.text.rstrip()}
-        policy = CompletionPolicy("syntax") if pending and self.policy.verify == "sandbox" else self.policy
         for seed in range(1, SAMPLES_PER_CANDIDATE * (n - 1) + 1):
             if not first.result.text or len(found) >= n or (cancel is not None and cancel()):
                 break
@@ -207,8 +208,7 @@ class CompletionService:
             if not result.text or result.partial or result.text.rstrip() in seen:
                 continue
             seen.add(result.text.rstrip())
-            check = check_completion(sample, result, policy, self.verifier, cancel,
-                                     folders=self.engine.config.workspace_folders)  # fmt: skip
+            check = self.check(sample, result, cancel)
             if check.show:
                 found.append(Completion(result, check))
         return found

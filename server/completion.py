@@ -108,6 +108,10 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
         max_tokens=settings.max_tokens,
     )  # fmt: skip
     key = job_key(prep.doc.uri, prep.method)
+    # verify = sandbox: answer after the cheap checks, the tests settle it in the background (background_check.py);
+    # one suggestion then (complete_candidates: alternatives would be shown untested)
+    background = service.policy.verify == "sandbox"
+    candidates = 1 if background else candidates
     hit = service.cached(request, prep.cursor) if candidates == 1 else None
     if hit is not None:
         ls.worker.cancel_key(key)  # a job for an older keystroke here is worthless now: newest wins
@@ -115,8 +119,6 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
         return Answer(hit.text, prep.cursor)
     cap_s = settings.timeout_ms / 1000
     engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
-    # verify = sandbox: answer after the cheap checks, the tests settle it in the background (background_check.py)
-    background = service.policy.verify == "sandbox"
     if background:
         background_check.cancel(ls, prep.doc.uri)  # the suggestion it checks is being replaced
 

@@ -113,11 +113,11 @@ async def test_a_new_completion_cancels_the_background_check_of_the_old_one(clie
     its slow test is still running; when the document changes so that a new completion calls the model, the old
     suggestion is gone from the screen and its check is cancelled mid-test-run (the sandbox job is killed)."""
     name = "slowcheck"
-    (WORKSPACE / f"{name}.py").writeitem_text(BODY)
+    (WORKSPACE / f"{name}.py").write_text(BODY)
     # a slow test of the edited function (the test finder selects the tests that reach it)
     sleeper = f"import time\nfrom {name} import count_positive\n\n\ndef test_count():\n"
     sleeper += "    time.sleep(90)\n    count_positive([1])\n"
-    (WORKSPACE / f"test_{name}.py").writeitem_text(sleeper)
+    (WORKSPACE / f"test_{name}.py").write_text(sleeper)
     uri = (WORKSPACE / f"{name}.py").as_uri()
     open_doc(client, uri, BODY)
     # the earlier tests' jobs (a check still finishing, its baseline run) must not count as this request's runs
