@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import select
-import shlex
 import socket
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .containers import JOB_ENV, WORK_DIR
 from .types import Limits, Status
 
-# confine.py runs in the container (the runner loads it; in exec mode it is the job's first program): its source
-CONFINE_SRC = (Path(__file__).resolve().parent / "confine.py").read_text()
 READY = b"\x00codeassist-sandbox-ready\x00\n"
 # Removes every SysV IPC object until none is listed: a segment still attached by a process that is dying from the
 # `kill -9 -1` stays listed (and attachable by id) until it is gone. Objects that outlive ~1 s (no `ipcrm` in the
@@ -56,8 +52,6 @@ PREAMBLE = (
     + f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
     "|| { echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }; "
     f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
-    # the job's Landlock ruleset (confine.py) where the image has python3; without, the job runs unconfined
-    f'command -v python3 >/dev/null 2>&1 && exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$@"; '
     'exec "$@"'
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
