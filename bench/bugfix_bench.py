@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             budget_s=0,
             repair=args.repair,
         )
+    config.focus = not args.no_focus
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
     rows_file = Path(args.rows)
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fix_rate_unverified_k1": round(sum(r.greedy_fixed for r in results) / n, 3) if n else None,
         "fix_rate_verified_best_of_k": round(sum(r.verified_fixed for r in results) / n, 3) if n else None,
         "verified": sum(r.verified for r in results),
-        "preset": args.preset, "repair": args.repair,
+        "preset": args.preset, "repair": args.repair, "focus": config.focus,
         "offered": sum(r.offered for r in results),
         "offered_fixed": sum(r.offered_fixed for r in results),
         "offered_wrong": sum(r.offered and not r.offered_fixed for r in results),
@@ -215,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--repair", action="store_true",
         help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-focus", action="store_true",
+        help="only the whole-function prompt (no narrow questions about the localisation's top statements)",
     )  # fmt: skip
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)

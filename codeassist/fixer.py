@@ -9,6 +9,11 @@ few and *running the tests* on each turns a weak generator into a useful fixer, 
 suggestions were actually checked. Candidates are generated one at a time (one model, behind the engine's lock so the
 LSP server's completions can interleave) while earlier ones are verified concurrently on the sandbox's warm pool.
 
+What is asked: with ``focus`` (the default) and tests to run, the failing tests first run once under a line
+collector (:mod:`codeassist.localize`), and the first candidates answer narrow questions -- "the tests point at this
+statement; here is the assertion; rewrite the statement" -- one per suspicious statement, before the whole-function
+prompt (:mod:`codeassist.fix_focus`); the plans are asked greedily in turn, then sampled in the same order.
+
 Ranking: verified first (tests ran and passed), then "compiles", then "unverified"; candidates that failed a check
 are never offered as fixes. Among equals the smaller diff wins, then the earlier (greedy first) candidate.
 """
@@ -25,7 +30,8 @@ from typing import Any
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
-from codeassist.fix_prompt import build_messages, extract_replacement, failure_text, repair_messages
+from codeassist.fix_focus import PromptPlan, plan_prompts
+from codeassist.fix_prompt import build_messages, failure_text, repair_messages
 from codeassist.fix_target import FixTarget
 from codeassist.localize import Localization, localize
 from codeassist.models.backend import CancelCheck, GenerationParams
@@ -54,6 +60,9 @@ class FixConfig:
     deadline_s: float | None = 300.0  # the editor's is fix_budget_ms (20 s by default)
     repair: bool = False  # off by default: on the mutation set it lost 3 of 4 fixes (see bench --repair)
     localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
+    # ask narrow questions first: the localisation's top statements, one prompt each, before the whole-function
+    # prompt (fix_focus.py); runs the localisation for test targets checked in the sandbox
+    focus: bool = True
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"
@@ -153,9 +162,12 @@ class Fixer:
     ) -> FixOutcome:
         """Run the pipeline on ``target``; candidates come back ranked (best first). ``cancel`` stops generation and
         the sandbox checks in flight (what was finished is still ranked and returned)."""
-        run = _Run(self, target, cancel, on_candidate)
-        if self.config.localize and self.config.verify == "sandbox" and target.kind == "test":
-            run.outcome.localization = self.localize(target, run.cancel)
+        started = time.monotonic()
+        localization = None
+        cfg = self.config
+        if (cfg.localize or cfg.focus) and cfg.verify == "sandbox" and target.kind == "test":
+            localization = self.localize(target, _deadline_cancel(cancel, started, cfg.deadline_s))
+        run = _Run(self, target, cancel, on_candidate, started, localization)
         with ThreadPoolExecutor(
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
@@ -204,15 +216,18 @@ class _Run:
         target: FixTarget,
         cancel: CancelCheck | None,
         on_candidate: Callable[[RankedFix], None] | None,
+        started: float,
+        localization: Localization | None,
     ) -> None:
         self.fixer, self.cfg, self.target = fixer, fixer.config, target
         self.user_cancel, self.on_candidate = cancel, on_candidate
-        self.started = time.monotonic()
-        self.outcome = FixOutcome(target, deadline_s=self.cfg.deadline_s)
-        self.messages = build_messages(target)
+        self.started = started
+        self.outcome = FixOutcome(target, deadline_s=self.cfg.deadline_s, localization=localization)
+        whole = PromptPlan(build_messages(target), target)
+        self.plans = plan_prompts(target, localization) if self.cfg.focus else [whole]
         self.feedback: RankedFix | None = None  # the latest rejected candidate, for the next prompt
         engine = fixer.engine
-        prompt_tokens = engine.chat_prompt_tokens(self.messages)
+        prompt_tokens = max(engine.chat_prompt_tokens(p.messages) for p in self.plans)
         # A fix rewrites about as much as it got; an instruction (docstrings, type hints) may add more. Small models
         # often answer with everything they were shown (the whole function around a body target, the lines around a
         # line target): the budget must fit that echo, or the answer is cut before the fixed line and lost.
@@ -225,7 +240,7 @@ class _Run:
             raise InputError(f"{target.rel}: the code and error are too long for the model context")
         self.max_tokens = min(self.cfg.max_tokens or min(1024, slack), room)
         self.max_lines = shown.count("\n") * 2 + 12  # an answer much longer than what it was shown went off the rails
-        self.seen: set[str] = {_norm(target.code)}
+        self.seen: set[str] = {_norm(target.text)}
         self.lines = target.text.split("\n")
         self.futures: list[Future[RankedFix]] = []
         self.first_verified: list[float] = []
@@ -252,18 +267,20 @@ class _Run:
         return None
 
     def generate(self, index: int) -> RankedFix | None:
-        """Candidate ``index`` (greedy first), or None when the answer was unusable or seen before."""
-        cfg, target = self.cfg, self.target
-        temperature = 0.0 if index == 0 else cfg.temperature
+        """Candidate ``index``, or None when the answer was unusable or seen before. The plans (the narrow questions,
+        then the whole prompt) are asked greedily in turn, then sampled in the same order."""
+        cfg, plan = self.cfg, self.plans[index % len(self.plans)]
+        target = plan.target
+        temperature = 0.0 if index < len(self.plans) else cfg.temperature
         params = GenerationParams(
             max_tokens=self.max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
         )
-        messages = self.messages
+        messages = plan.messages
         if self.cfg.repair and self.feedback is not None:
-            messages = repair_messages(self.messages, self.feedback.replacement, failure_text(self.feedback.verdict))
+            messages = repair_messages(plan.messages, self.feedback.replacement, failure_text(self.feedback.verdict))
             room = self.fixer.engine.info.n_ctx - self.fixer.engine.chat_prompt_tokens(messages) - 1
             if room < min(self.max_tokens, 64):
-                messages = self.messages  # no room for the feedback: ask afresh
+                messages = plan.messages  # no room for the feedback: ask afresh
             else:
                 params.max_tokens = min(self.max_tokens, room)
         self.outcome.prompts.append(messages[-1].content)
@@ -271,18 +288,18 @@ class _Run:
         gen = self.fixer.engine.generate_chat(messages, params, on_text=self._keep_going, cancel=self.cancel)
         gen_ms = (time.perf_counter() - t0) * 1000
         self.outcome.generated += 1
-        replacement = extract_replacement(gen.text, target)
+        replacement = plan.extract(gen.text)
         if replacement is None:
             self.outcome.unusable += 1
             return None
-        key = _norm(replacement)
+        new_text = "\n".join([*self.lines[: target.start_line], replacement, *self.lines[target.end_line + 1 :]])
+        if target.text.endswith("\n") and not new_text.endswith("\n"):
+            new_text += "\n"  # a whole-file rewrite keeps the final newline
+        key = _norm(new_text)  # plans replace different spans: compare whole files
         if key in self.seen:
             self.outcome.duplicates += 1
             return None
         self.seen.add(key)
-        new_text = "\n".join([*self.lines[: target.start_line], replacement, *self.lines[target.end_line + 1 :]])
-        if target.text.endswith("\n") and not new_text.endswith("\n"):
-            new_text += "\n"  # a whole-file rewrite keeps the final newline
         return RankedFix(
             index=index, temperature=temperature, replacement=replacement, new_text=new_text,
             diff=unified_diff(target.rel, target.text, new_text), diff_lines=diff_size(target.text, new_text),
@@ -309,6 +326,13 @@ class _Run:
         if self.on_candidate is not None:
             self.on_candidate(rf)
         return rf
+
+
+def _deadline_cancel(cancel: CancelCheck | None, started: float, deadline_s: float | None) -> CancelCheck:
+    """The caller's cancel or the loop's budget, for work before the loop (the localisation run)."""
+    return lambda: (
+        (cancel is not None and cancel()) or (deadline_s is not None and time.monotonic() - started >= deadline_s)
+    )
 
 
 def _norm(code: str) -> str:

@@ -1,0 +1,113 @@
+"""The narrow fix question (issue 13, item 4): the localisation's top-ranked statement and the failing assertion are in
+the prompt, the answer replaces that statement only, and the repair loop feeds a rejected candidate's failure into
+the next narrow prompt. The prompt tests need no model; the last ones run the real model and sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeassist.sandbox import Sandbox
+from test_localize import GRADES, SEEDED, TESTS
+from verify_fixtures import make_project
+
+from codeassist.engine import Engine
+from codeassist.fix_focus import FOCUS_SYSTEM, plan_prompts, statement_span, suspects
+from codeassist.fix_prompt import failure_text
+from codeassist.fix_target import FixTarget, locate
+from codeassist.fixer import FixConfig, Fixer
+from codeassist.localize import Localization, rank
+from codeassist.verify import Verifier
+
+ERROR = "E       AssertionError: assert 'D' == 'C'\ntest_grades.py:13: AssertionError"
+
+
+def grades_target() -> FixTarget:
+    end = len(GRADES.rstrip("\n").split("\n")) - 1
+    return FixTarget("/p", "grades.py", GRADES, 0, end, ERROR, "test", "grade", tests=TESTS.split("\n\n\n")[3])
+
+
+def localization() -> Localization:
+    rows = [
+        {"test": "test_a", "failed": False, "lines": [3, 4], "traceback": ""},
+        {"test": "test_b", "failed": False, "lines": [3, 5, 6], "traceback": ""},
+        {"test": "test_c", "failed": True, "lines": [3, 5, 7, 8], "traceback": ""},
+        {"test": "test_f", "failed": False, "lines": [3, 5, 7, 9], "traceback": ""},
+    ]
+    return rank(rows, "grades.py")
+
+
+def test_statement_span_is_a_simple_statement_or_a_compound_header() -> None:
+    text = "def f(x):\n    if (x >\n            3):\n        return [\n            1,\n        ]\n    return 0\n"
+    assert statement_span(text, 1) == (1, 2)  # the if's header, over two lines
+    assert statement_span(text, 4) == (3, 5)  # the whole return statement
+    assert statement_span(text, 6) == (6, 6)
+    assert statement_span("def f(:\n", 0) is None
+
+
+def test_the_prompt_names_the_top_ranked_line_and_the_failure() -> None:
+    target = grades_target()
+    plans = plan_prompts(target, localization())
+    assert len(plans) == 3 and plans[-1].focus is None  # two narrow questions, then the whole function
+    first = plans[0]
+    assert first.focus is not None and first.focus.line == SEEDED
+    assert (first.target.start_line, first.target.end_line) == (SEEDED - 1, SEEDED - 1)
+    system, user = first.messages[0].content, first.messages[-1].content
+    assert system == FOCUS_SYSTEM
+    assert f"Fault localisation points at line {SEEDED} (1 failing test(s) run it, no passing)" in user
+    assert '```python\n        return "D"\n```' in user  # the statement itself, to rewrite
+    assert "assert 'D' == 'C'" in user and "def test_c" in user  # the failing assertion's values and the test
+    assert user.rstrip().endswith("Reply with only the corrected statement.")
+    second = plans[1]
+    assert second.focus is not None and second.focus.line == 7  # the if's header: the next suspect statement
+
+
+def test_the_answer_replaces_the_statement_only() -> None:
+    plan = plan_prompts(grades_target(), localization())[0]
+    assert plan.extract('```python\nreturn "C"\n```') == '        return "C"'
+    whole = "```python\n" + GRADES.replace('"D"', '"C"') + "```"  # the model echoed the function
+    assert plan.extract(whole) == '        return "C"'
+    moved = GRADES.replace("    if score >= 90", "    score = int(score)\n    if score >= 90").replace('"D"', '"C"')
+    assert plan.extract(f"```python\n{moved}```") == '        return "C"'  # aligned by position, not by likeness
+    assert plan.extract("no code") is None
+
+
+def test_without_localisation_only_the_whole_prompt() -> None:
+    target = grades_target()
+    assert suspects(target, None) == []
+    assert [p.focus for p in plan_prompts(target, None)] == [None]
+
+
+def test_the_fixer_asks_about_the_seeded_line_first(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "g", {"grades.py": GRADES, "test_grades.py": TESTS})
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "grades.py"), verifier=verifier, root=str(root))
+    outcome = Fixer(engine, verifier, FixConfig(k=1, deadline_s=None)).candidates_for(target)
+    assert outcome.localization is not None and outcome.localization.lines[0].line == SEEDED
+    assert f"points at line {SEEDED}" in outcome.prompts[0] and "assert 'D' == 'C'" in outcome.prompts[0]
+    best = outcome.best
+    assert best is not None and best.verdict.verified, outcome.to_json()
+    assert best.diff_lines <= 2 and '"C"' in best.replacement  # one statement rewritten
+
+
+IMPOSSIBLE = GRADES.replace('"D"', '"X"')
+NEVER = TESTS.replace('grade(75) == "C"', 'grade(75) == "Z" and grade(75) == "C", "expected zed"')  # no fix
+
+
+def test_the_repair_loop_feeds_the_failure_into_the_next_narrow_prompt(
+    engine: Engine, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path / "r", {"grades.py": IMPOSSIBLE, "test_grades.py": NEVER})
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "grades.py"), verifier=verifier, root=str(root))
+    cfg = FixConfig(k=6, deadline_s=None, max_tokens=96, repair=True)
+    outcome = Fixer(engine, verifier, cfg).candidates_for(target)
+    assert "points at line" in outcome.prompts[0] and "That is still wrong" not in outcome.prompts[0]
+    rejected = sorted((c for c in outcome.candidates if c.verdict.rejected), key=lambda c: c.index)
+    fed = [c for c in rejected if c.index + 1 < len(outcome.prompts)]
+    assert fed, outcome.to_json()
+    for c in fed:  # each rejected candidate's own check is in the next prompt, after the same narrow question
+        nxt = outcome.prompts[c.index + 1]
+        assert "That is still wrong" in nxt and failure_text(c.verdict) in nxt, (c.index, outcome.prompts)
+        if "tests fail" in c.verdict.display:
+            assert "expected zed" in nxt  # the assertion's message
+    assert all("That is still wrong" in p for p in outcome.prompts[fed[0].index + 1 :])
