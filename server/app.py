@@ -173,9 +173,11 @@ class CodeassistServer(LanguageServer):
         timeout_s: float | None,
         failed: T,
         priority: int = PRIORITY_ACTION,
+        key: str | None = None,
     ) -> None:
-        """Fire-and-forget a worker job; ``done`` runs on the loop with its result (``failed`` if it raised)."""
-        job = self.worker.submit(fn, kind=kind, priority=priority, timeout_s=timeout_s)
+        """Fire-and-forget a worker job; ``done`` runs on the loop with its result (``failed`` if it raised or was
+        cancelled). With a ``key``, an earlier job of the same kind and key is cancelled (newest wins)."""
+        job = self.worker.submit(fn, kind=kind, key=key, priority=priority, timeout_s=timeout_s)
 
         def finished(fut: concurrent.futures.Future[T]) -> None:
             ok = not fut.cancelled() and fut.exception() is None

@@ -1,12 +1,19 @@
 """Diagnostics on save: the tests that exercise a saved Python file's functions run in the sandbox in the background
 (a worker job: newest-wins per document, cancellable, capped), and each function whose tests fail gets an LSP
 diagnostic (source ``codeassist``) on its ``def`` line with the failing tests' messages. The quick fix is offered on
-it like on any diagnostic, and checked by the same tests."""
+it like on any diagnostic, and checked by the same tests.
+
+Newest wins: a save while an earlier save's check of the same document is still queued or running cancels that
+check (the sandbox run is killed), and a result that arrives after a newer save was made is dropped, so the
+diagnostics shown never come from an older snapshot than the last save's.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("codeassist.server")
 SOURCE = "codeassist"
+_SAVES = itertools.count(1)
+# the latest save check started per server and document; a weak key, so a stopped server's table goes with it
+_LATEST: weakref.WeakKeyDictionary[CodeassistServer, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def on_save(ls: CodeassistServer, uri: str) -> None:
@@ -37,11 +47,15 @@ def on_save(ls: CodeassistServer, uri: str) -> None:
     root = str(project)
     rel = os.path.relpath(doc.path, root)
     text, version = doc.text.replace("\r\n", "\n"), doc.version
+    latest = _LATEST.setdefault(ls, {})
+    latest[uri] = seq = next(_SAVES)
 
     def job(cancel: Callable[[], bool]) -> list[FunctionFailure] | None:
         return failing_functions(verifier, root, rel, text, cancel)
 
     def done(found: list[FunctionFailure] | None) -> None:
+        if latest.get(uri) != seq:
+            return  # a newer save's check supersedes this one (it was cancelled, or finished just before)
         if found is None:
             return  # nothing was checked: leave what was published
         diagnostics = [
@@ -59,4 +73,4 @@ def on_save(ls: CodeassistServer, uri: str) -> None:
         )
 
     cap = verifier.budget.compile_s + verifier.budget.tests_s * 2  # the tests, and their baseline at most
-    ls.submit(job, done, kind="save-tests", timeout_s=cap, failed=None, priority=PRIORITY_ACTION)
+    ls.submit(job, done, kind="save-tests", key=uri, timeout_s=cap, failed=None, priority=PRIORITY_ACTION)
