@@ -96,24 +96,30 @@ def statement_span(text: str, line: int) -> tuple[int, int] | None:
 
 
 def suspects(target: FixTarget, loc: Localization | None, limit: int = MAX_FOCUS) -> list[tuple[LineScore, int, int]]:
-    """The best-ranked distinct statements inside the target's span: (score, start, end), 0-based inclusive."""
+    """The best-ranked distinct statements inside the target's span: (score, start, end), 0-based inclusive; none
+    when the ranking does not single any out. With no passing test every line the failing tests ran scores the same
+    (Ochiai 1.0): only a traceback frame inside the target says more. When more than ``limit`` statements tie for the
+    top score, a narrow question would be about an arbitrary one of them (on the mutation set that was the first
+    line of the body, and the whole-function prompt lost the greedy candidate to it)."""
     if loc is None or not loc.lines or not target.rel.endswith(".py"):
         return []
     lo = target.start_line if target.context_start is None else target.context_start
-    out: list[tuple[LineScore, int, int]] = []
+    ranked: list[tuple[LineScore, int, int]] = []
     for score in loc.lines:
-        if score.score <= 0 or len(out) >= limit:
-            break
         line = score.line - 1
-        if not lo <= line <= target.end_line:
+        if score.score <= 0 or not lo <= line <= target.end_line:
             continue
         span = statement_span(target.text, line)
         if span is None or span[1] - span[0] >= MAX_STATEMENT_LINES or span[0] < target.start_line:
             continue
-        if any(s == span[0] for _x, s, _e in out):
-            continue
-        out.append((score, *span))
-    return out
+        if not any(s == span[0] for _x, s, _e in ranked):
+            ranked.append((score, *span))
+    if not ranked or (loc.passing_tests == 0 and not ranked[0][0].in_traceback):
+        return []
+    def ties(r: tuple[LineScore, int, int]) -> int:  # statements ranked at least as high as r
+        return sum(o[0].score >= r[0].score - 1e-9 for o in ranked)
+
+    return [r for r in ranked[:limit] if ties(r) <= limit]
 
 
 def focus_messages(target: FixTarget, score: LineScore, start: int, end: int) -> list[ChatMessage]:

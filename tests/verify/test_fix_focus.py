@@ -74,6 +74,13 @@ def test_the_answer_replaces_the_statement_only() -> None:
 def test_without_localisation_only_the_whole_prompt() -> None:
     target = grades_target()
     assert suspects(target, None) == []
+    every_line = [3, 5, 7, 8, 9]
+    rows = [{"test": "check", "failed": True, "lines": every_line, "traceback": ""}]
+    assert suspects(target, rank(rows, "grades.py")) == []  # no passing test: every line scores 1.0
+    rows.append({"test": "t2", "failed": False, "lines": [3], "traceback": ""})
+    assert suspects(target, rank(rows, "grades.py")) == []  # four statements tie for the top: no narrow question
+    crashed = [{"test": "check", "failed": True, "lines": every_line, "traceback": "grades.py:8: KeyError"}]
+    assert [s[1] for s in suspects(target, rank(crashed, "grades.py"))] == [7]  # but the traceback names a line
     assert [p.focus for p in plan_prompts(target, None)] == [None]
 
 
