@@ -101,6 +101,15 @@ def load_bugs(path: Path = BUGS) -> list[Bug]:
         return [Bug.from_toml(r) for r in tomllib.load(fh)["bug"]]
 
 
+def spread(bugs: list[Bug]) -> list[Bug]:
+    """Round-robin over the repositories (file order within each), so a run cut short covers them all."""
+    by_repo: dict[str, list[Bug]] = {}
+    for bug in bugs:
+        by_repo.setdefault(bug.repo, []).append(bug)
+    columns = list(by_repo.values())
+    return [col[i] for i in range(max(map(len, columns), default=0)) for col in columns if i < len(col)]
+
+
 def trees() -> dict[str, Path]:
     return {r["name"]: fetch(r) for r in load_manifest()}
 
@@ -270,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     bugs = load_bugs(Path(args.bugs))
     if args.only:
         bugs = [b for b in bugs if b.id in args.only.split(",")]
-    bugs = bugs[: args.max_bugs]
+    bugs = spread(bugs)[: args.max_bugs]
     sandbox = make_sandbox(pool_size=2)
     verifier = Verifier(sandbox, budget=TierBudget(tests_s=args.timeout_s))
     try:
