@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             budget_s=0,
             repair=args.repair,
         )
-    config.focus = not args.no_focus
+    config.focus = args.focus
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
     rows_file = Path(args.rows)
@@ -218,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
     )  # fmt: skip
     p.add_argument(
-        "--no-focus", action="store_true",
-        help="only the whole-function prompt (no narrow questions about the localisation's top statements)",
+        "--focus", action="store_true",
+        help="narrow questions about the localisation's top statements before the whole-function prompt",
     )  # fmt: skip
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -41,7 +41,7 @@ from codeassist.verify import Change, Verifier, make_sandbox
 
 BUGS = Path(__file__).with_name("bugs_real.toml")
 PYTEST = ("python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x")
-SYSTEMS = ("default", "repair", "nofocus")  # the fixer as shipped, with the self-repair loop, without narrow questions
+SYSTEMS = ("default", "repair", "focus")  # the fixer as shipped, with the self-repair loop, with narrow questions
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def run(args: argparse.Namespace, bugs: list[Bug], verifier: Verifier) -> list[R
                     continue
                 cfg = FixConfig(k=args.k, seed=args.seed, stop_at_first_verified=True, budget_s=0,
                                 deadline_s=args.deadline_s, repair=system == "repair",
-                                focus=system != "nofocus")  # fmt: skip
+                                focus=system == "focus")  # fmt: skip
                 row = fix_one(bug, system, engine, cfg, verifier, paths[bug.repo],
                               Path(tmp) / f"{i}-{system}", args.timeout_s)  # fmt: skip
                 rows.append(row)
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bugs", default=str(BUGS))
     p.add_argument("--only", default="", help="comma-separated bug ids")
     p.add_argument("--max-bugs", type=int, default=None)
-    p.add_argument("--systems", default="default,repair", help=f"comma-separated, of {', '.join(SYSTEMS)}")
+    p.add_argument("--systems", default="default,focus", help=f"comma-separated, of {', '.join(SYSTEMS)}")
     p.add_argument("--model", default=None, help="GGUF path (default: the engine's default model)")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)

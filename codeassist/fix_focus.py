@@ -116,6 +116,7 @@ def suspects(target: FixTarget, loc: Localization | None, limit: int = MAX_FOCUS
             ranked.append((score, *span))
     if not ranked or (loc.passing_tests == 0 and not ranked[0][0].in_traceback):
         return []
+
     def ties(r: tuple[LineScore, int, int]) -> int:  # statements ranked at least as high as r
         return sum(o[0].score >= r[0].score - 1e-9 for o in ranked)
 

@@ -9,7 +9,7 @@ few and *running the tests* on each turns a weak generator into a useful fixer, 
 suggestions were actually checked. Candidates are generated one at a time (one model, behind the engine's lock so the
 LSP server's completions can interleave) while earlier ones are verified concurrently on the sandbox's warm pool.
 
-What is asked: with ``focus`` (the default) and tests to run, the failing tests first run once under a line
+What is asked: with ``focus`` (opt-in) and tests to run, the failing tests first run once under a line
 collector (:mod:`codeassist.localize`), and the first candidates answer narrow questions -- "the tests point at this
 statement; here is the assertion; rewrite the statement" -- one per suspicious statement, before the whole-function
 prompt (:mod:`codeassist.fix_focus`); the plans are asked greedily in turn, then sampled in the same order.
@@ -60,9 +60,11 @@ class FixConfig:
     deadline_s: float | None = 300.0  # the editor's is fix_budget_ms (20 s by default)
     repair: bool = False  # off by default: on the mutation set it lost 3 of 4 fixes (see bench --repair)
     localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
-    # ask narrow questions first: the localisation's top statements, one prompt each, before the whole-function
-    # prompt (fix_focus.py); runs the localisation for test targets checked in the sandbox
-    focus: bool = True
+    # opt-in: ask narrow questions first -- the localisation's top statements, one prompt each, before the
+    # whole-function prompt (fix_focus.py; runs the localisation for test targets checked in the sandbox). Off by
+    # default: same fixes as without it on 24 mutation and 10 realistic bugs, at up to 8x the time on a large test
+    # file (the traced run); see bench/RESULTS-verify.md
+    focus: bool = False
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"

@@ -30,9 +30,9 @@ def test_a_rejected_candidates_failure_is_in_the_next_prompt(engine: Engine, san
     root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
     verifier = Verifier(sandbox)
     target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
-    outcome = Fixer(
-        engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96, repair=True, focus=False)
-    ).candidates_for(target)
+    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96, repair=True)).candidates_for(
+        target
+    )
     assert not any(c.verdict.verified for c in outcome.candidates)
     rejected = [c for c in outcome.candidates if c.verdict.rejected]
     assert rejected, outcome.to_json()
