@@ -26,6 +26,7 @@ from codeassist.context.languages import LANGUAGE_NAMES, language_of
 from codeassist.cursor_scope import prose_at
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
+from codeassist.engine_cap import MAX_SCALE as MAX_CAP_SCALE
 from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.failures import FunctionFailure, failing_functions
 from codeassist.fix_model import FixModel
@@ -43,6 +44,7 @@ from codeassist.verify import LABEL_CHECKING, Verdict, Verifier, VerifyMode, mak
 __all__ = [
     "LABEL_CHECKING",
     "LANGUAGE_NAMES",
+    "MAX_CAP_SCALE",
     "MAX_PROBLEM_LINES",
     "NO_WORKSPACE",
     "REMOTE_KEYS",

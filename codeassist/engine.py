@@ -14,17 +14,19 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from codeassist import engine_load, syntax
 from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.confidence import confidence_of, resolve_gate, unsure
-from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
+from codeassist.context.assemble import AssembledContext, Workspace, assemble_context
 from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import detect_indentation, language_for_path
 from codeassist.context.parsing import Document, count_errors
 from codeassist.documents import offset_at
+from codeassist.engine_cap import RateEstimator, pending_tokens, request_deadline, with_deadline
+from codeassist.engine_config import EngineConfig as EngineConfig
 from codeassist.engine_types import CompletionRequest as CompletionRequest
 from codeassist.engine_types import CompletionResult as CompletionResult
 from codeassist.engine_types import ContextPiece as ContextPiece
@@ -34,68 +36,14 @@ from codeassist.errors import ModelError
 from codeassist.line_policy import decide_multiline
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelBackend, ModelInfo, OnText
 from codeassist.models.remote_common import AnyBackend, PromptingBackend
-from codeassist.models.remote_config import RemoteConfig
 from codeassist.postprocess import StreamFilter, make_situation
 from codeassist.project import editor_project
 from codeassist.prompt import BuiltPrompt, FimJob
-from codeassist.static_checks import CHECKS, check_suggestion
+from codeassist.static_checks import check_suggestion
 from codeassist.syntax_gate import SyntaxGate
 from codeassist.typed_ahead import TypedAheadCache
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EngineConfig:
-    """Knobs that matter for latency. Defaults are tuned for a 2-core laptop CPU; GPU users raise the budgets."""
-
-    model: str | None = None  # tier or GGUF path; None: $CODEASSIST_MODEL, else the default tier (see resolve_model)
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    n_gpu_layers: int = 0
-    max_tokens: int = 48
-    prefix_tokens: int = 768
-    suffix_tokens: int = 256
-    time_budget_ms: float | None = 5000.0
-    workspace: str | None = None  # root for the symbol index; None = the file's project root (codeassist.project)
-    # the editor's workspace folders: a file in no project inside one takes it as its project (editor_project); the
-    # CLI has none, so there a file in no project stays alone
-    workspace_folders: tuple[str, ...] = ()
-    index_workspace: bool = True
-    # build the index on a background thread (the server: the first completion need not wait for a big workspace;
-    # the one-shot CLI builds it first so its one completion sees every definition)
-    index_in_background: bool = False
-    prompt_order: str = "psm"  # psm | spm (see bench/reuse_bench.py for the measured trade-off)
-    # PSM with the cursor line's text after <|fim_middle|> (llama.vim's layout) makes a keystroke re-evaluate ~1
-    # token instead of the whole suffix, but on the 0.5B model it cut HumanEval single-line exact match from 32/60 to
-    # 12/60 (cursor a third into the line, same run). Quality first: off by default; worth it for larger models.
-    line_in_middle: bool = False
-    context: ContextBudget = field(default_factory=ContextBudget)
-    syntax_gate: bool = True
-    # prompt-lookup decoding: draft up to this many tokens from earlier occurrences in the prompt. Off: for the 0.5B
-    # model on 2 CPU threads it is slower (bench/lookup_bench.py, 80 requests: 0.84x with 4 drafts, 0.67x with 8),
-    # because checking a draft computes the 151,936-way output layer once per drafted token
-    draft_tokens: int = 0
-    typed_ahead: bool = True
-    # KV-shift chunk reuse (codeassist/models/kv_reuse.py): reuse cached runs of at least this many tokens after a gap
-    # (llama-server's --cache-reuse; llama.vim asks for 256). 0 = off: shifted cells keep keys and values computed
-    # with the dropped gap before them, and its effect on real-repository quality is not measured yet.
-    cache_reuse: int = 0
-    # a remote model server (llama-server, OpenAI-compatible); ``model`` above then names the local fallback
-    remote: RemoteConfig | None = None
-    # Token healing (codeassist/healing.py): the partial word before the cursor is regenerated under a constraint
-    # instead of being continued from an unnatural token boundary.
-    token_healing: bool = True
-    # Mid-line (code left of the cursor): suggest the rest of the line, more only when it opens a block or a bracket
-    # the suggestion closes (codeassist/line_policy.py). False: multi-line wherever the text right of it allows.
-    rest_of_line: bool = True
-    # Static checks before anything is shown (codeassist/static_checks.py): invented trailing comments, self-calls
-    # with the same arguments, names bound nowhere. An empty tuple turns them off.
-    static_checks: tuple[str, ...] = CHECKS
-    # Stay silent when unsure: (feature, threshold) from codeassist/confidence.py; a suggestion whose feature is below
-    # the threshold is not shown. None = show everything (see bench/calibration/gate.json for the measured curve).
-    # "auto": the rule calibrated for the loaded tier (confidence.CALIBRATED), none for other models.
-    confidence_gate: tuple[str, float] | str | None = "auto"
 
 
 @dataclass
@@ -119,6 +67,7 @@ class Engine:
         self._workspace: Workspace | None = None
         self.gate = SyntaxGate()
         self.typed_ahead = TypedAheadCache()
+        self.rates = RateEstimator()  # measured prompt/decode tok/s: scales time caps, says when the machine is slow
         # Why the loaded model is not the one asked for (the default tier is not installed), for status and doctor.
         self.model_fallback: str | None = None
         self.model_name: str | None = None  # the local model's tier name (or path), once loaded
@@ -300,18 +249,22 @@ class Engine:
             )  # fmt: skip
             stream = StreamFilter(situation)
             context_ms = (time.perf_counter() - t0) * 1000
-            params = GenerationParams(
-                max_tokens=req.max_tokens or self.config.max_tokens, time_budget_ms=self.config.time_budget_ms,
-                draft_tokens=self.config.draft_tokens, heal=prompt.built.healed if prompt.built else "",
-                temperature=req.temperature, seed=req.seed,
-            )  # fmt: skip
             backend = self.backend
-            deadline_cancel = _with_deadline(cancel, req)
+            to_evaluate = pending_tokens(getattr(backend, "cached_tokens", ()), prompt.tokens)
+            deadline, cap_s = request_deadline(req, self.rates, to_evaluate, self.config.scale_time_cap)
+            params = GenerationParams(
+                max_tokens=req.max_tokens or self.config.max_tokens, draft_tokens=self.config.draft_tokens,
+                heal=prompt.built.healed if prompt.built else "", deadline=deadline, temperature=req.temperature,
+                seed=req.seed,
+                # a scaled cap covers generation too: the generation budget must not cut it shorter
+                time_budget_ms=self.config.time_budget_ms if cap_s is None else None,
+            )  # fmt: skip
             if isinstance(backend, PromptingBackend) and prompt.job is not None:
-                gen = backend.complete_fim(prompt.job, params, on_text=stream, cancel=deadline_cancel)
+                gen = backend.complete_fim(prompt.job, params, on_text=stream, cancel=with_deadline(cancel, deadline))
             else:
                 assert not isinstance(backend, PromptingBackend)
-                gen = backend.generate(prompt.tokens, params, on_text=stream, cancel=deadline_cancel)
+                gen = backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
+            self.rates.record(gen)
         if gen.stop_reason == "cancelled" and not (cancel is not None and cancel()):
             gen.stop_reason = "time_cap"  # our deadline, not the caller: keep what was generated
         processed = stream.finish(gen.text)
@@ -333,6 +286,8 @@ class Engine:
         return CompletionResult(
             text=text, line=req.line, column=req.column, stop_reason=gen.stop_reason, raw_text=gen.text,
             gate=gate, postprocess=processed.reason, partial=gen.stop_reason in ("time_cap", "time_budget"),
+            capped_in_prompt=gen.stop_reason == "time_cap" and not gen.prompt_complete,
+            time_cap_ms=None if cap_s is None else round(cap_s * 1000),
             checks=list(static.actions), confidence=confidence,
             timings=timings_of(gen, context_ms, started), context=prompt.pieces,
         )  # fmt: skip
@@ -389,12 +344,6 @@ class Engine:
             backend = self.backend
             if isinstance(backend, PromptingBackend):
                 return Generation(text="", stop_reason="evaluated")  # remote servers keep their own caches
-            return backend.evaluate(prompt.tokens, cancel=cancel)
-
-
-def _with_deadline(cancel: CancelCheck | None, req: CompletionRequest) -> CancelCheck | None:
-    """``cancel``, or'ed with the request's deadline."""
-    deadline = req.deadline
-    if deadline is None:
-        return cancel
-    return lambda: (cancel is not None and cancel()) or time.monotonic() > deadline
+            gen = backend.evaluate(prompt.tokens, cancel=cancel)
+            self.rates.record(gen)
+            return gen

@@ -26,6 +26,9 @@ class CompletionRequest:
     # cache is neither asked nor filled, and ``seed`` makes the sample reproducible
     temperature: float = 0.0
     seed: int = 0
+    # the caller's time cap, when it gives no ``deadline``: the engine starts it once the prompt is built and raises it
+    # when the machine's measured token rate says a one-line answer needs longer (engine_cap.py; at most 3x)
+    time_cap_ms: float | None = None
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Timings:
     generated_tokens: int = 0
     context_ms: float = 0.0
     prompt_ms: float = 0.0
+    prompt_chunk_ms: float = 0.0  # the longest prompt chunk: how late a cancel or the deadline could be noticed
     generation_ms: float = 0.0
     total_ms: float = 0.0
 
@@ -59,6 +63,10 @@ class CompletionResult:
     postprocess: str | None = None  # the post-processing rule that shaped the text (scope, bracket, ...)
     cached: bool = False
     partial: bool = False  # cut by the request's deadline (stop_reason "time_cap") or the generation time budget
+    # the deadline came during prompt evaluation: nothing was generated; the evaluated part stays cached, so the next
+    # request (or a background warm-up) resumes from it
+    capped_in_prompt: bool = False
+    time_cap_ms: float | None = None  # the cap this request ran under (raised on a slow machine: engine_cap.py)
     gate: str = "ok"  # ok | truncated | dropped | off | unsure (hidden by the confidence gate)
     checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
     confidence: Confidence | None = None  # log-probability features of the shown text (confidence.py)
@@ -75,5 +83,6 @@ def timings_of(gen: Generation, context_ms: float, started: float) -> Timings:
     return Timings(
         prompt_tokens=gen.prompt_tokens, reused_tokens=gen.reused_tokens, evaluated_tokens=gen.evaluated_tokens,
         generated_tokens=len(gen.tokens), context_ms=context_ms, prompt_ms=gen.prompt_ms,
+        prompt_chunk_ms=gen.prompt_chunk_ms,
         generation_ms=gen.generation_ms, total_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip

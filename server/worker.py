@@ -30,6 +30,11 @@ CancelCheck = Callable[[], bool]
 PRIORITY_LOAD = 0
 PRIORITY_ACTION = 1
 PRIORITY_COMPLETION = 2
+# Background work (warming the KV cache after a capped request, prefetching the accepted state): runs only when
+# nothing else is queued (below the background checks, server/background_check.py, at PRIORITY_COMPLETION + 1), and
+# any real request's submission (load, action, completion) cancels it at once (it stops at its next cancel check,
+# within a prompt chunk: codeassist/models/prompt_eval.py).
+PRIORITY_BACKGROUND = 4
 
 
 class JobCancelled(Exception):
@@ -101,7 +106,8 @@ class Worker:
         debounce_s: float = 0.0,
         timeout_s: float | None = None,
     ) -> Job:
-        """Queue ``fn``. With a ``key``, every earlier job of the same kind and key is cancelled (newest wins)."""
+        """Queue ``fn``. With a ``key``, every earlier job of the same kind and key is cancelled (newest wins); a real
+        request (priority up to ``PRIORITY_COMPLETION``) cancels all background work."""
         job = Job(
             fn=fn,
             kind=kind,
@@ -116,10 +122,10 @@ class Worker:
                 _resolve(job.future, exc=JobCancelled("server is shutting down"))
                 return job
             self.stats.submitted += 1
-            if key is not None:
-                for old in [*self._pending, *([self._running] if self._running else [])]:
-                    if old.key == key and old.kind == kind:
-                        self._cancel_locked(old)
+            for old in [*self._pending, *([self._running] if self._running else [])]:
+                same_key = key is not None and old.key == key and old.kind == kind
+                if same_key or (old.priority >= PRIORITY_BACKGROUND and priority <= PRIORITY_COMPLETION):
+                    self._cancel_locked(old)
             self._pending.append(job)
             self._cond.notify_all()
         job.future.add_done_callback(lambda _f: self._on_future_done(job))

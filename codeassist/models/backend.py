@@ -26,6 +26,9 @@ class GenerationParams:
     top_p: float = 0.95
     seed: int = 0
     time_budget_ms: float | None = None  # hard cap on generation time (prompt evaluation excluded)
+    # time.monotonic() by which the model stops, prompt evaluation included (stop_reason "time_cap"); a prompt cut
+    # short stays cached as far as it was evaluated, so the next request resumes from there
+    deadline: float | None = None
     # Prompt-lookup decoding (greedy only): when the last tokens already occurred in the prompt or output, draft up
     # to this many of the tokens that followed and check them in one batch; 0 = off. Output is the greedy output up
     # to rounding: a batch computes logits slightly differently (75 of 80 bench outputs identical).
@@ -43,12 +46,14 @@ class Generation:
 
     text: str
     tokens: list[int] = field(default_factory=list)
-    stop_reason: str = "eot"  # eot | max_tokens | callback | cancelled | time_budget | context_full
+    stop_reason: str = "eot"  # eot | max_tokens | callback | cancelled | time_budget | time_cap | context_full
     drafted_tokens: int = 0  # prompt-lookup drafts accepted (included in ``tokens``)
     prompt_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens whose KV cells were reused (the common prefix + shifted runs)
     shifted_tokens: int = 0  # of which moved into place by KV-shift chunk reuse
     evaluated_tokens: int = 0
+    prompt_complete: bool = True  # False: prompt evaluation stopped midway (cancel or deadline), nothing generated
+    prompt_chunk_ms: float = 0.0  # the longest prompt chunk: how late a cancel or deadline could be noticed
     prompt_ms: float = 0.0
     generation_ms: float = 0.0
     # Per generated token (when ``GenerationParams.logprobs``): natural-log probability of the chosen token, the

@@ -31,6 +31,7 @@ from codeassist.models.gguf import read_gguf
 from codeassist.models.llama_log import load_output
 from codeassist.models.memory import check_memory
 from codeassist.models.omp import apply_wait_policy
+from codeassist.models.prompt_eval import PromptRate, evaluate_chunks
 
 # Token attributes that never belong in generated text (llama.h's llama_token_attr: UNKNOWN, UNUSED, CONTROL).
 _NEVER_TEXT = (1 << 0) | (1 << 1) | (1 << 3)
@@ -55,6 +56,7 @@ class LlamaBackend:
         cache_reuse: int = 0,
     ) -> None:
         self.cache_reuse = cache_reuse  # min run length for KV-shift chunk reuse (kv_reuse.py); 0 = off
+        self.prompt_rate = PromptRate()  # sizes prompt chunks (prompt_eval.py)
         gguf = read_gguf(path)
         check_memory(gguf, n_ctx)
         threads = n_threads or default_threads()
@@ -192,8 +194,11 @@ class LlamaBackend:
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 
-    def _sync_prompt(self, prompt: Sequence[int], cancel: CancelCheck | None, gen: Generation) -> bool:
-        """Make the KV cache hold exactly ``prompt``; return False when cancelled midway."""
+    def _sync_prompt(
+        self, prompt: Sequence[int], cancel: CancelCheck | None, gen: Generation, deadline: float | None = None
+    ) -> str | None:
+        """Make the KV cache hold ``prompt``; None when it does, else why it stopped midway ("cancelled", or
+        "time_cap": the ``deadline`` came first). What was evaluated by then stays cached (prompt_eval.py)."""
         prompt = list(prompt)
         if len(prompt) >= self.info.n_ctx:
             raise ModelError(
@@ -217,23 +222,22 @@ class LlamaBackend:
         gen.reused_tokens = n
         llm.n_tokens = n
         started = time.perf_counter()
-        rest = prompt[n:]
-        step = int(llm.n_batch)
-        for i in range(0, len(rest), step):
-            if cancel is not None and cancel():
-                gen.prompt_ms = (time.perf_counter() - started) * 1000
-                return False
-            llm.eval(rest[i : i + step])
-            gen.evaluated_tokens += len(rest[i : i + step])
+        done = evaluate_chunks(
+            llm.eval, prompt[n:], n_batch=int(llm.n_batch), rate=self.prompt_rate, cancel=cancel, deadline=deadline
+        )
+        gen.evaluated_tokens += done.evaluated
+        gen.prompt_chunk_ms = done.max_chunk_ms
+        gen.prompt_complete = done.stopped is None
         gen.prompt_ms = (time.perf_counter() - started) * 1000
-        return True
+        return done.stopped
 
     def evaluate(self, prompt: Sequence[int], *, cancel: CancelCheck | None = None) -> Generation:
         gen = Generation(text="", stop_reason="evaluated")
         if not prompt:
             return gen
-        if not self._sync_prompt(prompt, cancel, gen):
-            gen.stop_reason = "cancelled"
+        stopped = self._sync_prompt(prompt, cancel, gen)
+        if stopped is not None:
+            gen.stop_reason = stopped
         return gen
 
     # -- generation -------------------------------------------------------------------------------------------------
@@ -263,8 +267,9 @@ class LlamaBackend:
         cancel: CancelCheck | None = None,
     ) -> Generation:
         gen = Generation(text="")
-        if not self._sync_prompt(prompt, cancel, gen):
-            gen.stop_reason = "cancelled"
+        stopped = self._sync_prompt(prompt, cancel, gen, params.deadline)
+        if stopped is not None:
+            gen.stop_reason = stopped
             return gen
         rng = np.random.default_rng(params.seed)
         healer = Healer(self.vocab_index(), params.heal) if params.heal else None
@@ -283,6 +288,9 @@ class LlamaBackend:
                 break
             if deadline is not None and time.perf_counter() > deadline:
                 gen.stop_reason = "time_budget"
+                break
+            if params.deadline is not None and time.monotonic() > params.deadline:
+                gen.stop_reason = "time_cap"
                 break
             healing = healer is not None and healer.active
             if pending is not None and drafting and not healing:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codeassist.engine import CompletionRequest, Engine
+from codeassist.engine_cap import MAX_SCALE
 
 pytestmark = pytest.mark.model
 
@@ -47,3 +49,69 @@ def test_a_cancel_is_not_a_cap(engine: Engine, tmp_path: Any) -> None:
         CompletionRequest(DOC, 2, 4, path=path, max_tokens=48, deadline=time.monotonic() + 3600), cancel=lambda: True
     )
     assert got.stop_reason == "cancelled" and not got.partial
+
+
+def long_document() -> str:
+    """A real module of about a thousand tokens (the cursor goes at the start of a line in its middle)."""
+    return (Path(__file__).resolve().parents[2] / "codeassist" / "typed_ahead.py").read_text(encoding="utf-8")
+
+
+def test_a_capped_prompt_evaluation_stops_in_time_and_the_next_request_resumes_it(
+    engine: Engine, tmp_path: Any
+) -> None:
+    """The cap covers prompt evaluation: a request whose cap ends while its prompt is read returns (nothing, capped in
+    the prompt) within the cap plus one prompt chunk's time, and keeps what it evaluated in the KV cache, so the next
+    request evaluates only the remainder (tokens counted)."""
+    text = long_document()
+    line = text[: text.index("    def window(")].count("\n")
+    path = os.path.join(str(tmp_path), "typed_ahead_copy.py")
+    engine.config.typed_ahead, engine.config.scale_time_cap = False, False
+    try:
+        engine.warm(CompletionRequest(DOC, 2, 4, path=os.path.join(str(tmp_path), "other.py")))  # cold for `text`
+        rate = engine.backend.prompt_rate.tok_s  # type: ignore[union-attr]
+        assert rate is not None
+        capped = None
+        for fraction in (0.3, 0.15, 0.5):  # the machine's speed drifts: try a few caps (fractions of ~1000 tokens)
+            cap_ms = 1000 / rate * fraction * 1000
+            got = engine.complete(CompletionRequest(text, line, 0, path=path, time_cap_ms=cap_ms))
+            assert got.time_cap_ms == round(cap_ms)
+            if got.capped_in_prompt:
+                capped = got
+                break
+            engine.warm(CompletionRequest(DOC, 2, 4, path=os.path.join(str(tmp_path), "other.py")))
+        assert capped is not None, "no cap stopped the prompt evaluation midway"
+        t = capped.timings
+        assert capped.stop_reason == "time_cap" and capped.partial and capped.text == ""
+        assert 0 < t.evaluated_tokens < t.prompt_tokens - t.reused_tokens, t
+        # on time: the cap plus at most one chunk (the one that turned out slower than the measured rate predicted)
+        assert t.prompt_ms <= cap_ms + t.prompt_chunk_ms * 1.1 + 20, t
+
+        again = engine.complete(CompletionRequest(text, line, 0, path=path))
+        a = again.timings
+        assert again.stop_reason != "time_cap" and not again.capped_in_prompt
+        assert a.prompt_tokens == t.prompt_tokens
+        assert a.reused_tokens == t.reused_tokens + t.evaluated_tokens  # resumed where the capped request stopped
+        assert a.evaluated_tokens == a.prompt_tokens - a.reused_tokens
+    finally:
+        engine.config.typed_ahead, engine.config.scale_time_cap = True, True
+
+
+def test_the_cap_rises_with_the_measured_rate_up_to_its_bound(engine: Engine, tmp_path: Any) -> None:
+    """Through the engine: once rates are measured, a cap too short to evaluate the prompt and write one line is
+    raised (never past MAX_SCALE times), and reported; with scaling off the cap stands as given."""
+    text = long_document()
+    line = text[: text.index("    def window(")].count("\n")
+    engine.config.typed_ahead = False
+    try:
+        engine.complete(CompletionRequest(DOC, 2, 4, path=os.path.join(str(tmp_path), "fizz3.py")))
+        assert engine.rates.prompt.recent is not None and engine.rates.decode.recent is not None
+        path = os.path.join(str(tmp_path), "typed_ahead_cold.py")
+        got = engine.complete(CompletionRequest(text, line, 0, path=path, time_cap_ms=1.0))
+        assert got.time_cap_ms == round(MAX_SCALE * 1.0)  # ~1000 cold tokens need far more than 3 ms
+        assert engine.rates.to_json()["capRaised"]
+        engine.config.scale_time_cap = False
+        engine.complete(CompletionRequest(DOC, 2, 4, path=os.path.join(str(tmp_path), "fizz3.py")))  # cold again
+        got = engine.complete(CompletionRequest(text, line, 0, path=path, time_cap_ms=1.0))
+        assert got.time_cap_ms == 1 and got.capped_in_prompt
+    finally:
+        engine.config.typed_ahead, engine.config.scale_time_cap = True, True

@@ -1,0 +1,90 @@
+"""A request capped while its prompt is still being read, over stdio with the real model: the editor is told (the
+status says capped in the prompt, busy), the rest of that prompt is evaluated in the background once the editor is
+idle, any real request cancels that warm-up at once, and after a finished warm-up the same request is no longer
+capped in its prompt.
+
+The cap is the smallest allowed (100 ms) against a prompt of about a thousand tokens, which no CPU evaluates in that
+time; nothing is compared with absolute wall-clock figures (the machine is shared)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsphelp import CONFIG, command, initialize, open_doc, statuses, wait_for, wait_status
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
+
+WORKSPACE = Path(tempfile.mkdtemp(prefix="codeassist-warmup-"))
+SETTINGS: dict[str, Any] = {"max_tokens": 16, "debounce_ms": 0, "timeout_ms": 100, "verify": "syntax"}
+LONG = (Path(__file__).resolve().parents[2] / "codeassist" / "typed_ahead.py").read_text(encoding="utf-8")
+LINE = LONG[: LONG.index("    def window(")].count("\n")
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: LanguageClient) -> Any:
+    await initialize(lsp_client, WORKSPACE, SETTINGS)
+    await wait_status(lsp_client, "ready")
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def ask(client: LanguageClient, uri: str, line: int, character: int) -> dict[str, Any]:
+    """One completion request; the status sent after it was answered."""
+    n = len(statuses(client))
+    await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)
+        )
+    )
+    await wait_for(lambda: any(s.get("lastLatencyMs") is not None for s in statuses(client)[n:]))
+    return [s for s in statuses(client)[n:] if s.get("lastLatencyMs") is not None][-1]
+
+
+async def worker(client: LanguageClient) -> dict[str, Any]:
+    got: dict[str, Any] = await command(client, "codeassist.debugStats")
+    return got
+
+
+async def wait_worker(client: LanguageClient, predicate: Any, timeout: float = 180.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        stats = await worker(client)
+        if predicate(stats):
+            return stats
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"worker state not reached: {await worker(client)}")
+
+
+def warms(stats: dict[str, Any]) -> int:
+    return int(stats["worker"]["by_kind"].get("warm", 0))
+
+
+async def test_a_prompt_capped_request_is_reported_and_warmed_in_the_background(client: LanguageClient) -> None:
+    long_uri, short_uri = (WORKSPACE / "typed_ahead_copy.py").as_uri(), (WORKSPACE / "short.py").as_uri()
+    open_doc(client, long_uri, LONG)
+    open_doc(client, short_uri, "def add(a, b):\n    return \n")
+    status = await ask(client, long_uri, LINE, 0)
+    assert status["lastCapped"] == "prompt", status  # loud: not a silent empty answer
+    assert status["busy"] and "time cap" in str(status["busyReason"]), status
+    assert status["speed"]["promptTokS"], status  # the rate was measured on the part it evaluated
+
+    # idle: the warm-up starts; a real request (another document) cancels it at once
+    running = await wait_worker(client, lambda s: warms(s) == 1 and s["workerBusy"], timeout=30)
+    cancelled = running["worker"]["cancelled_running"]
+    await ask(client, short_uri, 1, 11)
+    after = await worker(client)
+    assert after["worker"]["cancelled_running"] >= cancelled + 1, after["worker"]
+
+    # back at the long document: capped again (the short one's prompt replaced its cache), warmed again, and once
+    # the warm-up is done, the same request is not capped in its prompt any more
+    await ask(client, long_uri, LINE, 0)
+    await wait_worker(client, lambda s: warms(s) >= 2 and not s["workerBusy"] and s["queueDepth"] == 0)
+    status = await ask(client, long_uri, LINE, 0)
+    assert status["lastCapped"] != "prompt", status
