@@ -3,13 +3,18 @@
 Why scaled: a fixed cap is right for one machine at one load. On a shared or slow machine the same cap cuts every
 cold request in its prompt evaluation, and the user gets nothing, keystroke after keystroke. So the engine measures
 the prompt-evaluation and decode rates of its recent generations and, when the configured cap would not let a
-request evaluate what it must and then write a one-line answer, raises the cap to what that takes — never above
-:data:`MAX_SCALE` times the configured cap (a user who asked for 1 s does not wait 10). The rule:
+request evaluate what it must and then write a one-line answer, raises the cap to what that takes — but only when
+that is at most :data:`MAX_SCALE` times the configured cap (a user who asked for 1 s does not wait 10). The rule, with
+the recent (exponentially weighted) rates:
 
-    cap = clamp(to_evaluate / prompt_rate + ONE_LINE_TOKENS / decode_rate,  configured,  MAX_SCALE * configured)
+    needed = to_evaluate / prompt_rate + ONE_LINE_TOKENS / decode_rate
+    cap    = needed      if configured < needed <= MAX_SCALE * configured
+             configured  otherwise
 
-with the recent (exponentially weighted) rates. It is reported in ``codeassist/status`` (``speed``), and the machine
-is called slow when a recent rate is :data:`SLOW_FACTOR` times below the best seen in this session.
+Why not the bound when even that is too short: the request would then wait three caps and still answer nothing.
+It fails fast instead; what it evaluated stays cached, and the server evaluates the rest in the background while the
+editor is idle. The cap is reported in ``codeassist/status`` (``speed``), and the machine is called slow when a
+recent rate is :data:`SLOW_FACTOR` times below the best seen in this session.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from codeassist.engine_types import CompletionRequest
 from codeassist.models.backend import CancelCheck, Generation
 
 ONE_LINE_TOKENS = 16  # a one-line answer's tokens (most single-line completions are shorter)
-MAX_SCALE = 3.0  # the cap is never raised past this many times the configured one
+MAX_SCALE = 3.0  # the cap is raised only when this many times the configured one is enough
 SLOW_FACTOR = 3.0  # slow when a recent rate is this many times below the best seen
 MIN_PROMPT_TOKENS = 16  # a prompt rate from fewer evaluated tokens is noise (per-call overhead dominates)
 MIN_DECODE_TOKENS = 4  # likewise for decode
@@ -73,7 +78,8 @@ class RateEstimator:
         """The cap for a request that must evaluate ``to_evaluate`` prompt tokens (see the module's rule)."""
         p, d = self.prompt.recent, self.decode.recent
         needed = None if p is None or d is None else to_evaluate / p + ONE_LINE_TOKENS / d
-        seconds = configured_s if needed is None else min(MAX_SCALE * configured_s, max(configured_s, needed))
+        helps = needed is not None and configured_s < needed <= MAX_SCALE * configured_s
+        seconds = needed if helps and needed is not None else configured_s
         self.last_cap = Cap(seconds, configured_s, needed)
         return self.last_cap
 
