@@ -34,6 +34,7 @@ from codeassist import __version__
 from .acceptance import Acceptance
 from .config import Settings
 from .convert import UTF16
+from .debounce import AdaptiveDebounce
 from .doc_sync import DocEvents
 from .documents import DocumentStore
 from .lifecycle import Host, SettingsLayers
@@ -77,6 +78,7 @@ class CodeassistServer(LanguageServer):
         self.options = options or ServeOptions()
         self.docs = DocumentStore()
         self.worker = Worker()
+        self.debounce = AdaptiveDebounce()  # completions' debounce, from the keystroke rhythm
         self.settings = Settings()
         self.settings_layers = SettingsLayers()
         self.startup_errors: list[str] = []

@@ -116,6 +116,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     # one suggestion then (complete_candidates: alternatives would be shown untested)
     background = service.policy.verify == "sandbox"
     candidates = 1 if background else candidates
+    ls.debounce.observe()  # a keystroke, cache hit or not: the rhythm the debounce adapts to
     hit = service.cached(request, prep.cursor) if candidates == 1 else None
     if hit is not None:
         ls.worker.cancel_key(key)  # a job for an older keystroke here is worthless now: newest wins
@@ -139,8 +140,9 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
             kind="completion",
             key=key,
             priority=PRIORITY_COMPLETION,
-            debounce_s=settings.debounce_ms / 1000,
-            timeout_s=(ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates + backstop_s,
+            debounce_s=debounce_ms(ls, prep) / 1000,
+            timeout_s=(ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates
+            + backstop_s,
         )
     except JobCancelled:
         return None
@@ -173,6 +175,15 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     )  # fmt: skip
     alternatives = [c.text for c in found[1:]]
     return Answer(done.text, clamped_offset(prep.text, result.line, result.column), result.partial, alternatives)
+
+
+def debounce_ms(ls: CodeassistServer, prep: Prepared) -> float:
+    """This request's debounce: adapted to the keystroke rhythm, between the configured bounds (server/debounce.py)."""
+    start = prep.text.rfind("\n", 0, prep.cursor) + 1
+    end = prep.text.find("\n", prep.cursor)
+    before, after = prep.text[start : prep.cursor], prep.text[prep.cursor : end if end >= 0 else len(prep.text)]
+    settings = ls.settings
+    return ls.debounce.delay_ms(settings.debounce_ms, settings.debounce_max_ms, before=before[-1:], after=after)
 
 
 def in_prose(engine: Engine, request: CompletionRequest) -> bool:

@@ -33,6 +33,7 @@ ALIASES = {
     "nCtx": "n_ctx",
     "maxTokens": "max_tokens",
     "debounceMs": "debounce_ms",
+    "debounceMaxMs": "debounce_max_ms",
     "sandboxImage": "sandbox_image",
     "timeoutMs": "timeout_ms",
     "verifyActions": "verify_actions",
@@ -67,6 +68,9 @@ class Settings:
     # an explicit request (the user's shortcut, or cycling with Alt+] / Alt+[): up to this many distinct checked
     # suggestions, the greedy one first; automatic requests (typing) always get one, so typing latency is unchanged
     candidates: int = 3
+    # the debounce adapts to the user's keystroke rhythm between debounce_ms and this (server/debounce.py); set it to
+    # debounce_ms (or lower) for a fixed debounce
+    debounce_max_ms: int = 400
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
     # the stay-silent gate: "auto" (the rule calibrated for the loaded tier), "off", or "FEATURE:THRESHOLD"
     confidence_gate: str = "auto"
@@ -134,7 +138,7 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 512, 131072)
     if name == "max_tokens":
         return _int(name, value, 1, 1024)
-    if name == "debounce_ms":
+    if name in ("debounce_ms", "debounce_max_ms"):
         return _int(name, value, 0, 5000)
     if name == "candidates":
         return _int(name, value, 1, 8)

@@ -134,6 +134,7 @@ class Status:
             "documents": len(ls.docs),
             "index": ls.host.engine.index_info() if ls.host.engine is not None else None,
             "completions": {"answered": self.answered, "fromCache": self.answered_from_cache},
+            "keystrokeRhythmMs": None if (r := ls.debounce.rhythm_s()) is None else round(r * 1000, 1),
             "state": self.state,
             "settings": settings,
             "sandbox": {
