@@ -161,6 +161,8 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
                               generation_ms=t.generation_ms)  # fmt: skip
         if result.capped_in_prompt:
             warm_after_cap(ls, prep.doc.uri, request)
+        elif done.text and not result.partial and ls.settings.prefetch:
+            prefetch_accepted(ls, prep, clamped_offset(prep.text, result.line, result.column), done.text)
     capped = ("prompt" if result.capped_in_prompt else "generation") if result.partial else None
     ls.status.completion_answered(
         latency, done.status_json(), partial=result.partial and bool(done.text), capped=capped
@@ -210,3 +212,31 @@ def warm_after_cap(ls: CodeassistServer, uri: str, request: CompletionRequest) -
         log.debug("warm-up after a capped request: %d tokens evaluated, %s", gen.evaluated_tokens, gen.stop_reason)
 
     ls.worker.submit(job, kind="warm", key=f"warm:{uri}", priority=PRIORITY_BACKGROUND, debounce_s=WARM_IDLE_S)
+
+
+def prefetch_accepted(ls: CodeassistServer, prep: Prepared, at: int, shown: str) -> None:
+    """llama.vim's speculative FIM: complete, in the background, the document as it will be once ``shown`` (inserted
+    at ``at``) is accepted, so the request after a Tab is a typed-ahead hit, answered at once. The result goes
+    through the same checks and into the typed-ahead cache only if they pass (:class:`CompletionService`). It waits
+    out the same debounce as a real request (a keystroke meanwhile means no acceptance) and is background work: any
+    real request cancels it at once (server/worker.py)."""
+    service = ls.host.completions
+    if service is None:
+        return
+    text = prep.text[:at] + shown + prep.text[at:]
+    line, column = position_at(text, at + len(shown))
+    ahead = CompletionRequest(
+        text=text, line=line, column=column, path=prep.doc.path, language=prep.doc.language,
+        max_tokens=ls.settings.max_tokens,
+    )  # fmt: skip
+    cap_ms = ls.settings.timeout_ms
+
+    def job(cancel: CancelCheck) -> None:
+        ahead.time_cap_ms = cap_ms
+        done = service.complete(ahead, cancel)
+        log.debug("prefetch of the accepted state: %d chars, %s", len(done.text), done.result.stop_reason)
+
+    ls.worker.submit(
+        job, kind="prefetch", key=f"prefetch:{prep.doc.uri}", priority=PRIORITY_BACKGROUND,
+        debounce_s=debounce_ms(ls, prep) / 1000,
+    )  # fmt: skip

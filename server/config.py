@@ -94,6 +94,9 @@ class Settings:
     sandbox_docker_host: tuple[str, ...] | None = None
     sandbox_tls_dir: str | None = None
     suggest_in_comments: bool = False  # inline suggestions inside comments and strings (off: prose, not code)
+    # compute, in the background, the suggestion for the document as it will be once the shown one is accepted, so
+    # Tab-Tab is instant (llama.vim's speculative FIM; any real request cancels it: server/completion.py)
+    prefetch: bool = True
     stats: bool = True  # local acceptance stats in the user's data dir (codeassist stats); nothing leaves the machine
     retention_checks_s: tuple[float, ...] = (30.0, 120.0)  # after an acceptance: when to count what is left of it
 
@@ -184,7 +187,7 @@ def _check(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, str) or not os.path.isdir(os.path.expanduser(value))):
             raise ValueError(f"sandbox tls_dir must be a directory holding ca.pem, cert.pem, key.pem, got {value!r}")
         return None if value is None else os.path.expanduser(value)
-    if name in ("suggest_in_comments", "stats"):
+    if name in ("suggest_in_comments", "stats", "prefetch"):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false, got {value!r}")
         return value
