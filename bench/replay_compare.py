@@ -32,13 +32,28 @@ def lsp_env(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
+def spans_from(root: str | None) -> list[replay.Span]:
+    """``bench.run``'s replay spans, read from the checkout ``root`` instead of this one (a refactor here moves the
+    text at the span's line: comparisons across runs need the same keystrokes)."""
+    spans = replay_spans(quick=True)
+    if root is None:
+        return spans
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [
+        replay.Span(os.path.join(root, os.path.relpath(s.path, here)), s.first_line, s.n_lines)
+        if os.path.abspath(s.path).startswith(here + os.sep)
+        else s
+        for s in spans
+    ]
+
+
 def run_condition(
-    targets: dict[str, tuple[str, dict[str, str]]], keys: int, settings: dict[str, Any]
+    targets: dict[str, tuple[str, dict[str, str]]], keys: int, settings: dict[str, Any], spans: list[replay.Span]
 ) -> dict[str, Any]:
     answers: dict[str, list[replay.Answer]] = {name: [] for name in [*targets, "llama_server"]}
     load_start = os.getloadavg()
     server_bin = os.path.join(LLAMA_BIN, "llama-server")
-    for span in replay_spans(quick=True):
+    for span in spans:
         source = Path(span.path).read_text(encoding="utf-8")
         strokes = replay.keystrokes(source, span, limit=keys)
         log(f"{os.path.basename(span.path)}:{span.first_line + 1}: {len(strokes)} keystrokes")
@@ -67,6 +82,7 @@ def main() -> None:
     ap.add_argument("--competitors", default="0,1")
     ap.add_argument("--after-active", action="store_true", help="also this checkout with OMP_WAIT_POLICY=active")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--spans-from", default=None, help="read the replay spans' files from this checkout")
     args = ap.parse_args()
     settings = {"threads": THREADS, "n_ctx": N_CTX, "max_tokens": 24, "debounce_ms": 75}
     targets: dict[str, tuple[str, dict[str, str]]] = {"before": (args.before, {}), "after": (sys.executable, {})}
@@ -76,7 +92,7 @@ def main() -> None:
     for n in [int(c) for c in args.competitors.split(",")]:
         log(f"condition: {n} competing CPU-bound process(es)")
         with hogs(n):
-            result["conditions"][str(n)] = run_condition(targets, args.keys, settings)
+            result["conditions"][str(n)] = run_condition(targets, args.keys, settings, spans_from(args.spans_from))
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
     for n, cond in result["conditions"].items():

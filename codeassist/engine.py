@@ -221,7 +221,7 @@ class Engine:
     ) -> CompletionResult:
         """Context, model, post-processing and the syntax gate. ``remember``: put the result in the typed-ahead cache
         (False when the caller checks it further and remembers it itself: :meth:`remember_suggestion`)."""
-        started = time.perf_counter()
+        started, entered = time.perf_counter(), time.monotonic()  # the cap runs from here, context building included
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         req.language = req.language or language_for_path(req.path)
         prefix, suffix = req.text[:offset], req.text[offset:]
@@ -251,7 +251,7 @@ class Engine:
             context_ms = (time.perf_counter() - t0) * 1000
             backend = self.backend
             to_evaluate = pending_tokens(getattr(backend, "cached_tokens", ()), prompt.tokens)
-            deadline, cap_s = request_deadline(req, self.rates, to_evaluate, self.config.scale_time_cap)
+            deadline, cap_s = request_deadline(req, self.rates, to_evaluate, self.config.scale_time_cap, entered)
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, draft_tokens=self.config.draft_tokens,
                 heal=prompt.built.healed if prompt.built else "", deadline=deadline, temperature=req.temperature,

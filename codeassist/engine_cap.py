@@ -124,14 +124,15 @@ def pending_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:
 
 
 def request_deadline(
-    req: CompletionRequest, rates: RateEstimator, to_evaluate: int, scale: bool
+    req: CompletionRequest, rates: RateEstimator, to_evaluate: int, scale: bool, started: float
 ) -> tuple[float | None, float | None]:
     """The monotonic deadline for ``req`` and its cap in seconds (None: none known): its own ``deadline`` as given,
-    else ``time_cap_ms`` from now, raised by the measured rates when ``scale``."""
+    else ``time_cap_ms`` from ``started`` (``time.monotonic``, when the engine took the request), raised by the
+    measured rates when ``scale``."""
     if req.deadline is not None:
         return req.deadline, None
     if req.time_cap_ms is None:
         return None, None
     configured = req.time_cap_ms / 1000
     seconds = rates.cap(configured, to_evaluate).seconds if scale else configured
-    return time.monotonic() + seconds, seconds
+    return started + seconds, seconds

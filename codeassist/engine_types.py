@@ -26,7 +26,7 @@ class CompletionRequest:
     # cache is neither asked nor filled, and ``seed`` makes the sample reproducible
     temperature: float = 0.0
     seed: int = 0
-    # the caller's time cap, when it gives no ``deadline``: the engine starts it once the prompt is built and raises it
+    # the caller's time cap, when it gives no ``deadline``: it runs from when the engine takes the request, raised
     # when the machine's measured token rate says a one-line answer needs longer (engine_cap.py; at most 3x)
     time_cap_ms: float | None = None
 
