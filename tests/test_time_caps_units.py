@@ -14,7 +14,7 @@ from codeassist.server.worker import PRIORITY_BACKGROUND, PRIORITY_COMPLETION, J
 
 from codeassist.engine_cap import MAX_SCALE, ONE_LINE_TOKENS, RateEstimator
 from codeassist.models.backend import Generation
-from codeassist.models.prompt_eval import CHUNK_TARGET_S, FIRST_CHUNK, PromptRate, evaluate_chunks
+from codeassist.models.prompt_eval import CHUNK_TARGET_S, FIRST_CHUNK, MIN_CHUNK, PromptRate, evaluate_chunks
 
 PER_TOKEN_S = 0.002  # the sleeping evaluator's cost: 500 tok/s
 
@@ -51,6 +51,14 @@ def test_a_deadline_stops_before_a_chunk_that_would_overrun_it() -> None:
     assert took <= budget_s + done.max_chunk_ms / 1000, (took, done)
     # and most of the budget was used: chunks shrink to what fits instead of stopping early
     assert done.evaluated * PER_TOKEN_S >= budget_s / 2, done
+
+
+def test_a_deadline_already_passed_still_makes_progress() -> None:
+    """Context building took the whole cap: one small chunk is evaluated anyway (the next request resumes after it)."""
+    ev, rate = Evaluator(), PromptRate()
+    rate.update(100, 100 * PER_TOKEN_S)
+    done = evaluate_chunks(ev, list(range(1000)), n_batch=512, rate=rate, deadline=time.monotonic() - 1)
+    assert done.stopped == "time_cap" and ev.chunks == [MIN_CHUNK] and done.evaluated == MIN_CHUNK
 
 
 def test_a_cancel_is_noticed_between_chunks() -> None:

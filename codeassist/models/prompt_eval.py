@@ -65,7 +65,8 @@ def evaluate_chunks(
     deadline: float | None = None,
 ) -> ChunkedEval:
     """Feed ``tokens`` to ``eval_fn`` in time-sized chunks, checking ``cancel`` and ``deadline`` (``time.monotonic``)
-    before each. Stops before a chunk that would not fit before the deadline."""
+    before each. Stops before a chunk that would not fit before the deadline, except the first: at least
+    ``MIN_CHUNK`` tokens are evaluated, so a late start still makes progress."""
     out = ChunkedEval()
     i = 0
     while i < len(tokens):
@@ -75,8 +76,12 @@ def evaluate_chunks(
         remaining = None if deadline is None else deadline - time.monotonic()
         size = rate.chunk_size(n_batch, remaining)
         if remaining is not None and (remaining <= 0 or size < min(MIN_TAIL, len(tokens) - i)):
-            out.stopped = "time_cap"
-            break
+            if i > 0:
+                out.stopped = "time_cap"
+                break
+            # the deadline came before any progress (context building took the cap): one small chunk anyway, so
+            # each capped request moves the cached prefix forward and the next one resumes further on
+            size = MIN_CHUNK
         chunk = tokens[i : i + size]
         started = time.perf_counter()
         eval_fn(chunk)
