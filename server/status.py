@@ -128,6 +128,7 @@ class Status:
             "workerAlive": ls.worker.alive,
             "workerBusy": ls.worker.busy,
             "queueDepth": ls.worker.queue_depth(),
+            "backgroundQueued": ls.worker.background_queued(),
             "threads": threads,
             "threadCount": len(threads),
             "inferenceThreads": sum(1 for n in threads if n.startswith("codeassist-inference")),

@@ -50,6 +50,9 @@ class WorkerStats:
     completed: int = 0  # ran to the end without being cancelled
     cancelled_pending: int = 0  # dropped before running (superseded during debounce, or $/cancelRequest)
     cancelled_running: int = 0  # told to stop mid-run
+    # background work (PRIORITY_BACKGROUND) dropped or stopped, counted apart from the two above: a real request
+    # cancelling it is the rule, not a superseded request
+    cancelled_background: int = 0
     timed_out: int = 0  # hit the hard wall-clock cap
     failed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)  # started, per kind
@@ -161,9 +164,17 @@ class Worker:
         job.cancelled.set()
         if not job.running and job in self._pending:
             self._pending.remove(job)
-            self.stats.cancelled_pending += 1
+            self._count_cancel(job, pending=True)
             _resolve(job.future, exc=JobCancelled("superseded"))
         self._cond.notify_all()
+
+    def _count_cancel(self, job: Job, *, pending: bool) -> None:
+        if job.priority >= PRIORITY_BACKGROUND:
+            self.stats.cancelled_background += 1
+        elif pending:
+            self.stats.cancelled_pending += 1
+        else:
+            self.stats.cancelled_running += 1
 
     def _on_future_done(self, job: Job) -> None:
         """The caller gave up on the future (asyncio's ``wrap_future`` cancels it when the awaiting request is
@@ -182,8 +193,13 @@ class Worker:
         return self._running is not None
 
     def queue_depth(self) -> int:
+        """Jobs waiting, background work (which yields to anything) left out: :meth:`background_queued`."""
         with self._cond:
-            return len(self._pending)
+            return sum(1 for j in self._pending if j.priority < PRIORITY_BACKGROUND)
+
+    def background_queued(self) -> int:
+        with self._cond:
+            return sum(1 for j in self._pending if j.priority >= PRIORITY_BACKGROUND)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -249,7 +265,7 @@ class Worker:
             with self._cond:
                 self._running = None
                 if job.cancelled.is_set():
-                    self.stats.cancelled_running += 1
+                    self._count_cancel(job, pending=False)
                     _resolve(job.future, exc=JobCancelled("cancelled"))
                 else:
                     self.stats.failed += 1
@@ -260,7 +276,7 @@ class Worker:
         with self._cond:
             self._running = None
             if job.cancelled.is_set():
-                self.stats.cancelled_running += 1
+                self._count_cancel(job, pending=False)
                 _resolve(job.future, exc=JobCancelled("cancelled"))
                 return
             if job.deadline is not None and time.monotonic() > job.deadline:

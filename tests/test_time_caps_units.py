@@ -140,6 +140,6 @@ def test_background_work_is_cancelled_at_once_by_any_real_job() -> None:
         assert slow.future.result(10) == "slow"
         with pytest.raises(JobCancelled):
             pending.future.result(10)
-        assert w.stats.cancelled_running == 1 and w.stats.cancelled_pending == 1
+        assert w.stats.cancelled_background == 2 and w.stats.cancelled_running == w.stats.cancelled_pending == 0
     finally:
         w.stop()
