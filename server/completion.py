@@ -123,7 +123,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
         ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, None, cached=True)
         return Answer(hit.text, prep.cursor)
     cap_s = settings.timeout_ms / 1000
-    backstop_s = max(BACKSTOP_S, cap_s / 2)
+    job_cap_s = (ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates
     engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
     if background:
         background_check.cancel(ls, prep.doc.uri)  # the suggestion it checks is being replaced
@@ -141,8 +141,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
             key=key,
             priority=PRIORITY_COMPLETION,
             debounce_s=debounce_ms(ls, prep) / 1000,
-            timeout_s=(ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates
-            + backstop_s,
+            timeout_s=job_cap_s + max(BACKSTOP_S, cap_s / 2),
         )
     except JobCancelled:
         return None
@@ -163,10 +162,8 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
             warm_after_cap(ls, prep.doc.uri, request)
         elif done.text and not result.partial and ls.settings.prefetch:
             prefetch_accepted(ls, prep, clamped_offset(prep.text, result.line, result.column), done.text)
-    capped = ("prompt" if result.capped_in_prompt else "generation") if result.partial else None
-    ls.status.completion_answered(
-        latency, done.status_json(), partial=result.partial and bool(done.text), capped=capped
-    )
+    cut = ("prompt" if result.capped_in_prompt else "generation") if result.partial else None
+    ls.status.completion_answered(latency, done.status_json(), partial=result.partial and bool(done.text), capped=cut)
     if done.text and done.check is not None and done.check.verdict.label == LABEL_CHECKING:
         where = position_of(prep.text, prep.cursor, ls.encoding)
         position = {"line": where.line, "character": where.character}
