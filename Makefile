@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model model-default llama-server bench bench-quick bench-bugfix bench-verify bench-repos clean
+.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model model-default llama-server bench bench-quick bench-bugfix bench-verify bench-repos bench-calibrate clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -95,6 +95,9 @@ bench-verify: setup
 
 # The real-repository suite (bench/repos.toml; hours on 2 busy cores): the four baseline systems in one run,
 # resumable — rerun to carry on. Quick looks: python -m bench.repos --repos inflection,toolz --holes-per-repo 5
+bench-calibrate: setup
+	$(PY) -m bench.calibrate_gate --run build/bench-repos/runs/suite --out bench/calibration/gate-qwen2.5-coder-1.5b.json
+
 bench-repos: setup
 	nice -n 5 $(PY) -m bench.repos --resume --out build/bench-repos/runs/suite
 

@@ -24,7 +24,7 @@ def load_local(config: EngineConfig) -> tuple[ModelBackend, str | None, str]:
     tier name (or path) it was resolved from."""
     # llama_cpp's native library (~0.3 s) is loaded only with a model; tests may pass their own backend
     from codeassist.models.llama_backend import LlamaBackend
-    from codeassist.models.registry import resolve_model
+    from codeassist.models.registry import resolve_model, tier_of
 
     resolved = resolve_model(config.model)
     if resolved.fallback:
@@ -35,7 +35,7 @@ def load_local(config: EngineConfig) -> tuple[ModelBackend, str | None, str]:
     )  # fmt: skip
     if config.token_healing:
         prepare_healing(backend)
-    return backend, resolved.fallback, resolved.name
+    return backend, resolved.fallback, tier_of(resolved.path) or resolved.name
 
 
 def local_available(config: EngineConfig) -> bool:

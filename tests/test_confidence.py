@@ -7,6 +7,7 @@ import pytest
 
 from codeassist.confidence import (
     CALIBRATED,
+    FEATURES,
     confidence_of,
     parse_gate,
     pick_threshold,
@@ -15,6 +16,7 @@ from codeassist.confidence import (
 )
 from codeassist.engine import CompletionRequest, Engine
 from codeassist.models.backend import Generation
+from codeassist.models.registry import DEFAULT_TIER, EMBEDDED_TIER
 
 
 def test_precision_coverage_curve() -> None:
@@ -40,6 +42,13 @@ def test_gate_setting_parses_and_resolves_per_model(monkeypatch: pytest.MonkeyPa
     assert resolve_gate("auto", "/home/me/other.gguf") is None and resolve_gate("auto", None) is None
     assert resolve_gate(("first_margin", 2.0), "some-tier") == ("first_margin", 2.0)
     assert resolve_gate(None, "some-tier") is None
+
+
+def test_auto_gate_is_calibrated_for_the_default_tier() -> None:
+    # the rule users get by default (bench/calibration/gate-<tier>.json, bench/RESULTS-repos.md)
+    feature, threshold = CALIBRATED[DEFAULT_TIER]
+    assert feature in FEATURES and threshold < 0
+    assert EMBEDDED_TIER not in CALIBRATED  # never calibrated: the fallback shows everything, and says it is a fallback
 
 
 def _generation(text: str, pieces: list[str], logprobs: list[float], healed: int = 0) -> Generation:

@@ -104,6 +104,15 @@ def tier_path(tier: Tier) -> str:
     return os.path.join(models_dir(), tier.filename)
 
 
+def tier_of(path: str) -> str | None:
+    """The tier whose installed file ``path`` is (a setting may name the tier's GGUF by path), else None."""
+    real = os.path.realpath(path)
+    for tier in TIERS.values():
+        if os.path.realpath(tier_path(tier)) == real:
+            return tier.name
+    return None
+
+
 def _sidecar(path: str) -> str:
     return path + ".verified.json"
 
