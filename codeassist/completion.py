@@ -79,7 +79,11 @@ class Completion:
         """The LSP status's ``lastCheck``: the check, plus the shown text's confidence features (so a benchmark
         through the real server can calibrate the stay-silent gate from what users were shown)."""
         if self.check is None:
-            return None
+            if self.result.gate != "unsure" or self.result.confidence is None:
+                return None
+            # the stay-silent gate hid it: say so, so an empty answer is not a mystery in the status bar
+            why = f"the model was unsure (confidence gate; min_logprob {self.result.confidence.min_logprob:.2f})"
+            return {"label": "unsure", "reason": why, "shown": False, "confidence": asdict(self.result.confidence)}
         out = self.check.to_json()
         if self.result.confidence is not None:
             out["confidence"] = asdict(self.result.confidence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from codeassist.completion import Completion
 from codeassist.confidence import (
     CALIBRATED,
     FEATURES,
@@ -116,6 +117,9 @@ def test_confidence_gate_hides_unsure_suggestions(engine: Engine) -> None:
         engine.config.confidence_gate = ("first_margin", 1e9)
         hidden = engine.complete(request)
         assert hidden.text == "" and hidden.gate == "unsure" and hidden.confidence is not None
+        # the status says why the answer is empty
+        status = Completion(hidden, None).status_json()
+        assert status is not None and status["label"] == "unsure" and status["shown"] is False, status
         engine.config.confidence_gate = ("first_margin", -1.0)
         shown = engine.complete(request)
         assert shown.text and shown.gate != "unsure"
