@@ -25,6 +25,8 @@ export const SERVER_SETTINGS = {
   n_ctx: 'integer',
   max_tokens: 'integer',
   debounce_ms: 'integer',
+  debounce_max_ms: 'integer',
+  prefetch: 'boolean',
   candidates: 'integer',
   timeout_ms: 'integer',
   verify: 'string',
@@ -52,6 +54,8 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   n_ctx: 'contextSize',
   max_tokens: 'maxTokens',
   debounce_ms: 'debounceDelay',
+  debounce_max_ms: 'debounceMaxDelay',
+  prefetch: 'prefetch',
   candidates: 'candidates',
   timeout_ms: 'timeout',
   verify: 'verifyCompletions',
@@ -74,6 +78,8 @@ export type ServerSettings = {
   n_ctx?: number;
   max_tokens?: number;
   debounce_ms?: number;
+  debounce_max_ms?: number;
+  prefetch?: boolean;
   candidates?: number;
   timeout_ms?: number;
   verify?: 'off' | 'syntax' | 'sandbox';
