@@ -127,6 +127,30 @@ async def command(client: LanguageClient, name: str, *args: Any) -> Any:
     return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(args)))
 
 
+async def debug_stats(client: LanguageClient) -> dict[str, Any]:
+    """``codeassist.debugStats``: the worker's counters, documents, settings and sandbox runs."""
+    got: dict[str, Any] = await command(client, "codeassist.debugStats")
+    return got
+
+
+async def wait_stats(
+    client: LanguageClient, predicate: Any, timeout: float = 120.0, interval: float = 0.1
+) -> dict[str, Any]:
+    """Poll ``codeassist.debugStats`` until ``predicate`` holds; the stats that satisfied it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = await debug_stats(client)
+        if predicate(stats):
+            return stats
+        await asyncio.sleep(interval)
+    raise AssertionError(f"debugStats condition not met in {timeout}s: {await debug_stats(client)}")
+
+
+def worker_idle(stats: dict[str, Any]) -> bool:
+    """Nothing running or queued on the worker, background work included."""
+    return not stats["workerBusy"] and stats["queueDepth"] == 0 and stats["backgroundQueued"] == 0
+
+
 _writes: set[asyncio.Future[Any]] = set()
 
 

@@ -8,14 +8,23 @@ time; nothing is compared with absolute wall-clock figures (the machine is share
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, statuses, wait_for, wait_status
+from lsphelp import (
+    CONFIG,
+    debug_stats,
+    initialize,
+    open_doc,
+    statuses,
+    wait_for,
+    wait_stats,
+    wait_status,
+    worker_idle,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -47,28 +56,8 @@ async def ask(client: LanguageClient, uri: str, line: int, character: int) -> di
     return [s for s in statuses(client)[n:] if s.get("lastLatencyMs") is not None][-1]
 
 
-async def worker(client: LanguageClient) -> dict[str, Any]:
-    got: dict[str, Any] = await command(client, "codeassist.debugStats")
-    return got
-
-
-async def wait_worker(client: LanguageClient, predicate: Any, timeout: float = 180.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        stats = await worker(client)
-        if predicate(stats):
-            return stats
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"worker state not reached: {await worker(client)}")
-
-
 def warms(stats: dict[str, Any]) -> int:
     return int(stats["worker"]["by_kind"].get("warm", 0))
-
-
-def idle(s: dict[str, Any]) -> bool:
-    """Nothing running or queued on the worker, background work included."""
-    return not s["workerBusy"] and s["queueDepth"] == 0 and s["backgroundQueued"] == 0
 
 
 async def test_a_prompt_capped_request_is_reported_and_warmed_in_the_background(client: LanguageClient) -> None:
@@ -81,15 +70,15 @@ async def test_a_prompt_capped_request_is_reported_and_warmed_in_the_background(
     assert status["speed"]["promptTokS"], status  # the rate was measured on the part it evaluated
 
     # idle: the warm-up starts; a real request (another document) cancels it at once
-    running = await wait_worker(client, lambda s: warms(s) == 1 and s["workerBusy"], timeout=30)
+    running = await wait_stats(client, lambda s: warms(s) == 1 and s["workerBusy"], timeout=30)
     cancelled = running["worker"]["cancelled_background"]
     await ask(client, short_uri, 1, 11)
-    after = await worker(client)
+    after = await debug_stats(client)
     assert after["worker"]["cancelled_background"] >= cancelled + 1, after["worker"]
 
     # back at the long document: capped again (the short one's prompt replaced its cache), warmed again, and once
     # the warm-up is done, the same request is not capped in its prompt any more
     await ask(client, long_uri, LINE, 0)
-    await wait_worker(client, lambda s: warms(s) >= 2 and idle(s))
+    await wait_stats(client, lambda s: warms(s) >= 2 and worker_idle(s), timeout=180)
     status = await ask(client, long_uri, LINE, 0)
     assert status["lastCapped"] != "prompt", status

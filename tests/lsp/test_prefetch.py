@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsphelp import CONFIG, command, initialize, open_doc, wait_status
+from lsphelp import CONFIG, debug_stats, initialize, open_doc, wait_stats, wait_status, worker_idle
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -43,39 +43,18 @@ async def inline(client: LanguageClient, uri: str, line: int, character: int) ->
     return str(items[0].insert_text) if items else ""
 
 
-async def stats(client: LanguageClient) -> dict[str, Any]:
-    got: dict[str, Any] = await command(client, "codeassist.debugStats")
-    return got
-
-
-async def wait_stats(client: LanguageClient, predicate: Any, timeout: float = 120.0) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        s = await stats(client)
-        if predicate(s):
-            return s
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not reached: {await stats(client)}")
-
-
 def prefetches(s: dict[str, Any]) -> int:
     return int(s["worker"]["by_kind"].get("prefetch", 0))
-
-
-def idle(s: dict[str, Any]) -> bool:
-    """Nothing running or queued on the worker, background work included."""
-    return not s["workerBusy"] and s["queueDepth"] == 0 and s["backgroundQueued"] == 0
 
 
 async def test_a_real_request_cancels_the_prefetch(client: LanguageClient) -> None:
     u = (WORKSPACE / "cancel.py").as_uri()
     open_doc(client, u, DOC)
     assert await inline(client, u, 1, 11), "no suggestion to prefetch after"
-    running = await wait_stats(client, lambda s: prefetches(s) == 1 and s["workerBusy"], timeout=30)
+    running = await wait_stats(client, lambda s: prefetches(s) == 1 and s["workerBusy"], timeout=30, interval=0.05)
     before = running["worker"]["cancelled_background"]
     await inline(client, u, 5, 0)  # the user went elsewhere: a real request
-    after = await stats(client)
+    after = await debug_stats(client)
     assert after["worker"]["cancelled_background"] >= before + 1, after["worker"]
 
 
@@ -88,10 +67,10 @@ async def test_the_request_after_an_acceptance_is_answered_from_the_prefetch(cli
     u = (WORKSPACE / "accept.py").as_uri()
     line = "PRIMES = [2, 3, 5, 7, 11, 13,"
     open_doc(client, u, line + "\n")
-    before = await stats(client)
+    before = await debug_stats(client)
     shown = await inline(client, u, 0, len(line))
     assert shown and "\n" not in shown, shown
-    done = await wait_stats(client, lambda s: prefetches(s) > prefetches(before) and idle(s))
+    done = await wait_stats(client, lambda s: prefetches(s) > prefetches(before) and worker_idle(s), interval=0.05)
     # Tab: the editor inserts the suggestion and asks again at the end of it
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
@@ -104,7 +83,7 @@ async def test_the_request_after_an_acceptance_is_answered_from_the_prefetch(cli
         )
     )
     again = await inline(client, u, 0, len(line) + len(shown))
-    after = await stats(client)
+    after = await debug_stats(client)
     assert again, "nothing after the accepted suggestion"
     assert after["worker"]["submitted"] == done["worker"]["submitted"]  # no model job: the prefetch answered
     assert after["completions"]["fromCache"] == done["completions"]["fromCache"] + 1

@@ -22,7 +22,7 @@ import pytest_lsp
 from lsphelp import (
     CONFIG,
     FAST_SETTINGS,
-    command,
+    debug_stats,
     edit,
     inline_checked,
     inline_params,
@@ -31,6 +31,7 @@ from lsphelp import (
     open_doc,
     start_verified,
     wait_for,
+    wait_stats,
     withdrawals,
 )
 from lsprotocol import types
@@ -121,28 +122,21 @@ async def test_a_new_completion_cancels_the_background_check_of_the_old_one(clie
     uri = (WORKSPACE / f"{name}.py").as_uri()
     open_doc(client, uri, BODY)
     # the earlier tests' jobs (a check still finishing, its baseline run) must not count as this request's runs
-    await wait_for_stats(client, lambda s: not s["workerBusy"] and s["queueDepth"] == 0, timeout=300)
-    before = (await command(client, "codeassist.debugStats"))["sandbox"]
+    await wait_stats(client, lambda s: not s["workerBusy"] and s["queueDepth"] == 0, timeout=300, interval=0.2)
+    before = (await debug_stats(client))["sandbox"]
     items, _ = await ask(client, uri)
     assert len(items) == 1, "answered before its tests ran"
     # compile, then the tests tier: the second sandbox run is the sleeping test
-    await wait_for_stats(client, lambda s: s["sandbox"]["runs"] >= before["runs"] + 2, timeout=180)
+    await wait_stats(client, lambda s: s["sandbox"]["runs"] >= before["runs"] + 2, timeout=180, interval=0.2)
     await asyncio.sleep(1.0)
     # the user typed something else (a line at the end): the typed-ahead cache has nothing here, the model is asked
     edit(client, uri, 2, (6, 0), (6, 0), "# edited\n")
     second = asyncio.ensure_future(ask(client, uri))
-    await wait_for_stats(client, lambda s: s["sandbox"]["cancelledRuns"] >= before["cancelledRuns"] + 1, timeout=20)
-    stats = await command(client, "codeassist.debugStats")
+    await wait_stats(
+        client, lambda s: s["sandbox"]["cancelledRuns"] >= before["cancelledRuns"] + 1, timeout=20, interval=0.2
+    )
+    stats = await debug_stats(client)
     assert stats["worker"]["cancelled_running"] >= 1
     # closing the document cancels the newer one too, wherever it is
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=uri)))
     await asyncio.wait_for(second, timeout=60)
-
-
-async def wait_for_stats(client: LanguageClient, predicate: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(await command(client, "codeassist.debugStats")):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout}s: {await command(client, 'codeassist.debugStats')}")
