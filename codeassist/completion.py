@@ -138,9 +138,10 @@ class CompletionService:
         return self.complete_checked(request, result, cancel)
 
     def complete_pending(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> Completion:
-        """Generate and run the cheap checks (the syntax gate and parse) now; when the policy's tests would judge
-        the completion, return it labelled "checking…" for :meth:`finish_check` to settle in the background, so the
-        editor shows it at once instead of waiting for the sandbox. It goes into the typed-ahead cache at once (the
+        """Generate and run the cheap checks (the syntax gate and parse) now; under a ``sandbox`` policy, return the
+        completion labelled "checking…" for :meth:`finish_check` to settle in the background (with the tests that
+        exercise it, or "unverified" and why when none would), so the editor shows it at once instead of waiting
+        for the sandbox. It goes into the typed-ahead cache at once (the
         user may type through it while the tests run); :meth:`finish_check` forgets it if they fail."""
         result = self.generate(request, cancel)
         if not result.text:
