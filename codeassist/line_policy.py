@@ -8,7 +8,8 @@ each costs a decode step. So:
   (:func:`decide_multiline`);
 * code left of the cursor (mid-line): the rest of the line, and more lines only when that line opens a block
   (``if x:``, ``{``) or a bracket that the suggestion then closes (:func:`first_line_opens`) — the suggestion ends
-  with the block or at the line that closes the bracket;
+  with the block or at the line that closes the bracket — but the rest of the line only when the next line below is
+  indented deeper (the block or bracket already has its body there: the user is editing its header);
 * an empty (or whitespace-only) line, or the end of a line that already opens a block: several lines, kept inside
   the current block by the post-processing scope rules.
 """

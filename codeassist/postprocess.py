@@ -86,7 +86,6 @@ def make_situation(
     if indentation is None:
         indentation = detect_indentation(prefix[-20000:] + suffix[:20000])
     return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines, rest_of_line)
-    return Situation(prefix, suffix, language, multiline, indentation, stop_texts, max_lines)
 
 
 def _leading_ws(line: str) -> str:
@@ -177,6 +176,15 @@ def _repetition_cut(lines: list[str]) -> int | None:
     return None
 
 
+def _body_below(p: _Prepared) -> bool:
+    """The first non-blank line below the cursor's line is indented deeper than it: a block body is already there."""
+    below = p.next_suffix_line
+    if below is None:
+        return False
+    tab = p.situation.indentation.width
+    return indent_width(below, tab) > indent_width(p.line_prefix, tab)
+
+
 def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
     """The mid-line policy. Returns the text, whether the scope rules should treat the first line as a block opener
     (lines back at the cursor line's indentation end the suggestion), and the rule's name when it cut."""
@@ -188,6 +196,10 @@ def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str 
     opens = line_policy.first_line_opens(p.line_prefix, first, p.line_suffix, p.spec)
     if opens.kind == "line":
         return first, False, "rest_of_line" if sep or not final else None
+    if _body_below(p):
+        # The block or bracket the line opens already has its body below the cursor (editing an existing ``if``/
+        # ``with`` header or call): a new body would sit in front of it, duplicated or contradicting it.
+        return first, False, "body_below" if sep or not final else None
     if opens.kind == "block":
         return text, True, None
     later = rest.split("\n") if sep else []
