@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from . import seccomp
 from .docker_conn import describe
+from .streams import as_socket
 from .types import Limits
 
 LABEL = "codeassist.sandbox"
@@ -193,10 +194,7 @@ def _gone(api: Any, cid: str, wait_s: float = 5.0) -> bool:
 
 def attach(api: Any, cid: str) -> socket.socket:
     """The container's attached stdin/stdout/stderr as a raw socket (attach before start: no output is missed)."""
-    raw = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-    sock = getattr(raw, "_sock", raw)
-    assert isinstance(sock, socket.socket)
-    return sock
+    return as_socket(api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}))
 
 
 Fate = Literal["oom", "crashed", "error"]

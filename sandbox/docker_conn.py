@@ -96,6 +96,10 @@ def describe(exc: BaseException, url: str | None = None) -> str:
             "error while fetching server api version",
         )
     ):
+        if url.startswith("ssh://"):
+            return (
+                f"Docker engine at {url} not reachable over ssh; check that {_ssh_probe(url)} works (keys, known_hosts)"
+            )
         return f"Docker daemon not reachable at {url}; {DOCKER_HINT}"
     if "timed out" in low or "timeout" in low:
         return f"Docker daemon at {url} did not answer in time"
@@ -103,6 +107,13 @@ def describe(exc: BaseException, url: str | None = None) -> str:
         return f"TLS with the Docker engine at {url} failed ({text.splitlines()[0][:160]})"
     first = text.splitlines()[0] if text else type(exc).__name__
     return first[:300]
+
+
+def _ssh_probe(url: str) -> str:
+    """The ssh command a user can run to see why ``ssh://user@host:port`` fails (docker-py runs the same binary)."""
+    target = url[len("ssh://") :].rstrip("/")
+    host, _, port = target.rpartition(":") if target.rsplit(":", 1)[-1].isdigit() else (target, "", "")
+    return f"`ssh {'-p ' + port + ' ' if port else ''}{host} docker version`"
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .containers import JOB_ENV, WORK_DIR
+from .streams import as_socket
 from .types import Limits, Status
 
 READY = b"\x00codeassist-sandbox-ready\x00\n"
@@ -90,12 +91,6 @@ class _Tail:
         if len(self.buf) > self.cap:
             del self.buf[: len(self.buf) - self.cap]
             self.dropped = True
-
-
-def _raw(sock: Any) -> socket.socket:
-    raw = getattr(sock, "_sock", sock)
-    assert isinstance(raw, socket.socket)
-    return raw
 
 
 def oom_kills(api: Any, cid: str, user: str) -> int | None:
@@ -180,7 +175,7 @@ def run_job(
             workdir=WORK_DIR,
             environment=JOB_ENV,
         )["Id"]
-        sock = _raw(api.exec_start(eid, socket=True))
+        sock = as_socket(api.exec_start(eid, socket=True))
     except Exception as exc:
         raise SetupFailed(str(exc)) from exc
     streams = _Streams(_Tail(limits.tail_bytes), _Tail(limits.tail_bytes), limits.output_bytes)
