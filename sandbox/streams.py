@@ -15,6 +15,7 @@ finished, ssh died) is EOF on the caller's socket; a caller gone for good makes 
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import subprocess
 import threading
@@ -35,7 +36,7 @@ def as_socket(raw: Any) -> socket.socket:
 
 def _bridge(proc: subprocess.Popen[bytes]) -> socket.socket:
     ours, theirs = socket.socketpair()
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None and isinstance(proc.stdout, io.BufferedReader)  # Popen's default buffering
     stdin, stdout = proc.stdin, proc.stdout
 
     def down() -> None:  # the engine → the caller
