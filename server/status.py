@@ -38,6 +38,9 @@ class Status:
         self.load = LoadTracker()
         self.answered = 0  # completions answered
         self.answered_from_cache = 0  # of which from the typed-ahead cache, before any debounce
+        # which answer (1-based count) ``last_check`` belongs to: an answer without a new check (a typed-ahead cache
+        # hit, nothing generated) and every later status keep the earlier check, and a client must be able to tell
+        self.check_answer = 0
 
     @property
     def ready(self) -> bool:
@@ -63,6 +66,8 @@ class Status:
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "verification": self.verification(),
             "lastCheck": self.last_check,
+            "answered": self.answered,
+            "lastCheckAnswer": self.check_answer,
             "lastPartial": self.last_partial,
             "busy": busy.busy or bool(speed and speed["slow"]),
             "busyReason": busy.reason or (f"slow: {speed['slow']}" if speed and speed["slow"] else None),
@@ -113,6 +118,7 @@ class Status:
         self.answered_from_cache += int(cached)
         if check is not None:
             self.last_check = check
+            self.check_answer = self.answered
         self.send()
 
     def debug_stats(self) -> dict[str, Any]:

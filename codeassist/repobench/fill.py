@@ -161,12 +161,9 @@ class LspFiller:
         ms = (time.perf_counter() - t0) * 1000
         fill = _fill_from_result(result, holed, hole.start, ms)
         fill.error = error
-        if fill.text:
-            # the status the answer sent carries its check (a status sent earlier, e.g. "ready", has none yet)
-            status = self.client.wait_for(
-                lambda m: m.get("method") == STATUS and bool((m.get("params") or {}).get("lastCheck")), 2.0, since=since
-            )
-            check = (status or {}).get("params", {}).get("lastCheck") or {}
+        # every answer's status is read (an empty one's too), so the next hole never takes this one's for its own
+        check = self._answer_check(since) if error is None else {}
+        if fill.text or check.get("label") == "unsure":  # "unsure": the gate hid it (features kept, for analysis)
             fill.label = check.get("label")
             if isinstance(check.get("confidence"), dict):
                 fill.info["confidence"] = check["confidence"]
@@ -174,6 +171,28 @@ class LspFiller:
                 self._settle(fill, since, t0)
         self._change(uri, holed, hole.start, hole.start, hole.removed)
         return fill
+
+    def _answer_check(self, since: int) -> dict[str, Any]:
+        """The check of the answer just received, from the status it sent. Statuses carry the last check whatever
+        prompted them (prefetch, load changes), so the one that counts is the first after ``since`` with a higher
+        ``answered`` count; an answer without a check of its own (a typed-ahead hit) gets its label, not the older
+        answer's confidence. Servers without the counters: the first status with a check."""
+        statuses = [m.get("params") for m in self.client.notifications[:since] if m.get("method") == STATUS]
+        seen = [int(p["answered"]) for p in statuses if isinstance(p, dict) and "answered" in p]
+        before = max(seen, default=None)
+
+        def answered(m: Message) -> bool:
+            params = m.get("params") or {}
+            if m.get("method") != STATUS or not params.get("lastCheck"):
+                return False
+            return before is None or "answered" not in params or int(params["answered"]) > before
+
+        status = self.client.wait_for(answered, 2.0, since=since)
+        params = (status or {}).get("params") or {}
+        check = dict(params.get("lastCheck") or {})
+        if "lastCheckAnswer" in params and params["lastCheckAnswer"] != params.get("answered"):
+            check.pop("confidence", None)  # the check (and its features) of an earlier answer
+        return check
 
     def _settle(self, fill: Fill, since: int, t0: float) -> None:
         """verify = sandbox: the answer came labelled "checking…"; wait for the background check's verdict. The
