@@ -82,6 +82,16 @@ def distance(x1: float, y1: float, x2: float, y2: float) -> float:
 '''
     + "    return \n"
 )
+DESCRIBE = (
+    '''"""Text summaries of numbers."""
+
+
+def describe(values: list[float]) -> str:
+    """One line about values, for a log."""
+'''
+    + "    return \n"
+)
+DESCRIBE_LINE = 6  # "    return ": open-ended, so sampled candidates differ
 SETTING_TITLES = {  # how the Settings editor titles them (from the keys' camelCase)
     "serverPath": "Server Path",
     "debounceDelay": "Debounce Delay",
@@ -139,6 +149,7 @@ def _workspace(root: Path) -> Path:
     (ws / "geometry.py").write_text(GEOMETRY)
     (ws / "intervals.py").write_text(INTERVALS)
     (ws / "test_intervals.py").write_text(TEST_INTERVALS)
+    (ws / "describe.py").write_text(DESCRIBE)
     return ws
 
 
@@ -159,6 +170,7 @@ def vscode(tmp_path_factory: pytest.TempPathFactory, codeassist_exe: str) -> Ite
         "codeassist.serverArgs": ["--log-file", str(TOOLS / "server.log"), "-v"],
         "codeassist.timeout": 60000,  # a loaded 2-core machine: a cut-off generation would come back empty
         "editor.inlineSuggest.enabled": True,
+        "editor.inlineSuggest.showToolbar": "always",  # its "1/3" counts the candidates cycled with Alt+] / Alt+[
         "editor.wordBasedSuggestions": "off",  # no suggest widget over the ghost text (Tab would pick from it)
         "files.autoSave": "off",
         "workbench.startupEditor": "none",
@@ -276,6 +288,29 @@ def test_trigger_key_asks_for_a_suggestion(vscode: Session) -> None:
         assert not wb.ghost_text(), "a ghost text came back without being asked for"
         wb.page.keyboard.press("Alt+Backslash")
         wait_for("ghost text after Alt+\\ (editor.action.inlineSuggest.trigger)", wb.ghost_text, ANSWER_S)
+
+
+def test_alt_brackets_cycle_the_candidates(vscode: Session) -> None:
+    """An explicit request (Alt+\\) offers several checked candidates (setting ``candidates``, 3 by default); VS
+    Code's own Alt+] / Alt+[ cycle them and its inline toolbar counts them."""
+    wb = vscode.wb
+    with wb.step("alt backslash offers candidates"):
+        wb.page.keyboard.press("Escape")
+        wb.open_file("describe.py")
+        wb.focus_editor()
+        wb.go_to(DESCRIBE_LINE, 12)
+        wb.page.keyboard.press("Alt+Backslash")
+        first = wait_for("ghost text after Alt+\\ in describe", wb.ghost_text, ANSWER_S)
+        count = wait_for(f"the inline toolbar's count ({wb.inline_hints()!r})", wb.inline_count, 30)
+        assert count[0] == 1 and count[1] >= 2, f"one candidate only ({count}): {first!r}"
+    with wb.step("alt bracket cycles the candidates"):
+        wb.page.keyboard.press("Alt+]")
+        second = wait_for("another candidate after Alt+]", lambda: ((g := wb.ghost_text()) != first and g) or None, 30)
+        assert wb.inline_count() == (2, count[1]), (wb.inline_hints(), second)
+        wb.snap("second candidate")
+        wb.page.keyboard.press("Alt+[")
+        wait_for("the first candidate again after Alt+[", lambda: wb.ghost_text() == first or None, 30)
+        wb.page.keyboard.press("Escape")
 
 
 def test_toggle_and_status_item_menu(vscode: Session) -> None:

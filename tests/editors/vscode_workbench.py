@@ -288,6 +288,18 @@ class Workbench:
         )
         return text
 
+    def inline_hints(self) -> str | None:
+        """The text of the inline suggestion toolbar (``editor.inlineSuggest.showToolbar``), None when not shown."""
+        text: str | None = self.page.evaluate(
+            "() => { const el = document.querySelector('.inlineSuggestionsHints'); return el ? el.textContent : null; }"
+        )
+        return text
+
+    def inline_count(self) -> tuple[int, int] | None:
+        """(shown candidate, candidates) from the toolbar's "1/3", None when it shows no count."""
+        match = re.search(r"(\d+)\s*/\s*(\d+)", self.inline_hints() or "")
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
     def notifications(self) -> list[str]:
         texts: list[str] = self.page.locator(".notification-toast .notification-list-item-message").all_inner_texts()
         return texts
