@@ -70,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
     finally:
-        if threading.current_thread() is threading.main_thread():
+        if argv is None:  # the console script: the process exits next, and a late signal must not kill it (-15)
+            interrupts.exiting()
+        elif threading.current_thread() is threading.main_thread():
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

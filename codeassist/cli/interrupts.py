@@ -10,6 +10,8 @@ containers behind (SIGKILL still ends the process; the next run removes containe
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -51,3 +53,26 @@ def install() -> None:
 
 def exit_code(exc: KeyboardInterrupt) -> int:
     return exc.exit_code if isinstance(exc, Interrupted) else 130
+
+
+def exiting() -> None:
+    """The command has finished and the process exits next (the console script). A SIGINT or SIGTERM from here on
+    ends it at once with 128 + the signal, its output flushed: not by the default action (killed by the signal, exit
+    -15, as a Ctrl-C during interpreter shutdown was) nor by an exception raised into shutdown (a traceback from an
+    atexit callback). What the command started is closed already; the containers die with their owner regardless."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _flush()
+    for sig in HANDLED:
+        signal.signal(sig, _exit_now)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe, or a write this signal interrupted (reentrant call)
+            stream.flush()
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    _flush()
+    os._exit(128 + signum)
