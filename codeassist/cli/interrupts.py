@@ -10,6 +10,7 @@ containers behind (SIGKILL still ends the process; the next run removes containe
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -32,6 +33,7 @@ class Interrupted(KeyboardInterrupt):
 
 class _State:
     signum: int | None = None
+    exiting = False
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -57,11 +59,13 @@ def exit_code(exc: KeyboardInterrupt) -> int:
 
 def exiting() -> None:
     """The command has finished and the process exits next (the console script). A SIGINT or SIGTERM from here on
-    ends it at once with 128 + the signal, its output flushed: not by the default action (killed by the signal, exit
-    -15, as a Ctrl-C during interpreter shutdown was) nor by an exception raised into shutdown (a traceback from an
-    atexit callback). What the command started is closed already; the containers die with their owner regardless."""
+    must not kill it by the default action (exit -15, no flush) nor raise into shutdown (a traceback from an atexit
+    callback): while atexit callbacks run it exits at once with 128 + the signal, output flushed; once they are done
+    (:func:`_ignore_late`) it is ignored. What the command started is closed already; containers die with their
+    owner regardless."""
     if threading.current_thread() is not threading.main_thread():
         return
+    _State.exiting = True
     _flush()
     for sig in HANDLED:
         signal.signal(sig, _exit_now)
@@ -76,3 +80,16 @@ def _flush() -> None:
 def _exit_now(signum: int, frame: FrameType | None) -> None:
     _flush()
     os._exit(128 + signum)
+
+
+def _ignore_late() -> None:
+    """Registered when the CLI is imported, before any command's module registers its own, so it runs last. After
+    the atexit callbacks the interpreter resets every signal with a Python handler to its default action and tears
+    its modules down (that takes a while): a SIGTERM then killed a finished run (-15). An ignored signal it leaves
+    ignored, so the run ends with its own exit code."""
+    if _State.exiting and threading.current_thread() is threading.main_thread():
+        for sig in HANDLED:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+atexit.register(_ignore_late)
