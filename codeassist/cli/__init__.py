@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupts.install()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt as exc:  # while the parser imports the commands' modules (slow on a loaded machine)
+        print("codeassist: interrupted", file=sys.stderr)
+        return interrupts.exit_code(exc)
     finally:
         if argv is None:  # the console script: the process exits next, and a late signal must not kill it (-15)
             interrupts.exiting()
