@@ -11,8 +11,8 @@ import contextlib
 import difflib
 import glob
 import os
+import secrets
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,8 +34,17 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, tag: str = "") ->
     except FileNotFoundError:
         mode = 0o644
     prefix = f".{target.name}.{tag}." if tag else f".{target.name}."
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=target.parent)
+    # The name is chosen before the file is created (not inside mkstemp), so a Ctrl-C that lands right after the
+    # open (a loaded machine can preempt us there) still knows which file to remove.
+    tmp = ""
     try:
+        while True:
+            tmp = str(target.parent / f"{prefix}{secrets.token_hex(4)}{TEMP_SUFFIX}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                break
+            except FileExistsError:
+                tmp = ""  # someone else's: never removed; try another name
         with os.fdopen(fd, "wb") as fh:
             pause = float(os.environ.get(WRITE_PAUSE_ENV) or 0)
             if pause > 0:
@@ -49,8 +58,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, tag: str = "") ->
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
 

@@ -18,8 +18,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-_VERBOSE = re.compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)
-_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
+# A node id is a path and names joined by ``::``, the last name possibly with parameters in brackets, which may hold
+# spaces (``test_x[a b]``, ``test_y[1 - 2]``): in a ``-v`` line the word follows the id, in the short summary the id
+# follows the word, then maybe `` - message``.
+_ID = r"\S+?::[^\s\[]+(?:\[.*?\])?"
+_VERBOSE = re.compile(rf"^({_ID}) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)
+_SUMMARY = re.compile(rf"^(FAILED|ERROR) ({_ID}|\S+)(?: - (.*))?$", re.M)
 _RAN = re.compile(r"\b(\d+) passed\b")
 
 

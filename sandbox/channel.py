@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .containers import JOB_ENV, attach
-from .execjob import CANCEL_POLL_S, CANCELLED, JobOutcome, SetupFailed
+from .execjob import CANCEL_POLL_S, CANCELLED, CONFINE_SRC, JobOutcome, SetupFailed
 from .types import Limits
 
 RUNNER_SRC = (Path(__file__).resolve().parent / "runner_main.py").read_text()
-# confine.py: the job's Landlock ruleset, loaded by the runner (its argument) and applied between fork and exec
-CONFINE_SRC = (Path(__file__).resolve().parent / "confine.py").read_text()
 RUNNER_COMMAND = ["python3", "-I", "-S", "-c", RUNNER_SRC, CONFINE_SRC]
 # How much longer than the job's timeout the host waits for the runner's answer: enough for the runner to kill the job,
 # wipe and answer on a loaded machine, short enough that a wedged runner costs little.

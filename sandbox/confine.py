@@ -15,24 +15,25 @@ reads its own ``status``, ``maps``, ``fd/`` …; processes born later (the job's
 executing are not Landlock's business here (the read-only root, the tmpfs mounts and seccomp govern them).
 
 One file, standard library only, Python 3.7+: the in-container runner loads it (its source is the runner's argument)
-and applies it between fork and exec. Exec mode (one-shot containers with non-default limits, images without python3)
-does not apply it: run as the job's first program (``python3 -c SRC ARGV…``) it broke the refactor kill-anywhere
-trials (tests/cli/test_refactor_kill.py, 3 of 3 runs; not understood yet), so those jobs still see the mount table.
-Where the kernel has no Landlock (``abi_version()`` is 0) it does nothing: the job runs with the mount table visible,
-as before (sandbox/README.md says so).
+and applies it between fork and exec; in exec mode it is the job's first program (``python3 -c SRC ARGV…``), which
+applies it and execs ARGV. Where the kernel has no Landlock (``abi_version()`` is 0) it does
+nothing: the job runs with the mount table visible, as before (sandbox/README.md says so).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import struct
+import sys
 
 # x86_64 and arm64 share the numbers of syscalls added after 5.0 (one table for every architecture).
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 ACCESS_READ_FILE = 1 << 2
 RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
+READY = b"\x00codeassist-sandbox-ready\x00\n"  # exec mode: what the preamble prints once the job may start
 MOUNT_VIEWS = ("mounts", "mountinfo", "mountstats")
 HIDDEN_IN_PID = (*MOUNT_VIEWS, "task")  # task/<tid>/ holds each thread's mount views again
 
@@ -113,3 +114,31 @@ def confine_or_fail() -> None:
     run, the check is not passed) rather than run the job unconfined."""
     if not confine():
         raise OSError("landlock refused the job's ruleset")
+
+
+def exec_confined(argv: list[str]) -> None:
+    """Exec mode's entry, run by the preamble once the files are unpacked: confine this process (the job's pid: it is
+    alive when the ruleset is made, so its own ``/proc/self`` stays readable), say ready, then become ``argv``
+    (127/126 with the shell's message when it cannot run, as a job's own exit). The ready marker comes after the
+    ruleset, so a kernel that has Landlock but refuses it is a setup failure (the job never ran: "could not set up"),
+    not a job that failed. Python ignores SIGPIPE and SIGXFSZ at start-up and an ignored signal survives exec: they
+    are reset first, so the job starts with the dispositions it would have had from the shell (and the runner's
+    Popen)."""
+    if not confine() and abi_version() > 0:
+        sys.stderr.write("codeassist-sandbox: landlock refused the job's ruleset\n")
+        sys.stderr.flush()
+        os._exit(125)
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    os.write(1, READY)
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        sys.stderr.write(f"{argv[0]}: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+if __name__ == "__main__" and len(sys.argv) > 1:
+    exec_confined(sys.argv[1:])

@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import select
+import shlex
 import socket
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .confine import READY
 from .containers import JOB_ENV, WORK_DIR
 from .streams import as_socket
 from .types import Limits, Status
 
-READY = b"\x00codeassist-sandbox-ready\x00\n"
+# confine.py runs in the container (the runner loads it; in exec mode it is the job's first program): its source
+CONFINE_SRC = (Path(__file__).resolve().parent / "confine.py").read_text()
 # Removes every SysV IPC object until none is listed: a segment still attached by a process that is dying from the
 # `kill -9 -1` stays listed (and attachable by id) until it is gone. Objects that outlive ~1 s (no `ipcrm` in the
 # image) fail the setup, so the job is reported unverified and the container replaced rather than leaking into it.
@@ -52,6 +56,9 @@ PREAMBLE = (
     + IPC_WIPE
     + f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
     "|| { echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }; "
+    # The job's Landlock ruleset (confine.py) where the image has python3: it confines itself, prints the ready
+    # marker and becomes the job (same pid). Without python3 the job runs unconfined (sandbox/README.md).
+    f'command -v python3 >/dev/null 2>&1 && exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$@"; '
     f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
     'exec "$@"'
 )

@@ -69,8 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupts.install()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt as exc:  # while the parser imports the commands' modules (slow on a loaded machine)
+        print("codeassist: interrupted", file=sys.stderr)
+        return interrupts.exit_code(exc)
     finally:
-        if threading.current_thread() is threading.main_thread():
+        if argv is None:  # the console script: the process exits next, and a late signal must not kill it (-15)
+            interrupts.exiting()
+        elif threading.current_thread() is threading.main_thread():
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from codeassist.sandbox import Limits, Sandbox, Snapshot, seccomp
+from codeassist.sandbox import Limits, RunResult, Sandbox, Snapshot, seccomp
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -58,12 +58,9 @@ print("CGROUP", open("/proc/self/cgroup").read().replace("\\n", " "))
 """
 
 
-def test_no_host_path_is_visible_from_a_job(sandbox: Sandbox) -> None:
-    """Docker puts the daemon's data root (overlay layers, the /etc/hostname bind's source with the container id)
-    into every container's mount table; the job's Landlock ruleset (sandbox/confine.py) makes every view of it
-    unreadable, to the job and its children, while the rest of /proc stays readable. The pooled runner's jobs only:
-    exec mode is not confined (sandbox/README.md)."""
-    res = sandbox.run({}, ["python3", "-c", SCAN, docker_root()[::-1], *MOUNT_VIEWS], Limits(timeout_s=60.0))
+def assert_no_host_path(res: RunResult) -> None:
+    """SCAN's verdict: no file names the data root, every mount view is denied to the job and to its child, and the
+    rest of /proc stays readable."""
     assert res.status == "passed", res
     lines = res.stdout.splitlines()
     assert not [line for line in lines if line.startswith("LEAK")], res.stdout
@@ -73,6 +70,32 @@ def test_no_host_path_is_visible_from_a_job(sandbox: Sandbox) -> None:
     # The cgroup namespace is private: /proc/self/cgroup does not name /docker/<container id>.
     cgroups = next(line for line in lines if line.startswith("CGROUP"))
     assert "docker" not in cgroups, cgroups
+
+
+def test_no_host_path_is_visible_from_a_job(sb: Sandbox) -> None:
+    """Docker puts the daemon's data root (overlay layers, the /etc/hostname bind's source with the container id)
+    into every container's mount table; the job's Landlock ruleset (sandbox/confine.py) makes every view of it
+    unreadable, to the job and its children, while the rest of /proc stays readable. Both ways a job runs: forked by
+    the pooled runner, and as one `docker exec` (where confine.py is the job's first program)."""
+    assert_no_host_path(sb.run({}, ["python3", "-c", SCAN, docker_root()[::-1], *MOUNT_VIEWS], Limits(timeout_s=60.0)))
+
+
+def test_no_host_path_is_visible_from_a_one_shot_job(sandbox: Sandbox) -> None:
+    """Non-default limits get a one-shot container of their own, run in exec mode: confined the same way."""
+    limits = Limits(timeout_s=60.0, memory_mb=384)
+    res = sandbox.run({}, ["python3", "-c", SCAN, docker_root()[::-1], *MOUNT_VIEWS], limits)
+    assert not res.warm, res  # it did not come from the pool
+    assert_no_host_path(res)
+
+
+def test_a_job_starts_with_no_signal_ignored(sb: Sandbox) -> None:
+    """An ignored signal survives exec: confine.py (Python, which ignores SIGPIPE and SIGXFSZ) resets them before it
+    becomes the job, as the runner's Popen does, so `yes | head` ends by SIGPIPE as it would in a shell. The shell's
+    builtin `read` reads the job's own status (the job's pid is the confined one)."""
+    script = 'while read -r k v; do [ "$k" != SigIgn: ] || echo "$v"; done < /proc/self/status'
+    res = sb.run({}, ["sh", "-c", script], FAST)
+    assert res.status == "passed", res
+    assert int(res.stdout.strip(), 16) == 0, res.stdout
 
 
 def test_io_uring_is_blocked(sb: Sandbox) -> None:
