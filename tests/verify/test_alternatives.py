@@ -11,6 +11,7 @@ cancelled, and never tries more than it was asked to.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Sandbox
-from verify_fixtures import make_project
+from verify_fixtures import CliRun, make_project
 
 from codeassist.alternatives import find_verified_alternative, is_test_failure
 from codeassist.completion import SAMPLES_PER_CANDIDATE, CompletionPolicy, CompletionService
@@ -133,3 +134,30 @@ def test_the_search_stops_when_cancelled_or_out_of_time(engine: Engine, sandbox:
     # the 60 s test was killed, and nothing was tried after it
     assert search.stopped == "cancelled" and search.found is None and time.monotonic() - t0 < 60, search
     assert service.cached(request, cursor_offset()) is None
+
+
+def test_the_cli_prints_a_verified_alternative_or_nothing(tmp_path: Path, cli: CliRun) -> None:
+    """``codeassist complete`` under ``--verify sandbox``: the same search. The project's test rejects what the CLI
+    answers without checks (``--verify off``); with ``--alternatives 0`` nothing is printed (exit 1); with the
+    default, either a different, verified completion is printed with what it replaces, or nothing."""
+    root = make_project(tmp_path / "p", {"stats.py": HOLE})
+    where = f"{root / 'stats.py'}:{CURSOR[0] + 1}:{CURSOR[1] + 1}"
+    plain = cli("complete", where, "--verify", "off", "--json", timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    greedy = json.loads(plain.stdout)["text"]
+    if not greedy.strip():
+        pytest.skip("the model left the line empty")
+    (root / "test_stats.py").write_text(rejecting_test(greedy))
+    off = cli("complete", where, "--alternatives", "0", "--json", timeout=300)
+    if json.loads(off.stdout).get("hidden_text") != greedy:
+        pytest.skip(f"the checked run answered differently from the unchecked one: {off.stdout[:300]}")
+    assert off.returncode == 1 and json.loads(off.stdout)["text"] == "", off.stdout
+    got = cli("complete", where, "--json", timeout=600)
+    data = json.loads(got.stdout)
+    search = data["alternatives"]
+    assert search["tried"] <= 3 and search["samples"] <= 3 * SAMPLES_PER_CANDIDATE, search
+    if search["stopped"] == "found":
+        assert got.returncode == 0 and data["text"].rstrip() != greedy.rstrip() and search["replaces"] == greedy
+        assert data["verification"]["label"] == LABEL_TESTS and data["verification"]["shown"] is True, data
+    else:
+        assert got.returncode == 1 and data["text"] == "" and search["replaces"] is None, data
