@@ -184,6 +184,13 @@ def label_lines(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def background_section(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The systems whose suggestions were checked in the background (verify = sandbox): first suggestions that failed,
+    how many a verified replacement took the place of, time to show and time to the final verdict; none: no lines."""
+    checked = {n: m for n, m in systems.items() if m.get("verdict_p50_ms") is not None}
+    return ["## Background checks (verify = sandbox)", "", *verdict_lines(checked), ""] if checked else []
+
+
 def verdict_lines(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     out = [
         "| system | first failed (withdrawn) | replaced by a verified one | show p50 ms | verdict p50 ms "
@@ -214,9 +221,7 @@ def markdown(summary: Mapping[str, Any]) -> str:
         for kind, per in summary["by_kind"].items():
             lines += [f"## {kind} holes", "", HEADER, *(table_row(n, m) for n, m in per.items()), ""]
     lines += ["## Verification labels of shown suggestions", "", *label_lines(summary["systems"]), ""]
-    checked = {n: m for n, m in summary["systems"].items() if m.get("verdict_p50_ms") is not None}
-    if checked:
-        lines += ["## Background checks (verify = sandbox)", "", *verdict_lines(checked), ""]
+    lines += background_section(summary["systems"])
     unj = ", ".join(f"{k}: {v}" for k, v in sorted(summary["unjudgeable"].items())) or "none"
     rules = ", ".join(f"{k}: {v}" for k, v in sorted(summary["selection_rules"].items())) or "none"
     lines += [f"Unjudgeable holes (not in 'judged'): {unj}. Tests per judged hole chosen by: {rules}.", ""]
