@@ -39,10 +39,16 @@ class AlternativeSearch:
     samples: int = 0  # draws from the model
     stopped: str = "exhausted"
     failed_texts: tuple[str, ...] = ()  # alternatives whose tests failed too
+    # draws that were no alternative: the confidence gate hid them ("unsure"), nothing or a cut text came back, or
+    # the text was one already seen
+    gated: int = 0
+    empty: int = 0
+    duplicates: int = 0
 
     def to_json(self) -> dict[str, object]:
         """For the status's ``lastCheck`` and logs (no code: only counts and how it ended)."""
-        return {"tried": self.tried, "samples": self.samples, "stopped": self.stopped}
+        return {"tried": self.tried, "samples": self.samples, "stopped": self.stopped, "gated": self.gated,
+                "empty": self.empty, "duplicates": self.duplicates}  # fmt: skip
 
 
 def is_test_failure(check: CompletionCheck) -> bool:
@@ -85,6 +91,9 @@ def find_verified_alternative(
         search.samples += 1
         key = result.text.rstrip()
         if not result.text or result.partial or result.stop_reason == "cancelled" or key in seen:
+            search.gated += int(result.gate == "unsure")
+            search.empty += int(result.gate != "unsure" and (not result.text or result.partial))
+            search.duplicates += int(bool(result.text) and not result.partial and key in seen)
             continue
         seen.add(key)
         search.tried += 1

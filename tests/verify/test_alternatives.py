@@ -82,6 +82,8 @@ def test_a_replacement_is_verified_distinct_and_cached_and_the_failed_text_never
     service, request, greedy = setup(engine, sandbox, tmp_path / "p")
     search = find_verified_alternative(service, request, greedy, 3)
     assert search.tried <= 3 and search.samples <= 3 * SAMPLES_PER_CANDIDATE, search
+    # every draw is accounted for: an alternative tried, or gated, empty or a duplicate
+    assert search.samples == search.tried + search.gated + search.empty + search.duplicates, search
     cursor = cursor_offset()
     if search.found is not None:
         found = search.found
