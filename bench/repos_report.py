@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from codeassist.repobench.report import HEADER, label_lines, metrics, system_cap_ms, table_row
+from codeassist.repobench.report import HEADER, background_section, label_lines, metrics, system_cap_ms, table_row
 from codeassist.repobench.store import read_jsonl
 
 
@@ -102,6 +102,7 @@ def markdown(suite: dict[str, Any]) -> str:
     unj = ", ".join(f"{k}: {v}" for k, v in sorted(suite["unjudgeable"].items())) or "none"
     lines += ["", f"Holes no test can judge (left out of 'judged'): {unj}.", ""]
     lines += ["## Verification labels of shown suggestions", "", *label_lines(suite["systems"]), ""]
+    lines += background_section(suite["systems"])
     lines += ["## Systems", ""]
     for name, desc in suite["systems_described"].items():
         lines.append(f"- `{name}`: `{json.dumps({k: v for k, v in desc.items() if k != 'name'})}`")

@@ -20,6 +20,7 @@ from codeassist.acceptance import (
     saved_text,
     stats_summary,
 )
+from codeassist.alternatives import AlternativeSearch, find_verified_alternative, is_test_failure
 from codeassist.completion import Completion, CompletionCheck, CompletionPolicy, CompletionService
 from codeassist.confidence import parse_gate
 from codeassist.context.languages import LANGUAGE_NAMES, language_of
@@ -49,6 +50,7 @@ __all__ = [
     "NO_WORKSPACE",
     "REMOTE_KEYS",
     "AcceptanceStore",
+    "AlternativeSearch",
     "Completion",
     "CompletionCheck",
     "CompletionPolicy",
@@ -79,6 +81,8 @@ __all__ = [
     "empty_day",
     "failing_functions",
     "find_root",
+    "find_verified_alternative",
+    "is_test_failure",
     "language_of",
     "make_sandbox",
     "offset_at",

@@ -153,7 +153,7 @@ class CompletionService:
             return Completion(result, quick)
         if self.policy.verify != "sandbox":
             return self.complete_checked(request, result, cancel)
-        failed = self._failed.get(_spliced_key(request, result))
+        failed = self.known_failure(request, result)
         if failed is not None:  # the same document failed its tests a moment ago: do not flash it again
             result.gate = "verify_failed"
             return Completion(result, failed)
@@ -170,10 +170,19 @@ class CompletionService:
         check = self.check(request, result, cancel)
         if not check.show:
             self.engine.forget_suggestion(request)
-            self._failed[_spliced_key(request, result)] = check
-            while len(self._failed) > FAILED_MEMORY:
-                self._failed.pop(next(iter(self._failed)))
+            self.remember_failure(request, result, check)
         return check
+
+    def known_failure(self, request: CompletionRequest, result: CompletionResult) -> CompletionCheck | None:
+        """The check that failed the document ``result`` leads to a moment ago (:meth:`finish_check`), or None."""
+        return self._failed.get(_spliced_key(request, result))
+
+    def remember_failure(self, request: CompletionRequest, result: CompletionResult, check: CompletionCheck) -> None:
+        """Remember that the document ``result`` leads to failed ``check``: never shown again (the most recent
+        ``FAILED_MEMORY`` documents)."""
+        self._failed[_spliced_key(request, result)] = check
+        while len(self._failed) > FAILED_MEMORY:
+            self._failed.pop(next(iter(self._failed)))
 
     def complete_checked(
         self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None

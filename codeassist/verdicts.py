@@ -97,10 +97,28 @@ def tail(text: str, n: int = 2000) -> str:
     return text if len(text) <= n else "…" + text[-n:]
 
 
+PYTEST_USAGE_ERROR = 4  # pytest's exit code when it cannot start with its arguments (its own or the project's addopts)
+NO_ADDOPTS = ("-o", "addopts=")
+
+
+def without_addopts(argv: tuple[str, ...], res: RunResult) -> tuple[str, ...] | None:
+    """The argv to run again when pytest could not start (usage error) under the project's ``addopts`` — e.g.
+    ``--cov=…`` with pytest-cov not in the sandbox image: without them, as the benchmark's judge runs pytest. None
+    when the run was not such an error or already ran without them."""
+    if "pytest" not in argv or res.exit_code != PYTEST_USAGE_ERROR or argv[-2:] == NO_ADDOPTS:
+        return None
+    return (*argv, *NO_ADDOPTS)
+
+
 def judge_run(res: RunResult, argv: tuple[str, ...], what: str) -> TierVerdict:
-    """The tests tier's verdict of one sandbox run on its own (status not ``error``)."""
+    """The tests tier's verdict of one sandbox run on its own (status not ``error``). pytest's usage or internal
+    error (exit code 4, 3) is no verdict on the code: the tests never ran, so "could not check" (``error``)."""
     output = res.stdout + res.stderr
     is_pytest = "pytest" in argv
+    if is_pytest and res.exit_code in (3, PYTEST_USAGE_ERROR):
+        said = [line.strip() for line in output.splitlines() if "error" in line.lower()]
+        why = f"pytest could not run the tests (exit code {res.exit_code}{': ' + said[-1] if said else ''})"
+        return TierVerdict("tests", "error", tail(why, 300), argv, res.wall_s)
     if res.status == "passed":
         if is_pytest and not _PYTEST_RAN.search(output):
             return TierVerdict("tests", "skipped", tail(f"no test ran ({what})\n{output}"), argv, res.wall_s)

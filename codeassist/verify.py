@@ -53,6 +53,7 @@ from codeassist.verdicts import (
     judge_comparison,
     judge_run,
     tail,
+    without_addopts,
 )
 from codeassist.walk import read_files
 
@@ -285,6 +286,8 @@ class Verifier:
         if hit is not None:
             return hit
         res = self._run(files, argv, self.budget.tests_s, cancel)
+        if (retry := without_addopts(argv, res)) is not None:  # the project's addopts stopped pytest from starting
+            argv, res = retry, self._run(files, retry, self.budget.tests_s, cancel)
         if res.status == "error":
             return self._unchecked("tests", res, argv, cancel)
         verdict = judge_run(res, argv, what)

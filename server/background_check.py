@@ -11,6 +11,8 @@ When the verdict arrives, ``codeassist/status``'s ``lastCheck`` says it. A sugge
 forgotten by the typed-ahead cache (so a client that asks again gets nothing there) and withdrawn with a
 ``codeassist/withdrawSuggestion`` notification, on which the editors hide the ghost text if it is still shown; one
 that passes stays in the cache, so asking again at the same place answers at once with the verified suggestion.
+A failure also starts the search for a verified replacement (``verify_alternatives``; server/alternatives.py), a
+job under the same key, so a new completion of the document cancels it too.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from codeassist.api import Completion, CompletionCheck, CompletionRequest, CompletionResult, CompletionService
+from codeassist.api import (
+    Completion,
+    CompletionCheck,
+    CompletionRequest,
+    CompletionResult,
+    CompletionService,
+    is_test_failure,
+)
 
-from .worker import PRIORITY_COMPLETION, JobCancelled
+from . import alternatives
+from .shown import PRIORITY_CHECK, Shown, check_key
+from .worker import JobCancelled
 
 if TYPE_CHECKING:
     from .app import CodeassistServer
@@ -28,12 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("codeassist.server")
 
 WITHDRAW = "codeassist/withdrawSuggestion"
-PRIORITY_CHECK = PRIORITY_COMPLETION + 1  # after every waiting completion
-
-
-def check_key(uri: str) -> str:
-    """The worker's newest-wins key of a document's background check."""
-    return f"check:{uri}"
 
 
 def cancel(ls: CodeassistServer, uri: str) -> None:
@@ -43,13 +48,12 @@ def cancel(ls: CodeassistServer, uri: str) -> None:
 
 def start(
     ls: CodeassistServer,
-    uri: str,
-    position: dict[str, int],
+    at: Shown,
     service: CompletionService,
     request: CompletionRequest,
     result: CompletionResult,
 ) -> None:
-    """Run the full check of a completion just shown as "checking…" at ``position`` (LSP), in the background."""
+    """Run the full check of a completion just shown as "checking…" at ``at`` in the background."""
 
     def job(cancel_check: Any) -> CompletionCheck:
         return service.finish_check(request, result, cancel_check)
@@ -57,7 +61,7 @@ def start(
     async def run() -> None:
         try:
             check: CompletionCheck = await ls.run_job(
-                job, kind="completion-check", key=check_key(uri), priority=PRIORITY_CHECK,
+                job, kind="completion-check", key=check_key(at.uri), priority=PRIORITY_CHECK,
                 timeout_s=ls.host.job_cap_s("sandbox"),
             )  # fmt: skip
         except JobCancelled:
@@ -65,24 +69,31 @@ def start(
         except Exception:  # the check's own failure must not look like a verdict on the code
             log.exception("background check failed")
             return
-        settle(ls, uri, position, Completion(result, check))
+        n = ls.settings.verify_alternatives if is_test_failure(check) else 0
+        settle(ls, at, Completion(result, check), searching=n > 0)
+        if n > 0:
+            alternatives.search(ls, at, service, request, result, n)
 
     ls.spawn(run())
 
 
-def settle(ls: CodeassistServer, uri: str, position: dict[str, int], done: Completion) -> None:
-    """Report the verdict; withdraw a suggestion that failed."""
+def settle(ls: CodeassistServer, at: Shown, done: Completion, *, searching: bool = False) -> None:
+    """Report the verdict; withdraw a suggestion that failed (``searching``: a verified replacement is being looked
+    for, and ``codeassist/suggestionReady`` follows if one is found)."""
     check = done.check
     assert check is not None
     log.info("completion check (background): %s", check.verdict.display)
     ls.status.last_check = done.status_json()
+    if searching and ls.status.last_check is not None:
+        ls.status.last_check["alternatives"] = "searching"
     ls.status.send()
     if not check.show:
         params = {
-            "textDocument": {"uri": uri},
-            "position": position,
+            "textDocument": {"uri": at.uri, "version": at.version},
+            "position": at.position,
             "text": done.result.text,
             "label": check.verdict.label,
             "reason": check.verdict.reason,
+            "searching": searching,
         }
         ls.call_soon(lambda: ls.protocol.notify(WITHDRAW, params))

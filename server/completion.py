@@ -34,6 +34,7 @@ from codeassist.api import (
 from . import background_check
 from .convert import Pos, offset_of, position_of
 from .documents import Document
+from .shown import Shown
 from .worker import PRIORITY_BACKGROUND, PRIORITY_COMPLETION, CancelCheck, JobCancelled
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class Prepared:
     column: int
     method: str = INLINE
     started: float = 0.0  # perf_counter when the handler got the request: the latency the user sees starts here
+    version: int = 0  # the document's version the request saw (a replacement is announced for it)
 
 
 def prepare(ls: CodeassistServer, uri: str, position: types.Position, method: str = INLINE) -> Prepared | None:
@@ -84,7 +86,7 @@ def prepare(ls: CodeassistServer, uri: str, position: types.Position, method: st
     if not ls.host.ready or not ls.settings.language_enabled(doc.language):
         return None
     line, column = position_at(text, cursor)
-    return Prepared(doc, text, cursor, line, column, method, started)
+    return Prepared(doc, text, cursor, line, column, method, started, doc.version)
 
 
 @dataclass
@@ -166,8 +168,8 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     ls.status.completion_answered(latency, done.status_json(), partial=result.partial and bool(done.text), capped=cut)
     if done.text and done.check is not None and done.check.verdict.label == LABEL_CHECKING:
         where = position_of(prep.text, prep.cursor, ls.encoding)
-        position = {"line": where.line, "character": where.character}
-        background_check.start(ls, prep.doc.uri, position, service, request, result)
+        at = Shown(prep.doc.uri, prep.version, {"line": where.line, "character": where.character})
+        background_check.start(ls, at, service, request, result)
     log.debug(
         "completion: %d chars, stop=%s, %.0f ms", len(result.text), result.stop_reason, latency,
         extra={"code": result.text},

@@ -50,6 +50,7 @@ ALIASES = {
     "retentionChecks": "retention_checks_s",
     "suggestInCommentsAndStrings": "suggest_in_comments",
     "confidenceGate": "confidence_gate",
+    "verifyAlternatives": "verify_alternatives",
 }
 
 
@@ -75,6 +76,9 @@ class Settings:
     # the stay-silent gate: "auto" (the rule calibrated for the loaded tier), "off", or "FEATURE:THRESHOLD"
     confidence_gate: str = "auto"
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
+    # verify = sandbox: when the shown suggestion fails its tests, try up to this many distinct samples in the
+    # background and offer the first whose tests pass (codeassist/suggestionReady); 0 = withdraw only
+    verify_alternatives: int = 3
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
     # installed, else the embedded one
@@ -145,6 +149,8 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 0, 5000)
     if name == "candidates":
         return _int(name, value, 1, 8)
+    if name == "verify_alternatives":
+        return _int(name, value, 0, 8)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
     if name == "fix_budget_ms":

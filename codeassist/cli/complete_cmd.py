@@ -3,8 +3,10 @@
 Verified before it is printed (``--verify``, default ``sandbox``, as for every CLI command) by the completion
 service the editor uses (:mod:`codeassist.completion`): when the completion lands in a Python function that the
 project's tests exercise, they run in the sandbox first; a completion that fails them is not printed (exit code 1,
-the verdict on stderr). Everything else is printed with its label on stderr ("unverified: no tests reference …",
-"unverified: sandbox unavailable …")."""
+the verdict on stderr) — unless one of up to ``--alternatives`` other samples passes them
+(:func:`codeassist.alternatives.find_verified_alternative`, as the editor's ``verify_alternatives``): that one is
+printed, labelled verified, with what it replaces on stderr. Everything else is printed with its label on stderr
+("unverified: no tests reference …", "unverified: sandbox unavailable …")."""
 
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ def register(sub: Any) -> None:
         help="check the completion before printing it: run the tests that exercise its function in the sandbox "
         "(default); a completion that fails them is not printed and the exit code is 1",
     )  # fmt: skip
+    p.add_argument(
+        "--alternatives", type=int_in(0, 8), default=3, metavar="N",
+        help="--verify sandbox: when the completion fails its tests, try up to N other samples and print the first "
+        "whose tests pass (default 3, as the editor's verify_alternatives; 0: off)",
+    )  # fmt: skip
     p.add_argument("--sandbox-image", default=None, help="sandbox image to run checks in (default: the built one)")
     p.add_argument(
         "--confidence-gate", type=_gate, default="auto", metavar="auto|off|FEATURE:THRESHOLD",
@@ -47,6 +54,7 @@ def _gate(value: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
+    from codeassist.alternatives import find_verified_alternative, is_test_failure
     from codeassist.completion import CompletionPolicy, CompletionService
     from codeassist.engine import CompletionRequest
     from codeassist.verify import Verifier, make_sandbox
@@ -65,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             engine, Verifier(sandbox) if sandbox is not None else None, CompletionPolicy(verify=args.verify)
         )
         done = service.complete(request)
+        search = None
+        if args.verify == "sandbox" and done.check is not None and is_test_failure(done.check):
+            search = find_verified_alternative(service, request, done.result, args.alternatives)
+            failed, done = done, search.found or done
         backend = engine.backend_status()  # which model answered (a remote server, or the local fallback and why)
     finally:
         engine.close()
@@ -78,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             "name": info.name, "path": info.path, "load_ms": round(info.load_ms, 1), "fallback": engine.model_fallback,
         }  # fmt: skip
         data["backend"] = backend
+        if search is not None:
+            data["alternatives"] = {**search.to_json(), "replaces": failed.result.text if search.found else None}
         if check is not None:
             data["verification"] = {**check.verdict.to_json(), "shown": check.show}
             if not check.show:
@@ -88,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(result.text + "\n")
         if check is not None:
             sys.stderr.write(f"codeassist: {check.verdict.display}{'' if shown else ' (not shown)'}\n")
+        if search is not None and search.found is not None:
+            sys.stderr.write(f"codeassist: replaces {failed.result.text!r}, which failed its tests\n")
     if result.gate == "unsure":
         sys.stderr.write("codeassist: no completion: the model was unsure (the confidence gate hid it; "
                          "--confidence-gate off shows it)\n")  # fmt: skip

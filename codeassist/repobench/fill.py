@@ -25,6 +25,7 @@ STATUS = "codeassist/status"
 READY_TIMEOUT_S = 600.0
 CHECKING = "checking…"  # verify = sandbox: shown at once, the tests' verdict follows (server/background_check.py)
 SETTLE_TIMEOUT_S = 300.0
+SEARCH_TIMEOUT_S = 1200.0  # verify_alternatives: up to n samples, each generated and tested (the server bounds it too)
 
 
 @dataclass
@@ -168,7 +169,7 @@ class LspFiller:
             if isinstance(check.get("confidence"), dict):
                 fill.info["confidence"] = check["confidence"]
             if fill.label == CHECKING:
-                self._settle(fill, since, t0)
+                self._settle(fill, since, t0, params, holed)
         self._change(uri, holed, hole.start, hole.start, hole.removed)
         return fill
 
@@ -194,21 +195,58 @@ class LspFiller:
             check.pop("confidence", None)  # the check (and its features) of an earlier answer
         return check
 
-    def _settle(self, fill: Fill, since: int, t0: float) -> None:
-        """verify = sandbox: the answer came labelled "checking…"; wait for the background check's verdict. The
-        text stays as shown (a withdrawn suggestion was on screen until its verdict: counted, conservatively, as
-        shown), the label becomes the verdict, and ``info`` keeps the first label and when the verdict came."""
-        status = self.client.wait_for(_settled, SETTLE_TIMEOUT_S, since=since)
-        check = (status or {}).get("params", {}).get("lastCheck") or {}
+    def _settle(self, fill: Fill, since: int, t0: float, params: Mapping[str, Any], holed: str) -> None:
+        """verify = sandbox: the answer came labelled "checking…"; wait for the background check's verdict — and,
+        when it failed and a verified replacement is searched for (``verify_alternatives``), for the search's end.
+        A withdrawn suggestion with no replacement stays as shown (it was on screen until its verdict: counted,
+        conservatively, as shown) with the verdict as its label. A replacement is what the user ends up with: the
+        position is asked again, as an editor does on ``codeassist/suggestionReady``, and that answer is the text
+        judged. ``info`` keeps the first label and text, when the first answer came (``latency_ms``) and when the
+        final verdict did (``settled_ms``)."""
+        # this answer's statuses only (a prefetch's or the load's statuses repeat an earlier answer's check)
+        first = self.client.wait_for(lambda m: _check_of(m, None).get("label") == CHECKING, 2.0, since=since)
+        answer = ((first or {}).get("params") or {}).get("lastCheckAnswer")
+        status = self.client.wait_for(lambda m: _settled(m, answer, False), SETTLE_TIMEOUT_S, since=since)
+        if status is not None and _check_of(status, answer).get("alternatives") == "searching":
+            fill.info["first_verdict_ms"] = (time.perf_counter() - t0) * 1000
+            status = self.client.wait_for(lambda m: _settled(m, answer, True), SEARCH_TIMEOUT_S, since=since)
+        check = _check_of(status, answer) if status else {}
         fill.info["first_label"] = CHECKING
         fill.info["settled_ms"] = (time.perf_counter() - t0) * 1000 if status else None
         fill.info["withdrawn"] = check.get("shown") is False
-        fill.label = check.get("label") if status else f"{CHECKING} (no verdict in {SETTLE_TIMEOUT_S:.0f} s)"
+        fill.label = check.get("label") if status else f"{CHECKING} (no final verdict in time)"
+        if check.get("alternatives") == "found":
+            fill.info["first_text"], fill.info["first_verdict"] = fill.text, "failed"
+            fill.info["alternatives"] = check.get("alternativesSearch")
+            again = self.client.request("textDocument/inlineCompletion", params, timeout=self.request_timeout_s)
+            replaced = _fill_from_result(again, holed, params_cursor(holed, params), fill.latency_ms)
+            fill.info["replaced"] = bool(replaced.text)
+            if replaced.text:
+                fill.text, fill.start, fill.end = replaced.text, replaced.start, replaced.end
+            else:  # the server announced a replacement it did not answer: a bug, recorded as such
+                fill.label = "failed (replacement not answered)"
+        elif check.get("alternatives") == "none":
+            fill.info["alternatives"] = check.get("alternativesSearch")
 
 
-def _settled(m: Message) -> bool:
-    check = (m.get("params") or {}).get("lastCheck") or {}
-    return m.get("method") == STATUS and check.get("label") not in (None, CHECKING)
+def params_cursor(text: str, params: Mapping[str, Any]) -> int:
+    """The code-point offset of a request's position in ``text``."""
+    return offset_of(text, params["position"])
+
+
+def _check_of(m: Message | None, answer: Any) -> dict[str, Any]:
+    """A status's ``lastCheck`` when it belongs to ``answer`` (its ``lastCheckAnswer``; None: any), else empty."""
+    params = (m or {}).get("params") or {}
+    if (m or {}).get("method") != STATUS or (answer is not None and params.get("lastCheckAnswer") != answer):
+        return {}
+    return dict(params.get("lastCheck") or {})
+
+
+def _settled(m: Message, answer: Any, searched: bool) -> bool:
+    """A status with ``answer``'s verdict: not "checking…"; ``searched``: also not a failure whose replacement is
+    still being searched for."""
+    check = _check_of(m, answer)
+    return check.get("label") not in (None, CHECKING) and not (searched and check.get("alternatives") == "searching")
 
 
 def _fill_from_result(result: Any, holed: str, cursor: int, ms: float) -> Fill:

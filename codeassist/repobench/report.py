@@ -69,7 +69,7 @@ def metrics(
         judged += int(judgeable)
         if not r["score"]["shown"]:
             continue
-        label = labels.setdefault(str(r["fill"].get("label") or "none"), {"shown": 0, "judged": 0, "pass": 0})
+        label = labels.setdefault(label_key(r["fill"]), {"shown": 0, "judged": 0, "pass": 0})
         label["shown"] += 1
         if judgeable:
             shown_judged += 1
@@ -77,6 +77,8 @@ def metrics(
             passed += int(verdict == "pass")
             label["pass"] += int(verdict == "pass")
     latencies = [float(r["fill"]["latency_ms"]) for r in rows]
+    infos = [r["fill"].get("info") or {} for r in rows]
+    settled = [float(i["settled_ms"]) for i in infos if i.get("settled_ms") is not None]
     return {
         "holes": n,
         "shown": len(shown),
@@ -94,7 +96,20 @@ def metrics(
         "at_cap": sum(1 for r in rows if _at_cap(r, cap_ms)),
         "sandbox_errors": sum(1 for r in rows if (r.get("verdict") or {}).get("status") == "error"),
         "labels": labels,
+        # verify = sandbox (background checks): failed first suggestions, those a verified replacement took the place
+        # of, and when the final verdict came (the first answer's time is latency_*)
+        "withdrawn": sum(1 for i in infos if i.get("withdrawn") or i.get("first_verdict") == "failed"),
+        "replaced": sum(1 for i in infos if i.get("replaced")),
+        "verdict_p50_ms": percentile(settled, 50),
+        "verdict_p95_ms": percentile(settled, 95),
     }
+
+
+def label_key(fill: Mapping[str, Any]) -> str:
+    """A shown suggestion's label for the per-label counts; a verified replacement of a failed first suggestion is
+    counted apart (its label is the server's, "verified: tests pass")."""
+    label = str(fill.get("label") or "none")
+    return f"{label} (replacement)" if (fill.get("info") or {}).get("replaced") else label
 
 
 def summarise(
@@ -169,6 +184,27 @@ def label_lines(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def background_section(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The systems whose suggestions were checked in the background (verify = sandbox): first suggestions that failed,
+    how many a verified replacement took the place of, time to show and time to the final verdict; none: no lines."""
+    checked = {n: m for n, m in systems.items() if m.get("verdict_p50_ms") is not None}
+    return ["## Background checks (verify = sandbox)", "", *verdict_lines(checked), ""] if checked else []
+
+
+def verdict_lines(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    out = [
+        "| system | first failed (withdrawn) | replaced by a verified one | show p50 ms | verdict p50 ms "
+        "| verdict p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in systems.items():
+        out.append(
+            f"| {name} | {m['withdrawn']} | {m['replaced']} | {_ms(m['latency_p50_ms'])} | {_ms(m['verdict_p50_ms'])} "
+            f"| {_ms(m['verdict_p95_ms'])} |"
+        )
+    return out
+
+
 def markdown(summary: Mapping[str, Any]) -> str:
     meta = summary["meta"]
     lines = [
@@ -185,6 +221,7 @@ def markdown(summary: Mapping[str, Any]) -> str:
         for kind, per in summary["by_kind"].items():
             lines += [f"## {kind} holes", "", HEADER, *(table_row(n, m) for n, m in per.items()), ""]
     lines += ["## Verification labels of shown suggestions", "", *label_lines(summary["systems"]), ""]
+    lines += background_section(summary["systems"])
     unj = ", ".join(f"{k}: {v}" for k, v in sorted(summary["unjudgeable"].items())) or "none"
     rules = ", ".join(f"{k}: {v}" for k, v in sorted(summary["selection_rules"].items())) or "none"
     lines += [f"Unjudgeable holes (not in 'judged'): {unj}. Tests per judged hole chosen by: {rules}.", ""]

@@ -14,7 +14,7 @@ from codeassist.repobench.fill import Fill, offset_of, utf16_position
 from codeassist.repobench.holes import Hole, cut_holes, is_source_file
 from codeassist.repobench.infill import InfillOptions, vim_render, vim_request
 from codeassist.repobench.judge import TraceMap
-from codeassist.repobench.report import metrics
+from codeassist.repobench.report import background_section, metrics
 from codeassist.repobench.scoring import edit_similarity, score
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minirepo"
@@ -157,3 +157,24 @@ def test_report_denominators() -> None:
     m = metrics(rows, base)
     assert m["holes"] == 5 and m["shown"] == 4 and m["judged"] == 3
     assert m["tests_pass"] == pytest.approx(1 / 3, abs=1e-3) and m["precision_shown"] == pytest.approx(1 / 2)
+
+
+def test_report_counts_replacements_and_time_to_verdict() -> None:
+    """verify = sandbox rows: a first suggestion that failed and was replaced by a verified one is counted as
+    withdrawn and replaced, its label apart; time to verdict comes from ``settled_ms``."""
+
+    def row(hid: str, info: dict[str, object], label: str) -> dict[str, object]:
+        return {"hole": {"id": hid}, "score": {"shown": True, "exact": False, "exact_line": False, "edit_sim": 0.5,
+                "syntax_ok": True}, "selection": {"judgeable": True}, "verdict": {"status": "pass"},
+                "fill": {"latency_ms": 100.0, "label": label, "info": info}}  # fmt: skip
+
+    rows = [
+        row("a", {"settled_ms": 900.0, "replaced": True, "first_verdict": "failed"}, "verified: tests pass"),
+        row("b", {"settled_ms": 300.0, "withdrawn": True}, "failed"),
+        row("c", {"settled_ms": 200.0}, "verified: tests pass"),
+    ]
+    m = metrics(rows, {h: {"status": "pass"} for h in "abc"})
+    assert (m["withdrawn"], m["replaced"], m["verdict_p50_ms"], m["verdict_p95_ms"]) == (2, 1, 300.0, 900.0)
+    assert set(m["labels"]) == {"verified: tests pass (replacement)", "failed", "verified: tests pass"}
+    assert background_section({"v": m})[0] == "## Background checks (verify = sandbox)"
+    assert background_section({"d": metrics(rows[:0], {})}) == []

@@ -49,6 +49,12 @@ def make_client() -> LanguageClient:
     def on_withdraw(params: Any) -> None:
         client.withdrawals.append(_plain(params))  # type: ignore[attr-defined]
 
+    client.ready = []  # type: ignore[attr-defined]
+
+    @client.feature("codeassist/suggestionReady")
+    def on_ready(params: Any) -> None:
+        client.ready.append(_plain(params))  # type: ignore[attr-defined]
+
     return client
 
 
@@ -79,6 +85,19 @@ def statuses(client: LanguageClient) -> list[dict[str, Any]]:
 def withdrawals(client: LanguageClient) -> list[dict[str, Any]]:
     """The ``codeassist/withdrawSuggestion`` notifications so far (a suggestion whose background check failed)."""
     return list(client.withdrawals)  # type: ignore[attr-defined]
+
+
+def suggestions_ready(client: LanguageClient) -> list[dict[str, Any]]:
+    """The ``codeassist/suggestionReady`` notifications so far (a verified replacement of a withdrawn suggestion)."""
+    return list(client.ready)  # type: ignore[attr-defined]
+
+
+def final_check(client: LanguageClient, since: int) -> dict[str, Any] | None:
+    """The verdict that settled a "checking…" suggestion, from the ``since``-th status on: not "checking…", and not
+    a failure whose verified replacement is still being searched for (``verify_alternatives``)."""
+    checks = checks_since(client, since)
+    done = [c for c in checks if c["label"] != "checking…" and c.get("alternatives") != "searching"]
+    return done[-1] if done else None
 
 
 async def wait_status(client: LanguageClient, state: str, timeout: float = 180.0) -> dict[str, Any]:
@@ -218,12 +237,14 @@ async def inline_checked(
     client: LanguageClient, uri: str, position: types.Position | tuple[int, int], *, timeout: float = 180.0
 ) -> tuple[list[types.InlineCompletionItem], dict[str, Any], dict[str, Any]]:
     """An invoked completion, the first check reported for it (``checking…`` while its tests run in the background)
-    and the check that settled it."""
+    and the check that settled it (after the search for a verified replacement, when it failed)."""
     before = len(statuses(client))
     items = await inline_items(client, uri, position)
-    await wait_for(lambda: any(c["label"] != "checking…" for c in checks_since(client, before)), timeout=timeout)
+    await wait_for(lambda: final_check(client, before) is not None, timeout=timeout)
     checks = checks_since(client, before)
-    return items, checks[0], [c for c in checks if c["label"] != "checking…"][-1]
+    final = final_check(client, before)
+    assert final is not None
+    return items, checks[0], final
 
 
 async def quick_fix(client: LanguageClient, uri: str, rng: types.Range, message: str) -> types.CodeAction:

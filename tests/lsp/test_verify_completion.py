@@ -5,7 +5,8 @@ of the other demand something else. The model's completion is the same for both,
 tests say. Either way the suggestion is answered at once, labelled "checking…" in ``codeassist/status``, and the tests
 settle it in the background (server/background_check.py): the first is then reported "verified: tests pass" and
 asking again answers it from the cache; the second is reported "failed" with ``shown: false``, withdrawn with a
-``codeassist/withdrawSuggestion`` notification, and never offered again for that document. A third module's test
+``codeassist/withdrawSuggestion`` notification, and never offered again for that document (a verified replacement
+may take its place: tests/lsp/test_verify_alternatives.py). A third module's test
 sleeps: its background check is cancelled when the document changes and a new completion is asked for.
 """
 
@@ -22,6 +23,7 @@ import pytest_lsp
 from lsphelp import (
     CONFIG,
     FAST_SETTINGS,
+    checks_since,
     debug_stats,
     edit,
     inline_checked,
@@ -30,6 +32,8 @@ from lsphelp import (
     items_of,
     open_doc,
     start_verified,
+    statuses,
+    suggestions_ready,
     wait_for,
     wait_stats,
     withdrawals,
@@ -96,17 +100,32 @@ async def test_completion_that_passes_its_tests_is_shown_at_once_then_verified(c
 
 
 async def test_completion_that_fails_its_tests_is_withdrawn(client: LanguageClient) -> None:
-    before = len(withdrawals(client))
+    before, ready_before = len(withdrawals(client)), len(suggestions_ready(client))
+    statuses_before = len(statuses(client))
     items, first, check = await inline(client, "strict")
     assert len(items) == 1 and first["label"] == "checking…", (items, first)
-    assert check["label"] == "failed" and check["shown"] is False and check["reason"] == "tests fail", check
     await wait_for(lambda: len(withdrawals(client)) > before, timeout=10)
     withdrawn = withdrawals(client)[-1]
     assert withdrawn["textDocument"]["uri"].endswith("strict.py") and withdrawn["text"] == item_text(items[0])
     assert withdrawn["position"] == {"line": CURSOR.line, "character": CURSOR.character}
-    # never offered again for this document: the model's same answer is hidden without flashing it first
+    assert (withdrawn["label"], withdrawn["reason"], withdrawn["searching"]) == ("failed", "tests fail", True)
+    # the verdict first ("failed", withdrawn, a verified replacement searched for: verify_alternatives = 3) ...
+    failed = next(c for c in checks_since(client, statuses_before) if c["label"] == "failed")
+    assert failed["shown"] is False and failed["reason"] == "tests fail" and failed["alternatives"] == "searching"
+    # ... then how the search ended, whatever the model's samples were
+    search = check["alternatives"]
+    assert search in ("found", "none") and 0 <= check["alternativesSearch"]["tried"] <= 3, check
     again, _ = await ask(client, (WORKSPACE / "strict.py").as_uri())
-    assert again == [], again
+    if search == "none":
+        assert check["label"] == "failed" and check["shown"] is False, check
+        assert again == [], again  # the model's same answer is hidden without flashing it first
+    else:  # a sample passed the tests: announced, labelled verified, and answered from the cache when asked again
+        (ready,) = suggestions_ready(client)[ready_before:]
+        assert ready["text"] != withdrawn["text"] and ready["replaces"] == withdrawn["text"], ready
+        assert check["label"] == ready["label"] == "verified: tests pass" and check["shown"] is True, check
+        assert [item_text(i) for i in again] == [ready["text"]]
+    # never offered again for this document
+    assert all(item_text(i) != withdrawn["text"] for i in again), again
 
 
 async def test_a_new_completion_cancels_the_background_check_of_the_old_one(client: LanguageClient) -> None:

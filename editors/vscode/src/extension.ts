@@ -30,6 +30,8 @@ import {
   SETTING_KEYS,
   STATUS_NOTIFICATION,
   WITHDRAW_NOTIFICATION,
+  READY_NOTIFICATION,
+  parseSuggestionReady,
   ServerSettingName,
   buildServerSettings,
   didChangeConfigurationParams,
@@ -153,6 +155,19 @@ function createClient(): LanguageClient {
     if (typeof uri === 'string' && editor && c.code2ProtocolConverter.asUri(editor.document.uri) === uri) {
       void vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
     }
+  });
+  // verify_alternatives: a verified replacement is ready at the place of a withdrawn suggestion; ask again there
+  // (a cache hit on the server) if the document is unchanged and the cursor has not moved
+  c.onNotification(READY_NOTIFICATION, (params: unknown) => {
+    const ready = parseSuggestionReady(params);
+    const editor = vscode.window.activeTextEditor;
+    if (!ready || !editor || c.code2ProtocolConverter.asUri(editor.document.uri) !== ready.uri) return;
+    const cursor = editor.selection.active;
+    const still = editor.selection.isEmpty && cursor.line === ready.line && cursor.character === ready.character;
+    if (editor.document.version !== ready.version || !still) return;
+    void vscode.commands
+      .executeCommand('editor.action.inlineSuggest.hide')
+      .then(() => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'));
   });
   c.onDidChangeState((e) => {
     if (e.newState === State.Stopped) status.set(undefined);

@@ -15,6 +15,37 @@ export const STATUS_NOTIFICATION = 'codeassist/status';
 /** Server -> client: a suggestion shown as "checking…" failed its tests; hide it if it is still on screen. */
 export const WITHDRAW_NOTIFICATION = 'codeassist/withdrawSuggestion';
 
+/**
+ * Server -> client: a verified replacement of a withdrawn suggestion is in the server's cache for that place
+ * (`verify_alternatives`); ask again there if the document and the cursor are as they were.
+ */
+export const READY_NOTIFICATION = 'codeassist/suggestionReady';
+
+/** The params of `codeassist/suggestionReady` (and the place fields of `codeassist/withdrawSuggestion`). */
+export type SuggestionReady = {
+  uri: string;
+  version: number;
+  line: number;
+  character: number;
+  text: string;
+  label: string;
+};
+
+/** Validates `codeassist/suggestionReady` params; undefined when malformed (ignored, never thrown). */
+export function parseSuggestionReady(params: unknown): SuggestionReady | undefined {
+  const p = params as
+    | { textDocument?: { uri?: unknown; version?: unknown }; position?: { line?: unknown; character?: unknown } }
+    | undefined;
+  const q = params as { text?: unknown; label?: unknown } | undefined;
+  const uri = p?.textDocument?.uri;
+  const version = p?.textDocument?.version;
+  const line = p?.position?.line;
+  const character = p?.position?.character;
+  if (typeof uri !== 'string' || typeof version !== 'number' || typeof line !== 'number') return undefined;
+  if (typeof character !== 'number' || typeof q?.text !== 'string') return undefined;
+  return { uri, version, line, character, text: q.text, label: typeof q.label === 'string' ? q.label : '' };
+}
+
 /** Server command behind the "codeassist: Explain" code action; args: [uri, range]; result: Markdown. */
 export const EXPLAIN_COMMAND = 'codeassist.explain';
 
@@ -30,6 +61,7 @@ export const SERVER_SETTINGS = {
   candidates: 'integer',
   timeout_ms: 'integer',
   verify: 'string',
+  verify_alternatives: 'integer',
   verify_actions: 'string',
   sandbox_image: 'string',
   languages: 'string[]',
@@ -59,6 +91,7 @@ export const SETTING_KEYS: Record<ServerSettingName, string> = {
   candidates: 'candidates',
   timeout_ms: 'timeout',
   verify: 'verifyCompletions',
+  verify_alternatives: 'verifyAlternatives',
   verify_actions: 'verifyFixes',
   sandbox_image: 'sandboxImage',
   languages: 'languages',
@@ -83,6 +116,7 @@ export type ServerSettings = {
   candidates?: number;
   timeout_ms?: number;
   verify?: 'off' | 'syntax' | 'sandbox';
+  verify_alternatives?: number;
   verify_actions?: 'off' | 'syntax' | 'sandbox';
   sandbox_image?: string;
   languages?: string[];

@@ -84,6 +84,7 @@ function M.start(bufnr)
     handlers = {
       [config.STATUS_METHOD] = status.on_status,
       ['codeassist/withdrawSuggestion'] = ghost.on_withdraw,
+      ['codeassist/suggestionReady'] = requests.on_ready,
       ['$/progress'] = actions.progress_handler,
       ['window/logMessage'] = feedback.log_handler,
     },

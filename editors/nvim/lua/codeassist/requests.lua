@@ -324,4 +324,35 @@ function R.attach_buffer(bufnr)
   })
 end
 
+--- Handler for `codeassist/suggestionReady` (verify = sandbox, verify_alternatives): a verified replacement of a
+--- withdrawn suggestion is in the server's cache for that place. Ask again there (answered at once, from the cache)
+--- if the buffer is the current one, unchanged since the request (its LSP version), with the cursor where it was.
+function R.on_ready(_, params, ctx)
+  local doc = type(params) == 'table' and params.textDocument
+  local pos = type(params) == 'table' and params.position
+  if type(doc) ~= 'table' or type(pos) ~= 'table' or type(doc.uri) ~= 'string' then
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  if vim.uri_from_bufnr(bufnr) ~= doc.uri or not vim.startswith(vim.api.nvim_get_mode().mode, 'i') then
+    return trace('suggestionReady: not the current buffer in insert mode')
+  end
+  local version = vim.lsp.util.buf_versions and vim.lsp.util.buf_versions[bufnr]
+  if version ~= nil and version ~= doc.version then
+    return trace('suggestionReady: the buffer changed since')
+  end
+  local client = ctx and ctx.client_id and vim.lsp.get_client_by_id(ctx.client_id)
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], false)[1] or ''
+  local encoding = client and client.offset_encoding or 'utf-16'
+  local ok, col = pcall(vim.str_utfindex, line, encoding, cursor[2], false)
+  if not ok then
+    col = cursor[2]
+  end
+  if cursor[1] - 1 ~= pos.line or col ~= pos.character then
+    return trace('suggestionReady: the cursor moved')
+  end
+  R.request({ bufnr = bufnr })
+end
+
 return R

@@ -1,0 +1,111 @@
+"""A verified replacement for a suggestion its tests rejected (issue 11's "right more often, because we check").
+
+Why: with ``verify = "sandbox"`` the editor shows a completion at once ("checking…") and its tests run afterwards
+(:meth:`codeassist.completion.CompletionService.finish_check`). When they fail, the suggestion is withdrawn — and
+until now nothing took its place, although the model often has a right answer one sample away. Here, off the
+request path (the caller runs it as background work that a new completion cancels), up to ``n`` distinct samples
+are drawn the way :meth:`CompletionService.complete_candidates` draws them (``ALTERNATIVE_TEMPERATURE``, seeds 1,
+2, …, at most ``SAMPLES_PER_CANDIDATE`` draws per alternative wanted), each through the same gates (syntax,
+confidence — :meth:`CompletionService.generate`) and the same test check; the first whose tests pass is the
+replacement, labelled "verified: tests pass" and put into the typed-ahead cache for the request, so asking again at
+the same place answers it at once. Only a pass counts: a sample the check could not run ("unverified") is never
+offered in place of one that failed, and a sample that fails is remembered as failed like the first one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from codeassist.completion import (
+    ALTERNATIVE_TEMPERATURE,
+    SAMPLES_PER_CANDIDATE,
+    Completion,
+    CompletionCheck,
+    CompletionService,
+)
+from codeassist.engine import CompletionRequest, CompletionResult
+from codeassist.models.backend import CancelCheck
+
+
+@dataclass
+class AlternativeSearch:
+    """What the search found (None: nothing verified) and what it cost. ``stopped``: "found", "exhausted" (every
+    draw spent), "cancelled" (the caller gave up: a newer completion of the document) or "deadline"."""
+
+    found: Completion | None
+    tried: int = 0  # distinct alternatives whose tests ran (or were known to fail)
+    samples: int = 0  # draws from the model
+    stopped: str = "exhausted"
+    failed_texts: tuple[str, ...] = ()  # alternatives whose tests failed too
+    # draws that were no alternative: the confidence gate hid them ("unsure"), nothing or a cut text came back, or
+    # the text was one already seen
+    gated: int = 0
+    empty: int = 0
+    duplicates: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """For the status's ``lastCheck`` and logs (no code: only counts and how it ended)."""
+        return {"tried": self.tried, "samples": self.samples, "stopped": self.stopped, "gated": self.gated,
+                "empty": self.empty, "duplicates": self.duplicates}  # fmt: skip
+
+
+def is_test_failure(check: CompletionCheck) -> bool:
+    """The check ran the tests and they failed — not "unverified" (nothing judged it, the sandbox was unavailable,
+    the run was cancelled), which says nothing about the code, and not a syntax rejection (never shown at all)."""
+    return not check.show and check.verdict.rejected and check.verdict.reason == "tests fail"
+
+
+def find_verified_alternative(
+    service: CompletionService,
+    request: CompletionRequest,
+    failed: CompletionResult,
+    n: int,
+    cancel: CancelCheck | None = None,
+    *,
+    deadline: float | None = None,
+) -> AlternativeSearch:
+    """Up to ``n`` distinct alternatives to ``failed`` (a completion for ``request`` whose tests failed), each gated
+    and checked by ``service``; stop at the first whose tests pass. ``cancel`` is polled between samples and handed
+    to the model and the sandbox (a cancelled run kills the test job); ``deadline`` (``time.monotonic``) bounds the
+    whole search, polled the same way. A passing alternative is remembered in the typed-ahead cache for
+    ``request``; a failing one in the service's failed memory."""
+    search = AlternativeSearch(None)
+    if n <= 0:
+        return search
+
+    def stop() -> bool:
+        return (cancel is not None and cancel()) or (deadline is not None and time.monotonic() >= deadline)
+
+    seen = {failed.text.rstrip()}
+    failures: list[str] = []
+    for seed in range(1, SAMPLES_PER_CANDIDATE * n + 1):
+        if search.tried >= n:
+            break
+        if stop():
+            search.stopped = "cancelled" if cancel is not None and cancel() else "deadline"
+            break
+        sample = dataclasses.replace(request, temperature=ALTERNATIVE_TEMPERATURE, seed=seed)
+        result = service.generate(sample, stop)
+        search.samples += 1
+        key = result.text.rstrip()
+        if not result.text or result.partial or result.stop_reason == "cancelled" or key in seen:
+            search.gated += int(result.gate == "unsure")
+            search.empty += int(result.gate != "unsure" and (not result.text or result.partial))
+            search.duplicates += int(bool(result.text) and not result.partial and key in seen)
+            continue
+        seen.add(key)
+        search.tried += 1
+        if service.known_failure(sample, result) is not None:
+            continue  # failed a moment ago (the same document): never offered again
+        check = service.check(sample, result, stop)
+        if check.show and check.verdict.verified and not (cancel is not None and cancel()):
+            service.engine.remember_suggestion(request, result.text)
+            search.found, search.stopped = Completion(result, check), "found"
+            break
+        if is_test_failure(check):
+            service.remember_failure(sample, result, check)
+            failures.append(result.text)
+    search.failed_texts = tuple(failures)
+    return search
