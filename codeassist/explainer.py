@@ -82,6 +82,17 @@ def gather_context(text: str, start: int, end: int) -> tuple[str | None, list[tu
     return symbol, pieces
 
 
+def notes(result: ExplainResult) -> list[str]:
+    """What the reader should know about an explanation, one line each (the CLI and the editor append them)."""
+    out = []
+    if result.stop_reason == "word_limit":
+        out.append(f"cut at the word limit ({result.words} words shown)")
+    if result.unknown_names:
+        shown = ", ".join(f"`{n}`" for n in result.unknown_names)
+        out.append(f"names not found in the code it was shown: {shown} (check them)")
+    return out
+
+
 def stream_explain(
     engine: Engine,
     text: str,
@@ -121,16 +132,17 @@ def stream_explain(
 
     def on_text(so_far: str) -> bool:
         nonlocal sent
-        if on_delta is not None and len(so_far) > sent:
+        within = max_words <= 0 or word_count(so_far) <= max_words
+        if within and on_delta is not None and len(so_far) > sent:  # nothing past the limit is shown
             on_delta(so_far[sent:])
             sent = len(so_far)
-        return max_words <= 0 or word_count(so_far) <= max_words
+        return within
 
     # the engine holds its model lock (callers share it with completions) and refuses a prompt that does not fit
     gen = engine.generate_chat(messages, GenerationParams(max_tokens=max_tokens), on_text=on_text, cancel=cancel)
-    if on_delta is not None and len(gen.text) > sent:
-        on_delta(gen.text[sent:])
     explanation, cut = trim_to_words(gen.text.strip(), max_words)
+    if on_delta is not None and not cut and len(gen.text) > sent:
+        on_delta(gen.text[sent:])
     known = known_names([selection, *(code for _, code in pieces)], path)
     return ExplainResult(
         explanation, path, start + 1, end + 1, symbol, [label for label, _ in pieces],
