@@ -9,7 +9,7 @@ BIN   := $(VENV)/bin
 STATE := .state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model model-default llama-server bench bench-quick bench-bugfix bench-verify bench-repos bench-calibrate clean
+.PHONY: setup demo test check lint typecheck pytest test-vscode vscode-e2e-tools docker-up sandbox-image model model-default llama-server bench bench-quick bench-bugfix bench-verify bench-repos bench-calibrate bench-explain clean
 
 setup: $(STATE)/apt $(STATE)/deps model docker-up sandbox-image
 
@@ -100,6 +100,12 @@ bench-calibrate: setup
 
 bench-repos: setup
 	nice -n 5 $(PY) -m bench.repos --resume --out build/bench-repos/runs/suite
+
+# Explanations measured by a round trip (issue 13): explain each function (the product's explain service), regenerate
+# its body from signature / docstring / explanation, judge in the sandbox; HumanEval's 164 + 20 suite functions on
+# the explain tier (hours on 2 cores); resumable. Quick look: python -m bench.explain_roundtrip --limit 10 --repo-limit 5
+bench-explain: setup
+	nice -n 10 $(PY) -m bench.explain_roundtrip --resume
 
 clean:
 	rm -rf build dist $(STATE) .mypy_cache .ruff_cache .pytest_cache

@@ -29,6 +29,7 @@ from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.engine_cap import MAX_SCALE as MAX_CAP_SCALE
 from codeassist.explainer import ExplainResult, stream_explain
+from codeassist.explainer import notes as explain_notes
 from codeassist.failures import FunctionFailure, failing_functions
 from codeassist.fix_model import FixModel
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
@@ -79,6 +80,7 @@ __all__ = [
     "delete_workspace_stats",
     "editor_project",
     "empty_day",
+    "explain_notes",
     "failing_functions",
     "find_root",
     "find_verified_alternative",

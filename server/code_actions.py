@@ -25,6 +25,7 @@ from codeassist.api import (
     Problem,
     RankedFix,
     VerifyMode,
+    explain_notes,
     find_root,
     stream_explain,
     syntax_problems,
@@ -242,6 +243,7 @@ async def explain(ls: CodeassistServer, uri: str, rng: types.Range, show_documen
         cut = f"\n\n_(cut short by the time budget: fix_budget_ms = {ls.settings.fix_budget_ms} ms)_"
     elif result.stop_reason == "max_tokens":
         cut = "\n\n_(cut short at the token limit)_"
+    cut += "".join(f"\n\n_({note})_" for note in explain_notes(result))
     by = f"\n\n_{result.model}_" if result.model else ""
     markdown = f"### codeassist: {name}, {lines}{symbol}\n\n{result.text}{cut}{by}\n"
     if show_document and ls.client_supports("window.show_document.support"):

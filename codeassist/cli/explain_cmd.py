@@ -10,6 +10,9 @@ from typing import Any
 from codeassist.cli.common import add_model_options, engine_from_args, print_json
 from codeassist.cli.validate import MAX_TOKENS, int_in
 from codeassist.errors import InputError
+from codeassist.explain_checks import DEFAULT_MAX_WORDS
+
+MAX_WORDS = 5000
 
 
 def parse_span(spec: str) -> tuple[str, int, int]:
@@ -29,6 +32,10 @@ def register(sub: Any) -> None:
     p.add_argument("location", help="PATH:LINE or PATH:START-END, 1-based")
     p.add_argument("--json", action="store_true", help="print the explanation and its context as JSON (not streamed)")
     p.add_argument("--max-tokens", type=int_in(1, MAX_TOKENS), default=256, help="cap on generated tokens")
+    p.add_argument(
+        "--max-words", type=int_in(0, MAX_WORDS), default=DEFAULT_MAX_WORDS,
+        help=f"stop past this many words, cut back to the last sentence (default {DEFAULT_MAX_WORDS}; 0: no limit)",
+    )  # fmt: skip
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -37,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the parser imports every subcommand's module; `--help` must not load the engine or Docker's client
     from codeassist.context.languages import language_for_path
     from codeassist.documents import read_text_file
-    from codeassist.explainer import stream_explain
+    from codeassist.explainer import notes, stream_explain
 
     path, start, end = parse_span(args.location)
     text = read_text_file(path).replace("\r\n", "\n")
@@ -54,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
     result = stream_explain(
         engine, text, start, end, path=path, language=language_for_path(path),
         on_delta=None if args.json else write, max_tokens=args.max_tokens,
+        max_words=args.max_words,
     )  # fmt: skip
     engine.close()
     if args.json:
         print_json(result.to_json())
     else:
-        sys.stdout.write("\n")
+        sys.stdout.write("\n" + "".join(f"\n({note})\n" for note in notes(result)))
     return 0

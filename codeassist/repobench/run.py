@@ -310,6 +310,15 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
+def open_judge(run: RepoRun, files: Mapping[str, bytes], sources: Mapping[str, str]) -> Judge:
+    """The judge ``bench_repo`` would use on ``run``'s tree: its sandbox, verdict cache and (cached) traced test run.
+    For other benchmarks that judge edits by the repository's own tests (``bench/explain_roundtrip.py``); the caller
+    closes it (and its sandbox: ``judge.sandbox.close()``)."""
+    runner = Runner(run, [System("judge", "lsp")])
+    runner.paths = run.paths if run.paths is not None else _default_paths(files)
+    return runner._judge(files, sources, _tree_hash(files))
+
+
 def bench_repo(run: RepoRun, systems: Sequence[System], progress: Progress | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the summary (also written to ``run.out_dir`` as report.json / report.md)."""
     return Runner(run, systems, progress).execute()

@@ -10,6 +10,7 @@ from verify_fixtures import CliRun
 
 from codeassist.cli.explain_cmd import parse_span
 from codeassist.errors import InputError
+from codeassist.explain_checks import known_names, mentioned_names, word_count
 from codeassist.explainer import gather_context
 
 SOURCE = '''def helper(x):
@@ -58,3 +59,21 @@ def test_explain_streams_and_reports_json(tmp_path: Path, run_cli_env: CliRun) -
     assert streamed.returncode == 0 and streamed.stdout.strip()
     bad = run_cli_env("explain", f"{path}:99")
     assert bad.returncode == 2 and "past the end" in bad.stderr
+
+
+@pytest.mark.model
+def test_explain_keeps_to_the_word_limit_and_reports_names_the_code_lacks(tmp_path: Path, run_cli_env: CliRun) -> None:
+    """Whatever the model says: at most --max-words words, and ``unknown_names`` is exactly the names in its code
+    spans that the code does not contain (the context shown is part of this file)."""
+    path = tmp_path / "m.py"
+    path.write_text(SOURCE)
+    r = run_cli_env("explain", f"{path}:5-10", "--json", "--max-tokens", "80", "--max-words", "12", "--threads", "2")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["words"] == word_count(data["text"]) <= 12
+    assert data["stop_reason"] in ("word_limit", "eot", "max_tokens")
+    known = known_names([SOURCE], str(path))
+    assert not set(data["unknown_names"]) & known
+    assert set(mentioned_names(data["text"])) - set(data["unknown_names"]) <= known
+    bad = run_cli_env("explain", f"{path}:5", "--max-words", "-1")
+    assert bad.returncode == 2
