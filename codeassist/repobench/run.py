@@ -28,6 +28,7 @@ from codeassist.repobench.infill import InfillFiller, InfillOptions
 from codeassist.repobench.judge import Judge, Selection, TraceMap, Verdict
 from codeassist.repobench.scoring import score
 from codeassist.repobench.store import JsonlWriter, read_jsonl
+from codeassist.testfinder import src_paths
 from codeassist.walk import read_files
 
 FORMAT = 1
@@ -77,10 +78,6 @@ def _tree_hash(files: Mapping[str, bytes]) -> str:
     for path in sorted(files):
         h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
     return h.hexdigest()
-
-
-def _default_paths(files: Mapping[str, bytes]) -> tuple[str, ...]:
-    return ("src",) if any(p.startswith("src/") and p.endswith("/__init__.py") for p in files) else ()
 
 
 class _Pending:
@@ -186,7 +183,7 @@ class Runner:
         return dict(self.run.counts or {kind: self.run.holes for kind in self.run.kinds})
 
     def _meta(self, files: Mapping[str, bytes], holes: Sequence[Hole]) -> dict[str, Any]:
-        paths = self.run.paths if self.run.paths is not None else _default_paths(files)
+        paths = self.run.paths if self.run.paths is not None else src_paths(files)
         self.paths = paths
         return {
             "format": FORMAT, "repo": self.name, "tree": _tree_hash(files), "seed": self.run.seed,
@@ -315,7 +312,7 @@ def open_judge(run: RepoRun, files: Mapping[str, bytes], sources: Mapping[str, s
     For other benchmarks that judge edits by the repository's own tests (``bench/explain_roundtrip.py``); the caller
     closes it (and its sandbox: ``judge.sandbox.close()``)."""
     runner = Runner(run, [System("judge", "lsp")])
-    runner.paths = run.paths if run.paths is not None else _default_paths(files)
+    runner.paths = run.paths if run.paths is not None else src_paths(files)
     return runner._judge(files, sources, _tree_hash(files))
 
 

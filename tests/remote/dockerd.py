@@ -5,17 +5,43 @@ which other work shares. Only the daemon started here is ever stopped or killed 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from codeassist.sandbox import Limits, RunResult
 from servers import free_port
+
+# What a job sees of its container on any engine (local, TLS, ssh): its user, the network, the root filesystem.
+JOB_PROBE = """
+import json, os, socket
+out = {"uid": os.getuid()}
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=1); out["net"] = "open"
+except OSError as e:
+    out["net"] = type(e).__name__
+try:
+    open("/etc/x", "w"); out["rootfs"] = "writable"
+except OSError:
+    out["rootfs"] = "read-only"
+print(json.dumps(out))
+"""
+
+
+def assert_hardened_job(run: Callable[..., RunResult], timeout_s: float) -> None:
+    """Run :data:`JOB_PROBE` with ``run`` (a sandbox's ``run``) and check the job is nobody, offline, read-only."""
+    result = run({"probe.py": JOB_PROBE}, ["python3", "probe.py"], Limits(timeout_s=timeout_s))
+    assert result.status == "passed", result
+    seen = json.loads(result.stdout)
+    assert seen["uid"] == 65534 and seen["rootfs"] == "read-only" and seen["net"] != "open", seen
 
 
 def _openssl(cwd: Path, *args: str) -> None:

@@ -18,25 +18,11 @@ import pytest
 from codeassist.sandbox import Limits, MultiSandbox, Sandbox, SandboxConfig, engine_configs
 from codeassist.sandbox.containers import LABEL, LABEL_OWNER, owner_id
 from codeassist.sandbox.docker_conn import DockerConn, DockerHost
-from dockerd import SecondDockerd, make_tls, start_second_dockerd
+from dockerd import SecondDockerd, assert_hardened_job, make_tls, start_second_dockerd
 
 from codeassist.errors import InputError
 
 pytestmark = pytest.mark.docker
-
-PROBE = """
-import json, os, socket
-out = {"uid": os.getuid()}
-try:
-    socket.create_connection(("1.1.1.1", 53), timeout=1); out["net"] = "open"
-except OSError as e:
-    out["net"] = type(e).__name__
-try:
-    open("/etc/x", "w"); out["rootfs"] = "writable"
-except OSError:
-    out["rootfs"] = "read-only"
-print(json.dumps(out))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +66,7 @@ def test_image_copied_and_same_hardening_on_the_remote_engine(engine2: SecondDoc
         assert imported[engine2.url] in ("copied", "present"), imported
         assert multi.warm(120).ok, multi.stats()
         for member in multi.members:
-            result = member.run({"probe.py": PROBE}, ["python3", "probe.py"], Limits(timeout_s=20))
-            assert result.status == "passed", result
-            seen = json.loads(result.stdout)
-            assert seen["uid"] == 65534 and seen["rootfs"] == "read-only" and seen["net"] != "open", seen
+            assert_hardened_job(member.run, 20)
         local = hardening(DockerConn(10))
         remote = hardening(DockerConn(10, DockerHost(engine2.url, str(engine2.tls_client))))
         assert local and remote and local[0] == remote[0], (local, remote)

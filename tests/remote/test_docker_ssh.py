@@ -5,7 +5,6 @@ hardening seen from inside, no ssh process left behind, and a refused key as a o
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -14,23 +13,10 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Limits, Sandbox, SandboxConfig
+from dockerd import assert_hardened_job
 from sshd import Sshd, start_sshd
 
 pytestmark = pytest.mark.docker
-
-PROBE = """
-import json, os, socket
-out = {"uid": os.getuid()}
-try:
-    socket.create_connection(("1.1.1.1", 53), timeout=1); out["net"] = "open"
-except OSError as e:
-    out["net"] = type(e).__name__
-try:
-    open("/etc/x", "w"); out["rootfs"] = "writable"
-except OSError:
-    out["rootfs"] = "read-only"
-print(json.dumps(out))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +45,7 @@ def test_pooled_and_exec_jobs_run_over_ssh(ssh_path: Sshd) -> None:
         health = sb.health()
         assert health.ok and health.daemon is not None and health.daemon.startswith(ssh_path.url), health
         for _ in range(2):  # the second reuses the pool's next container
-            result = sb.run({"probe.py": PROBE}, ["python3", "probe.py"], Limits(timeout_s=30))
-            assert result.status == "passed", result
-            seen = json.loads(result.stdout)
-            assert seen["uid"] == 65534 and seen["rootfs"] == "read-only" and seen["net"] != "open", seen
+            assert_hardened_job(sb.run, 30)
         started = time.monotonic()
         slow = sb.run({"slow.py": "import time\ntime.sleep(60)\n"}, ["python3", "slow.py"], Limits(timeout_s=2))
         assert slow.status == "timeout" and time.monotonic() - started < 30, slow

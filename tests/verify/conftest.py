@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Sandbox, SandboxConfig
-from verify_fixtures import BUGGY_STATS, REPO, TEST_STATS, CliRun, make_project
+from verify_fixtures import BUGGY_STATS, REPO, TEST_STATS, CliRun, loaded_engine, make_project
 
 from codeassist.engine import Engine, EngineConfig
 
@@ -31,10 +31,7 @@ def sandbox(docker_ok: None) -> Iterator[Sandbox]:
 def engine() -> Iterator[Engine]:
     """The embedded model with no generation time budget: the fix tests judge what it writes, not how fast (a
     loaded machine must not cut a candidate short). test_services.py overrides it with its own token budget."""
-    eng = Engine(EngineConfig(time_budget_ms=None))
-    eng.load()
-    yield eng
-    eng.close()
+    yield from loaded_engine(EngineConfig(time_budget_ms=None))
 
 
 @pytest.fixture

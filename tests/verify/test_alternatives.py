@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Sandbox
-from verify_fixtures import CliRun, make_project
+from verify_fixtures import CliRun, loaded_engine, make_project
 
 from codeassist.alternatives import find_verified_alternative, is_test_failure
 from codeassist.completion import SAMPLES_PER_CANDIDATE, CompletionPolicy, CompletionService
@@ -51,10 +51,7 @@ def cursor_offset() -> int:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(time_budget_ms=None, max_tokens=48))
-    eng.load()
-    yield eng
-    eng.close()
+    yield from loaded_engine(EngineConfig(time_budget_ms=None, max_tokens=48))
 
 
 def setup(engine: Engine, sandbox: Sandbox, root: Path, *, sleep_s: float = 0.0) -> tuple[

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Sandbox
-from verify_fixtures import BUGGY_STATS, TEST_STATS, make_project
+from verify_fixtures import BUGGY_STATS, TEST_STATS, loaded_engine, make_project
 
 from codeassist.completion import CompletionPolicy, CompletionService
 from codeassist.context.parsing import PARSES
@@ -27,10 +27,7 @@ HOLE = (
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(time_budget_ms=None, max_tokens=48))
-    eng.load()
-    yield eng
-    eng.close()
+    yield from loaded_engine(EngineConfig(time_budget_ms=None, max_tokens=48))
 
 
 @pytest.mark.model

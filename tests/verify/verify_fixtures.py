@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from seeded import BUGGY_STATS as BUGGY_STATS  # re-exported: the suites import the seeded bug from here
 from seeded import TEST_STATS as TEST_STATS
+
+from codeassist.engine import Engine, EngineConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,3 +34,13 @@ def make_project(root: Path, files: dict[str, str], *, commit: bool = True) -> P
 
 
 CliRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def loaded_engine(config: EngineConfig) -> Iterator[Engine]:
+    """The embedded model loaded with ``config`` for a module-scoped fixture (``yield from``), closed after it."""
+    engine = Engine(config)
+    engine.load()
+    try:
+        yield engine
+    finally:
+        engine.close()
