@@ -36,6 +36,10 @@ PR_SET_NO_NEW_PRIVS = 38
 READY = b"\x00codeassist-sandbox-ready\x00\n"  # exec mode: what the preamble prints once the job may start
 MOUNT_VIEWS = ("mounts", "mountinfo", "mountstats")
 HIDDEN_IN_PID = (*MOUNT_VIEWS, "task")  # task/<tid>/ holds each thread's mount views again
+# rt_sigaction: glibc refuses its two reserved real-time signals (32, 33), so the job's start asks the kernel itself
+SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+SIG_IGN_HANDLER = 1
+KERNEL_SIGACTION = 32  # handler, flags, restorer, mask (8 bytes each): all zero is SIG_DFL on x86_64 and arm64
 
 
 def _libc() -> ctypes.CDLL:
@@ -110,10 +114,37 @@ def confine() -> bool:
 
 
 def confine_or_fail() -> None:
-    """The runner's preexec_fn: a kernel that has Landlock but refuses the ruleset fails the spawn (the job is not
-    run, the check is not passed) rather than run the job unconfined."""
+    """The runner's preexec_fn where the kernel has Landlock: one that refuses the ruleset fails the spawn (the job is
+    not run, the check is not passed) rather than run the job unconfined. Then the signals, as for every job."""
     if not confine():
         raise OSError("landlock refused the job's ruleset")
+    reset_ignored_signals()
+
+
+def reset_ignored_signals() -> None:
+    """Give every ignored signal its default back before the job execs. An ignored signal survives exec, so the job
+    would inherit whatever the chain above it ignored: Python's SIGPIPE and SIGXFSZ, and anything ignored by whoever
+    started dockerd (Go keeps an inherited SIG_IGN through dockerd, containerd, runc and the runner; a CI machine's
+    dockerd passed signal 32 down). A job must start as it would from a shell: ``yes | head`` ends by SIGPIPE.
+    Never raises (it runs between fork and exec)."""
+    number = SYS_RT_SIGACTION.get(os.uname().machine)
+    if number is None:  # another architecture: the signals glibc lets us set
+        for valid in signal.valid_signals():
+            try:
+                if signal.getsignal(valid) is signal.SIG_IGN:
+                    signal.signal(valid, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        return
+    try:
+        libc = _libc()
+        default = ctypes.create_string_buffer(KERNEL_SIGACTION)
+        for sig in range(1, 65):
+            old = ctypes.create_string_buffer(KERNEL_SIGACTION)
+            if libc.syscall(number, sig, None, old, 8) == 0 and struct.unpack_from("=Q", old.raw)[0] == SIG_IGN_HANDLER:
+                libc.syscall(number, sig, default, None, 8)
+    except Exception:
+        pass
 
 
 def exec_confined(argv: list[str]) -> None:
@@ -121,16 +152,13 @@ def exec_confined(argv: list[str]) -> None:
     alive when the ruleset is made, so its own ``/proc/self`` stays readable), say ready, then become ``argv``
     (127/126 with the shell's message when it cannot run, as a job's own exit). The ready marker comes after the
     ruleset, so a kernel that has Landlock but refuses it is a setup failure (the job never ran: "could not set up"),
-    not a job that failed. Python ignores SIGPIPE and SIGXFSZ at start-up and an ignored signal survives exec: they
-    are reset first, so the job starts with the dispositions it would have had from the shell (and the runner's
-    Popen)."""
+    not a job that failed. Ignored signals are reset first (``reset_ignored_signals``), so the job starts with the
+    dispositions it would have had from a shell, as in the runner."""
     if not confine() and abi_version() > 0:
         sys.stderr.write("codeassist-sandbox: landlock refused the job's ruleset\n")
         sys.stderr.flush()
         os._exit(125)
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    reset_ignored_signals()
     os.write(1, READY)
     try:
         os.execvp(argv[0], argv)
