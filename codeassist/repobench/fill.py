@@ -88,6 +88,8 @@ class LspFiller:
         cmd = [python or sys.executable, "-m", "codeassist.cli", "serve"]
         self.client = LspClient(cmd, cwd=self.root, stderr=self._log, env=env)
         self.model = ""
+        self._answered_max: int | None = None  # the highest ``answered`` among statuses[: self._answered_scanned]
+        self._answered_scanned = 0
         self._version = 0
 
     def start(self) -> None:
@@ -178,9 +180,7 @@ class LspFiller:
         prompted them (prefetch, load changes), so the one that counts is the first after ``since`` with a higher
         ``answered`` count; an answer without a check of its own (a typed-ahead hit) gets its label, not the older
         answer's confidence. Servers without the counters: the first status with a check."""
-        statuses = [m.get("params") for m in self.client.notifications[:since] if m.get("method") == STATUS]
-        seen = [int(p["answered"]) for p in statuses if isinstance(p, dict) and "answered" in p]
-        before = max(seen, default=None)
+        before = self._answered_before(since)
 
         def answered(m: Message) -> bool:
             params = m.get("params") or {}
@@ -194,6 +194,18 @@ class LspFiller:
         if "lastCheckAnswer" in params and params["lastCheckAnswer"] != params.get("answered"):
             check.pop("confidence", None)  # the check (and its features) of an earlier answer
         return check
+
+    def _answered_before(self, since: int) -> int | None:
+        """The highest ``answered`` count among the statuses received before ``since``: a running maximum, so a
+        long run does not rescan every notification for each hole (``since`` only grows; if not, start over)."""
+        if since < self._answered_scanned:
+            self._answered_max, self._answered_scanned = None, 0
+        for message in self.client.notifications[self._answered_scanned : since]:
+            params = message.get("params")
+            if message.get("method") == STATUS and isinstance(params, dict) and "answered" in params:
+                self._answered_max = max(int(params["answered"]), self._answered_max or 0)
+        self._answered_scanned = max(self._answered_scanned, since)
+        return self._answered_max
 
     def _settle(self, fill: Fill, since: int, t0: float, params: Mapping[str, Any], holed: str) -> None:
         """verify = sandbox: the answer came labelled "checking…"; wait for the background check's verdict — and,
