@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_a_sandbox_verified_completion_parses_its_file_once_per_candidate(
     (as the server's didOpen does), then the candidate once with tree-sitter and once with Python's parser (and
     the test file once, to select its test functions); every later question (the verifier's syntax tier, the
     enclosing function, test selection, doctests) is a cache hit."""
-    root = make_project(tmp_path / "p", {"stats.py": HOLE, "test_stats.py": TEST_STATS})
+    # a test file no earlier test parsed: its parse is cached by content for the whole process (test_verify.py has
+    # the same TEST_STATS), and this test counts the first one
+    tests = TEST_STATS + f"\n# {uuid.uuid4().hex}\n"
+    root = make_project(tmp_path / "p", {"stats.py": HOLE, "test_stats.py": tests})
     path = str(root / "stats.py")
     engine.document_opened(path, HOLE, "python")
     ts0, py0 = PARSES.tree_sitter, PARSES.python
