@@ -53,8 +53,7 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 def neutralise_signals() -> None:
     """Reset every signal handler to the default. Init of a pid namespace only receives the signals it has a handler
     for from processes inside it, so with none installed the job cannot stop, interrupt or kill the runner. SIG_IGN
-    stays here (ignored either way); the job gets every default back (confine.reset_ignored_signals, its preexec_fn).
-    SIGCHLD's default keeps waitpid working."""
+    stays (the job's preexec_fn resets it: confine.reset_ignored_signals); SIGCHLD's default keeps waitpid working."""
     for sig in range(1, signal.NSIG):
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
@@ -367,10 +366,8 @@ def main() -> None:
     neutralise_signals()
     space: dict = {"__name__": "codeassist_confine"}  # type: ignore[type-arg]
     exec(compile(sys.argv[1] if len(sys.argv) > 1 else "", "confine.py", "exec"), space)  # the host's source
-    if "abi_version" in space and space["abi_version"]() > 0:  # no Landlock in the kernel: none (README says so)
-        CONFINE.append(space["confine_or_fail"])
-    elif "reset_ignored_signals" in space:  # the job's signals are reset all the same
-        CONFINE.append(space["reset_ignored_signals"])
+    if "abi_version" in space:  # no Landlock in the kernel: no ruleset (README says so), the signals reset all the same
+        CONFINE.append(space["confine_or_fail"] if space["abi_version"]() > 0 else space["reset_ignored_signals"])
     with contextlib.suppress(OSError):
         OOM_SCORE.append(OomScore())  # before PR_SET_DUMPABLE = 0, which makes /proc/self root-owned
     with contextlib.suppress(Exception):
