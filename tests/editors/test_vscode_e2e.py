@@ -526,9 +526,9 @@ def sandbox_verify(vscode: Session) -> Iterator[Scenario]:
 
 
 def _open_in(wb: Workbench, project: str) -> None:
-    """Open ``project``/target.py (both projects have one: pick it by its folder) at the summary's cursor."""
+    """Open ``project``/target.py (both projects have one: pick it by its folder), or switch to its tab, and go to
+    the summary's cursor."""
     wb.page.keyboard.press("Escape")
-    wb.run_command("View: Close All Editors")
     wb.quick_input("Control+P", f"{project}/target.py", pick=project)  # the row: "target.py" and its folder
     wb.page.locator(".editor-group-container.active .tab.active", has_text="target.py").wait_for()
     crumbs = wb.page.locator(".editor-group-container.active .breadcrumbs-control")
@@ -555,6 +555,7 @@ def _ask(wb: Workbench, what: str) -> tuple[str, str, int] | None:
     except AssertionError:
         return None
     shown = next(g for g in wb.ghosts_seen() if g)
+    wb.snap("shown")  # best effort: its check may be over already
     settled = wait_for(f"the check of the suggestion in {what}", lambda: _settled(wb, since), ANSWER_S)
     return shown, settled, since
 
@@ -573,7 +574,10 @@ def test_sandbox_check_withdraws_a_failed_suggestion(vscode: Session, sandbox_ve
     ghost text goes) and the status item says it is hidden and a verified replacement is searched for."""
     wb, scenario = vscode.wb, sandbox_verify
     with wb.step("probe what the server answers"):
-        _open_in(wb, "probe")
+        wb.page.keyboard.press("Escape")
+        wb.run_command("View: Close All Editors")
+        for project in ("real", "probe"):  # both open before either asks: each is the other's recent file
+            _open_in(wb, project)
         probe = _ask(wb, "the probe project")
     if probe is None:
         pytest.skip(f"the model suggested nothing in the probe project ({wb.status_item()!r})")
