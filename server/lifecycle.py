@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lsprotocol import types
@@ -98,6 +99,11 @@ class Host:
         """Use ``new``: reload the model when its settings changed, recreate the verifier when the sandbox's did."""
         old, ls = self.ls.settings, self.ls
         ls.settings = new
+        changed = [
+            f"{f.name}={getattr(new, f.name)!r}" for f in fields(new) if getattr(new, f.name) != getattr(old, f.name)
+        ]
+        if changed:  # the log says when a changed editor setting took effect (a user asks "did it apply?")
+            log.info("settings changed: %s", ", ".join(changed))
         if self.engine is not None and new.engine_key() != old.engine_key():
             log.info("model settings changed; reloading")
             self.start_load()

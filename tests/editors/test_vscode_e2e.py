@@ -8,7 +8,10 @@ has it; the status item then shows the latency the editor measured and the last 
 (``editor.action.inlineSuggest.acceptNextWord``) takes one word; the contributed trigger key (Alt+\\) asks again; the
 Settings editor shows titled settings, ``serverPath`` among the User settings; the Explain code action opens its
 rendered Markdown titled by the function; the Fix code action applies a fix and a notification gives its verdict
-("verified: tests pass"). Each step leaves a screenshot in build/vscode-e2e/screenshots/ (``NN-step-FAILED.png``
+("verified: tests pass"); with ``verifyCompletions`` = "sandbox" (switched on for those tests only), a suggestion
+shows labelled checking…, is withdrawn when its tests fail (the test rejects exactly what the server answered in a
+probe project of the same layout) and the verified replacement the server then finds shows as ghost text, labelled
+verified, and Tab accepts it. Each step leaves a screenshot in build/vscode-e2e/screenshots/ (``NN-step-FAILED.png``
 when it fails, named in the failure message).
 
 Waits are generous (on a loaded 2-core machine a first answer can take minutes) and fail naming what was awaited.
@@ -37,6 +40,8 @@ import pytest
 if importlib.util.find_spec("playwright") is None and not os.environ.get("CODEASSIST_REQUIRE_VSCODE_E2E"):
     pytest.skip("Playwright not installed: run `make test-vscode` (it installs it)", allow_module_level=True)
 
+from summary_scenario import BODY as SUMMARY_BODY
+from summary_scenario import CHARACTER, LINE, rejecting_test
 from vscode_workbench import REPO, TOOLS, CodeServer, Tools, Workbench, playwright, wait_for
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.vscode]
@@ -473,3 +478,162 @@ def test_acceptance_stats_with_retained_characters(vscode: Session) -> None:
         r = day["retained"][label]
         assert r["checks"] >= 2 and 0 < r["chars_present"] <= r["chars_accepted"], day
     assert "suggestions accepted" in shown, shown
+
+
+# -- verify = "sandbox": a suggestion shown as "checking…", withdrawn when its tests fail, replaced by a verified one --
+
+SUMMARY_LINE, SUMMARY_COLUMN = LINE + 1, CHARACTER + 1  # 1-based, as VS Code's Go to Line takes them
+ALTERNATIVES = 8  # verifyAlternatives here: the most allowed (most samples of this open question fail its test too)
+SEARCH_S = 600  # the server's bound is 8 x the sandbox job cap (timeout 60 s + the tiers' 75 s); ~5 s a sample here
+
+
+@dataclass
+class Scenario:
+    settings: Path  # the workspace's .vscode/settings.json
+    probe: str = ""  # what the server answered in the probe project
+    shown: str = ""  # the suggestion shown in the real project (its tests fail)
+    withdrawn: bool = False  # the shown suggestion failed its tests and went
+
+
+def _configure(settings: Path, values: dict[str, Any], expect: bytes) -> None:
+    """Write the workspace settings; wait until the server logs ``expect`` among the settings that changed (VS Code
+    reloads the file, the extension sends workspace/didChangeConfiguration, the server applies it)."""
+    log = TOOLS / "server.log"
+    seen = log.stat().st_size
+    settings.write_text(json.dumps(values))
+    wait_for(f"the server to log {expect!r}", lambda: expect in log.read_bytes()[seen:], 60)
+
+
+@pytest.fixture(scope="module")
+def sandbox_verify(vscode: Session) -> Iterator[Scenario]:
+    """``codeassist.verifyCompletions`` = "sandbox" for these tests only (a workspace setting, removed after), and
+    two projects with the same layout in the workspace: ``probe/`` and ``real/`` (its test will reject exactly the
+    probe's answer). Their tests exist from the start, so each module's context is the same before and after the
+    probe. No replacement is searched for in the probe (``verifyAlternatives`` 0 there)."""
+    for project in ("probe", "real"):
+        folder = vscode.workspace / project
+        folder.mkdir()
+        (folder / "pyproject.toml").write_text("[project]\nname = 'summaries'\n")
+        (folder / "target.py").write_text(SUMMARY_BODY)
+        (folder / "test_target.py").write_text(rejecting_test("target", ["placeholder = 0"]))
+    settings = vscode.workspace / ".vscode" / "settings.json"
+    settings.parent.mkdir()
+    try:
+        values = {"codeassist.verifyCompletions": "sandbox", "codeassist.verifyAlternatives": 0}
+        _configure(settings, values, b"verify='sandbox', verify_alternatives=0")
+        yield Scenario(settings)
+    finally:
+        settings.unlink()
+
+
+def _open_in(wb: Workbench, project: str) -> None:
+    """Open ``project``/target.py (both projects have one: pick it by its folder), or switch to its tab, and go to
+    the summary's cursor."""
+    wb.page.keyboard.press("Escape")
+    wb.quick_input("Control+P", f"{project}/target.py", pick=project)  # the row: "target.py" and its folder
+    wb.page.locator(".editor-group-container.active .tab.active", has_text="target.py").wait_for()
+    crumbs = wb.page.locator(".editor-group-container.active .breadcrumbs-control")
+    wait_for(f"the breadcrumbs to show {project}/", lambda: project in crumbs.inner_text(), 30)
+    _wait_ready(wb)
+    wb.focus_editor()
+    wb.go_to(SUMMARY_LINE, SUMMARY_COLUMN)
+
+
+def _shows(item: str, icon: str, word: str) -> bool:
+    """The status item (as recorded: its codicons first, then its text) shows ``$(icon) word``."""
+    return f"$({icon})" in item.split(" codeassist")[0] and word in item
+
+
+def _ask(wb: Workbench, what: str) -> tuple[str, str, int] | None:
+    """Alt+\\ at the cursor: (the first ghost text shown, the status item once the check has a verdict, the status
+    states before the request); None when the model suggests nothing. The ghost texts are recorded in the page, so
+    one withdrawn at once is not missed."""
+    wb.record_ghosts()
+    since = len(wb.status_log())
+    wb.page.keyboard.press("Alt+Backslash")
+    try:
+        wait_for(f"ghost text in {what}", lambda: any(wb.ghosts_seen()), ANSWER_S)
+    except AssertionError:
+        return None
+    shown = next(g for g in wb.ghosts_seen() if g)
+    wb.snap("shown")  # best effort: its check may be over already
+    settled = wait_for(f"the check of the suggestion in {what}", lambda: _settled(wb, since), ANSWER_S)
+    return shown, settled, since
+
+
+def _settled(wb: Workbench, since: int) -> str | None:
+    """The status item once the suggestion asked for after ``since`` has a verdict (not "checking…")."""
+    if not any("checking…" in s for s in wb.status_log()[since:]):
+        return None
+    item = wb.status_item()
+    return item if "checking…" not in item and "$(sparkle)" in item else None
+
+
+@pytest.mark.timeout(900)
+def test_sandbox_check_withdraws_a_failed_suggestion(vscode: Session, sandbox_verify: Scenario) -> None:
+    """verify = "sandbox": the suggestion shows at once, labelled checking…; its tests fail, so it is withdrawn (the
+    ghost text goes) and the status item says it is hidden and a verified replacement is searched for."""
+    wb, scenario = vscode.wb, sandbox_verify
+    with wb.step("probe what the server answers"):
+        wb.page.keyboard.press("Escape")
+        wb.run_command("View: Close All Editors")
+        for project in ("real", "probe"):  # both open before either asks: each is the other's recent file
+            _open_in(wb, project)
+        probe = _ask(wb, "the probe project")
+    if probe is None:
+        pytest.skip(f"the model suggested nothing in the probe project ({wb.status_item()!r})")
+    scenario.probe, settled, _ = probe
+    print(f"probe: {scenario.probe!r} ({settled!r})")
+    (vscode.workspace / "real" / "test_target.py").write_text(rejecting_test("target", [scenario.probe]))
+    values = {"codeassist.verifyCompletions": "sandbox", "codeassist.verifyAlternatives": ALTERNATIVES}
+    _configure(scenario.settings, values, f"verify_alternatives={ALTERNATIVES}".encode())
+    with wb.step("suggestion shown as checking then settled"):
+        _open_in(wb, "real")
+        real = _ask(wb, "the real project")
+        if real is not None:
+            scenario.shown, settled, since = real
+            states = wb.status_log()[since:]
+            assert any("checking…" in s for s in states), states
+    if real is None:
+        pytest.skip(f"the model suggested nothing in the real project ({wb.status_item()!r})")
+    if not _shows(settled, "close", "hidden"):
+        agree = "the probe's answer" if scenario.shown == scenario.probe else f"not the probe's {scenario.probe!r}"
+        pytest.skip(f"the suggestion {scenario.shown!r} ({agree}) did not fail its tests: {settled!r}")
+    with wb.step("failed suggestion withdrawn"):
+        wait_for("the withdrawn ghost text to go", lambda: not wb.ghost_text(), 30)
+        assert "last suggestion: failed (tests fail), hidden" in wb.status_tooltip(), wb.status_tooltip()
+        assert any(_shows(s, "search", "searching") for s in states + wb.status_log()[since:]), wb.status_log()
+        scenario.withdrawn = True
+    print(f"shown and withdrawn {scenario.shown!r}; status states {wb.status_log()[since:]}")
+
+
+def _search_ended(wb: Workbench) -> str | None:
+    tooltip = wb.status_tooltip()
+    return tooltip if "it replaces a suggestion" in tooltip or "no other suggestion passed" in tooltip else None
+
+
+@pytest.mark.timeout(900)
+def test_a_verified_replacement_takes_its_place(vscode: Session, sandbox_verify: Scenario) -> None:
+    """The server announces a verified replacement (``codeassist/suggestionReady``); the extension asks again there
+    and the ghost text becomes the replacement, labelled verified, and Tab accepts it. When none of the samples
+    passes, the status says so (the model's limit, not a failure of the flow): skipped, never passed."""
+    wb, scenario, module = vscode.wb, sandbox_verify, vscode.workspace / "real" / "target.py"
+    if not scenario.withdrawn:
+        pytest.skip("no suggestion was withdrawn (see the test before)")
+    with wb.step("search for a replacement ends"):
+        tooltip = wait_for("the search for a verified replacement to end", lambda: _search_ended(wb), SEARCH_S)
+        none = "no other suggestion passed" in tooltip
+        assert not (none and wb.ghost_text()), f"a ghost text though no replacement was found: {wb.ghost_text()!r}"
+    if none:
+        pytest.skip(f"withdrawn, and no sample passed its tests: {tooltip!r}")
+    with wb.step("replacement shown as verified"):
+        replacement = wait_for("the replacement's ghost text", lambda: wb.ghost_text() or None, 60)
+        assert replacement.rstrip() != scenario.shown.rstrip(), f"the failed suggestion came back: {replacement!r}"
+        assert _shows(wb.status_item(), "pass", "verified"), wb.status_item()
+        assert "last suggestion: verified: tests pass" in tooltip, tooltip
+    with wb.step("tab accepts the replacement"):
+        wb.page.keyboard.press("Tab")
+        saved = _save(wb, module, module.stat().st_mtime)
+        expected = SUMMARY_BODY.split("\n")[LINE] + replacement
+        assert "\n".join(saved.split("\n")[LINE:]).startswith(expected), f"{replacement!r} not saved as shown:\n{saved}"
+    print(f"replaced {scenario.shown!r} with {replacement!r}; {tooltip!r}")

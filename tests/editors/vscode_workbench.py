@@ -211,6 +211,32 @@ STATUS_RECORDER = """
 """
 
 
+# The ghost text of the active editor: the inline part on the cursor line, then the lines of a multi-line ghost.
+GHOST_TEXT = """
+() => {
+  const ed = document.querySelector('.editor-group-container.active .monaco-editor');
+  if (!ed) return '';
+  const inline = [...ed.querySelectorAll('[class*="ghost-text-decoration"]')].map((e) => e.textContent).join('');
+  const block = [...ed.querySelectorAll('.ghost-text .view-line')].map((e) => e.textContent);
+  return [inline, ...block].join('\\n').replace(/\\u00a0/g, ' ').replace(/\\n+$/, '');
+}
+"""
+GHOST_RECORDER = f"""
+() => {{
+  const read = {GHOST_TEXT};
+  window.__codeassistGhosts = [];
+  window.__codeassistGhostObserver?.disconnect();
+  const seen = () => {{
+    const log = window.__codeassistGhosts, text = read();
+    if (log[log.length - 1] !== text) log.push(text);
+  }};
+  window.__codeassistGhostObserver = new MutationObserver(seen);
+  window.__codeassistGhostObserver.observe(document.body, {{subtree: true, childList: true, characterData: true}});
+  seen();
+}}
+"""
+
+
 class Workbench:
     """The browser side: one Chromium page on the code-server workbench, with user-level helpers."""
 
@@ -276,17 +302,18 @@ class Workbench:
     def ghost_text(self) -> str:
         """The inline suggestion shown in the active editor ('' when none): the ghost on the cursor line, plus the
         lines of a multi-line ghost."""
-        text: str = self.page.evaluate(
-            """() => {
-              const ed = document.querySelector('.editor-group-container.active .monaco-editor');
-              if (!ed) return '';
-              const inline = [...ed.querySelectorAll('[class*="ghost-text-decoration"]')]
-                .map((e) => e.textContent).join('');
-              const block = [...ed.querySelectorAll('.ghost-text .view-line')].map((e) => e.textContent);
-              return [inline, ...block].join('\\n').replace(/\\u00a0/g, ' ').replace(/\\n+$/, '');
-            }"""
-        )
+        text: str = self.page.evaluate(f"() => ({GHOST_TEXT})()")
         return text
+
+    def record_ghosts(self) -> None:
+        """From now on, keep every distinct ghost text of the active editor in the page (see :meth:`ghosts_seen`):
+        a suggestion withdrawn within a second is not missed by polling."""
+        self.page.evaluate(GHOST_RECORDER)
+
+    def ghosts_seen(self) -> list[str]:
+        """The distinct ghost texts since :meth:`record_ghosts`, in order ('' when none was shown)."""
+        seen: list[str] = self.page.evaluate("window.__codeassistGhosts || []")
+        return seen
 
     def inline_hints(self) -> str | None:
         """The text of the inline suggestion toolbar (``editor.inlineSuggest.showToolbar``), None when not shown."""

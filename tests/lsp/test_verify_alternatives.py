@@ -14,7 +14,6 @@ is never offered again; a new model-calling completion of the document cancels t
 from __future__ import annotations
 
 import asyncio
-import base64
 import tempfile
 import time
 from pathlib import Path
@@ -44,33 +43,14 @@ from lsphelp import (
 )
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from summary_scenario import BODY, CHARACTER, LINE, rejecting_test
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
 WORKSPACE = Path(tempfile.mkdtemp(prefix="codeassist-lsp-alternatives-"))
 REAL = WORKSPACE / "real"
-# an open question (any text summary will do): the model's samples differ from its greedy answer and each other
-BODY = 'def summarize(values):\n    """Return a short text summary of the values."""\n    text = \n    return text\n'
-CURSOR = types.Position(line=2, character=11)
-# the plain listings most of the model's answers here produce: rejected too, so the real answer fails even when it
-# is not exactly the probe's text (a different context flips near ties: ', '.join(map(str, …)) vs a generator)
-COMMON = ["1, 2, 3", "1,2,3", "1 2 3", "123", "[1, 2, 3]", "1\n2\n3"]
+CURSOR = types.Position(line=LINE, character=CHARACTER)
 SLEEP = {"target": 0.0, "slow": 90.0}  # the slow module's test sleeps once the greedy text is not in the source
-
-
-def rejecting_test(module: str, rejected: list[str], *, sleep_s: float = 0.0) -> str:
-    """Rejects at once a function whose source holds any of ``rejected`` (base64-encoded, so they never reach the
-    model's context through the workspace index) or whose summary of ``[1, 2, 3]`` is one of the plain listings
-    (``COMMON``: what the model's answers here mostly produce); otherwise, after ``sleep_s``, passes."""
-    codes = [base64.b64encode(r.strip().encode()).decode() for r in rejected]
-    return (
-        f"import base64\nimport inspect\nimport time\n\nfrom {module} import summarize\n\n\ndef test_summary():\n"
-        f"    for code in {codes!r}:\n"
-        "        assert base64.b64decode(code).decode() not in inspect.getsource(summarize)\n"
-        "    summary = summarize([1, 2, 3])\n"
-        f"    assert isinstance(summary, str) and summary.strip() not in {COMMON!r}\n"
-        f"    time.sleep({sleep_s})\n"
-    )
 
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")

@@ -232,8 +232,18 @@ export interface StatusParams {
   busy: boolean;
   /** Why the server is busy (null: not busy, or not said). */
   busyReason: string | null;
-  /** How the last completion was checked before it was shown (null before the first one). */
-  lastCheck: { label: string; reason: string; shown: boolean } | null;
+  /**
+   * How the last completion was checked before it was shown (null before the first one). `alternatives`
+   * (verify = sandbox): after a suggestion failed its tests, the search for a verified replacement is `searching`,
+   * found one (`found`: this check is the replacement's) or found `none` in `tried` samples; null when no search.
+   */
+  lastCheck: {
+    label: string;
+    reason: string;
+    shown: boolean;
+    alternatives: 'searching' | 'found' | 'none' | null;
+    tried: number | null;
+  } | null;
   /** Today's local acceptance counts for this workspace (null when the stats are off). */
   acceptance: AcceptanceToday | null;
 }
@@ -262,7 +272,31 @@ function parseCheck(value: unknown): StatusParams['lastCheck'] {
   if (typeof value !== 'object' || value === null) return null;
   const c = value as Record<string, unknown>;
   if (typeof c.label !== 'string') return null;
-  return { label: c.label, reason: typeof c.reason === 'string' ? c.reason : '', shown: c.shown !== false };
+  const alternatives =
+    c.alternatives === 'searching' || c.alternatives === 'found' || c.alternatives === 'none' ? c.alternatives : null;
+  const tried = (c.alternativesSearch as { tried?: unknown } | null | undefined)?.tried;
+  return {
+    label: c.label,
+    reason: typeof c.reason === 'string' ? c.reason : '',
+    shown: c.shown !== false,
+    alternatives,
+    tried: typeof tried === 'number' && Number.isFinite(tried) ? tried : null,
+  };
+}
+
+/** The tooltip's line about the search for a verified replacement of a suggestion that failed its tests. */
+function alternativesLine(check: NonNullable<StatusParams['lastCheck']>): string | undefined {
+  const tried = check.tried === null ? '' : ` (${check.tried} tried)`;
+  switch (check.alternatives) {
+    case 'searching':
+      return 'withdrawn: its tests fail; searching for another suggestion whose tests pass…';
+    case 'found':
+      return `it replaces a suggestion whose tests failed${tried}`;
+    case 'none':
+      return `withdrawn: its tests fail; no other suggestion passed them${tried}`;
+    default:
+      return undefined;
+  }
 }
 
 /** A duration as people read it: "85 ms", "1.7 s". */
@@ -273,7 +307,7 @@ export function formatLatency(ms: number): string {
 /** The last check's label, short enough for the status bar, with a codicon for the two outcomes that matter most. */
 function checkBadge(check: StatusParams['lastCheck']): string {
   if (!check) return '';
-  if (!check.shown) return ' · $(close) hidden';
+  if (!check.shown) return check.alternatives === 'searching' ? ' · $(close) hidden · $(search) searching' : ' · $(close) hidden';
   if (check.label.startsWith('verified')) return ' · $(pass) verified';
   return ` · ${check.label}`;
 }
@@ -313,6 +347,8 @@ export function statusBarText(
   if (status.lastCheck) {
     const why = status.lastCheck.reason ? ` (${status.lastCheck.reason})` : '';
     lines.push(`last suggestion: ${status.lastCheck.label}${why}${status.lastCheck.shown ? '' : ', hidden'}`);
+    const search = alternativesLine(status.lastCheck);
+    if (search) lines.push(search);
   }
   const today = acceptanceLine(status.acceptance);
   if (today) lines.push(today);

@@ -96,6 +96,24 @@ test('status payloads are validated and rendered', () => {
   const hidden = parseStatus({ state: 'ready', lastCheck: { label: 'failed', reason: 'tests fail', shown: false } });
   assert.equal(statusBarText(hidden).text, '$(sparkle) codeassist · $(close) hidden');
   assert.match(statusBarText(hidden).tooltip, /last suggestion: failed \(tests fail\), hidden/);
+  assert.doesNotMatch(statusBarText(hidden).tooltip, /searching|replaces/);
+  // verify = sandbox: the withdrawn suggestion's replacement is searched for, then found or not (verify_alternatives)
+  const failed = { label: 'failed', reason: 'tests fail', shown: false };
+  const searching = parseStatus({ state: 'ready', lastCheck: { ...failed, alternatives: 'searching' } });
+  assert.equal(statusBarText(searching).text, '$(sparkle) codeassist · $(close) hidden · $(search) searching');
+  assert.match(statusBarText(searching).tooltip, /withdrawn: its tests fail; searching for another suggestion/);
+  const none = parseStatus({
+    state: 'ready', lastCheck: { ...failed, alternatives: 'none', alternativesSearch: { tried: 3 } },
+  });
+  assert.equal(statusBarText(none).text, '$(sparkle) codeassist · $(close) hidden');
+  assert.match(statusBarText(none).tooltip, /no other suggestion passed them \(3 tried\)/);
+  const found = parseStatus({
+    state: 'ready',
+    lastCheck: { label: 'verified: tests pass', reason: '', shown: true, alternatives: 'found', alternativesSearch: { tried: 2 } },
+  });
+  assert.equal(statusBarText(found).text, '$(sparkle) codeassist · $(pass) verified');
+  assert.match(statusBarText(found).tooltip, /it replaces a suggestion whose tests failed \(2 tried\)/);
+  assert.equal(parseStatus({ state: 'ready', lastCheck: { ...failed, alternatives: 'maybe' } })?.lastCheck?.alternatives, null);
   assert.equal(parseStatus({ state: 'ready', lastCheck: { shown: true } })?.lastCheck, null);
   // busy / busyReason / lastPartial (servers that report them): in the status bar text and the tooltip.
   const busy = parseStatus({
