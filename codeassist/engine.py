@@ -279,7 +279,8 @@ class Engine:
             text = checked.text
             gate = {"pass": "ok", "skipped": "off"}.get(checked.action, checked.action)
         confidence = confidence_of(gen, text)
-        if text and unsure(confidence, resolve_gate(self.config.confidence_gate, self.model_name)):
+        rule = resolve_gate(self.config.confidence_gate, self.model_name) if req.confidence_gate else None
+        if text and unsure(confidence, rule):
             text, gate = "", "unsure"
         if remember and self.config.typed_ahead and text and gen.stop_reason != "cancelled" and not sampled:
             self.typed_ahead.put(req.path, prefix, suffix, text)

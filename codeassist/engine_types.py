@@ -29,6 +29,11 @@ class CompletionRequest:
     # the caller's time cap, when it gives no ``deadline``: it runs from when the engine takes the request, raised
     # when the machine's measured token rate says a one-line answer needs longer (engine_cap.py; at most 3x)
     time_cap_ms: float | None = None
+    # False: the stay-silent confidence gate does not hide this completion (its features are still computed). For
+    # callers that show a text only once its tests passed (codeassist/alternatives.py): the tests are a stronger
+    # judge than the gate, which was calibrated on greedy answers and hides most samples (lower log-probabilities).
+    # The syntax gate and the static checks still apply.
+    confidence_gate: bool = True
 
 
 @dataclass
