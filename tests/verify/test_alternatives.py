@@ -21,8 +21,13 @@ import pytest
 from codeassist.sandbox import Sandbox
 from verify_fixtures import CliRun, loaded_engine, make_project
 
-from codeassist.alternatives import find_verified_alternative, is_test_failure
-from codeassist.completion import SAMPLES_PER_CANDIDATE, CompletionPolicy, CompletionService
+from codeassist.alternatives import MAX_ALTERNATIVE_TEMPERATURE, find_verified_alternative, is_test_failure
+from codeassist.completion import (
+    ALTERNATIVE_TEMPERATURE,
+    SAMPLES_PER_CANDIDATE,
+    CompletionPolicy,
+    CompletionService,
+)
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.verify import LABEL_TESTS, Verifier
 
@@ -103,6 +108,33 @@ def test_a_replacement_is_verified_distinct_and_cached_and_the_failed_text_never
     repeat = service.complete_pending(request)
     if repeat.result.text == greedy.text:
         assert repeat.check is not None and not repeat.check.show and repeat.text == ""
+
+
+def test_the_confidence_gate_hides_no_alternative_and_repeats_are_never_tested(
+    engine: Engine, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """With a confidence gate that hides every suggestion, alternatives are still drawn and tested: only their
+    tests decide (none is counted "gated"). No alternative tested repeats the failed text or another one tested,
+    and the temperature rises only after a repeat, within its bound."""
+    service, request, greedy = setup(engine, sandbox, tmp_path / "p")
+    saved = engine.config.confidence_gate
+    engine.config.confidence_gate = ("first_margin", 1e9)  # hides anything the model says
+    try:
+        assert service.generate(request).gate == "unsure"  # the gate is on for everything else
+        search = find_verified_alternative(service, request, greedy, 3)
+    finally:
+        engine.config.confidence_gate = saved
+    assert search.gated == 0 and search.samples == search.tried + search.empty + search.duplicates, search
+    assert ALTERNATIVE_TEMPERATURE <= search.temperature <= MAX_ALTERNATIVE_TEMPERATURE, search
+    if search.duplicates == 0:
+        assert search.temperature == ALTERNATIVE_TEMPERATURE, search
+    tested = [greedy.text.rstrip(), *(text.rstrip() for text in search.failed_texts)]
+    if search.found is not None:
+        assert search.found.check is not None and search.found.check.verdict.label == LABEL_TESTS
+        tested.append(search.found.result.text.rstrip())
+    assert len(set(tested)) == len(tested), tested  # nothing was tested twice, the failed text least of all
+    if search.tried == 0:
+        pytest.skip(f"every one of {search.samples} samples repeated the failed text or came back empty")
 
 
 def test_the_search_stops_when_cancelled_or_out_of_time(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
