@@ -1,0 +1,149 @@
+"""The open-loop replay's pure parts: the typing schedule, which answers count, and how many characters they save.
+
+Open loop: keystroke ``k`` is typed at ``start + k * interval`` whatever the assistant does (a typist does not wait
+for ghost text). A keystroke's answer *counts* only when it arrives before the next keystroke is typed (for the last
+keystroke of a span: within one interval): after that the document has changed, the editor has cancelled or ignores
+the request, and the user never sees it. An answer to an earlier keystroke that arrives later is *superseded*: never
+counted, whatever it says.
+
+Usefulness, **characters accepted**: for each keystroke answered in time, how many characters of the rest of the real
+line (what the user is about to type on that line) the suggestion would save, summed over keystrokes:
+
+- the suggestion's first line (what is inserted at the cursor on this line; later lines are not scored) is compared
+  with the rest of the real line;
+- when the first line is a prefix of the rest of the line (all of it correct), all of its characters count (Tab);
+- otherwise only the longest run of *whole words* that is correct counts: the user accepts word by word (VS Code's
+  accept-next-word, llama.vim's accept-word) and stops before the first wrong word. A word is a run of identifier
+  characters or one other non-space character, with the spaces before it; a word only partly right counts for
+  nothing (``self.vals = 0`` against ``self.value = 1`` saves ``self.``, 5 characters, not 8).
+
+Keystrokes typed in a row can offer the same characters (an answer at key 3 and one at key 4 both cover the line's
+end), so the sum is the usefulness *on offer* at the keystrokes, not a session's saving; it is computed the same way
+for every target, on the very same keystrokes, so ratios between targets are the figure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.replay import Keystroke, percentile
+
+WORD = re.compile(r"\s*(?:\w+|[^\w\s])|\s+$")
+
+
+def schedule(n_keys: int, interval_ms: float) -> list[float]:
+    """Seconds after the start at which each keystroke is typed."""
+    return [k * interval_ms / 1000 for k in range(n_keys)]
+
+
+def deadline(times: Sequence[float], k: int, interval_ms: float) -> float:
+    """When keystroke ``k``'s answer stops counting: the next keystroke (or one interval after the last one)."""
+    return times[k + 1] if k + 1 < len(times) else times[k] + interval_ms / 1000
+
+
+def accepted_chars(suggestion: str, rest_of_line: str) -> int:
+    """Characters of ``rest_of_line`` a user saves with ``suggestion`` shown at the cursor (module docstring)."""
+    first = suggestion.split("\n", 1)[0]
+    if not first or not rest_of_line:
+        return 0
+    if rest_of_line.startswith(first):
+        return len(first)
+    taken = 0
+    for m in WORD.finditer(first):
+        end = m.end()
+        if rest_of_line[taken:end] != first[taken:end]:
+            break
+        taken = end
+    return taken
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An answer that reached the editor: to keystroke ``key``, at ``at`` seconds after the start, showing ``text``
+    after the cursor (empty: an answer with nothing to show)."""
+
+    key: int
+    at: float
+    text: str
+
+
+@dataclass(frozen=True)
+class KeyOutcome:
+    key: int
+    answered: bool  # an answer to this keystroke arrived before the next keystroke
+    latency_ms: float | None  # keystroke -> that answer
+    text: str  # what was shown after the cursor ("" when nothing was)
+    accepted: int  # characters accepted (accepted_chars against the rest of the real line)
+
+
+def outcomes(
+    times: Sequence[float], arrivals: Sequence[Arrival], rests: Sequence[str], interval_ms: float
+) -> list[KeyOutcome]:
+    """Per keystroke: the first answer to it that arrived in time (later ones and superseded ones are dropped)."""
+    first: dict[int, Arrival] = {}
+    for a in sorted(arrivals, key=lambda a: a.at):
+        if a.key in first or not 0 <= a.key < len(times):
+            continue
+        if times[a.key] <= a.at < deadline(times, a.key, interval_ms):
+            first[a.key] = a
+    out = []
+    for k in range(len(times)):
+        got = first.get(k)
+        if got is None:
+            out.append(KeyOutcome(k, False, None, "", 0))
+        else:
+            ms = (got.at - times[k]) * 1000
+            out.append(KeyOutcome(k, True, ms, got.text, accepted_chars(got.text, rests[k])))
+    return out
+
+
+@dataclass
+class Score:
+    target: str
+    keys: int
+    answered: int  # answers (possibly empty) that arrived in time
+    shown: int  # in time and non-empty
+    accepted_chars: int
+    keys_with_accept: int  # keystrokes whose answer saved at least one character
+    late: int  # answers that arrived after the next keystroke (superseded: not counted)
+    p50_ms: float  # over the answers that arrived, in time or late
+    p95_ms: float
+    offered_chars: int  # sum over keystrokes of the rest of the line: what a perfect, instant assistant would offer
+
+    @property
+    def answered_rate(self) -> float:
+        return self.answered / max(self.keys, 1)
+
+
+def score(target: str, rows: Sequence[KeyOutcome], late_ms: Sequence[float], rests: Sequence[str]) -> Score:
+    """The totals of one target over its keystrokes; ``late_ms`` are the latencies of answers that came too late."""
+    lat = [r.latency_ms for r in rows if r.latency_ms is not None] + list(late_ms)
+    return Score(
+        target=target, keys=len(rows), answered=sum(r.answered for r in rows), shown=sum(bool(r.text) for r in rows),
+        accepted_chars=sum(r.accepted for r in rows), keys_with_accept=sum(r.accepted > 0 for r in rows),
+        late=len(late_ms), p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95), offered_chars=sum(map(len, rests)),
+    )  # fmt: skip
+
+
+def late_latencies(times: Sequence[float], arrivals: Sequence[Arrival], interval_ms: float) -> list[float]:
+    """Latencies (ms) of the answers that arrived after their keystroke's deadline."""
+    return [
+        (a.at - times[a.key]) * 1000
+        for a in arrivals
+        if 0 <= a.key < len(times) and a.at >= deadline(times, a.key, interval_ms)
+    ]
+
+
+def visible_text(insert: str, replaced: str) -> str:
+    """What a ghost text adds after the cursor when it replaces ``replaced`` (the document text from its range's
+    start to the cursor) by ``insert``: nothing when ``insert`` does not start with ``replaced`` (VS Code does not
+    show such an item inline)."""
+    return insert[len(replaced) :] if insert.startswith(replaced) else ""
+
+
+def rests_of_lines(source: str, strokes: Sequence[Keystroke]) -> list[str]:
+    """For each keystroke, the rest of the real line after the cursor: what the user is about to type on it."""
+    lines = source.split("\n")
+    return [lines[ks.line][ks.column :] for ks in strokes]

@@ -1,0 +1,102 @@
+"""The open-loop replay's pure parts: the schedule, which answers count (in time vs superseded), characters accepted,
+llama.vim's client cache and the span picker. No model, no server."""
+
+from __future__ import annotations
+
+import math
+
+from bench import openloop, openloop_drivers, openloop_score, replay
+from bench.openloop_score import Arrival, accepted_chars
+
+
+def test_schedule_and_deadlines() -> None:
+    times = openloop_score.schedule(4, 120)
+    assert times == [0.0, 0.12, 0.24, 0.36]
+    assert openloop_score.deadline(times, 0, 120) == 0.12
+    assert math.isclose(openloop_score.deadline(times, 3, 120), 0.48)  # the last key: one interval
+
+
+def test_accepted_chars_whole_prefix_is_a_tab() -> None:
+    assert accepted_chars("x + 1)", "x + 1)") == 6
+    assert accepted_chars("x + ", "x + 1)") == 4  # shorter, all correct
+    assert accepted_chars("x + 1)\n    return y", "x + 1)") == 6  # later lines are not scored
+    assert accepted_chars("", "x") == 0
+    assert accepted_chars("x", "") == 0
+
+
+def test_accepted_chars_partial_counts_whole_words_only() -> None:
+    # "self.vals" vs "self.value": the word "vals" is wrong, so the user accepts "self." word by word and stops
+    assert accepted_chars("self.vals = 0", "self.value = 1") == len("self.")
+    assert accepted_chars("foo(a, c)", "foo(a, b)") == len("foo(a,")
+    assert accepted_chars("bar", "baz") == 0  # partly right word: nothing
+    assert accepted_chars("value + 2", "value + 1") == len("value +")  # spaces go with the word after them
+
+
+def test_only_answers_in_time_count_and_superseded_ones_do_not() -> None:
+    times = openloop_score.schedule(3, 100)
+    rests = ["bc", "c", ""]
+    arrivals = [
+        Arrival(0, 0.15, "bc"),  # to key 0, after key 1 was typed: superseded
+        Arrival(1, 0.12, "c"),  # in time
+        Arrival(1, 0.13, "zzz"),  # a second answer to key 1: the first one counts
+        Arrival(2, 0.25, "x"),  # the last key: within one interval
+    ]
+    rows = openloop_score.outcomes(times, arrivals, rests, 100)
+    assert [r.answered for r in rows] == [False, True, True]
+    assert [r.accepted for r in rows] == [0, 1, 0]
+    assert rows[1].latency_ms is not None and math.isclose(rows[1].latency_ms, 20.0)
+    late = openloop_score.late_latencies(times, arrivals, 100)
+    assert len(late) == 1 and math.isclose(late[0], 150.0)
+    s = openloop_score.score("t", rows, late, rests)
+    assert (s.keys, s.answered, s.shown, s.accepted_chars, s.keys_with_accept, s.late) == (3, 2, 2, 1, 1, 1)
+    assert s.offered_chars == 3 and math.isclose(s.answered_rate, 2 / 3)
+
+
+def test_rests_of_lines_follow_the_keystrokes() -> None:
+    source = "def f(x):\n    y = x\n    return y\n"
+    span = replay.Span("f.py", 1, 2)
+    strokes = replay.keystrokes(source, span)
+    rests = openloop_score.rests_of_lines(source, strokes)
+    assert rests[0] == " = x" and rests[len("y = x") - 1] == "" and rests[len("y = x")] == "eturn y"
+
+
+def test_visible_text_of_a_replacing_item() -> None:
+    assert openloop_score.visible_text("foo(x)", "fo") == "o(x)"
+    assert openloop_score.visible_text("bar", "fo") == ""  # not shown inline: it does not extend what is there
+    result = {"items": [{"insertText": "    y = 1", "range": {"start": {"line": 2, "character": 0},
+                                                              "end": {"line": 2, "character": 6}}}]}  # fmt: skip
+    assert openloop_drivers.lsp_visible(result, "    y ", 6, 2) == "= 1"
+    assert openloop_drivers.lsp_visible({"items": []}, "    y ", 6, 2) == ""
+    assert openloop_drivers.utf16_to_cp("a\U0001f600b", 3) == 2
+
+
+def test_vim_cache_exact_and_typed_ahead_lookback() -> None:
+    cache = openloop_drivers.VimCache(max_keys=2)
+    body = {"input_prefix": "def f():\n", "prompt": "    ret", "input_suffix": "\n"}
+    cache.put(cache.key(body), "urn 1")
+    assert cache.get(body) == "urn 1"
+    typed = dict(body, prompt="    retu")
+    assert cache.get(typed) == "rn 1"  # the user typed the suggestion's first character: its rest, at once
+    assert cache.get(dict(body, prompt="    rex")) is None  # typed something else
+    assert cache.get(dict(body, prompt="    return 1")) is None  # the whole suggestion typed: nothing left
+    cache.put("a", "1")
+    cache.put("b", "2")
+    assert cache.get(body) is None  # evicted (LRU of max_keys)
+
+
+def test_code_runs_skip_docstrings_comments_and_blank_lines() -> None:
+    source = (
+        "def f(x):\n"  # 0
+        '    """Doc.\n'  # 1
+        '    more"""\n'  # 2
+        "    a = 1\n"  # 3
+        "    b = 2\n"  # 4
+        "    # note\n"  # 5
+        "    c = 3\n"  # 6
+        "    d = 4\n"  # 7
+        "    s = '''x\n"  # 8
+        "    y'''\n"  # 9
+        "    return a\n"  # 10
+    )
+    assert openloop.code_runs(source, 2) == [3, 6]
+    assert openloop.code_runs(source, 3) == []
