@@ -108,7 +108,7 @@ def run_span(
     source = Path(span.path).read_text(encoding="utf-8")
     strokes = replay.keystrokes(source, span, limit=args.keys)
     text = replay.initial_text(source, span)
-    times = sc.schedule(len(strokes), args.interval_ms)
+    times = sc.schedule(len(strokes), args.interval_ms, sc.line_starts(strokes), args.line_pause_ms)
     rests = sc.rests_of_lines(source, strokes)
     pause = args.pause_ms / 1000
     got = {
@@ -171,6 +171,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lines", type=int, default=3, help="code lines per span")
     ap.add_argument("--keys", type=int, default=80, help="at most this many keystrokes per span")
     ap.add_argument("--interval-ms", type=float, default=120.0, help="time between keystrokes")
+    ap.add_argument("--line-pause-ms", type=float, default=1000.0, help="more before the first key of each line")
     ap.add_argument("--pause-ms", type=float, default=1500.0, help="after opening a span, before its first key")
     ap.add_argument("--compete", default="0", help="comma list: competing CPU-bound processes per condition")
     ap.add_argument("--model", default=None, help="tier or GGUF for both (default: the bench's default model)")

@@ -1,21 +1,22 @@
 """The open-loop replay's pure parts: the typing schedule, which answers count, and how many characters they save.
 
-Open loop: keystroke ``k`` is typed at ``start + k * interval`` whatever the assistant does (a typist does not wait
-for ghost text). A keystroke's answer *counts* only when it arrives before the next keystroke is typed (for the last
-keystroke of a span: within one interval): after that the document has changed, the editor has cancelled or ignores
-the request, and the user never sees it. An answer to an earlier keystroke that arrives later is *superseded*: never
-counted, whatever it says.
+Open loop: keystroke ``k`` is typed on a fixed schedule whatever the assistant does (a typist does not wait for ghost
+text): one key every ``interval_ms``, and a pause of ``line_pause_ms`` before the first key of each line (people stop
+between lines, which is where a next-line suggestion has time to arrive). A keystroke's answer *counts* only when it
+arrives before the next keystroke is typed (for the last keystroke of a span: within one interval): after that the
+document has changed, the editor has cancelled or ignores the request, and the user never sees it. An answer to an
+earlier keystroke that arrives later is *superseded*: never counted, whatever it says.
 
-Usefulness, **characters accepted**: for each keystroke answered in time, how many characters of the rest of the real
-line (what the user is about to type on that line) the suggestion would save, summed over keystrokes:
+Usefulness, **characters accepted**: for each keystroke answered in time, how many characters of what the user is
+about to type the suggestion would save, summed over keystrokes. The *target* is the rest of the real line after the
+cursor; at the end of a line whose next line is typed too, it is a line break and that whole next line.
 
-- the suggestion's first line (what is inserted at the cursor on this line; later lines are not scored) is compared
-  with the rest of the real line;
-- when the first line is a prefix of the rest of the line (all of it correct), all of its characters count (Tab);
+- The suggestion is cut to as many lines as the target (later lines are not scored) and compared with it;
+- when it is a prefix of the target (all of it correct), all of its characters count (Tab);
 - otherwise only the longest run of *whole words* that is correct counts: the user accepts word by word (VS Code's
   accept-next-word, llama.vim's accept-word) and stops before the first wrong word. A word is a run of identifier
-  characters or one other non-space character, with the spaces before it; a word only partly right counts for
-  nothing (``self.vals = 0`` against ``self.value = 1`` saves ``self.``, 5 characters, not 8).
+  characters or one other non-space character, with the whitespace (line breaks too) before it; a word only partly
+  right counts for nothing (``self.vals = 0`` against ``self.value = 1`` saves ``self.``, 5 characters, not 8).
 
 Keystrokes typed in a row can offer the same characters (an answer at key 3 and one at key 4 both cover the line's
 end), so the sum is the usefulness *on offer* at the keystrokes, not a session's saving; it is computed the same way
@@ -33,9 +34,18 @@ from bench.replay import Keystroke, percentile
 WORD = re.compile(r"\s*(?:\w+|[^\w\s])|\s+$")
 
 
-def schedule(n_keys: int, interval_ms: float) -> list[float]:
-    """Seconds after the start at which each keystroke is typed."""
-    return [k * interval_ms / 1000 for k in range(n_keys)]
+def schedule(
+    n_keys: int, interval_ms: float, line_starts: Sequence[int] = (), line_pause_ms: float = 0.0
+) -> list[float]:
+    """Seconds after the start at which each keystroke is typed: one every ``interval_ms``, and ``line_pause_ms`` more
+    before each keystroke in ``line_starts`` (the first character of a line: the typist pauses between lines)."""
+    starts = set(line_starts)
+    out, t = [], 0.0
+    for k in range(n_keys):
+        if k:
+            t += interval_ms / 1000 + (line_pause_ms / 1000 if k in starts else 0.0)
+        out.append(t)
+    return out
 
 
 def deadline(times: Sequence[float], k: int, interval_ms: float) -> float:
@@ -45,7 +55,7 @@ def deadline(times: Sequence[float], k: int, interval_ms: float) -> float:
 
 def accepted_chars(suggestion: str, rest_of_line: str) -> int:
     """Characters of ``rest_of_line`` a user saves with ``suggestion`` shown at the cursor (module docstring)."""
-    first = suggestion.split("\n", 1)[0]
+    first = "\n".join(suggestion.split("\n")[: rest_of_line.count("\n") + 1])  # as many lines as the target
     if not first or not rest_of_line:
         return 0
     if rest_of_line.startswith(first):
@@ -144,6 +154,20 @@ def visible_text(insert: str, replaced: str) -> str:
 
 
 def rests_of_lines(source: str, strokes: Sequence[Keystroke]) -> list[str]:
-    """For each keystroke, the rest of the real line after the cursor: what the user is about to type on it."""
+    """For each keystroke, what the user is about to type: the rest of the real line after the cursor, or at the end
+    of a line whose next line is typed too, a line break and that whole line (indentation included: a suggestion
+    there proposes the next line)."""
     lines = source.split("\n")
-    return [lines[ks.line][ks.column :] for ks in strokes]
+    typed_lines = {ks.line for ks in strokes}
+    out = []
+    for ks in strokes:
+        rest = lines[ks.line][ks.column :]
+        if not rest and ks.line + 1 in typed_lines:
+            rest = "\n" + lines[ks.line + 1]
+        out.append(rest)
+    return out
+
+
+def line_starts(strokes: Sequence[Keystroke]) -> list[int]:
+    """Indices of the keystrokes that type the first character of a line."""
+    return [k for k, ks in enumerate(strokes) if k == 0 or ks.line != strokes[k - 1].line]

@@ -14,6 +14,8 @@ def test_schedule_and_deadlines() -> None:
     assert times == [0.0, 0.12, 0.24, 0.36]
     assert openloop_score.deadline(times, 0, 120) == 0.12
     assert math.isclose(openloop_score.deadline(times, 3, 120), 0.48)  # the last key: one interval
+    paused = openloop_score.schedule(4, 100, line_starts=[0, 2], line_pause_ms=1000)
+    assert [round(t, 3) for t in paused] == [0.0, 0.1, 1.2, 1.3]  # the pause comes before a line's first key
 
 
 def test_accepted_chars_whole_prefix_is_a_tab() -> None:
@@ -22,6 +24,10 @@ def test_accepted_chars_whole_prefix_is_a_tab() -> None:
     assert accepted_chars("x + 1)\n    return y", "x + 1)") == 6  # later lines are not scored
     assert accepted_chars("", "x") == 0
     assert accepted_chars("x", "") == 0
+    # at a line's end the target is the next line: a next-line suggestion counts up to that line's end
+    assert accepted_chars("\n    return y\n", "\n    return y") == len("\n    return y")
+    assert accepted_chars("\n    return x", "\n    return y") == len("\n    return")
+    assert accepted_chars("\n        return y", "\n    return y") == 0  # wrong indentation: nothing
 
 
 def test_accepted_chars_partial_counts_whole_words_only() -> None:
@@ -57,7 +63,10 @@ def test_rests_of_lines_follow_the_keystrokes() -> None:
     span = replay.Span("f.py", 1, 2)
     strokes = replay.keystrokes(source, span)
     rests = openloop_score.rests_of_lines(source, strokes)
-    assert rests[0] == " = x" and rests[len("y = x") - 1] == "" and rests[len("y = x")] == "eturn y"
+    assert rests[0] == " = x" and rests[len("y = x")] == "eturn y"
+    assert rests[len("y = x") - 1] == "\n    return y"  # the line's end: the next typed line is the target
+    assert rests[-1] == ""  # the span's last line: nothing after it is typed
+    assert openloop_score.line_starts(strokes) == [0, len("y = x")]
 
 
 def test_visible_text_of_a_replacing_item() -> None:
