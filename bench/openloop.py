@@ -23,6 +23,7 @@ import ast
 import json
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -119,7 +120,7 @@ def run_span(
     for name, arrivals in got.items():
         rows = sc.outcomes(times, arrivals, rests, args.interval_ms)
         late = sc.late_latencies(times, arrivals, args.interval_ms)
-        out[name] = {"rows": rows, "late": late, "rests": rests}
+        out[name] = {"rows": rows, "late": late, "rests": rests, "arrivals": [a.__dict__ for a in arrivals]}
         s = sc.score(name, rows, late, rests)
         log(f"  {name}: answered {s.answered}/{s.keys}, accepted {s.accepted_chars} chars, late {s.late}")
     return out
@@ -135,7 +136,8 @@ def run_condition(
         log(f"{span.path}:{span.first_line + 1} ({span.n_lines} lines)")
         res = run_span(span, client, url, args)
         spans_out.append({"path": span.path, "first_line": span.first_line, "n_lines": span.n_lines, "targets": {
-            name: sc.score(name, r["rows"], r["late"], r["rests"]).__dict__ for name, r in res.items()}})  # fmt: skip
+            name: {**sc.score(name, r["rows"], r["late"], r["rests"]).__dict__, "arrivals": r["arrivals"],
+                   "rows": [row.__dict__ for row in r["rows"]]} for name, r in res.items()}})  # fmt: skip
         for name, r in res.items():
             acc = per.setdefault(name, {"rows": [], "late": [], "rests": []})
             for k in acc:
@@ -149,18 +151,21 @@ def report(result: dict[str, Any]) -> str:
     for n, cond in result["conditions"].items():
         out.append(f"\n### {n} competing process(es); load average (1/5/15 min) start {cond['load_avg_start']}, "
                    f"end {cond['load_avg_end']}")  # fmt: skip
-        out.append("| target | keys | answered in time | shown | chars accepted | keys with an accept | late | "
-                   "p50 ms | p95 ms |")  # fmt: skip
+        out.append("| target | keys | answered in time | shown | chars accepted | keys with an accept | p50 ms | "
+                   "p95 ms | late (p50 ms) |")  # fmt: skip
         out.append("|---|---|---|---|---|---|---|---|---|")
         for name, t in cond["targets"].items():
             out.append(
                 f"| {name} | {t['keys']} | {t['answered'] / max(t['keys'], 1):.0%} | {t['shown']} | "
-                f"{t['accepted_chars']} of {t['offered_chars']} | {t['keys_with_accept']} | {t['late']} | "
-                f"{t['p50_ms']:.0f} | {t['p95_ms']:.0f} |"
+                f"{t['accepted_chars']} of {t['offered_chars']} | {t['keys_with_accept']} | {t['p50_ms']:.0f} | "
+                f"{t['p95_ms']:.0f} | {t['late']} ({t['late_p50_ms']:.0f}) |"
             )
         ours, anchor = cond["targets"]["codeassist"], cond["targets"]["llama_server"]
-        ratio = ours["accepted_chars"] / anchor["accepted_chars"] if anchor["accepted_chars"] else float("inf")
-        out.append(f"\nchars accepted, codeassist / llama-server: {ratio:.2f}x")
+        if anchor["accepted_chars"]:
+            ratio = ours["accepted_chars"] / anchor["accepted_chars"]
+            out.append(f"\nchars accepted, codeassist / llama-server: {ratio:.2f}x")
+        else:
+            out.append(f"\nchars accepted: codeassist {ours['accepted_chars']}, llama-server 0 (no ratio)")
     return "\n".join(out)
 
 
@@ -183,6 +188,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the servers we started
     cache = Path(args.cache)
     spans = [s for name in args.repos.split(",")
              for s in pick_spans(repo_tree(name, cache), args.spans_per_repo, args.lines, args.seed)]  # fmt: skip

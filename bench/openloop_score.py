@@ -118,8 +118,9 @@ class Score:
     accepted_chars: int
     keys_with_accept: int  # keystrokes whose answer saved at least one character
     late: int  # answers that arrived after the next keystroke (superseded: not counted)
-    p50_ms: float  # over the answers that arrived, in time or late
+    p50_ms: float  # keystroke -> answer, over the answers in time (so never above the time to the next key)
     p95_ms: float
+    late_p50_ms: float  # over the late answers (a cancelled request never answers: none through the LSP)
     offered_chars: int  # sum over keystrokes of the rest of the line: what a perfect, instant assistant would offer
 
     @property
@@ -129,11 +130,12 @@ class Score:
 
 def score(target: str, rows: Sequence[KeyOutcome], late_ms: Sequence[float], rests: Sequence[str]) -> Score:
     """The totals of one target over its keystrokes; ``late_ms`` are the latencies of answers that came too late."""
-    lat = [r.latency_ms for r in rows if r.latency_ms is not None] + list(late_ms)
+    lat = [r.latency_ms for r in rows if r.latency_ms is not None]
     return Score(
         target=target, keys=len(rows), answered=sum(r.answered for r in rows), shown=sum(bool(r.text) for r in rows),
         accepted_chars=sum(r.accepted for r in rows), keys_with_accept=sum(r.accepted > 0 for r in rows),
-        late=len(late_ms), p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95), offered_chars=sum(map(len, rests)),
+        late=len(late_ms), p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95),
+        late_p50_ms=percentile(late_ms, 50), offered_chars=sum(map(len, rests)),
     )  # fmt: skip
 
 
