@@ -3,7 +3,12 @@ llama.vim's client cache and the span picker. No model, no server."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import math
+import threading
+import time
+from typing import ClassVar
 
 from bench import openloop, openloop_drivers, openloop_score, replay
 from bench.openloop_score import Arrival, accepted_chars
@@ -109,3 +114,55 @@ def test_code_runs_skip_docstrings_comments_and_blank_lines() -> None:
     )
     assert openloop.code_runs(source, 2) == [3, 6]
     assert openloop.code_runs(source, 3) == []
+
+
+class _SlowInfill(http.server.BaseHTTPRequestHandler):
+    """A stand-in /infill that answers after DELAY_S with the rest of the real line (a perfect, slow model): enough
+    to check llama.vim's client logic (one request in flight, stale answers, the cache), not a model."""
+
+    DELAY_S = 0.7
+    LINE = "    return value + 1"
+    bodies: ClassVar[list[dict[str, object]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).bodies.append(body)
+        time.sleep(self.DELAY_S)
+        prompt = str(body["prompt"])
+        content = self.LINE[len(prompt) :] if prompt and self.LINE.startswith(prompt) else ""
+        data = json.dumps({"content": content}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_vim_client_ignores_stale_answers_and_answers_typed_ahead_from_its_cache() -> None:
+    source = f"def f(value):\n{_SlowInfill.LINE}\n"
+    span = replay.Span("f.py", 1, 1)
+    strokes = replay.keystrokes(source, span, limit=8)
+    interval = 300.0
+    times = openloop_score.schedule(len(strokes), interval)
+    _SlowInfill.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowInfill)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        arrivals = openloop_drivers.vim_span(url, replay.initial_text(source, span), strokes, times, interval, 0.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    rests = openloop_score.rests_of_lines(source, strokes)
+    rows = openloop_score.outcomes(times, arrivals, rests, interval)
+    # key 0's answer comes ~0.7 s later, after keys 1 and 2: superseded, not counted, but late and cached
+    assert not rows[0].answered and not rows[1].answered
+    assert openloop_score.late_latencies(times, arrivals, interval)[0] >= _SlowInfill.DELAY_S * 1000
+    # from then on llama.vim's cache answers what was typed since, at once: in time, the whole rest of the line
+    for r in rows[3:]:
+        assert r.answered and r.accepted == len(rests[r.key]), r
+    # one request in flight at a time, and none once the cache answers: the warm-up and key 0's
+    assert len(_SlowInfill.bodies) == 2
