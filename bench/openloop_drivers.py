@@ -3,8 +3,9 @@ that reach it (:class:`~bench.openloop_score.Arrival`), in time or not; :mod:`be
 
 - :func:`lsp_span`, VS Code against ``codeassist serve`` over stdio: every keystroke is an incremental ``didChange``;
   an inline-completion request still outstanding is cancelled with ``$/cancelRequest`` (VS Code cancels the provider's
-  token when the document changes) and a new ``textDocument/inlineCompletion`` is sent at once. No client-side
-  debounce and no client-side reuse of an earlier ghost text: what is shown is the answer to this keystroke's request.
+  token when the document changes) and a new ``textDocument/inlineCompletion`` is sent at once, with no client-side
+  debounce. A ghost text the user types through stays on screen (its rest, at once), as VS Code keeps an inline
+  suggestion whose start is what was typed, until an answer to the new request replaces it.
 - :func:`vim_span`, llama.vim against llama-server ``/infill``: the request and rendering of
   :mod:`codeassist.repobench.infill` (llama.vim's defaults, ``t_max_prompt_ms`` 500 / ``t_max_predict_ms`` 1000, a fixed
   seed), and llama.vim's client logic: its result cache (keyed by prefix, line prefix and suffix; on a miss it looks
@@ -31,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import openloop_score as sc
 from bench import replay
 from bench.openloop_score import Arrival, visible_text
 from codeassist.repobench.infill import InfillOptions, vim_render, vim_request
@@ -116,6 +118,20 @@ def lsp_start(python: str, env: dict[str, str], settings: dict[str, Any], timeou
     return client
 
 
+def lsp_warm(client: OpenLoopLsp, uri: str, text: str, first: replay.Keystroke) -> str:
+    """The editor's request where the cursor arrives, waited for (module docstring); the ghost text it shows."""
+    line = text.split("\n")[first.at_line]
+    start = {"line": first.at_line, "character": replay.utf16_col(line, first.at_column)}
+    give_up = time.monotonic() + WARM_S
+    shown = ""
+    while time.monotonic() < give_up and not shown:  # a capped answer is empty: ask again, the server resumes
+        params = {"textDocument": {"uri": uri}, "position": start, "context": {"triggerKind": 2}}
+        got = client.request("textDocument/inlineCompletion", params, timeout=WARM_S)
+        shown = lsp_visible(got, line, first.at_column, first.at_line)
+        time.sleep(0 if shown else 0.5)
+    return shown
+
+
 def lsp_span(
     client: OpenLoopLsp, path: str, text: str, strokes: Sequence[replay.Keystroke], times: Sequence[float],
     interval_ms: float, pause_s: float,
@@ -128,15 +144,7 @@ def lsp_span(
     client.wait_for(
         lambda m: m.get("method") == "codeassist/status" and m["params"].get("state") in ("ready", "error"), 300
     )
-    first = strokes[0]  # the editor's request where the cursor arrives, waited for (see the module docstring)
-    start = {"line": first.at_line, "character": replay.utf16_col(text.split("\n")[first.at_line], first.at_column)}
-    give_up = time.monotonic() + WARM_S
-    while time.monotonic() < give_up:  # a capped answer is empty: ask again, the server carries on from its cache
-        params = {"textDocument": {"uri": uri}, "position": start, "context": {"triggerKind": 2}}
-        got = client.request("textDocument/inlineCompletion", params, timeout=WARM_S)
-        if lsp_visible(got, text.split("\n")[first.at_line], first.at_column, first.at_line):
-            break
-        time.sleep(0.5)
+    ghost = lsp_warm(client, uri, text, strokes[0])  # on screen now
     time.sleep(pause_s)
     lines = text.split("\n")
     pending: dict[int, int] = {}  # request id -> keystroke
@@ -147,7 +155,7 @@ def lsp_span(
     end = times[-1] + interval_ms / 1000
 
     def collect(until_rel: float, drain: bool = False) -> None:
-        nonlocal outstanding
+        nonlocal outstanding, ghost
         while not (drain and not pending) and (msg := client.poll(clock.t0 + until_rel)) is not None:
             at, key = clock.now(), pending.pop(msg["id"], None)
             if msg["id"] == outstanding:
@@ -156,9 +164,15 @@ def lsp_span(
                 ks = strokes[key]
                 shown = lsp_visible(msg["result"], ks.text.split("\n")[ks.line], ks.column, ks.line)
                 arrivals.append(Arrival(key, at, shown))
+                ghost = shown if key == pending_key else ghost
 
+    pending_key = -1
     for k, ks in enumerate(strokes):
         collect(times[k])
+        ghost = sc.typed_through(ghost, sc.typed_since(strokes[k - 1] if k else None, ks))
+        pending_key = k
+        if ghost:  # VS Code keeps the suggestion the user types through, at once
+            arrivals.append(Arrival(k, clock.now(), ghost))
         line_text = lines[ks.at_line]
         at = replay.utf16_col(line_text, ks.at_column)
         pos = {"line": ks.at_line, "character": at}

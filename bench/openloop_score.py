@@ -173,3 +173,17 @@ def rests_of_lines(source: str, strokes: Sequence[Keystroke]) -> list[str]:
 def line_starts(strokes: Sequence[Keystroke]) -> list[int]:
     """Indices of the keystrokes that type the first character of a line."""
     return [k for k, ks in enumerate(strokes) if k == 0 or ks.line != strokes[k - 1].line]
+
+
+def typed_since(prev: Keystroke | None, ks: Keystroke) -> str:
+    """The text keystroke ``ks`` adds after the previous one's cursor: its character, or at the first key of the next
+    line, the line break and that line up to the cursor (the editor's Enter and auto-indent, then the character)."""
+    if prev is None or prev.line == ks.line:
+        return ks.char
+    return "\n" + ks.text.split("\n")[ks.line][: ks.column]
+
+
+def typed_through(ghost: str, typed: str) -> str:
+    """What stays on screen when the user types ``typed`` over the ghost text ``ghost``: its rest when it starts with
+    what was typed (VS Code keeps an inline suggestion the user is typing through), else nothing."""
+    return ghost[len(typed) :] if typed and ghost.startswith(typed) else ""

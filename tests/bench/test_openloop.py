@@ -166,3 +166,16 @@ def test_vim_client_ignores_stale_answers_and_answers_typed_ahead_from_its_cache
         assert r.answered and r.accepted == len(rests[r.key]), r
     # one request in flight at a time, and none once the cache answers: the warm-up and key 0's
     assert len(_SlowInfill.bodies) == 2
+
+
+def test_typing_through_a_ghost_text_keeps_its_rest() -> None:
+    source = "def f(x):\n    y = x\n    return y\n"
+    strokes = replay.keystrokes(source, replay.Span("f.py", 1, 2))
+    first_of_line2 = len("y = x")
+    assert openloop_score.typed_since(None, strokes[0]) == "y"
+    assert openloop_score.typed_since(strokes[0], strokes[1]) == " "
+    assert openloop_score.typed_since(strokes[first_of_line2 - 1], strokes[first_of_line2]) == "\n    r"
+    assert openloop_score.typed_through("y = x", "y") == " = x"
+    assert openloop_score.typed_through("\n    return y", "\n    r") == "eturn y"
+    assert openloop_score.typed_through("y = x", "z") == ""
+    assert openloop_score.typed_through("y", "y") == ""  # typed to its end: nothing left to show
