@@ -146,11 +146,11 @@ def lsp_span(
     )
     ghost = lsp_warm(client, uri, text, strokes[0])  # on screen now
     time.sleep(pause_s)
+    arrivals = [Arrival(-1, 0.0, ghost)]  # the warm-up answer (key -1: in the JSON, never scored)
     lines = text.split("\n")
     pending: dict[int, int] = {}  # request id -> keystroke
     cancelled: set[int] = set()  # answers to these are not shown (a cancelled request's empty or error answer)
     outstanding: int | None = None
-    arrivals: list[Arrival] = []
     clock = Clock()
     end = times[-1] + interval_ms / 1000
 
@@ -248,7 +248,7 @@ def vim_span(
     """llama.vim typing ``strokes`` at ``times`` (a fresh editor: empty cache). Returns every answer it would show
     for the state it was asked about (cache hits included), with the keystroke it answered."""
     opts = opts or InfillOptions()
-    cache, arrivals = VimCache(), []
+    cache, arrivals = VimCache(), list[Arrival]()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     job: _Job | None = None
     timer: float | None = None
@@ -257,6 +257,7 @@ def vim_span(
     body = vim_request(text, replay.offset_of(text, first.at_line, first.at_column), opts)
     if content := str(replay._post(url + "/infill", body, timeout=opts.timeout_s).get("content", "")):
         cache.put(cache.key(body), content)
+    arrivals.append(Arrival(-1, 0.0, content))  # the warm-up answer (key -1: in the JSON, never scored)
     time.sleep(pause_s)
     clock = Clock()
 
