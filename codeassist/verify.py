@@ -26,9 +26,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from codeassist import syntax
+from codeassist.change import Change, syntax_tier
 from codeassist.context.languages import language_for_path
 from codeassist.pyast import module_name, python_callers
 from codeassist.sandbox import Limits, RunResult, SandboxConfig, SandboxHealth, config_from_env, health
@@ -62,46 +63,6 @@ __all__ = [
     "VERIFY_MODES", "CancelCheck", "Change", "TierBudget", "TierName", "TierStatus", "TierVerdict", "Verdict",
     "Verifier", "VerifyMode", "make_sandbox", "sandbox_config", "sandbox_health", "syntax_tier",
 ]  # fmt: skip
-
-
-@dataclass
-class Change:
-    """A proposed edit of a workspace: the new full contents of the edited files (paths relative to ``root``).
-
-    ``symbols`` are the edited functions/classes (found from the diff when empty); ``test_command`` is the user's
-    configured test command (argv run in the workspace root inside the sandbox), which replaces test discovery.
-    """
-
-    root: str
-    files: dict[str, str]
-    original: dict[str, str] = field(default_factory=dict)
-    symbols: tuple[str, ...] = ()
-    test_command: tuple[str, ...] | None = None
-
-
-def syntax_tier(change: Change) -> TierVerdict:
-    """Tier 1, on the host: tree-sitter ERROR/MISSING nodes in any edited file (only new ones, when the original is
-    known), then Python's own parser for .py files. Needs no sandbox."""
-    start = time.monotonic()
-    problems: list[str] = []
-    for rel, text in change.files.items():
-        language = language_for_path(rel)
-        found = syntax.problems(text, language)
-        before = len(syntax.problems(change.original[rel], language)) if rel in change.original else 0
-        if len(found) > before:  # only errors the edit added count (a buffer being typed may have others)
-            problems += [f"{rel}:{p.start_line + 1}: {p.message}" for p in found]
-        elif (
-            rel.endswith(".py")
-            and (err := syntax.python_error(text))
-            and (rel not in change.original or syntax.python_error(change.original[rel]) is None)
-        ):
-            # tree-sitter is lenient with indentation (an ``if`` with no body, a stray indent); Python's own
-            # parser is not, and parsing never executes anything, so this needs no sandbox
-            problems.append(f"{rel}:{err}")
-    wall = round(time.monotonic() - start, 4)
-    if problems:
-        return TierVerdict("syntax", "failed", "\n".join(problems[:10]), wall_s=wall)
-    return TierVerdict("syntax", "passed", f"{len(change.files)} file(s) parse cleanly", wall_s=wall)
 
 
 # -- the verifier ---------------------------------------------------------------------------------------------------
@@ -310,28 +271,54 @@ class Verifier:
         cancel: CancelCheck | None,
     ) -> TierVerdict | None:
         """Re-judge a failed run against the unmodified snapshot's run of the same tests (cached by content hash);
-        None when the baseline could not run (the failure then stands)."""
-        base = dict(files)
-        for rel in change.files:
-            if rel in change.original:
-                base[rel] = change.original[rel].encode("utf-8")
-            else:
-                base.pop(rel, None)
-        key = self._key("baseline", argv, base)
+        None when the baseline could not run (the failure then stands). The unmodified snapshot is the document
+        before the edit; when its run does not complete (a completion's document is mid-edit: with the line being
+        typed missing it can loop until the memory limit, as more-itertools' ``distinct_permutations`` did, and the
+        tests after that point never ran, so a doctest that fails on the project's own code was blamed on a correct
+        suggestion), or when it does not parse (the line being typed was a block's only line), the files as saved
+        are the baseline instead."""
         with self._lock:
-            before = self._baselines.get(key)
+            saved = dict(self._base.get(change.root, (0.0, {}))[1])  # the scan: the workspace as saved
+        base, as_saved = self._unmodified(change, files, {}), self._unmodified(change, files, saved)
+        if any(rel.endswith(".py") and syntax.python_error(change.original.get(rel, "")) for rel in change.files):
+            base, as_saved = as_saved, base  # a module that does not parse fails every test importing it
+        before = self._baseline(base, argv, cancel)
+        if before is None and as_saved != base:
+            before = self._baseline(as_saved, argv, cancel)
         if before is None:
-            base_res = self._run(base, argv, self.budget.tests_s, cancel)
-            if base_res.status == "error" or base_res.status == "timeout":
-                return None
-            before = parse_pytest(base_res.stdout + base_res.stderr)
-            with self._lock:
-                self._baselines[key] = before
+            return None
         after = parse_pytest(res.stdout + res.stderr)
         symbols = edited_symbols(change.files, change.original, change.symbols)
         symbols += [c for rel, t in change.files.items() if rel.endswith(".py") for c in python_callers(t, symbols)]
         found = compare(after, before, target_tests(files, symbols, list(change.files)))
         return judge_comparison(found, after, argv, what, res)
+
+    @staticmethod
+    def _unmodified(change: Change, files: Mapping[str, bytes], saved: Mapping[str, bytes]) -> dict[str, bytes]:
+        """``files`` without ``change``: each edited file as ``saved`` has it, else as it was before the edit."""
+        base = dict(files)
+        for rel in change.files:
+            if rel in saved:
+                base[rel] = saved[rel]
+            elif rel in change.original:
+                base[rel] = change.original[rel].encode("utf-8")
+            else:
+                base.pop(rel, None)
+        return base
+
+    def _baseline(self, base: dict[str, bytes], argv: tuple[str, ...], cancel: CancelCheck | None) -> TestRun | None:
+        """The tests' outcomes on ``base`` (cached by content); None when the run did not complete."""
+        key = self._key("baseline", argv, base)
+        with self._lock:
+            before = self._baselines.get(key)
+        if before is None:
+            base_res = self._run(base, argv, self.budget.tests_s, cancel)
+            if base_res.status not in ("passed", "failed"):  # error, timeout, oom: tests after the stop never ran
+                return None
+            before = parse_pytest(base_res.stdout + base_res.stderr)
+            with self._lock:
+                self._baselines[key] = before
+        return before
 
     # -- all tiers --------------------------------------------------------------------------------------------------
 
