@@ -24,6 +24,7 @@ from codeassist.repobench.lsp_client import LspClient, LspError, Message
 STATUS = "codeassist/status"
 READY_TIMEOUT_S = 600.0
 CHECKING = "checking…"  # verify = sandbox: shown at once, the tests' verdict follows (server/background_check.py)
+TYPED_AHEAD = "typed ahead"  # answered from the typed-ahead cache: no check of its own
 SETTLE_TIMEOUT_S = 300.0
 SEARCH_TIMEOUT_S = 1200.0  # verify_alternatives: up to n samples, each generated and tested (the server bounds it too)
 
@@ -178,8 +179,8 @@ class LspFiller:
     def _answer_check(self, since: int) -> dict[str, Any]:
         """The check of the answer just received, from the status it sent. Statuses carry the last check whatever
         prompted them (prefetch, load changes), so the one that counts is the first after ``since`` with a higher
-        ``answered`` count; an answer without a check of its own (a typed-ahead hit) gets its label, not the older
-        answer's confidence. Servers without the counters: the first status with a check."""
+        ``answered`` count. An answer without a check of its own (a typed-ahead hit) is labelled ``TYPED_AHEAD``, not
+        with the older answer's label and confidence. Servers without the counters: the first status with a check."""
         before = self._answered_before(since)
 
         def answered(m: Message) -> bool:
@@ -192,7 +193,9 @@ class LspFiller:
         params = (status or {}).get("params") or {}
         check = dict(params.get("lastCheck") or {})
         if "lastCheckAnswer" in params and params["lastCheckAnswer"] != params.get("answered"):
-            check.pop("confidence", None)  # the check (and its features) of an earlier answer
+            # no check of its own (a typed-ahead hit): the status still shows an earlier answer's check, whose label
+            # (a withdrawn suggestion's "failed") and features are not this answer's
+            check = {"label": TYPED_AHEAD}
         return check
 
     def _answered_before(self, since: int) -> int | None:
