@@ -216,7 +216,8 @@ def fate(api: Any, cid: str, since: float) -> tuple[Fate, str]:
     if state is not None:
         if state.get("Running"):
             return "error", "lost the sandbox runner's output stream"
-        if state.get("OOMKilled"):
+        # the daemon sets OOMKilled from an event that can trail the exit (seen on CI): the event log decides then
+        if state.get("OOMKilled") or "oom" in (_events(api, cid, since) or {}):
             return "oom", "the memory limit was exceeded and the sandbox runner was killed with the job"
         return "crashed", f"the sandbox runner died during the job (exit code {state.get('ExitCode')})"
     actions = _events(api, cid, since)
