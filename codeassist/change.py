@@ -1,7 +1,7 @@
 """A proposed edit of a workspace (:class:`Change`) and the verifier's first tier, run on the host: syntax.
 
-Split from :mod:`codeassist.verify` (which re-exports both) because the syntax tier needs no sandbox: the completion
-service runs it on its own before deciding whether a sandbox check is worth it.
+Split from :mod:`codeassist.verify` (which re-exports both; it had reached the 400-line limit): the syntax tier needs no
+sandbox, and the completion service runs it on its own before deciding whether a sandbox check is worth it.
 """
 
 from __future__ import annotations

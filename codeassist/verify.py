@@ -277,8 +277,9 @@ class Verifier:
         tests after that point never ran, so a doctest that fails on the project's own code was blamed on a correct
         suggestion), or when it does not parse (the line being typed was a block's only line), the files as saved
         are the baseline instead."""
-        with self._lock:
-            saved = dict(self._base.get(change.root, (0.0, {}))[1])  # the scan: the workspace as saved
+        with self._lock:  # the scan: the edited files as saved
+            scan = self._base.get(change.root, (0.0, {}))[1]
+            saved = {rel: scan[rel] for rel in change.files if rel in scan}
         base, as_saved = self._unmodified(change, files, {}), self._unmodified(change, files, saved)
         if any(rel.endswith(".py") and syntax.python_error(change.original.get(rel, "")) for rel in change.files):
             base, as_saved = as_saved, base  # a module that does not parse fails every test importing it
