@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 from codeassist.sandbox import Limits, Sandbox, SandboxConfig
 
+# prints the SigIgn mask of the shell that runs it: the shell's builtin `read`, so the pid read is the shell's own
+SIG_IGN_OF_SHELL = 'while read -r k v; do [ "$k" != SigIgn: ] || echo "$v"; done < /proc/self/status'
+
 
 @contextlib.contextmanager
 def one_container(limits: Limits, *, runner: bool = True) -> Iterator[Sandbox]:

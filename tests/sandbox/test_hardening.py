@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from codeassist.sandbox import Limits, RunResult, Sandbox, Snapshot, seccomp
+from sbhelp import SIG_IGN_OF_SHELL
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -92,8 +93,7 @@ def test_a_job_starts_with_no_signal_ignored(sb: Sandbox) -> None:
     """An ignored signal survives exec: confine.py (Python, which ignores SIGPIPE and SIGXFSZ) resets them before it
     becomes the job, as the runner's Popen does, so `yes | head` ends by SIGPIPE as it would in a shell. The shell's
     builtin `read` reads the job's own status (the job's pid is the confined one)."""
-    script = 'while read -r k v; do [ "$k" != SigIgn: ] || echo "$v"; done < /proc/self/status'
-    res = sb.run({}, ["sh", "-c", script], FAST)
+    res = sb.run({}, ["sh", "-c", SIG_IGN_OF_SHELL], FAST)
     assert res.status == "passed", res
     assert int(res.stdout.strip(), 16) == 0, res.stdout
 

@@ -8,10 +8,10 @@ import os
 import struct
 
 import pytest
+from sbhelp import SIG_IGN_OF_SHELL
 
 from sandbox import confine
 
-SIG_IGN_OF_SHELL = 'while read -r k v; do [ "$k" != SigIgn: ] || echo "$v"; done < /proc/self/status'
 NUMBER = confine.SYS_RT_SIGACTION.get(os.uname().machine)
 
 
