@@ -35,6 +35,7 @@ from typing import Any
 from bench import openloop_score as sc
 from bench import replay
 from bench.openloop_score import Arrival, visible_text
+from codeassist.repobench.fill import first_item, offset_of
 from codeassist.repobench.infill import InfillOptions, vim_render, vim_request
 
 SEP = "\u00ce"  # llama.vim joins prefix, middle and suffix with 'Î' before hashing
@@ -44,31 +45,18 @@ DRAIN_S = 60.0  # after a span, how long to wait for an abandoned request so it 
 WARM_S = 300.0  # the longest wait for the warm-up answer before a span
 
 
-def utf16_to_cp(line: str, character: int) -> int:
-    """An LSP (UTF-16) column on ``line`` as a code-point column."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
-
-
 def lsp_visible(result: Any, line_text: str, column: int, line: int) -> str:
     """The text an inline-completion result adds after the cursor (first item; the document line as it is now)."""
-    items = result.get("items", []) if isinstance(result, dict) else (result or [])
-    if not items:
+    item = first_item(result)
+    if item is None:
         return ""
-    first = items[0]
-    insert = first.get("insertText", "")
-    insert = insert if isinstance(insert, str) else str(insert.get("value", ""))
-    rng = first.get("range")
+    insert, rng = item
     if not rng:
         return insert
     start = rng["start"]
     if start["line"] != line:
         return ""
-    return visible_text(insert, line_text[utf16_to_cp(line_text, start["character"]) : column])
+    return visible_text(insert, line_text[offset_of(line_text, {"line": 0, "character": start["character"]}) : column])
 
 
 class Clock:

@@ -264,18 +264,25 @@ def _settled(m: Message, answer: Any, searched: bool) -> bool:
     return check.get("label") not in (None, CHECKING) and not (searched and check.get("alternatives") == "searching")
 
 
-def _fill_from_result(result: Any, holed: str, cursor: int, ms: float) -> Fill:
+def first_item(result: Any) -> tuple[str, Mapping[str, Any] | None] | None:
+    """The first item of an ``inlineCompletion`` result (a list, or ``{"items": [...]}``): its text (a plain string
+    or a snippet's value) and its range, if any; None when there is no item."""
     items: list[Message] = []
     if isinstance(result, dict):
         items = list(result.get("items") or [])
     elif isinstance(result, list):
         items = list(result)
     if not items:
+        return None
+    insert = items[0].get("insertText", "")
+    return (insert if isinstance(insert, str) else str(insert.get("value", ""))), items[0].get("range")
+
+
+def _fill_from_result(result: Any, holed: str, cursor: int, ms: float) -> Fill:
+    item = first_item(result)
+    if item is None:
         return Fill("", cursor, cursor, ms)
-    item = items[0]
-    insert = item.get("insertText", "")
-    text = insert if isinstance(insert, str) else str(insert.get("value", ""))
-    rng = item.get("range")
+    text, rng = item
     start = offset_of(holed, rng["start"]) if rng else cursor
     end = offset_of(holed, rng["end"]) if rng else cursor
     return Fill(text, start, end, ms)

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from bench import openloop, openloop_drivers, openloop_score, replay
 from bench.openloop_score import Arrival, accepted_chars
+from codeassist.repobench.fill import offset_of
 
 
 def test_schedule_and_deadlines() -> None:
@@ -81,7 +82,7 @@ def test_visible_text_of_a_replacing_item() -> None:
                                                               "end": {"line": 2, "character": 6}}}]}  # fmt: skip
     assert openloop_drivers.lsp_visible(result, "    y ", 6, 2) == "= 1"
     assert openloop_drivers.lsp_visible({"items": []}, "    y ", 6, 2) == ""
-    assert openloop_drivers.utf16_to_cp("a\U0001f600b", 3) == 2
+    assert offset_of("a\U0001f600b", {"line": 0, "character": 3}) == 2  # the UTF-16 column lsp_visible converts
 
 
 def test_vim_cache_exact_and_typed_ahead_lookback() -> None:
