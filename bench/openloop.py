@@ -181,6 +181,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--compete", default="0", help="comma list: competing CPU-bound processes per condition")
     ap.add_argument("--model", default=None, help="tier or GGUF for both (default: the bench's default model)")
     ap.add_argument("--cache", default=str(ROOT / "build" / "bench-repos"), help="bench.repos' cache directory")
+    ap.add_argument("--lsp-settings", default="{}", help="JSON: more codeassist settings (e.g. a diagnostic run)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON result file")
     return ap.parse_args(argv)
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
              for s in pick_spans(repo_tree(name, cache), args.spans_per_repo, args.lines, args.seed)]  # fmt: skip
     model = resolve(args.model)
     env = lsp_env({MODEL_ENV: args.model} if args.model else {})
-    settings = {"threads": THREADS}
+    settings = {"threads": THREADS, **json.loads(args.lsp_settings)}
     result: dict[str, Any] = {"args": vars(args), "model": model, "cores": os.cpu_count(), "conditions": {}}
     client = drivers.lsp_start(sys.executable, env, settings)
     try:

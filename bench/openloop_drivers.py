@@ -17,7 +17,8 @@ that reach it (:class:`~bench.openloop_score.Arrival`), in time or not; :mod:`be
 Before typing a span, each editor asks where the cursor arrives (the first line's indentation) and waits for the
 answer, untimed and not scored: an editor session where the file has been open for a while, so neither side's first
 keystroke pays a cold whole-file prompt. Ours is asked again while it answers empty (a request capped before the end
-of its prompt does; the server carries on from what it cached), up to 300 s; llama-server evaluates a whole prompt
+of its prompt does; the server carries on from what it cached) and while the status says the cap cut it, up to 300 s
+— not while it is empty because the model or the gate said "nothing here"; llama-server evaluates a whole prompt
 whatever it takes (it does not implement ``t_max_prompt_ms``). The answer stays in each side's cache, as it would in
 the editor.
 """
@@ -111,13 +112,30 @@ def lsp_warm(client: OpenLoopLsp, uri: str, text: str, first: replay.Keystroke) 
     line = text.split("\n")[first.at_line]
     start = {"line": first.at_line, "character": replay.utf16_col(line, first.at_column)}
     give_up = time.monotonic() + WARM_S
-    shown = ""
-    while time.monotonic() < give_up and not shown:  # a capped answer is empty: ask again, the server resumes
+    shown, capped = "", True
+    while time.monotonic() < give_up and capped:  # a capped answer is empty or cut: ask again, the server resumes
         params = {"textDocument": {"uri": uri}, "position": start, "context": {"triggerKind": 2}}
+        seen = len(client.notifications)
         got = client.request("textDocument/inlineCompletion", params, timeout=WARM_S)
         shown = lsp_visible(got, line, first.at_column, first.at_line)
-        time.sleep(0 if shown else 0.5)
+        capped = _last_capped(client, seen)
+        time.sleep(0.5 if capped else 0)
     return shown
+
+
+def _last_capped(client: OpenLoopLsp, since: int) -> bool:
+    """Whether the time cap cut the answer just received (``lastCapped`` of the status sent with it; a status that
+    does not come in 5 s: not capped, so the warm-up stops rather than spin)."""
+
+    def answered(m: dict[str, Any]) -> int:
+        return int(m["params"].get("answered") or 0) if m.get("method") == "codeassist/status" else -1
+
+    before = max((answered(m) for m in client.notifications[:since]), default=0)
+    try:
+        status = client.wait_for(lambda m: answered(m) > before, 5.0, since=since)
+    except TimeoutError:
+        return False
+    return status["params"].get("lastCapped") is not None
 
 
 def lsp_span(

@@ -40,7 +40,7 @@ from .documents import DocumentStore
 from .lifecycle import Host, SettingsLayers
 from .protocol import CodeassistProtocol
 from .status import Status
-from .worker import PRIORITY_ACTION, CancelCheck, Worker
+from .worker import PRIORITY_ACTION, CancelCheck, Job, Worker
 
 log = logging.getLogger("codeassist.server")
 T = TypeVar("T")
@@ -155,15 +155,20 @@ class CodeassistServer(LanguageServer):
         key: str | None = None,
         priority: int = PRIORITY_ACTION,
         debounce_s: float = 0.0,
+        tag: Any = None,
+        spare: Callable[[Job], bool] | None = None,
+        outlive_caller: bool = False,
     ) -> T:
-        """Submit ``fn`` to the worker and await it; a cancelled request (``$/cancelRequest``) cancels the job too.
-        ``fn`` gets the job's cancel check (newest-wins, ``$/cancelRequest``, the ``timeout_s`` cap, shutdown)."""
-        job = self.worker.submit(fn, kind=kind, key=key, priority=priority, debounce_s=debounce_s, timeout_s=timeout_s)
+        """Submit ``fn`` to the worker and await it; a cancelled request (``$/cancelRequest``) cancels the job too,
+        unless it is running and ``outlive_caller`` (:meth:`Worker.submit`, ``tag`` and ``spare`` too). ``fn`` gets the
+        job's cancel check (newest-wins, ``$/cancelRequest``, the ``timeout_s`` cap, shutdown)."""
+        job = self.worker.submit(fn, kind=kind, key=key, priority=priority, debounce_s=debounce_s, timeout_s=timeout_s,
+                                 tag=tag, spare=spare, outlive_caller=outlive_caller)  # fmt: skip
         try:
             result: T = await asyncio.wrap_future(job.future)
             return result
         except asyncio.CancelledError:
-            self.worker.cancel(job)
+            self.worker.abandon(job)
             raise
 
     def submit(

@@ -76,6 +76,11 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None
     running: bool = False
+    # what the job computes for (for completions: the document text and cursor); ``submit``'s ``spare`` reads it
+    tag: Any = None
+    # a running job whose caller gave up finishes anyway (its result lands in a cache: a completion the user may be
+    # typing into); it still stops when a newer job of its key does not spare it, or at its cap
+    outlive_caller: bool = False
 
     def should_stop(self) -> bool:
         if self.cancelled.is_set():
@@ -108,9 +113,14 @@ class Worker:
         priority: int = PRIORITY_COMPLETION,
         debounce_s: float = 0.0,
         timeout_s: float | None = None,
+        tag: Any = None,
+        spare: Callable[[Job], bool] | None = None,
+        outlive_caller: bool = False,
     ) -> Job:
         """Queue ``fn``. With a ``key``, every earlier job of the same kind and key is cancelled (newest wins); a real
-        request (priority up to ``PRIORITY_COMPLETION``) cancels all background work."""
+        request (priority up to ``PRIORITY_COMPLETION``) cancels all background work, and every running job whose
+        caller gave up (``outlive_caller``). A running job ``spare`` accepts is never cancelled here: its result will
+        serve this job (a completion the user is typing into)."""
         job = Job(
             fn=fn,
             kind=kind,
@@ -119,6 +129,8 @@ class Worker:
             ready_at=time.monotonic() + max(0.0, debounce_s),
             timeout_s=timeout_s,
             seq=next(self._seq),
+            tag=tag,
+            outlive_caller=outlive_caller,
         )
         with self._cond:
             if self._stopping:
@@ -126,8 +138,13 @@ class Worker:
                 return job
             self.stats.submitted += 1
             for old in [*self._pending, *([self._running] if self._running else [])]:
+                if old.running and spare is not None and spare(old):
+                    continue  # its result will serve this job
                 same_key = key is not None and old.key == key and old.kind == kind
-                if same_key or (old.priority >= PRIORITY_BACKGROUND and priority <= PRIORITY_COMPLETION):
+                real = priority <= PRIORITY_COMPLETION
+                # a job finishing for a caller that gave up (outlive_caller) yields to any real work it does not serve
+                orphan = old.running and old.outlive_caller and old.future.cancelled()
+                if same_key or (real and (orphan or old.priority >= PRIORITY_BACKGROUND)):
                     self._cancel_locked(old)
             self._pending.append(job)
             self._cond.notify_all()
@@ -144,6 +161,12 @@ class Worker:
     def cancel(self, job: Job) -> None:
         with self._cond:
             self._cancel_locked(job)
+
+    def abandon(self, job: Job) -> None:
+        """The caller no longer wants ``job``'s result: cancel it, unless it is running and outlives its caller."""
+        with self._cond:
+            if not (job.running and job.outlive_caller):
+                self._cancel_locked(job)
 
     def cancel_key(self, key: str) -> None:
         """Cancel every job for ``key`` (a closed document)."""
@@ -178,9 +201,9 @@ class Worker:
 
     def _on_future_done(self, job: Job) -> None:
         """The caller gave up on the future (asyncio's ``wrap_future`` cancels it when the awaiting request is
-        cancelled): stop the job too."""
+        cancelled): stop the job too, unless it outlives its caller (:meth:`abandon`)."""
         if job.future.cancelled():
-            self.cancel(job)
+            self.abandon(job)
 
     # -- introspection ----------------------------------------------------------------------------------------------
 
