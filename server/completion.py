@@ -191,6 +191,14 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     if found is None:
         log.debug("completion: none in a comment or string (suggest_in_comments is off)")
         return None
+    return answered(ls, prep, request, found)
+
+
+def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, found: list[Completion]) -> Answer:
+    """What the worker found, to the editor: the status (latency, cap, check), the background work it leads to (a
+    warm-up after a prompt cap, the prefetch of the accepted state, the tests under verify = sandbox), the answer."""
+    service = ls.host.completions
+    assert service is not None
     done = found[0]
     result = done.result
     if result.cached and len(found) == 1:  # a cache hit after all (the job found it there): as on the event loop
@@ -206,7 +214,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
                               generation_ms=t.generation_ms)  # fmt: skip
         if result.capped_in_prompt:
             warm_after_cap(ls, prep.doc.uri, request)
-        elif done.text and not result.partial and ls.settings.prefetch:
+        elif done.text and ls.settings.prefetch:  # a partial one too: its continuation is ready when typed through
             prefetch_accepted(ls, prep, clamped_offset(prep.text, result.line, result.column), done.text)
     cut = ("prompt" if result.capped_in_prompt else "generation") if result.partial else None
     ls.status.completion_answered(latency, done.status_json(), partial=result.partial and bool(done.text), capped=cut)
@@ -259,7 +267,9 @@ def warm_after_cap(ls: CodeassistServer, uri: str, request: CompletionRequest) -
 
 def prefetch_accepted(ls: CodeassistServer, prep: Prepared, at: int, shown: str) -> None:
     """llama.vim's speculative FIM: complete, in the background, the document as it will be once ``shown`` (inserted
-    at ``at``) is accepted, so the request after a Tab is a typed-ahead hit, answered at once. The result goes
+    at ``at``) is accepted, so the request after a Tab is a typed-ahead hit, answered at once. After an answer the
+    time cap cut (partial), this is how the rest of its line gets written: beyond the interactive cap, in the
+    background, ready when the user has typed through (or accepted) the part shown. The result goes
     through the same checks and into the typed-ahead cache only if they pass (:class:`CompletionService`). It waits
     out the same debounce as a real request (a keystroke meanwhile means no acceptance) and is background work: any
     real request cancels it at once (server/worker.py)."""

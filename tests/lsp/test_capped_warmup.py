@@ -82,3 +82,19 @@ async def test_a_prompt_capped_request_is_reported_and_warmed_in_the_background(
     await wait_stats(client, lambda s: warms(s) >= 2 and worker_idle(s), timeout=180)
     status = await ask(client, long_uri, LINE, 0)
     assert status["lastCapped"] != "prompt", status
+
+
+async def test_an_answer_cut_in_its_generation_prefetches_its_continuation(client: LanguageClient) -> None:
+    """The part the cap let through is shown; the rest of its line is written in the background, beyond the cap, as
+    the completion of the document with that part accepted (server/completion.py ``prefetch_accepted``)."""
+    long_uri = (WORKSPACE / "typed_ahead_copy.py").as_uri()
+    await wait_stats(client, worker_idle, timeout=180)
+    before = prefetches(await debug_stats(client))
+    status = await ask(client, long_uri, LINE, 0)  # its prompt is warm (the test above): the cap cuts generation
+    if not status["lastPartial"]:
+        pytest.skip(f"this answer was not a partial one here (capped: {status['lastCapped']})")
+    await wait_stats(client, lambda s: prefetches(s) > before, timeout=60)
+
+
+def prefetches(stats: dict[str, Any]) -> int:
+    return int(stats["worker"]["by_kind"].get("prefetch", 0))
