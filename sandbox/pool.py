@@ -196,8 +196,8 @@ class Pool:
             if chan is not None:
                 chan.close()
             raise PoolError(
-                f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3, "
-                "or set SandboxConfig(runner=False)"
+                f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3 3.7+ "
+                "(the runner, and every job's confinement in either mode)"
             ) from exc
         except Exception:
             remove_quietly(api, cid)
@@ -263,4 +263,6 @@ def _creation_reason(exc: BaseException, image: str) -> str:
         isinstance(exc, docker.errors.NotFound) and "image" in str(exc).lower()
     ):
         return f"sandbox image {image} is missing; build it with: codeassist sandbox build"
+    if "python3" in str(exc) and "executable file not found" in str(exc):  # runc could not start the runner
+        return f"sandbox image {image} has no python3, which the sandbox needs (its runner, and to confine every job)"
     return f"could not start a sandbox container: {describe(exc)}"

@@ -112,8 +112,9 @@ class SandboxConfig:
     docker_timeout_s: float = 5.0
     acquire_timeout_s: float = 30.0
     user: str = JOB_USER
-    # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). It needs python3 in
-    # the image; set False for images without it (each job is then one `docker exec`, ~100 ms more).
+    # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). False: each job is
+    # one `docker exec` (~100 ms more). Both need python3 in the image, which confines every job (confine.py); an
+    # image without it gets every job refused ("could not set up the run"), never run unconfined.
     runner: bool = True
     # Another machine's Docker engine: tcp://host:2376 (mutual TLS from docker_tls_dir: ca.pem, cert.pem, key.pem)
     # or ssh://user@host. None = the environment's (DOCKER_HOST, else the local socket). Same hardening everywhere.
