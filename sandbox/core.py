@@ -103,13 +103,16 @@ class Sandbox:
         return self.recipe.command(name, *args)
 
     def warm(self, timeout_s: float = 30.0) -> SandboxHealth:
-        """Connect, clean up orphans and start the pool now rather than on the first run."""
+        """Connect, clean up orphans and start the pool now rather than on the first run. Not ok when its
+        containers cannot start (say, an image without python3): every run would fail, so ``doctor`` says why now."""
         try:
             self._prepare()
             self._pool.fill()
         except (DockerUnavailable, PoolError) as exc:
             return SandboxHealth(False, self._conn.url, self.image, str(exc))
-        self._pool.wait_ready(timeout_s)
+        failed = self._pool.wait_ready(timeout_s)
+        if failed is not None:
+            return SandboxHealth(False, self._conn.url, self.image, failed)
         return self.health()
 
     def health(self) -> SandboxHealth:

@@ -102,17 +102,19 @@ class Pool:
         with self._cond:
             self._fill_locked()
 
-    def wait_ready(self, timeout_s: float) -> bool:
+    def wait_ready(self, timeout_s: float) -> str | None:
+        """Wait until the pool is full; the reason when its containers cannot start (an image without python3, a
+        bad option), None when they are ready or merely slow (the wait timed out, the pool keeps starting them)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while len(self._idle) < self.size and not self._closed:
                 if self._last_error is not None and self._creating == 0:
-                    return False
+                    return self._last_error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return False
+                    return None
                 self._cond.wait(min(remaining, 0.5))
-            return True
+            return None
 
     def reset(self) -> None:
         """Forget every idle container (after a daemon restart they are gone or stopped)."""

@@ -53,9 +53,10 @@ def test_a_job_that_cannot_be_confined_is_refused_not_run(no_python_image: str, 
     runner pool cannot start at all in such an image (the runner is Python): it says the image has no python3."""
     cfg = SandboxConfig(image=no_python_image, pool_size=1, limits=Limits(timeout_s=20.0), runner=runner)
     with Sandbox(cfg) as box:
-        box.warm()
+        health = box.warm()
         res = box.run({}, PROBE)
-        if runner:  # the runner itself is Python: no container starts
+        if runner:  # the runner itself is Python: no container starts, and warm() says why
+            assert not health.ok and health.reason is not None and "has no python3" in health.reason, health
             assert res.status == "error" and "JOB-RAN" not in res.stdout, res
             assert res.reason is not None and "has no python3" in res.reason, res
         else:
