@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .confine import READY
+from .confine import HIDE_MOUNTS, READY, SHOW_MOUNTS
 from .containers import JOB_ENV, WORK_DIR
 from .streams import as_socket
 from .types import Limits, Status
@@ -58,6 +58,7 @@ NO_CONFINER = (
 # itself: leftovers of earlier jobs die here. The shell raises its oom_score_adj, which the job inherits, so the
 # job is the OOM killer's first choice.
 PREAMBLE = (
+    "mode=$1; shift; "  # confine.py's HIDE_MOUNTS or SHOW_MOUNTS, then the job's argv
     "kill -9 -1 2>/dev/null; "
     "{ echo 1000 > /proc/self/oom_score_adj; } 2>/dev/null; "
     f"chmod -R u+rwx {WORK_DIR} /tmp /dev/shm 2>/dev/null; "  # an earlier job may have locked its dirs
@@ -69,7 +70,7 @@ PREAMBLE = (
     # The job's Landlock ruleset and signal reset (confine.py): it confines itself, prints the ready marker and
     # becomes the job (same pid). An image without python3 cannot run it, so the job is refused (NO_CONFINER).
     f"command -v python3 >/dev/null 2>&1 || {{ echo {shlex.quote(NO_CONFINER)} >&2; exit 125; }}; "
-    f'exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$@"'
+    f'exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$mode" "$@"'
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
 
@@ -177,13 +178,16 @@ def run_job(
     limits: Limits,
     user: str,
     cancel: Callable[[], bool] | None = None,
+    *,
+    hide_mounts: bool = True,
 ) -> JobOutcome:
     """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started. When
-    ``cancel()`` turns true the job is abandoned (status error, reason :data:`CANCELLED`; the caller kills it)."""
+    ``cancel()`` turns true the job is abandoned (status error, reason :data:`CANCELLED`; the caller kills it).
+    ``hide_mounts`` False: the job gets no Landlock ruleset (``SandboxConfig.hide_mount_table``)."""
     try:
         eid = api.exec_create(
             cid,
-            ["sh", "-c", PREAMBLE, "sh", *command],
+            ["sh", "-c", PREAMBLE, "sh", HIDE_MOUNTS if hide_mounts else SHOW_MOUNTS, *command],
             stdin=True,
             stdout=True,
             stderr=True,

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from .channel import RUNNER_COMMAND, Channel, ChannelClosed, wait_ready
+from .channel import Channel, ChannelClosed, runner_command, wait_ready
 from .containers import ContainerSpec, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, describe, is_connection_error
 
@@ -185,7 +185,7 @@ class Pool:
 
     def _start_worker(self) -> Worker:
         api = self.conn.api()
-        cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND if self.runner else None)
+        cid = self.spec.create(api, pooled=True, command=runner_command(self.spec.hide_mounts) if self.runner else None)
         chan: Channel | None = None
         try:
             chan = Channel.attach(api, cid)  # before start, so the greeting cannot be missed
