@@ -14,6 +14,8 @@ import pytest
 from codeassist.sandbox import Limits, Sandbox, SandboxConfig
 from codeassist.sandbox.execjob import NO_CONFINER
 
+from codeassist.verify import LABEL_UNVERIFIED, Change, Verifier
+
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
 NO_PYTHON_TAG = "codeassist-sandbox-test-nopython:latest"
@@ -24,7 +26,7 @@ PROBE = ["sh", "-c", "echo JOB-RAN; cat /proc/self/mountinfo /proc/1/mountinfo"]
 @pytest.fixture(scope="module")
 def no_python_image(docker_ok: None) -> Iterator[str]:
     """The sandbox image without python3 (`command -v python3` fails in it)."""
-    import docker
+    import docker  # only once a daemon answered (docker_ok), as conftest.py does
 
     client = docker.from_env(timeout=60)
     base = Sandbox(SandboxConfig(pool_size=0)).image
@@ -67,8 +69,6 @@ def test_a_job_that_cannot_be_confined_is_refused_not_run(no_python_image: str, 
 def test_a_check_in_such_an_image_is_unverified(no_python_image: str, tmp_path: Path) -> None:
     """A right edit with a passing test, checked in such an image: "unverified" with the sandbox's reason, never
     "verified" (and not "failed": nothing ran)."""
-    from codeassist.verify import LABEL_UNVERIFIED, Change, Verifier
-
     original = "def double(x):\n    return x + x\n"
     (tmp_path / "calc.py").write_text(original)
     (tmp_path / "test_calc.py").write_text("from calc import double\n\ndef test_double():\n    assert double(3) == 6\n")
