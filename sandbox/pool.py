@@ -16,12 +16,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from .channel import Channel, ChannelClosed, runner_command, wait_ready
 from .containers import ContainerSpec, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, describe, is_connection_error
 
 RUNNER_START_TIMEOUT_S = 20.0
+NO_PYTHON = "sandbox image {} has no python3, which the sandbox needs (its runner, and to confine every job)"
+# exec mode's check of a fresh container: "yes"/"no", or something else when the daemon failed the exec under load
+PYTHON_PROBE = ["sh", "-c", "command -v python3 >/dev/null 2>&1 && echo yes || echo no"]
 
 
 class PoolError(Exception):
@@ -191,6 +195,7 @@ class Pool:
             chan = Channel.attach(api, cid)  # before start, so the greeting cannot be missed
             self.spec.start(api, cid)
             if not self.runner:
+                _require_python(api, cid, self.spec)
                 return Worker(cid, lifeline=chan)
             wait_ready(chan, RUNNER_START_TIMEOUT_S)
         except ChannelClosed as exc:
@@ -266,5 +271,18 @@ def _creation_reason(exc: BaseException, image: str) -> str:
     ):
         return f"sandbox image {image} is missing; build it with: codeassist sandbox build"
     if "python3" in str(exc) and "executable file not found" in str(exc):  # runc could not start the runner
-        return f"sandbox image {image} has no python3, which the sandbox needs (its runner, and to confine every job)"
+        return NO_PYTHON.format(image)
     return f"could not start a sandbox container: {describe(exc)}"
+
+
+def _require_python(api: Any, cid: str, spec: ContainerSpec) -> None:
+    """Refuse an exec-mode container whose image has no python3 (PoolError): each of its jobs would be refused by
+    the preamble (execjob.NO_CONFINER), so the pool says why at once and ``warm()`` is not ok. One exec per container
+    start, in the background; an answer the daemon garbled under load is retried, then left to the preamble."""
+    for attempt in range(3):
+        out: bytes = api.exec_start(api.exec_create(cid, PYTHON_PROBE, user=spec.user)["Id"])
+        if out.strip() in (b"yes", b"no"):
+            if out.strip() == b"no":
+                raise PoolError(NO_PYTHON.format(spec.image))
+            return
+        time.sleep(0.1 * (attempt + 1))
