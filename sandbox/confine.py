@@ -16,9 +16,10 @@ executing are not Landlock's business here (the read-only root, the tmpfs mounts
 
 One file, standard library only, Python 3.7+: the in-container runner loads it (its source is the runner's argument)
 and applies it between fork and exec; in exec mode it is the job's first program (``python3 -c SRC ARGV…``), which
-applies it and execs ARGV (an image without python3 cannot, so its jobs are refused: execjob.NO_CONFINER). Where
-kernel has no Landlock (``abi_version()`` is 0) it does
-nothing: the job runs with the mount table visible, as before (sandbox/README.md says so).
+applies it and execs ARGV (an image without python3 cannot, so its jobs are refused: execjob.NO_CONFINER). Where the
+kernel has no Landlock (``abi_version()`` is 0), or the sandbox was told to show the mount table (SHOW_MOUNTS, for
+suites whose subprocesses need their own ``/proc/self``), it makes no ruleset: the job runs with the mount table
+visible (sandbox/README.md says so). Ignored signals are reset in every case.
 """
 
 from __future__ import annotations
