@@ -21,12 +21,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .confine import HIDE_MOUNTS, SHOW_MOUNTS
 from .containers import JOB_ENV, attach
 from .execjob import CANCEL_POLL_S, CANCELLED, CONFINE_SRC, JobOutcome, SetupFailed
 from .types import Limits
 
 RUNNER_SRC = (Path(__file__).resolve().parent / "runner_main.py").read_text()
-RUNNER_COMMAND = ["python3", "-I", "-S", "-c", RUNNER_SRC, CONFINE_SRC]
+
+
+def runner_command(hide_mounts: bool) -> list[str]:
+    """The runner's command line: its source, confine.py's, and SHOW_MOUNTS when the jobs get no ruleset."""
+    return ["python3", "-I", "-S", "-c", RUNNER_SRC, CONFINE_SRC, HIDE_MOUNTS if hide_mounts else SHOW_MOUNTS]
+
+
 # How much longer than the job's timeout the host waits for the runner's answer: enough for the runner to kill the job,
 # wipe and answer on a loaded machine, short enough that a wedged runner costs little.
 HARD_GRACE_MIN_S = 1.0

@@ -16,8 +16,10 @@ executing are not Landlock's business here (the read-only root, the tmpfs mounts
 
 One file, standard library only, Python 3.7+: the in-container runner loads it (its source is the runner's argument)
 and applies it between fork and exec; in exec mode it is the job's first program (``python3 -c SRC ARGV…``), which
-applies it and execs ARGV. Where the kernel has no Landlock (``abi_version()`` is 0) it does
-nothing: the job runs with the mount table visible, as before (sandbox/README.md says so).
+applies it and execs ARGV (an image without python3 cannot, so its jobs are refused: execjob.NO_CONFINER). Where the
+kernel has no Landlock (``abi_version()`` is 0), or the sandbox was told to show the mount table (SHOW_MOUNTS, for
+suites whose subprocesses need their own ``/proc/self``), it makes no ruleset: the job runs with the mount table
+visible (sandbox/README.md says so). Ignored signals are reset in every case.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import signal
 import struct
 import sys
+from collections.abc import Callable
 
 # x86_64 and arm64 share the numbers of syscalls added after 5.0 (one table for every architecture).
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
@@ -34,6 +37,9 @@ ACCESS_READ_FILE = 1 << 2
 RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
 READY = b"\x00codeassist-sandbox-ready\x00\n"  # exec mode: what the preamble prints once the job may start
+# The runner's and the exec preamble's argument under SandboxConfig(hide_mount_table=False): no ruleset, so the
+# job's children can read their own /proc/self (and every process the mount table); signals are reset all the same.
+SHOW_MOUNTS, HIDE_MOUNTS = "show-mounts", "hide-mounts"
 MOUNT_VIEWS = ("mounts", "mountinfo", "mountstats")
 HIDDEN_IN_PID = (*MOUNT_VIEWS, "task")  # task/<tid>/ holds each thread's mount views again
 # rt_sigaction: glibc refuses its two reserved real-time signals (32, 33), so the job's start asks the kernel itself
@@ -121,6 +127,14 @@ def confine_or_fail() -> None:
     reset_ignored_signals()
 
 
+def job_start(options: list[str]) -> Callable[[], None]:
+    """The runner's preexec_fn, given its arguments after this source: the ruleset and the signals, or the signals
+    alone where the kernel has no Landlock or the sandbox was told to leave the mount table visible (SHOW_MOUNTS)."""
+    if SHOW_MOUNTS in options or abi_version() == 0:
+        return reset_ignored_signals
+    return confine_or_fail
+
+
 def reset_ignored_signals() -> None:
     """Give every ignored signal its default back before the job execs. An ignored signal survives exec, so the job
     would inherit whatever the chain above it ignored: Python's SIGPIPE and SIGXFSZ, and anything ignored by whoever
@@ -147,14 +161,14 @@ def reset_ignored_signals() -> None:
         pass
 
 
-def exec_confined(argv: list[str]) -> None:
+def exec_confined(argv: list[str], hide_mounts: bool = True) -> None:
     """Exec mode's entry, run by the preamble once the files are unpacked: confine this process (the job's pid: it is
     alive when the ruleset is made, so its own ``/proc/self`` stays readable), say ready, then become ``argv``
     (127/126 with the shell's message when it cannot run, as a job's own exit). The ready marker comes after the
     ruleset, so a kernel that has Landlock but refuses it is a setup failure (the job never ran: "could not set up"),
     not a job that failed. Ignored signals are reset first (``reset_ignored_signals``), so the job starts with the
-    dispositions it would have had from a shell, as in the runner."""
-    if not confine() and abi_version() > 0:
+    dispositions it would have had from a shell, as in the runner. ``hide_mounts`` False: no ruleset (SHOW_MOUNTS)."""
+    if hide_mounts and not confine() and abi_version() > 0:
         sys.stderr.write("codeassist-sandbox: landlock refused the job's ruleset\n")
         sys.stderr.flush()
         os._exit(125)
@@ -168,5 +182,5 @@ def exec_confined(argv: list[str]) -> None:
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-if __name__ == "__main__" and len(sys.argv) > 1:
-    exec_confined(sys.argv[1:])
+if __name__ == "__main__" and len(sys.argv) > 2:  # exec mode: MODE ARGV…
+    exec_confined(sys.argv[2:], hide_mounts=sys.argv[1] != SHOW_MOUNTS)

@@ -83,6 +83,7 @@ class ContainerSpec:
     image: str
     limits: Limits
     user: str
+    hide_mounts: bool = True  # the jobs' Landlock ruleset (SandboxConfig.hide_mount_table)
 
     def host_config(self, api: Any) -> Any:
         lim = self.limits

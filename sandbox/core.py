@@ -48,8 +48,9 @@ atexit.register(close_all)
 
 
 def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
-    """Apply ``CODEASSIST_SANDBOX_IMAGE`` (a registry image to use instead of the recipe image) and
-    ``CODEASSIST_SANDBOX_POOL`` (pool size) on top of ``base``."""
+    """Apply ``CODEASSIST_SANDBOX_IMAGE`` (a registry image to use instead of the recipe image),
+    ``CODEASSIST_SANDBOX_POOL`` (pool size) and ``CODEASSIST_SANDBOX_SHOW_MOUNTS=1`` (no Landlock ruleset:
+    ``SandboxConfig.hide_mount_table``) on top of ``base``."""
     cfg = base or SandboxConfig()
     image = os.environ.get("CODEASSIST_SANDBOX_IMAGE") or cfg.image
     pool = os.environ.get("CODEASSIST_SANDBOX_POOL")
@@ -59,7 +60,11 @@ def config_from_env(base: SandboxConfig | None = None) -> SandboxConfig:
             size = int(pool)
         except ValueError as exc:
             raise InputError(f"CODEASSIST_SANDBOX_POOL must be an integer, got {pool!r}") from exc
-    return dataclasses.replace(cfg, image=image, pool_size=size)
+    show = os.environ.get("CODEASSIST_SANDBOX_SHOW_MOUNTS", "")
+    if show not in ("", "0", "1"):
+        raise InputError(f"CODEASSIST_SANDBOX_SHOW_MOUNTS must be 0 or 1, got {show!r}")
+    hide = cfg.hide_mount_table if not show else show == "0"
+    return dataclasses.replace(cfg, image=image, pool_size=size, hide_mount_table=hide)
 
 
 def image_for(config: SandboxConfig) -> str:
@@ -81,7 +86,7 @@ class Sandbox:
         self._conn = DockerConn(self.config.docker_timeout_s, host)
         self._pool = Pool(
             self._conn,
-            ContainerSpec(self.image, self.config.limits, self.config.user),
+            ContainerSpec(self.image, self.config.limits, self.config.user, self.config.hide_mount_table),
             self.config.pool_size,
             runner=self.config.runner,
         )
@@ -103,13 +108,16 @@ class Sandbox:
         return self.recipe.command(name, *args)
 
     def warm(self, timeout_s: float = 30.0) -> SandboxHealth:
-        """Connect, clean up orphans and start the pool now rather than on the first run."""
+        """Connect, clean up orphans and start the pool now rather than on the first run. Not ok when its
+        containers cannot start (say, an image without python3): every run would fail, so ``doctor`` says why now."""
         try:
             self._prepare()
             self._pool.fill()
         except (DockerUnavailable, PoolError) as exc:
             return SandboxHealth(False, self._conn.url, self.image, str(exc))
-        self._pool.wait_ready(timeout_s)
+        failed = self._pool.wait_ready(timeout_s)
+        if failed is not None:
+            return SandboxHealth(False, self._conn.url, self.image, failed)
         return self.health()
 
     def health(self) -> SandboxHealth:
@@ -224,6 +232,7 @@ class Sandbox:
     ) -> JobOutcome:
         worker = self._pool.acquire(self.config.acquire_timeout_s)
         reusable = False
+        hide = self.config.hide_mount_table
         try:
             api = self._conn.api()
             if worker.chan is not None:
@@ -232,7 +241,7 @@ class Sandbox:
                 if outcome.runner_lost:
                     outcome = self._lost_runner(api, worker.cid, since, outcome)
             else:
-                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user, cancel)
+                outcome = run_job(api, worker.cid, snap.tar, argv, limits, self.config.user, cancel, hide_mounts=hide)
             reusable = outcome.reusable
             if not reusable and (outcome.status in ("timeout", "output_limit") or outcome.reason == CANCELLED):
                 # The job may still be running (the host's hard deadline, exec mode): stop it now; removal and
@@ -261,7 +270,7 @@ class Sandbox:
         self, snap: Snapshot, argv: list[str], limits: Limits, cancel: Callable[[], bool] | None
     ) -> JobOutcome:
         api = self._conn.api()
-        spec = ContainerSpec(self.image, limits, self.config.user)
+        spec = ContainerSpec(self.image, limits, self.config.user, self.config.hide_mount_table)
         lifeline: socket.socket | None = None
         try:
             cid = spec.create(api, pooled=False)
@@ -275,7 +284,7 @@ class Sandbox:
                 raise DockerUnavailable(describe(exc, self._conn.url)) from exc
             raise PoolError(_creation_reason(exc, self.image)) from exc
         try:
-            return run_job(api, cid, snap.tar, argv, limits, self.config.user, cancel)
+            return run_job(api, cid, snap.tar, argv, limits, self.config.user, cancel, hide_mounts=spec.hide_mounts)
         finally:
             remove_quietly(api, cid)  # synchronous: a one-shot container must not outlive its run
             lifeline.close()

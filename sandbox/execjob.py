@@ -1,10 +1,11 @@
 """Exec mode: one job in one running container as a single ``docker exec`` that resets the work dir, unpacks the
 snapshot from stdin and execs the command, with the wall clock and output caps enforced here on the host.
 
-Used for one-shot containers (non-default limits) and for pooled containers of images without python3 (see
-``SandboxConfig.runner``); the default pooled path is the in-container runner (``channel.py``), ~5x faster. One exec
-per job (not three) keeps it as cheap as an exec gets. Anything a job leaves behind (background processes, files in
-/tmp or the work dir, SysV IPC objects, POSIX message queues) is killed and wiped by the next job's preamble, and a
+Used for one-shot containers (non-default limits) and for pools with ``SandboxConfig(runner=False)``; the default
+pooled path is the in-container runner (``channel.py``), ~5x faster. Like the runner it needs python3 in the image
+(the job confines itself with confine.py; without python3 the job is refused: ``NO_CONFINER``). One exec per job
+(not three) keeps it as cheap as an exec gets. Anything a job leaves behind (background processes, files in /tmp or
+the work dir, SysV IPC objects, POSIX message queues) is killed and wiped by the next job's preamble, and a
 container whose job hit a limit is not reused at all. The container's idle PID 1 runs as a different uid, so a job
 cannot signal or ptrace it.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .confine import READY
+from .confine import HIDE_MOUNTS, READY, SHOW_MOUNTS
 from .containers import JOB_ENV, WORK_DIR
 from .streams import as_socket
 from .types import Limits, Status
@@ -44,10 +45,20 @@ IPC_WIPE = (
     "[ $n -lt 20 ] || { echo 'codeassist-sandbox: IPC objects of an earlier job survived' >&2; exit 125; }; "
     "sleep 0.05; done; "
 )
+# Why a job in an image without python3 is refused rather than run unconfined: the Landlock ruleset that hides the
+# host's paths and the reset of inherited ignored signals (without which `yes | head` can hang: a wrong verdict) are
+# built by confine.py, and nothing else in such an image can build them. A job that runs without them must not
+# pass for a checked one, so it never runs: the setup fails ("could not set up the run", status error, never
+# "verified") with this line, which says what would fix it.
+NO_CONFINER = (
+    "codeassist-sandbox: the image has no python3, which every job needs to be confined (confine.py: Landlock "
+    "ruleset, signal reset); the job was not run unconfined. Use an image with python3 (3.7+ with ctypes)"
+)
 # `kill -9 -1` signals every process this uid may signal except PID 1 (the idle process, another uid) and the shell
 # itself: leftovers of earlier jobs die here. The shell raises its oom_score_adj, which the job inherits, so the
 # job is the OOM killer's first choice.
 PREAMBLE = (
+    "mode=$1; shift; "  # confine.py's HIDE_MOUNTS or SHOW_MOUNTS, then the job's argv
     "kill -9 -1 2>/dev/null; "
     "{ echo 1000 > /proc/self/oom_score_adj; } 2>/dev/null; "
     f"chmod -R u+rwx {WORK_DIR} /tmp /dev/shm 2>/dev/null; "  # an earlier job may have locked its dirs
@@ -56,11 +67,10 @@ PREAMBLE = (
     + IPC_WIPE
     + f"tar -x -f - -C {WORK_DIR} --no-same-owner -m "
     "|| { echo 'codeassist-sandbox: unpacking files failed' >&2; exit 125; }; "
-    # The job's Landlock ruleset (confine.py) where the image has python3: it confines itself, prints the ready
-    # marker and becomes the job (same pid). Without python3 the job runs unconfined (sandbox/README.md).
-    f'command -v python3 >/dev/null 2>&1 && exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$@"; '
-    f"printf '\\000codeassist-sandbox-ready\\000\\n'; "
-    'exec "$@"'
+    # The job's Landlock ruleset and signal reset (confine.py): it confines itself, prints the ready marker and
+    # becomes the job (same pid). An image without python3 cannot run it, so the job is refused (NO_CONFINER).
+    f"command -v python3 >/dev/null 2>&1 || {{ echo {shlex.quote(NO_CONFINER)} >&2; exit 125; }}; "
+    f'exec python3 -I -S -c {shlex.quote(CONFINE_SRC)} "$mode" "$@"'
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
 
@@ -168,13 +178,16 @@ def run_job(
     limits: Limits,
     user: str,
     cancel: Callable[[], bool] | None = None,
+    *,
+    hide_mounts: bool = True,
 ) -> JobOutcome:
     """Run ``command`` on the snapshot in container ``cid``. Raises SetupFailed if the exec never started. When
-    ``cancel()`` turns true the job is abandoned (status error, reason :data:`CANCELLED`; the caller kills it)."""
+    ``cancel()`` turns true the job is abandoned (status error, reason :data:`CANCELLED`; the caller kills it).
+    ``hide_mounts`` False: the job gets no Landlock ruleset (``SandboxConfig.hide_mount_table``)."""
     try:
         eid = api.exec_create(
             cid,
-            ["sh", "-c", PREAMBLE, "sh", *command],
+            ["sh", "-c", PREAMBLE, "sh", HIDE_MOUNTS if hide_mounts else SHOW_MOUNTS, *command],
             stdin=True,
             stdout=True,
             stderr=True,

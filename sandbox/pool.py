@@ -16,12 +16,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
-from .channel import RUNNER_COMMAND, Channel, ChannelClosed, wait_ready
+from .channel import Channel, ChannelClosed, runner_command, wait_ready
 from .containers import ContainerSpec, remove_quietly
 from .docker_conn import DockerConn, DockerUnavailable, describe, is_connection_error
 
 RUNNER_START_TIMEOUT_S = 20.0
+NO_PYTHON = "sandbox image {} has no python3, which the sandbox needs (its runner, and to confine every job)"
+# exec mode's check of a fresh container: "yes"/"no", or something else when the daemon failed the exec under load
+PYTHON_PROBE = ["sh", "-c", "command -v python3 >/dev/null 2>&1 && echo yes || echo no"]
 
 
 class PoolError(Exception):
@@ -102,17 +106,19 @@ class Pool:
         with self._cond:
             self._fill_locked()
 
-    def wait_ready(self, timeout_s: float) -> bool:
+    def wait_ready(self, timeout_s: float) -> str | None:
+        """Wait until the pool is full; the reason when its containers cannot start (an image without python3, a
+        bad option), None when they are ready or merely slow (the wait timed out, the pool keeps starting them)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while len(self._idle) < self.size and not self._closed:
                 if self._last_error is not None and self._creating == 0:
-                    return False
+                    return self._last_error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return False
+                    return None
                 self._cond.wait(min(remaining, 0.5))
-            return True
+            return None
 
     def reset(self) -> None:
         """Forget every idle container (after a daemon restart they are gone or stopped)."""
@@ -183,12 +189,13 @@ class Pool:
 
     def _start_worker(self) -> Worker:
         api = self.conn.api()
-        cid = self.spec.create(api, pooled=True, command=RUNNER_COMMAND if self.runner else None)
+        cid = self.spec.create(api, pooled=True, command=runner_command(self.spec.hide_mounts) if self.runner else None)
         chan: Channel | None = None
         try:
             chan = Channel.attach(api, cid)  # before start, so the greeting cannot be missed
             self.spec.start(api, cid)
             if not self.runner:
+                _require_python(api, cid, self.spec)
                 return Worker(cid, lifeline=chan)
             wait_ready(chan, RUNNER_START_TIMEOUT_S)
         except ChannelClosed as exc:
@@ -196,8 +203,8 @@ class Pool:
             if chan is not None:
                 chan.close()
             raise PoolError(
-                f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3, "
-                "or set SandboxConfig(runner=False)"
+                f"the sandbox runner did not start in {self.spec.image} ({exc}); the image needs python3 3.7+ "
+                "(the runner, and every job's confinement in either mode)"
             ) from exc
         except Exception:
             remove_quietly(api, cid)
@@ -263,4 +270,19 @@ def _creation_reason(exc: BaseException, image: str) -> str:
         isinstance(exc, docker.errors.NotFound) and "image" in str(exc).lower()
     ):
         return f"sandbox image {image} is missing; build it with: codeassist sandbox build"
+    if "python3" in str(exc) and "executable file not found" in str(exc):  # runc could not start the runner
+        return NO_PYTHON.format(image)
     return f"could not start a sandbox container: {describe(exc)}"
+
+
+def _require_python(api: Any, cid: str, spec: ContainerSpec) -> None:
+    """Refuse an exec-mode container whose image has no python3 (PoolError): each of its jobs would be refused by
+    the preamble (execjob.NO_CONFINER), so the pool says why at once and ``warm()`` is not ok. One exec per container
+    start, in the background; an answer the daemon garbled under load is retried, then left to the preamble."""
+    for attempt in range(3):
+        out: bytes = api.exec_start(api.exec_create(cid, PYTHON_PROBE, user=spec.user)["Id"])
+        if out.strip() in (b"yes", b"no"):
+            if out.strip() == b"no":
+                raise PoolError(NO_PYTHON.format(spec.image))
+            return
+        time.sleep(0.1 * (attempt + 1))

@@ -366,8 +366,8 @@ def main() -> None:
     neutralise_signals()
     space: dict = {"__name__": "codeassist_confine"}  # type: ignore[type-arg]
     exec(compile(sys.argv[1] if len(sys.argv) > 1 else "", "confine.py", "exec"), space)  # the host's source
-    if "abi_version" in space:  # no Landlock in the kernel: no ruleset (README says so), the signals reset all the same
-        CONFINE.append(space["confine_or_fail"] if space["abi_version"]() > 0 else space["reset_ignored_signals"])
+    if "job_start" in space:  # ruleset + signals; the signals alone without Landlock or with the mount table shown
+        CONFINE.append(space["job_start"](sys.argv[2:]))
     with contextlib.suppress(OSError):
         OOM_SCORE.append(OomScore())  # before PR_SET_DUMPABLE = 0, which makes /proc/self root-owned
     with contextlib.suppress(Exception):

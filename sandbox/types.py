@@ -112,9 +112,14 @@ class SandboxConfig:
     docker_timeout_s: float = 5.0
     acquire_timeout_s: float = 30.0
     user: str = JOB_USER
-    # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). It needs python3 in
-    # the image; set False for images without it (each job is then one `docker exec`, ~100 ms more).
+    # Pooled containers run the in-container runner (fast: a fork per job, not a `docker exec`). False: each job is
+    # one `docker exec` (~100 ms more). Both need python3 in the image, which confines every job (confine.py); an
+    # image without it gets every job refused ("could not set up the run"), never run unconfined.
     runner: bool = True
+    # Each job runs under a Landlock ruleset that hides the mount table (the host's Docker data root, the container
+    # id): a job's children then cannot read their own /proc/self files either (a kernel limit: sandbox/README.md).
+    # False: no ruleset, for test suites whose subprocesses need /proc/self (psutil, ps); the host's paths show.
+    hide_mount_table: bool = True
     # Another machine's Docker engine: tcp://host:2376 (mutual TLS from docker_tls_dir: ca.pem, cert.pem, key.pem)
     # or ssh://user@host. None = the environment's (DOCKER_HOST, else the local socket). Same hardening everywhere.
     docker_host: str | None = None

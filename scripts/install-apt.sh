@@ -4,8 +4,9 @@
 # With arguments, installs those packages instead (scripts/install-vscode-e2e.sh: chromium libkrb5-dev).
 set -euo pipefail
 # cmake, g++: llama-server (make llama-server); openssl: test certificates; docker-compose: deploy/compose tests;
-# openssh-server/-client: ssh:// Docker engines (tests/remote/test_docker_ssh.py)
-PKGS=(docker.io mmdebstrap cmake g++ openssl docker-compose openssh-server openssh-client)
+# openssh-server/-client: ssh:// Docker engines (tests/remote/test_docker_ssh.py); iproute2: the second test dockerd's
+# own bridge (tests/remote/dockerd.py)
+PKGS=(docker.io mmdebstrap cmake g++ openssl docker-compose openssh-server openssh-client iproute2)
 if [ $# -gt 0 ]; then PKGS=("$@"); fi
 missing=()
 for p in "${PKGS[@]}"; do

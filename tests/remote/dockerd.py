@@ -1,6 +1,10 @@
 """A second Docker daemon for the tests: TCP on 127.0.0.1 with mutual TLS (certificates made here), its own
-data-root, exec-root and pidfile, no bridge and no iptables changes — so it never touches the machine's main dockerd,
-which other work shares. Only the daemon started here is ever stopped or killed (by its pid)."""
+data-root, exec-root, pidfile and bridge, no iptables changes — so it never touches the machine's main dockerd,
+which other work shares. Only the daemon started here is ever stopped or killed (by its pid).
+
+Its bridge is one made here (``BRIDGE_PREFIX`` + tag), not ``--bridge=none``: a daemon without a bridge deletes the
+default one, ``docker0``, at start — the main daemon's — and every container on the main daemon's default network
+then failed to start ("could not find bridge docker0") until it was restarted."""
 
 from __future__ import annotations
 
@@ -77,15 +81,16 @@ class SecondDockerd:
     data_root: Path
     exec_root: Path
     log: Path
+    bridge: str
     proc: subprocess.Popen[bytes] | None = None
 
     def _cmd(self) -> list[str]:
         s = self.tls_server
         return ["dockerd", "--host", self.url, "--tlsverify", f"--tlscacert={s / 'ca.pem'}",
                 f"--tlscert={s / 'server.pem'}", f"--tlskey={s / 'server-key.pem'}", f"--data-root={self.data_root}",
-                f"--exec-root={self.exec_root}", f"--pidfile={self.data_root / 'docker.pid'}", "--bridge=none",
-                "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--userland-proxy=false",
-                "--log-level=warn"]  # fmt: skip
+                f"--exec-root={self.exec_root}", f"--pidfile={self.data_root / 'docker.pid'}",
+                f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+                "--userland-proxy=false", "--log-level=warn"]  # fmt: skip
 
     def start(self, timeout: float = 60) -> None:
         with open(self.log, "ab") as fh:
@@ -122,10 +127,12 @@ class SecondDockerd:
         for root in (self.exec_root, self.data_root):
             subprocess.run(["umount", "-R", "-l", str(root)], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
 
 
 DATA_PREFIX = "/var/lib/codeassist-test-dockerd-"
 EXEC_PREFIX = "/tmp/cadx-"
+BRIDGE_PREFIX = "cadx"  # + the 8-hex tag: 12 characters, under Linux's 15 for an interface name
 
 
 def _pids_naming(paths: list[str]) -> list[int]:
@@ -165,6 +172,9 @@ def reap_leftovers() -> list[str]:
     for root in roots:
         subprocess.run(["umount", "-R", "-l", root], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+    for tag in tags:
+        if not _owner_alive(tag):
+            subprocess.run(["ip", "link", "delete", BRIDGE_PREFIX + tag], capture_output=True)
     return roots
 
 
@@ -177,7 +187,8 @@ def start_second_dockerd(tmp: Path) -> SecondDockerd:
     data_root.mkdir(parents=True)
     exec_root.mkdir(parents=True)
     (data_root / "owner.pid").write_text(str(os.getpid()))  # reap_leftovers() leaves a live run's daemon alone
+    subprocess.run(["ip", "link", "add", "name", BRIDGE_PREFIX + tag, "type", "bridge"], check=True)
     daemon = SecondDockerd(f"tcp://127.0.0.1:{free_port()}", client, server, data_root, exec_root,
-                           tmp / "dockerd.log")  # fmt: skip
+                           tmp / "dockerd.log", BRIDGE_PREFIX + tag)  # fmt: skip
     daemon.start()
     return daemon

@@ -48,7 +48,7 @@ def sandbox(docker_ok: None) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def exec_sandbox(docker_ok: None) -> Iterator[Sandbox]:
-    """The same pool without the in-container runner: one `docker exec` per job (for images without python3)."""
+    """The same pool without the in-container runner: one `docker exec` per job (``runner=False``)."""
     sb = Sandbox(SandboxConfig(pool_size=POOL_SIZE, limits=Limits(timeout_s=10.0), runner=False))
     h = sb.warm()
     assert h.ok, h.reason

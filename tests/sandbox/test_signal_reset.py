@@ -8,9 +8,8 @@ import os
 import struct
 
 import pytest
+from codeassist.sandbox import confine  # not `sandbox`: tests/sandbox shadows it when only this folder runs
 from sbhelp import SIG_IGN_OF_SHELL
-
-from sandbox import confine
 
 NUMBER = confine.SYS_RT_SIGACTION.get(os.uname().machine)
 
