@@ -52,6 +52,9 @@ BACKSTOP_S = 2.0  # the worker's hard cap comes at least this long after the mod
 # :func:`complete`
 SPARE_TYPED_MAX = 64
 WARM_IDLE_S = 0.4  # after a request capped in its prompt, the editor idle this long: evaluate the rest of that prompt
+# a prefetch has this many times the interactive cap: nobody waits for it (any real request stops it at once), and
+# under load the accepted state's prompt alone can take the whole interactive cap — then it left nothing in the cache
+PREFETCH_CAP_SCALE = 4
 
 
 def job_key(uri: str, method: str) -> str:
@@ -282,7 +285,7 @@ def prefetch_accepted(ls: CodeassistServer, prep: Prepared, at: int, shown: str)
         text=text, line=line, column=column, path=prep.doc.path, language=prep.doc.language,
         max_tokens=ls.settings.max_tokens,
     )  # fmt: skip
-    cap_ms = ls.settings.timeout_ms
+    cap_ms = ls.settings.timeout_ms * PREFETCH_CAP_SCALE
 
     def job(cancel: CancelCheck) -> None:
         ahead.time_cap_ms = cap_ms
