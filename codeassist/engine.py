@@ -41,7 +41,7 @@ from codeassist.project import editor_project
 from codeassist.prompt import BuiltPrompt, FimJob
 from codeassist.static_checks import check_suggestion
 from codeassist.syntax_gate import SyntaxGate
-from codeassist.typed_ahead import TypedAheadCache
+from codeassist.typed_ahead import CacheHit, TypedAheadCache
 
 log = logging.getLogger(__name__)
 
@@ -200,21 +200,19 @@ class Engine:
         hit = self.typed_ahead.get(req.path, *self.typed_ahead.window(req.text, cursor))
         if hit is None:
             return None
-        return CompletionResult(
-            text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
-            cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
-        )  # fmt: skip
+        return _from_cache(req, hit, started)
 
     def forget_suggestion(self, req: CompletionRequest) -> None:
         """Never offer the cached suggestion for ``req`` again (a check after the gate hid it)."""
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         self.typed_ahead.forget(req.path, *self.typed_ahead.window(req.text, offset))
 
-    def remember_suggestion(self, req: CompletionRequest, text: str) -> None:
+    def remember_suggestion(self, req: CompletionRequest, text: str, note: object = None) -> None:
         """Put a suggestion that was shown into the typed-ahead cache (callers that check after the gate remember
-        only what passed, so a cache hit never shows a suggestion whose check failed or is still running)."""
+        only what passed, so a cache hit never shows a suggestion whose check failed or is still running), with
+        ``note`` (its check), which every hit it serves carries (:attr:`CompletionResult.cached_note`)."""
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
-        self.typed_ahead.put(req.path, req.text[:offset], req.text[offset:], text)
+        self.typed_ahead.put(req.path, req.text[:offset], req.text[offset:], text, note)
 
     def complete(
         self, req: CompletionRequest, cancel: CancelCheck | None = None, *, remember: bool = True
@@ -229,10 +227,7 @@ class Engine:
         if self.config.typed_ahead and not sampled:
             hit = self.typed_ahead.get(req.path, prefix, suffix)
             if hit is not None:
-                return CompletionResult(
-                    text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
-                    cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
-                )  # fmt: skip
+                return _from_cache(req, hit, started)
         with self._lock:
             t0 = time.perf_counter()
             doc = self.workspace_for(req.path).document(req.path, req.text, req.language)
@@ -348,3 +343,11 @@ class Engine:
             gen = backend.evaluate(prompt.tokens, cancel=cancel)
             self.rates.record(gen)
             return gen
+
+
+def _from_cache(req: CompletionRequest, hit: CacheHit, started: float) -> CompletionResult:
+    """A typed-ahead hit as a completion result (no model; its check travels in ``cached_note``)."""
+    return CompletionResult(
+        text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
+        cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000), cached_note=hit.note,
+    )  # fmt: skip

@@ -78,9 +78,14 @@ class CompletionResult:
     raw_text: str = ""
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
+    # a typed-ahead hit: what the caller stored with the suggestion it came from (remember_suggestion's ``note``: the
+    # completion service's check, so the editor keeps showing how that suggestion was checked); not in to_json
+    cached_note: object = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("cached_note")
+        return out
 
 
 def timings_of(gen: Generation, context_ms: float, started: float) -> Timings:

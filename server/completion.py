@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from . import background_check
 from .convert import Pos, offset_of, position_of
 from .documents import Document
 from .shown import Shown
-from .worker import PRIORITY_BACKGROUND, PRIORITY_COMPLETION, CancelCheck, JobCancelled
+from .worker import PRIORITY_BACKGROUND, PRIORITY_COMPLETION, CancelCheck, Job, JobCancelled
 
 if TYPE_CHECKING:
     from .app import CodeassistServer
@@ -157,8 +158,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     hit = service.cached(request, prep.cursor) if candidates == 1 else None
     if hit is not None:
         ls.worker.cancel_key(key)  # a job for an older keystroke here is worthless now: newest wins
-        ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, None, cached=True)
-        return Answer(hit.text, prep.cursor)
+        return from_cache(ls, prep, hit)
     cap_s = settings.timeout_ms / 1000
     job_cap_s = (ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates
     engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
@@ -177,16 +177,20 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     # a spared generation must leave a finished answer in the cache: under verify = sandbox its tests run only once
     # the request that asked is answered (background_check.py), so a generation outliving its request is not spared
     sparing = candidates == 1 and not background
+
+    def spare(old: Job) -> bool:
+        return sparing and isinstance(old.tag, Typed) and state.extends(old.tag)
+
     try:
         found: list[Completion] | None = await ls.run_job(
             job,
             kind="completion",
             key=key,
             priority=PRIORITY_COMPLETION,
-            debounce_s=debounce_ms(ls, prep) / 1000,
+            debounce_s=debounce_ms(ls, prep, spare if sparing else None) / 1000,
             timeout_s=job_cap_s + max(BACKSTOP_S, cap_s / 2),
             tag=state,
-            spare=lambda old: sparing and isinstance(old.tag, Typed) and state.extends(old.tag),
+            spare=spare,
             outlive_caller=sparing,
         )
     except JobCancelled:
@@ -205,8 +209,7 @@ def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, f
     done = found[0]
     result = done.result
     if result.cached and len(found) == 1:  # a cache hit after all (the job found it there): as on the event loop
-        ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, None, cached=True)
-        return Answer(done.text, prep.cursor)
+        return from_cache(ls, prep, done)
     if done.check is not None and done.check.verdict.tiers:
         log.info("completion check: %s", done.check.verdict.display)
     # the request's latency as this server saw it (debounce, queueing, context, model, checks), not the engine's part
@@ -233,12 +236,28 @@ def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, f
     return Answer(done.text, clamped_offset(prep.text, result.line, result.column), result.partial, alternatives)
 
 
-def debounce_ms(ls: CodeassistServer, prep: Prepared) -> float:
-    """This request's debounce: adapted to the keystroke rhythm, between the configured bounds (server/debounce.py)."""
+def from_cache(ls: CodeassistServer, prep: Prepared, hit: Completion) -> Answer:
+    """A typed-ahead answer: the status reports it with the check of the suggestion it is the rest of (so the editor
+    does not go on showing the label of whatever was checked last), the answer is its text at the cursor."""
+    ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, hit.status_json(), cached=True)
+    return Answer(hit.text, prep.cursor)
+
+
+def debounce_ms(ls: CodeassistServer, prep: Prepared, spare: Callable[[Job], bool] | None = None) -> float:
+    """This request's debounce: adapted to the keystroke rhythm, between the configured bounds (server/debounce.py),
+    where a model call it starts would cancel one already running (the churn the adaptive wait avoids); the configured
+    ``debounce_ms`` alone where nothing would be cancelled — the worker is idle or runs background work, or runs a
+    generation this request spares (``spare``, :func:`complete`). Why: a generation started during a burst is not
+    wasted when the user types on from it (it is spared and finishes into the typed-ahead cache), while waiting for
+    a pause in the typing meant, at 120 ms per key, no generation at all until the user stopped (open-loop replay,
+    bench/RESULTS-latency.md: characters accepted 262 with the configured debounce alone against 171 adapted)."""
+    settings = ls.settings
+    running = ls.worker.running
+    if spare is not None and (running is None or running.priority >= PRIORITY_BACKGROUND or spare(running)):
+        return float(settings.debounce_ms)
     start = prep.text.rfind("\n", 0, prep.cursor) + 1
     end = prep.text.find("\n", prep.cursor)
     before, after = prep.text[start : prep.cursor], prep.text[prep.cursor : end if end >= 0 else len(prep.text)]
-    settings = ls.settings
     return ls.debounce.delay_ms(settings.debounce_ms, settings.debounce_max_ms, before=before[-1:], after=after)
 
 

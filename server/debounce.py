@@ -6,7 +6,9 @@ nearly every keystroke starts a model call that the next one cancels. A stale ca
 until its next cancel check (one prompt chunk, ~0.5 s under load: codeassist/models/prompt_eval.py), and the request
 that matters waits behind it. Waiting a little longer than the user's usual gap means a burst starts nothing, and a
 pause starts the call after about one gap. Fast typists get a short wait, slow ones a longer one, never outside
-``[debounce_ms, debounce_max_ms]``.
+``[debounce_ms, debounce_max_ms]``. Only where a new model call would cancel one already running: a request that
+spares the running generation (it only typed on from it), or finds the worker idle, waits ``debounce_ms`` alone
+(server/completion.py ``debounce_ms``).
 
 The rule (Tabby's shape: a typical interval times a rate that is lower where a suggestion is likely wanted):
 

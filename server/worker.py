@@ -215,6 +215,11 @@ class Worker:
     def busy(self) -> bool:
         return self._running is not None
 
+    @property
+    def running(self) -> Job | None:
+        """The job running now (None when idle); a snapshot: it may finish at any moment."""
+        return self._running
+
     def queue_depth(self) -> int:
         """Jobs waiting, background work (which yields to anything) left out: :meth:`background_queued`."""
         with self._cond:

@@ -10,12 +10,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import pytest_lsp
-from codeassist.server.completion import SPARE_TYPED_MAX, Typed
-from codeassist.server.worker import CancelCheck, JobCancelled, Worker
+from codeassist.server.completion import SPARE_TYPED_MAX, Prepared, Typed, debounce_ms
+from codeassist.server.config import Settings
+from codeassist.server.debounce import AdaptiveDebounce
+from codeassist.server.worker import CancelCheck, Job, JobCancelled, Worker
 from lsphelp import CONFIG, debug_stats, edit, open_doc, send_raw, start, wait_stats, worker_idle
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -110,6 +113,37 @@ def test_a_job_not_spared_is_cancelled_and_an_orphan_yields_to_other_work() -> N
         assert not worker.busy and fourth.cancelled.is_set()
     finally:
         release.set()
+        worker.stop()
+
+
+# -- the debounce ----------------------------------------------------------------------------------------------------
+
+
+def test_the_adaptive_debounce_applies_only_where_a_running_generation_would_be_cancelled() -> None:
+    """A rhythm of 0.3 s between keys adapts the debounce up to 0.375-0.6 s; a request that cancels nothing (the worker
+    is idle, or runs the generation this request spares) waits the configured debounce_ms alone."""
+    settings = Settings(debounce_ms=20, debounce_max_ms=2000)
+    debounce, worker = AdaptiveDebounce(), Worker(name="codeassist-inference-test")
+    for i in range(8):
+        debounce.observe(100.0 + 0.3 * i)
+    ls: Any = SimpleNamespace(settings=settings, worker=worker, debounce=debounce)
+    old = Typed(U, "x = \n", 4)
+    prep = Prepared(doc=None, text="x = a\n", cursor=5, line=0, column=5)  # type: ignore[arg-type]
+    typed_on = Typed(U, prep.text, prep.cursor)
+
+    def spare(job: Job) -> bool:
+        return isinstance(job.tag, Typed) and typed_on.extends(job.tag)
+
+    try:
+        assert debounce_ms(ls, prep) >= 0.3 * 1000  # no sparing asked for (verify = sandbox): adapted
+        assert debounce_ms(ls, prep, spare) == 20  # idle worker
+        started, release = threading.Event(), threading.Event()
+        worker.submit(_slow(started, release), kind="completion", key="doc", tag=old)
+        assert started.wait(5)
+        assert debounce_ms(ls, prep, spare) == 20  # it spares the running generation
+        assert debounce_ms(ls, prep, lambda job: False) >= 0.3 * 1000  # it would cancel it: adapted
+        release.set()
+    finally:
         worker.stop()
 
 
