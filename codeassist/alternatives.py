@@ -37,6 +37,7 @@ from codeassist.completion import (
     CompletionCheck,
     CompletionService,
 )
+from codeassist.documents import offset_at
 from codeassist.engine import CompletionRequest, CompletionResult
 from codeassist.models.backend import CancelCheck
 
@@ -71,6 +72,15 @@ class AlternativeSearch:
         return {"tried": self.tried, "samples": self.samples, "stopped": self.stopped, "gated": self.gated,
                 "empty": self.empty, "duplicates": self.duplicates,
                 "temperature": round(self.temperature, 2), "steered": self.steered}  # fmt: skip
+
+
+def banned_texts(request: CompletionRequest, seen: set[str]) -> tuple[str, ...]:
+    """What a draw must not finish: every seen text, and each followed by the rest of the cursor's line when there
+    is one (the model often types it again, e.g. a closing bracket; post-processing cuts that overlap, so such a
+    draw would come back as the seen text)."""
+    offset = offset_at(request.text, request.line, request.column, where=request.path or "document")
+    rest = request.text[offset:].split("\n", 1)[0].strip()
+    return tuple(sorted(seen | ({t + rest for t in seen} if rest else set())))
 
 
 def is_test_failure(check: CompletionCheck) -> bool:
@@ -113,7 +123,7 @@ def find_verified_alternative(
         search.temperature = min(
             ALTERNATIVE_TEMPERATURE + REPEAT_TEMPERATURE_STEP * search.duplicates, MAX_ALTERNATIVE_TEMPERATURE
         )
-        avoid = tuple(sorted(seen)) if ban else ()
+        avoid = banned_texts(request, seen) if ban else ()
         sample = dataclasses.replace(
             request, temperature=search.temperature, seed=seed, confidence_gate=False, avoid=avoid
         )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from codeassist.alternatives import banned_texts
 from codeassist.engine import CompletionRequest, Engine
 from codeassist.healing import VocabIndex
 from codeassist.models.avoid import Steer
@@ -145,3 +146,10 @@ def test_the_branch_step_follows_where_the_model_had_an_alternative() -> None:
     draws = [steer.branch_step(pieces, [float(np.log(0.5)), -50.0], 0, b"return x", 0.0, rng, greedy=False)
              for _ in range(400)]  # fmt: skip
     assert {0, 1} == set(draws) and 150 < draws.count(0) < 250
+
+
+def test_alternatives_also_ban_a_seen_text_followed_by_the_rest_of_the_line() -> None:
+    mid = CompletionRequest(text="x = max()\ny = 1\n", line=0, column=8)
+    assert banned_texts(mid, {"a, b"}) == ("a, b", "a, b)")  # ")" retyped: post-processing cuts it again
+    end = CompletionRequest(text="x = \ny = 1\n", line=0, column=4)
+    assert banned_texts(end, {"max(a, b)", "min(a)"}) == ("max(a, b)", "min(a)")
