@@ -107,7 +107,7 @@ def test_the_engine_passes_the_ban_and_reports_it(engine: Engine) -> None:
 def steer_of(*texts: str) -> Steer:
     vocab = [b"ret", b"urn", b" x", b" x\n", b"\n", b" ", b" y", b"return"]
     index = VocabIndex.build(len(vocab), lambda t: vocab[t], lambda t: False)
-    steer = Steer.of(texts, "", index, lambda t: t == 99, lambda t: vocab[t])
+    steer = Steer.of(texts, "", lambda: index, lambda t: t == 99, lambda t: vocab[t])
     assert steer is not None
     return steer
 

@@ -65,12 +65,13 @@ class Steer:
         cls,
         texts: Sequence[str],
         heal: str,
-        index: VocabIndex,
+        index: Callable[[], VocabIndex],
         is_end: Callable[[int], bool],
         token_bytes: Callable[[int], bytes],
     ) -> Steer | None:
+        """None when there is nothing to avoid (``index`` is the backend's, built on first use: only asked then)."""
         paths = tuple(dict.fromkeys((heal + t.rstrip()).encode("utf-8") for t in texts if t.strip()))
-        return cls(paths, index, is_end, token_bytes) if paths else None
+        return cls(paths, index(), is_end, token_bytes) if paths else None
 
     def redirect(
         self,

@@ -280,7 +280,7 @@ class LlamaBackend:
         started = time.perf_counter()
         deadline = started + params.time_budget_ms / 1000 if params.time_budget_ms else None
         pending: int | None = None  # chosen but not yet evaluated: only evaluate when we need its successor
-        steer = Steer.of(params.avoid, params.heal, self.vocab_index(), self.is_end, self.token_bytes)
+        steer = Steer.of(params.avoid, params.heal, self.vocab_index, self.is_end, self.token_bytes)
         gen.avoid_honoured = bool(params.avoid)
         drafting = params.draft_tokens > 0 and params.temperature <= 0 and steer is None
         while gen.stop_reason == "eot" and not out.stopped:
