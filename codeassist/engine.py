@@ -352,7 +352,4 @@ class Engine:
                 return Generation(text="", stop_reason="evaluated")  # remote servers keep their own caches
             gen = backend.evaluate(prompt.tokens, cancel=cancel)
             self.rates.record(gen)
-        if req.avoid and not gen.avoid_honoured and not self._avoid_warned:
-            self._avoid_warned = True  # once per engine: every alternative draw would say it again
-            log.warning("this model backend cannot steer samples off failed texts: alternatives may repeat them")
             return gen
