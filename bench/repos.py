@@ -86,6 +86,17 @@ def fetch(repo: dict[str, Any], build: Path = BUILD) -> Path:
     return tops[0] if len(tops) == 1 else dest
 
 
+def split_systems(raw: str) -> list[str]:
+    """``--systems`` split at the commas between systems, not those inside a system's JSON settings."""
+    specs, depth, start = [], 0, 0
+    for i, ch in enumerate(raw + ","):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            specs.append(raw[start:i])
+            start = i + 1
+    return [s for s in specs if s]
+
+
 def parse_systems(specs: Sequence[str], cap_ms: int) -> list[System]:
     """Built-in names or ``NAME:JSON`` settings for our server; every one gets ``cap_ms`` as its time cap."""
     passive = {"OMP_WAIT_POLICY": os.environ.get("BENCH_OMP_WAIT_POLICY", "passive")}
@@ -187,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"unknown repositories: {', '.join(sorted(unknown))}")
         repos = [r for r in repos if r["name"] in wanted]
     out = Path(args.out or BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S"))
-    specs = [s for s in args.systems.split(",") if s]
+    specs = split_systems(args.systems)
     counts: dict[HoleKind, int] = {"line": args.holes_per_repo, "token": args.token_holes,
                                    "multiline": args.multiline_holes}  # fmt: skip
     if not args.report_only:

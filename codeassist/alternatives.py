@@ -14,10 +14,14 @@ Two choices make the draws count (measured in bench/RESULTS-verify.md: before th
 repositories was ever tested — 14 repeated the failed text, 10 were hidden by the confidence gate):
 - the stay-silent confidence gate is off for these samples (``CompletionRequest.confidence_gate``): nothing is shown
   unless its tests pass, a stronger judge than a threshold calibrated on greedy answers (sampled tokens score lower);
-- a draw that repeats a text already seen (the failed one, or an alternative tried) raises the temperature of the
-  next draws by ``REPEAT_TEMPERATURE_STEP``, up to ``MAX_ALTERNATIVE_TEMPERATURE``: a repeat says the distribution
-  is concentrated on seen texts, and flattening it moves mass to the others. Texts are not steered token by token
-  (e.g. banning the failed text's first token): a failed text often shares a correct prefix with the right one.
+- every draw is told the texts already seen (the failed one and every alternative tried: a repeat would be
+  discarded anyway) and never finishes one of them (``CompletionRequest.avoid``, ``ban``): it branches off where
+  the model had an alternative, not at a fixed token — a failed text often shares a correct prefix with the right
+  one (codeassist/models/avoid.py says how the step is chosen). Before it, about half the draws of the 1.5B repeated
+  the failed text at any temperature: top-p keeps a ≳98% token as the whole nucleus;
+- a draw that still repeats a text already seen (a backend that cannot steer, or a text that post-processing turns
+  into a seen one) raises the temperature of the next draws by ``REPEAT_TEMPERATURE_STEP``, up to
+  ``MAX_ALTERNATIVE_TEMPERATURE``: a repeat says the distribution is concentrated on seen texts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from codeassist.completion import (
     CompletionCheck,
     CompletionService,
 )
+from codeassist.documents import offset_at
 from codeassist.engine import CompletionRequest, CompletionResult
 from codeassist.models.backend import CancelCheck
 
@@ -58,12 +63,24 @@ class AlternativeSearch:
     empty: int = 0
     duplicates: int = 0
     temperature: float = ALTERNATIVE_TEMPERATURE  # of the last draw (raised by repeats)
+    # draws turned off a seen text by the ban (token level, codeassist/models/avoid.py); None: the ban was off, or
+    # the backend could not apply it (a remote server)
+    steered: int | None = None
 
     def to_json(self) -> dict[str, object]:
         """For the status's ``lastCheck`` and logs (no code: only counts and how it ended)."""
         return {"tried": self.tried, "samples": self.samples, "stopped": self.stopped, "gated": self.gated,
                 "empty": self.empty, "duplicates": self.duplicates,
-                "temperature": round(self.temperature, 2)}  # fmt: skip
+                "temperature": round(self.temperature, 2), "steered": self.steered}  # fmt: skip
+
+
+def banned_texts(request: CompletionRequest, seen: set[str]) -> tuple[str, ...]:
+    """What a draw must not finish: every seen text, and each followed by the rest of the cursor's line when there
+    is one (the model often types it again, e.g. a closing bracket; post-processing cuts that overlap, so such a
+    draw would come back as the seen text)."""
+    offset = offset_at(request.text, request.line, request.column, where=request.path or "document")
+    rest = request.text[offset:].split("\n", 1)[0].strip()
+    return tuple(sorted(seen | ({t + rest for t in seen} if rest else set())))
 
 
 def is_test_failure(check: CompletionCheck) -> bool:
@@ -80,12 +97,14 @@ def find_verified_alternative(
     cancel: CancelCheck | None = None,
     *,
     deadline: float | None = None,
+    ban: bool = True,
 ) -> AlternativeSearch:
     """Up to ``n`` distinct alternatives to ``failed`` (a completion for ``request`` whose tests failed), each gated
     and checked by ``service``; stop at the first whose tests pass. ``cancel`` is polled between samples and handed
     to the model and the sandbox (a cancelled run kills the test job); ``deadline`` (``time.monotonic``) bounds the
     whole search, polled the same way. A passing alternative is remembered in the typed-ahead cache for
-    ``request``; a failing one in the service's failed memory."""
+    ``request``; a failing one in the service's failed memory. ``ban``: steer each draw off the texts seen so far
+    (False: sample without it, as before; kept for measuring the ban against its absence)."""
     search = AlternativeSearch(None)
     if n <= 0:
         return search
@@ -104,9 +123,14 @@ def find_verified_alternative(
         search.temperature = min(
             ALTERNATIVE_TEMPERATURE + REPEAT_TEMPERATURE_STEP * search.duplicates, MAX_ALTERNATIVE_TEMPERATURE
         )
-        sample = dataclasses.replace(request, temperature=search.temperature, seed=seed, confidence_gate=False)
+        avoid = banned_texts(request, seen) if ban else ()
+        sample = dataclasses.replace(
+            request, temperature=search.temperature, seed=seed, confidence_gate=False, avoid=avoid
+        )
         result = service.generate(sample, stop)
         search.samples += 1
+        if result.branched is not None:
+            search.steered = (search.steered or 0) + int(result.branched > 0)
         key = result.text.rstrip()
         if not result.text or result.partial or result.stop_reason == "cancelled" or key in seen:
             search.gated += int(result.gate == "unsure")

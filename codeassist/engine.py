@@ -66,6 +66,7 @@ class Engine:
         self._ws_lock = threading.Lock()
         self._workspace: Workspace | None = None
         self.gate = SyntaxGate()
+        self._avoid_warned = False
         self.typed_ahead = TypedAheadCache()
         self.rates = RateEstimator()  # measured prompt/decode tok/s: scales time caps, says when the machine is slow
         # Why the loaded model is not the one asked for (the default tier is not installed), for status and doctor.
@@ -250,7 +251,7 @@ class Engine:
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, draft_tokens=self.config.draft_tokens,
                 heal=prompt.built.healed if prompt.built else "", deadline=deadline, temperature=req.temperature,
-                seed=req.seed,
+                seed=req.seed, avoid=req.avoid,
                 # a scaled cap covers generation too: the generation budget must not cut it shorter
                 time_budget_ms=self.config.time_budget_ms if cap_s is None else None,
             )  # fmt: skip
@@ -260,6 +261,9 @@ class Engine:
                 assert not isinstance(backend, PromptingBackend)
                 gen = backend.generate(prompt.tokens, params, on_text=stream, cancel=cancel)
             self.rates.record(gen)
+        if req.avoid and not gen.avoid_honoured and not self._avoid_warned:
+            self._avoid_warned = True  # once per engine: every alternative draw would say it again
+            log.warning("this model backend cannot steer samples off failed texts: alternatives may repeat them")
         if gen.stop_reason == "cancelled" and not (cancel is not None and cancel()):
             gen.stop_reason = "time_cap"  # our deadline, not the caller: keep what was generated
         processed = stream.finish(gen.text)
@@ -286,6 +290,7 @@ class Engine:
             time_cap_ms=None if cap_s is None else round(cap_s * 1000),
             checks=list(static.actions), confidence=confidence,
             timings=timings_of(gen, context_ms, started), context=prompt.pieces,
+            branched=gen.branched if gen.avoid_honoured else None,
         )  # fmt: skip
 
     # -- chat (explain, fix, refactor) ---------------------------------------------------------------------------

@@ -34,6 +34,9 @@ class CompletionRequest:
     # judge than the gate, which was calibrated on greedy answers and hides most samples (lower log-probabilities).
     # The syntax gate and the static checks still apply.
     confidence_gate: bool = True
+    # Texts known to fail at this position (codeassist/alternatives.py): the model never finishes one of them
+    # (codeassist/models/avoid.py; a remote backend cannot, and the result's ``branched`` is then None).
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +79,9 @@ class CompletionResult:
     checks: list[str] = field(default_factory=list)  # static checks that changed the suggestion (static_checks.py)
     confidence: Confidence | None = None  # log-probability features of the shown text (confidence.py)
     raw_text: str = ""
+    # CompletionRequest.avoid: times the draw was turned off a failed text; None when no text was to be avoided or
+    # the backend could not (a remote server samples on its side)
+    branched: int | None = None
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
     # a typed-ahead hit: what the caller stored with the suggestion it came from (remember_suggestion's ``note``: the

@@ -50,7 +50,9 @@ def search(
 
     def job(cancel_check: Any) -> AlternativeSearch:
         deadline = time.monotonic() + budget_s
-        return find_verified_alternative(service, request, failed, n, cancel_check, deadline=deadline)
+        return find_verified_alternative(
+            service, request, failed, n, cancel_check, deadline=deadline, ban=ls.settings.verify_alternatives_ban
+        )
 
     async def run() -> None:
         try:

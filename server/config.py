@@ -51,6 +51,7 @@ ALIASES = {
     "suggestInCommentsAndStrings": "suggest_in_comments",
     "confidenceGate": "confidence_gate",
     "verifyAlternatives": "verify_alternatives",
+    "verifyAlternativesBan": "verify_alternatives_ban",
 }
 
 
@@ -79,6 +80,9 @@ class Settings:
     # verify = sandbox: when the shown suggestion fails its tests, try up to this many distinct samples in the
     # background and offer the first whose tests pass (codeassist/suggestionReady); 0 = withdraw only
     verify_alternatives: int = 3
+    # those samples never finish a text already known to fail there (codeassist/models/avoid.py; the local backend
+    # only): without it about half the 1.5B's draws repeated the failed text. Off: measure against its absence.
+    verify_alternatives_ban: bool = True
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
     # installed, else the embedded one
@@ -193,7 +197,7 @@ def _check(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, str) or not os.path.isdir(os.path.expanduser(value))):
             raise ValueError(f"sandbox tls_dir must be a directory holding ca.pem, cert.pem, key.pem, got {value!r}")
         return None if value is None else os.path.expanduser(value)
-    if name in ("suggest_in_comments", "stats", "prefetch"):
+    if name in ("suggest_in_comments", "stats", "prefetch", "verify_alternatives_ban"):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false, got {value!r}")
         return value

@@ -38,6 +38,10 @@ class GenerationParams:
     heal: str = ""
     # Score each token (log-probability and top-2 margin, for the confidence features); ~1% of a decode step.
     logprobs: bool = True
+    # Texts known to fail here (codeassist/alternatives.py): the draw never finishes one of them — it branches off
+    # where the model had an alternative (codeassist/models/avoid.py). Only the in-process backend can (it owns the
+    # logits); the others ignore it and leave ``Generation.avoid_honoured`` False.
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Generation:
     token_ends: list[int] = field(default_factory=list)
     healed: str = ""  # GenerationParams.heal, when the backend honoured it
     healed_tokens: int = 0  # leading entries of ``tokens`` that produced ``healed`` (and maybe more)
+    avoid_honoured: bool = False  # GenerationParams.avoid was applied (False: none given, or a remote backend)
+    branched: int = 0  # times the draw was turned off a text in GenerationParams.avoid
 
     @property
     def total_ms(self) -> float:

@@ -13,6 +13,7 @@ the confidence features should see.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,12 +91,14 @@ class TextOutput:
         self.scores = scores
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.full = ""
+        self.pieces: list[bytes] = []  # the bytes of each emitted token (healed text included)
         self.stopped = False  # an end token was chosen
 
     def emit(self, choice: Choice, data: bytes) -> bool:
         """Append a chosen token; False when ``on_text`` asks to stop."""
         gen = self.gen
         gen.tokens.append(choice.token)
+        self.pieces.append(data)
         if self.scores:
             gen.token_logprobs.append(choice.logprob)
             gen.token_margins.append(choice.margin)
@@ -107,6 +110,36 @@ class TextOutput:
         gen.token_ends.append(len(visible))
         return self.on_text is None or self.on_text(visible)
 
+    @property
+    def raw(self) -> bytes:
+        """Every emitted token's bytes, the healed text included."""
+        return b"".join(self.pieces)
+
+    def truncate(self, n: int) -> None:
+        """Forget every token after the first ``n`` (a draw steered off a failed text branches earlier:
+        codeassist/models/avoid.py); ``on_text`` is not called: the next emitted token reports the new text."""
+        gen = self.gen
+        del gen.tokens[n:], gen.token_logprobs[n:], gen.token_margins[n:], gen.token_ends[n:], self.pieces[n:]
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.full = self.decoder.decode(b"".join(self.pieces))
+        self.stopped = False
+
     def finish(self) -> str:
         self.full += self.decoder.decode(b"", final=True)
         return self.full[len(self.healed) :] if len(self.full) >= len(self.healed) else ""
+
+
+def lookup_draft(history: Sequence[int], n_draft: int, ngram: int = 3) -> list[int]:
+    """Prompt-lookup decoding's guess: the tokens that followed the latest earlier occurrence of the last ``ngram``
+    tokens of ``history`` (trying shorter n-grams down to 2), at most ``n_draft``. Code repeats itself (names,
+    argument lists, whole lines), so these guesses are often right and checking several costs about one decode
+    step."""
+    size = len(history)
+    for n in range(ngram, 1, -1):
+        if size <= n:
+            continue
+        tail = list(history[size - n :])
+        for start in range(size - n - 1, -1, -1):
+            if history[start] == tail[0] and list(history[start : start + n]) == tail:
+                return list(history[start + n : min(size, start + n + n_draft)])
+    return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -23,8 +24,9 @@ import numpy as np
 from codeassist.errors import ModelError
 from codeassist.healing import Healer, VocabIndex
 from codeassist.models import kv_reuse
+from codeassist.models.avoid import Steer
 from codeassist.models.backend import CancelCheck, Generation, GenerationParams, ModelInfo, OnText
-from codeassist.models.decoding import Choice, TextOutput, choose
+from codeassist.models.decoding import Choice, TextOutput, choose, lookup_draft
 from codeassist.models.families import marker_token_ids, vocab_lookup
 from codeassist.models.fim import FimFormat, VocabIds, detect_fim
 from codeassist.models.gguf import read_gguf
@@ -278,7 +280,9 @@ class LlamaBackend:
         started = time.perf_counter()
         deadline = started + params.time_budget_ms / 1000 if params.time_budget_ms else None
         pending: int | None = None  # chosen but not yet evaluated: only evaluate when we need its successor
-        drafting = params.draft_tokens > 0 and params.temperature <= 0
+        steer = Steer.of(params.avoid, params.heal, self.vocab_index, self.is_end, self.token_bytes)
+        gen.avoid_honoured = bool(params.avoid)
+        drafting = params.draft_tokens > 0 and params.temperature <= 0 and steer is None
         while gen.stop_reason == "eot" and not out.stopped:
             if len(gen.tokens) - gen.healed_tokens >= params.max_tokens or len(gen.tokens) >= room:
                 gen.stop_reason = "max_tokens" if len(gen.tokens) < room else "context_full"
@@ -300,6 +304,9 @@ class LlamaBackend:
                 if pending is not None:
                     self._llm.eval([pending])
                 choice = self._choose(params, rng, healer)
+                if choice is not None and steer is not None and not healing:
+                    rewind = functools.partial(self._rewind, prompt, gen.tokens)
+                    choice = steer.redirect(choice, out, params, rng, rewind, lambda: self._logits(-1))
                 steps = [choice] if choice is not None else []
             if not steps:
                 break  # nothing consistent with the healed text: no suggestion
@@ -320,25 +327,17 @@ class LlamaBackend:
                     break
         gen.text = out.finish()
         gen.healed = params.heal
+        gen.branched = steer.branched if steer is not None else 0
         gen.generation_ms = (time.perf_counter() - started) * 1000
         return gen
 
-    # -- prompt-lookup decoding ------------------------------------------------------------------------------------
+    def _rewind(self, prompt: Sequence[int], tokens: Sequence[int], at: int) -> None:
+        """Make the last logits those after ``at`` of the generated ``tokens`` (a draw branching off a failed text,
+        avoid.py): the KV cache holds that prefix, so only its last token is evaluated again."""
+        self._llm.n_tokens = len(prompt) + at - 1
+        self._llm.eval([[*prompt, *tokens][len(prompt) + at - 1]])
 
-    @staticmethod
-    def _lookup(history: Sequence[int], n_draft: int, ngram: int = 3) -> list[int]:
-        """The tokens that followed the latest earlier occurrence of the last ``ngram`` tokens of ``history`` (trying
-        shorter n-grams down to 2), at most ``n_draft``. Code repeats itself (names, argument lists, whole lines),
-        so these guesses are often right and checking several costs about one decode step."""
-        size = len(history)
-        for n in range(ngram, 1, -1):
-            if size <= n:
-                continue
-            tail = list(history[size - n :])
-            for start in range(size - n - 1, -1, -1):
-                if history[start] == tail[0] and list(history[start : start + n]) == tail:
-                    return list(history[start + n : min(size, start + n + n_draft)])
-        return []
+    # -- prompt-lookup decoding ------------------------------------------------------------------------------------
 
     def _draft_step(
         self, pending: int, history: Sequence[int], params: GenerationParams, rng: np.random.Generator
@@ -350,7 +349,7 @@ class LlamaBackend:
         # llama_cpp loads its native library on import: only once a model is loaded
         import llama_cpp
 
-        draft = self._lookup(history, params.draft_tokens)
+        draft = lookup_draft(history, params.draft_tokens)
         if not draft:
             self._llm.eval([pending])
             return [choose(self._logits(-1), params, rng, score=params.logprobs)]
