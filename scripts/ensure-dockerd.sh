@@ -55,7 +55,9 @@ rm -f /var/run/docker.sock /run/docker/containerd/containerd.sock /var/run/docke
       /run/docker/containerd/containerd-debug.sock /run/containerd/containerd.sock
 
 mkdir -p "$(dirname "$LOG")"
-nohup dockerd >>"$LOG" 2>&1 </dev/null &
+# its own session (setsid): a daemon started from a job that is later killed as a process group (a test runner, an
+# agent's shell) must outlive it — one started with nohup alone died with its caller and the sandbox went down
+setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
 echo "ensure-dockerd: started dockerd (pid $!), logs in $LOG" >&2
 
 for _ in $(seq 1 "$WAIT_S"); do
