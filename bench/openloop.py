@@ -12,8 +12,9 @@ Spans: ``--spans-per-repo`` seeded picks per repository of the real-repository s
 from the cache ``--cache``, never downloaded here): ``--lines`` consecutive code lines of a function body (no blank,
 comment or docstring lines), typed after their indentation as ``bench.replay.keystrokes`` does, at most ``--keys``
 keystrokes per span. Each span is opened, then after ``--pause-ms`` (the user looks before typing; each system uses it
-as it does in an editor) typed by one target, then the other; both servers stay up for the whole run, as in an
-editor session. ``--compete 0,1`` runs every span once per number of competing CPU-bound processes.
+as it does in an editor) typed by one target, then the other; both servers stay up for a condition, as in an
+editor session. ``--compete 0,1`` runs every span once per number of competing CPU-bound processes, codeassist
+started afresh for each (its typed-ahead cache would otherwise answer the spans typed in the condition before).
 """
 
 from __future__ import annotations
@@ -197,18 +198,20 @@ def main(argv: list[str] | None = None) -> None:
     env = lsp_env({MODEL_ENV: args.model} if args.model else {})
     settings = {"threads": THREADS, **json.loads(args.lsp_settings)}
     result: dict[str, Any] = {"args": vars(args), "model": model, "cores": os.cpu_count(), "conditions": {}}
-    client = drivers.lsp_start(sys.executable, env, settings)
-    try:
-        with replay.llama_server(os.path.join(LLAMA_BIN, "llama-server"), model, threads=THREADS, n_ctx=8192,
-                                 n_batch=1024) as url:  # fmt: skip
-            for n in [int(c) for c in args.compete.split(",")]:
-                log(f"condition: {n} competing CPU-bound process(es)")
+    with replay.llama_server(os.path.join(LLAMA_BIN, "llama-server"), model, threads=THREADS, n_ctx=8192,
+                             n_batch=1024) as url:  # fmt: skip
+        for n in [int(c) for c in args.compete.split(",")]:
+            log(f"condition: {n} competing CPU-bound process(es)")
+            # a fresh codeassist per condition: its typed-ahead cache would otherwise hold the answers to the same
+            # spans typed in the condition before (llama.vim's client cache is fresh per span, bench.openloop_drivers)
+            client = drivers.lsp_start(sys.executable, env, settings)
+            try:
                 with hogs(n):
                     result["conditions"][str(n)] = run_condition(spans, client, url, args)
-                if args.out:
-                    Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
-    finally:
-        client.close()
+            finally:
+                client.close()
+            if args.out:
+                Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(report(result))
 
 
