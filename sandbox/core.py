@@ -24,7 +24,7 @@ from codeassist.errors import InputError
 from . import channel, recipes
 from .containers import ContainerSpec, Fate, attach, fate, remove_orphans, remove_quietly
 from .docker_conn import DockerConn, DockerHost, DockerUnavailable, daemon_url, describe, is_connection_error
-from .execjob import CANCELLED, JobOutcome, SetupFailed, run_job
+from .execjob import CANCELLED, SETUP_FAILED, JobOutcome, SetupFailed, run_job
 from .pool import Pool, PoolError, _creation_reason
 from .snapshot import Snapshot
 from .types import Limits, RunResult, SandboxConfig, SandboxHealth
@@ -151,6 +151,7 @@ class Sandbox:
             return self._error(CANCELLED, 0.0)
         start = time.monotonic()
         pooled = self.config.pool_size > 0 and limits.container_key() == self.config.limits.container_key()
+        retried: tuple[str, ...] = ()
         for attempt in range(2):  # one retry when the container vanished before the job started (daemon restart)
             try:
                 self._prepare()
@@ -171,6 +172,11 @@ class Sandbox:
                 return self._error(describe(exc, self._conn.url), time.monotonic() - start)
             if outcome.status == "error":
                 self._sweep_needed = True
+                # the container's state kept the job from starting (an earlier job's leftovers still dying: a
+                # preamble that cannot fork): nothing ran, that container is retired, try once in another
+                if attempt == 0 and pooled and (outcome.reason or "").startswith(SETUP_FAILED):
+                    retried = (f"retried in another container: {outcome.reason}",)
+                    continue
             return RunResult(
                 status=outcome.status,
                 exit_code=outcome.exit_code,
@@ -181,7 +187,7 @@ class Sandbox:
                 truncated=outcome.truncated,
                 image=self.image,
                 warm=pooled,
-                warnings=snap.skipped,
+                warnings=(*snap.skipped, *retried),
             )
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -81,6 +81,11 @@ CANCELLED = "cancelled by the caller"
 CANCEL_POLL_S = 0.1  # how often a running job checks its caller's cancel flag
 
 
+# the reason of a job whose exec started but never reached the job (the preamble or confine.py failed): nothing of
+# the job ran, so the caller may try it once more in another container (core.py)
+SETUP_FAILED = "sandbox could not set up the run"
+
+
 class SetupFailed(Exception):
     """The exec could not be started (container gone, daemon down); the job did not run and may be retried."""
 
@@ -260,7 +265,7 @@ def _judge(api: Any, cid: str, eid: str, user: str, limits: Limits, streams: _St
     if not streams.ready_seen:
         msg = streams.err.buf.decode(errors="replace").strip().splitlines()
         why = msg[-1] if msg else f"exit code {exit_code}"
-        return streams.outcome("error", exit_code, f"sandbox could not set up the run: {why}", reusable=False)
+        return streams.outcome("error", exit_code, f"{SETUP_FAILED}: {why}", reusable=False)
     if exit_code is None:
         return streams.outcome("error", None, "lost track of the job's exit code", reusable=False)
     if exit_code == 137:  # SIGKILL: the OOM killer, or the job killed itself
