@@ -82,12 +82,6 @@ async def test_cache_hit_is_answered_before_the_debounce(client: LanguageClient)
     # a hit reports its own (small) latency, not 0 ms and not the model's
     hit_reported = await last_latency(client, 3)
     assert 0 < hit_reported < DEBOUNCE_MS / 4, hit_reported
-    # ... and the check of the suggestion it is the rest of, as this answer's own (not "whatever was checked last")
-    answered = [s for s in statuses(client) if s.get("lastLatencyMs") is not None]
-    first_status, hit_status = answered[-3], answered[-1]
-    assert first_status["lastCheck"] and first_status["lastCheck"]["shown"], first_status
-    assert hit_status["lastCheckAnswer"] == hit_status["answered"], hit_status
-    assert hit_status["lastCheck"]["label"] == first_status["lastCheck"]["label"], (first_status, hit_status)
 
 
 async def test_inline_and_item_completions_do_not_cancel_each_other(client: LanguageClient) -> None:
