@@ -143,7 +143,7 @@ def find_verified_alternative(
             continue  # failed a moment ago (the same document): never offered again
         check = service.check(sample, result, stop)
         if check.show and check.verdict.verified and not (cancel is not None and cancel()):
-            service.engine.remember_suggestion(request, result.text, check)
+            service.engine.remember_suggestion(request, result.text)
             search.found, search.stopped = Completion(result, check), "found"
             break
         if is_test_failure(check):

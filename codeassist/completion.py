@@ -157,12 +157,10 @@ class CompletionService:
         if failed is not None:  # the same document failed its tests a moment ago: do not flash it again
             result.gate = "verify_failed"
             return Completion(result, failed)
-        pending = CompletionCheck(
-            True, Verdict(LABEL_CHECKING, "running the tests that exercise this function", quick.verdict.tiers)
-        )
         if not result.cached and result.stop_reason != "cancelled" and not (cancel is not None and cancel()):
-            self.engine.remember_suggestion(request, result.text, pending)
-        return Completion(result, pending)
+            self.engine.remember_suggestion(request, result.text)
+        pending = Verdict(LABEL_CHECKING, "running the tests that exercise this function", quick.verdict.tiers)
+        return Completion(result, CompletionCheck(True, pending))
 
     def finish_check(
         self, request: CompletionRequest, result: CompletionResult, cancel: CancelCheck | None = None
@@ -173,8 +171,6 @@ class CompletionService:
         if not check.show:
             self.engine.forget_suggestion(request)
             self.remember_failure(request, result, check)
-        else:  # the rest of it, typed ahead, now carries the final label instead of "checking…"
-            self.engine.remember_suggestion(request, result.text, check)
         return check
 
     def known_failure(self, request: CompletionRequest, result: CompletionResult) -> CompletionCheck | None:
@@ -198,7 +194,7 @@ class CompletionService:
             self.engine.forget_suggestion(request)  # an earlier entry it came from: never offer it again
         elif not result.cached and result.stop_reason != "cancelled" and not (cancel is not None and cancel()):
             # remembered only once its check is done and passed: :meth:`cached` answers without checking
-            self.engine.remember_suggestion(request, result.text, check)
+            self.engine.remember_suggestion(request, result.text)
         return Completion(result, check)
 
     def complete_candidates(
@@ -237,10 +233,7 @@ class CompletionService:
         check: the document it leads to is the one the earlier suggestion was checked in, and a suggestion a check
         hid is forgotten (:meth:`complete`)."""
         result = self.engine.cached_suggestion(request, cursor)
-        if result is None:
-            return None
-        note = result.cached_note  # the check of the suggestion it is the rest of (remembered with it)
-        return Completion(result, note if isinstance(note, CompletionCheck) else None)
+        return Completion(result, None) if result is not None else None
 
     def generate(self, request: CompletionRequest, cancel: CancelCheck | None = None) -> CompletionResult:
         """The engine's completion (context, model, post-processing, syntax gate), unchecked beyond the gate and not

@@ -208,12 +208,11 @@ class Engine:
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
         self.typed_ahead.forget(req.path, *self.typed_ahead.window(req.text, offset))
 
-    def remember_suggestion(self, req: CompletionRequest, text: str, note: object = None) -> None:
+    def remember_suggestion(self, req: CompletionRequest, text: str) -> None:
         """Put a suggestion that was shown into the typed-ahead cache (callers that check after the gate remember
-        only what passed, so a cache hit never shows a suggestion whose check failed or is still running), with
-        ``note`` (its check), which every hit it serves carries (:attr:`CompletionResult.cached_note`)."""
+        only what passed, so a cache hit never shows a suggestion whose check failed or is still running)."""
         offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
-        self.typed_ahead.put(req.path, req.text[:offset], req.text[offset:], text, note)
+        self.typed_ahead.put(req.path, req.text[:offset], req.text[offset:], text)
 
     def complete(
         self, req: CompletionRequest, cancel: CancelCheck | None = None, *, remember: bool = True
@@ -351,8 +350,8 @@ class Engine:
 
 
 def _from_cache(req: CompletionRequest, hit: CacheHit, started: float) -> CompletionResult:
-    """A typed-ahead hit as a completion result (no model; its check travels in ``cached_note``)."""
+    """A typed-ahead hit as a completion result (no model)."""
     return CompletionResult(
         text=hit.text, line=req.line, column=req.column, stop_reason="typed_ahead", model_called=False,
-        cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000), cached_note=hit.note,
+        cached=True, timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
     )  # fmt: skip

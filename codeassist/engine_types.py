@@ -84,14 +84,9 @@ class CompletionResult:
     branched: int | None = None
     timings: Timings = field(default_factory=Timings)
     context: list[ContextPiece] = field(default_factory=list)
-    # a typed-ahead hit: what the caller stored with the suggestion it came from (remember_suggestion's ``note``: the
-    # completion service's check, so the editor keeps showing how that suggestion was checked); not in to_json
-    cached_note: object = None
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("cached_note")
-        return out
+        return asdict(self)
 
 
 def timings_of(gen: Generation, context_ms: float, started: float) -> Timings:

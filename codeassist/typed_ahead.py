@@ -19,7 +19,6 @@ from dataclasses import dataclass
 class CacheHit:
     text: str  # the rest of the suggestion, to insert at the cursor
     typed: str  # characters typed since the cached request ("" for an exact hit)
-    note: object = None  # what the caller stored with the suggestion (the completion service: its check)
 
 
 def _key(path: str | None, prefix: str, suffix: str, prefix_chars: int, suffix_chars: int) -> str:
@@ -43,16 +42,15 @@ class TypedAheadCache:
         self.max_lookback = max_lookback
         self.hits = 0
         self.misses = 0
-        self._lru: OrderedDict[str, tuple[str, object]] = OrderedDict()
+        self._lru: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def put(self, path: str | None, prefix: str, suffix: str, suggestion: str, note: object = None) -> None:
-        """Remember ``suggestion`` for this cursor, with ``note`` (returned with every hit it serves)."""
+    def put(self, path: str | None, prefix: str, suffix: str, suggestion: str) -> None:
         if not suggestion:
             return
         key = _key(path, prefix, suffix, self.prefix_chars, self.suffix_chars)
         with self._lock:
-            self._lru[key] = (suggestion, note)
+            self._lru[key] = suggestion
             self._lru.move_to_end(key)
             while len(self._lru) > self.capacity:
                 self._lru.popitem(last=False)
@@ -87,12 +85,9 @@ class TypedAheadCache:
         for back in range(0, min(self.max_lookback, len(prefix)) + 1):
             typed = prefix[len(prefix) - back :] if back else ""
             key = _key(path, prefix[: len(prefix) - back], suffix, self.prefix_chars, self.suffix_chars)
-            entry = self._lru.get(key)
-            if entry is None:
-                continue
-            cached, note = entry
-            if cached.startswith(typed) and len(cached) > len(typed):
-                return key, CacheHit(cached[len(typed) :], typed, note)
+            cached = self._lru.get(key)
+            if cached is not None and cached.startswith(typed) and len(cached) > len(typed):
+                return key, CacheHit(cached[len(typed) :], typed)
         return None
 
     def clear(self) -> None:
