@@ -158,7 +158,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     hit = service.cached(request, prep.cursor) if candidates == 1 else None
     if hit is not None:
         ls.worker.cancel_key(key)  # a job for an older keystroke here is worthless now: newest wins
-        return from_cache(ls, prep, hit)
+        return from_cache(ls, prep, hit, key)
     cap_s = settings.timeout_ms / 1000
     job_cap_s = (ls.host.job_cap_s(service.policy.verify) + (MAX_CAP_SCALE - 1) * cap_s) * candidates
     engine, quiet_in_prose = ls.host.engine, not settings.suggest_in_comments
@@ -171,7 +171,10 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
         if quiet_in_prose and engine is not None and in_prose(engine, request):
             return None
         request.time_cap_ms = settings.timeout_ms
-        return service.complete_candidates(request, candidates, cancel, pending=background)
+        found = service.complete_candidates(request, candidates, cancel, pending=background)
+        if found and sparing:  # its request may be gone (spared): a later typed-ahead hit reports this check
+            ls.status.unreported[key] = (found[0].text, found[0].status_json())
+        return found
 
     state = Typed(prep.doc.uri, prep.text, prep.cursor)
     # a spared generation must leave a finished answer in the cache: under verify = sandbox its tests run only once
@@ -198,10 +201,12 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     if found is None:
         log.debug("completion: none in a comment or string (suggest_in_comments is off)")
         return None
-    return answered(ls, prep, request, found)
+    return answered(ls, prep, request, found, key)
 
 
-def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, found: list[Completion]) -> Answer:
+def answered(
+    ls: CodeassistServer, prep: Prepared, request: CompletionRequest, found: list[Completion], key: str
+) -> Answer:
     """What the worker found, to the editor: the status (latency, cap, check), the background work it leads to (a
     warm-up after a prompt cap, the prefetch of the accepted state, the tests under verify = sandbox), the answer."""
     service = ls.host.completions
@@ -209,7 +214,8 @@ def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, f
     done = found[0]
     result = done.result
     if result.cached and len(found) == 1:  # a cache hit after all (the job found it there): as on the event loop
-        return from_cache(ls, prep, done)
+        return from_cache(ls, prep, done, key)
+    ls.status.unreported.pop(key, None)  # this request reports its own generation's check
     if done.check is not None and done.check.verdict.tiers:
         log.info("completion check: %s", done.check.verdict.display)
     # the request's latency as this server saw it (debounce, queueing, context, model, checks), not the engine's part
@@ -236,11 +242,14 @@ def answered(ls: CodeassistServer, prep: Prepared, request: CompletionRequest, f
     return Answer(done.text, clamped_offset(prep.text, result.line, result.column), result.partial, alternatives)
 
 
-def from_cache(ls: CodeassistServer, prep: Prepared, hit: Completion) -> Answer:
-    """A typed-ahead answer: the status keeps the last check (a hit's own check, ``hit.status_json()``, would replace
-    an alternative search's result in ``lastCheck``: the real VS Code test of a verified replacement then never saw
-    the search end, so reporting it waits for that test), the answer is its text at the cursor."""
-    ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, None, cached=True)
+def from_cache(ls: CodeassistServer, prep: Prepared, hit: Completion, key: str) -> Answer:
+    """A typed-ahead answer: the status keeps the last check — unless the hit comes from a generation whose check
+    nobody reported (a spared one, :func:`complete`: before, the status of an editor whose every request was spared
+    showed latencies and never a check). Reporting every hit's own check would replace an alternative search's result
+    in ``lastCheck`` (the real VS Code test of a verified replacement then never saw the search end). The answer is
+    the hit's text at the cursor."""
+    check = ls.status.take_unreported(key, hit.text)
+    ls.status.completion_answered((time.perf_counter() - prep.started) * 1000, check, cached=True)
     return Answer(hit.text, prep.cursor)
 
 

@@ -41,6 +41,11 @@ class Status:
         # which answer (1-based count) ``last_check`` belongs to: an answer without a new check (a typed-ahead cache
         # hit, nothing generated) and every later status keep the earlier check, and a client must be able to tell
         self.check_answer = 0
+        # the check of a generation nobody was answered with yet, by job key, with its text: a spared generation
+        # (server/completion.py) outlives the request the editor cancelled, so its check reaches the status only when
+        # the user types into its answer — a typed-ahead hit — which would otherwise keep an older check, or none.
+        # Written on the worker thread, taken on the event loop (single dict operations: atomic under the GIL).
+        self.unreported: dict[str, tuple[str, dict[str, Any] | None]] = {}
 
     @property
     def ready(self) -> bool:
@@ -120,6 +125,14 @@ class Status:
             self.last_check = check
             self.check_answer = self.answered
         self.send()
+
+    def take_unreported(self, key: str, text: str) -> dict[str, Any] | None:
+        """The unreported check of the generation a typed-ahead hit with ``text`` comes from (its answer ends with
+        the hit's text: the user typed the rest), else None (the status keeps the last check)."""
+        held = self.unreported.pop(key, None)
+        if held is None or not text or not held[0].endswith(text):
+            return None
+        return held[1]
 
     def debug_stats(self) -> dict[str, Any]:
         """``codeassist.debugStats``: the worker's counters, threads, documents, settings and sandbox runs."""

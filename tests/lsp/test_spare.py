@@ -18,8 +18,9 @@ import pytest_lsp
 from codeassist.server.completion import SPARE_TYPED_MAX, Prepared, Typed, debounce_ms
 from codeassist.server.config import Settings
 from codeassist.server.debounce import AdaptiveDebounce
+from codeassist.server.status import Status
 from codeassist.server.worker import CancelCheck, Job, JobCancelled, Worker
-from lsphelp import CONFIG, debug_stats, edit, open_doc, send_raw, start, wait_stats, worker_idle
+from lsphelp import CONFIG, debug_stats, edit, open_doc, send_raw, start, statuses, wait_stats, worker_idle
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
@@ -47,6 +48,18 @@ def test_not_typed_on_from() -> None:
     assert not Typed("file:///w/g.py", old.text, old.cursor).extends(old)  # another document
     long = "x" * (SPARE_TYPED_MAX + 1)
     assert not Typed(U, old.text[:21] + long + old.text[21:], 21 + len(long)).extends(old)
+
+
+def test_a_spared_generations_check_is_reported_by_the_hit_that_serves_it() -> None:
+    """A spared generation's request was cancelled, so nobody reported its check: the first typed-ahead hit of its
+    answer does (once); a hit of another suggestion keeps the status's last check."""
+    status = Status.__new__(Status)  # only the bookkeeping: no server behind it
+    status.unreported = {"k": ("um(values) / len(values)", {"label": "compiles", "shown": True})}
+    assert status.take_unreported("k", "(values) / len(values)") == {"label": "compiles", "shown": True}
+    assert status.take_unreported("k", "(values) / len(values)") is None  # reported once
+    status.unreported["k"] = ("um(values)", {"label": "compiles", "shown": True})
+    assert status.take_unreported("k", "max(values)") is None  # not its answer
+    assert status.take_unreported("other", "x") is None
 
 
 # -- the worker -----------------------------------------------------------------------------------------------------
@@ -192,3 +205,28 @@ async def test_typing_on_does_not_throw_the_running_generation_away(client: Lang
     w0, w1 = running["worker"], after["worker"]
     assert w1["cancelled_running"] == w0["cancelled_running"], (w0, w1)
     assert w1["completed"] >= w0["completed"] + 1, (w0, w1)
+
+
+@pytest.mark.model
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_status_reports_the_check_of_a_spared_generation(client: LanguageClient) -> None:
+    """Asked again at the same place while the generation of a cancelled request runs: the newer request waits for
+    it and answers from the typed-ahead cache — and the status reports that generation's check (before, an editor
+    whose requests were all spared saw latencies and never a check: the real VS Code test caught it)."""
+    u = (WORKSPACE / "again.py").as_uri()
+    open_doc(client, u, DOC)
+    ran = (await debug_stats(client))["worker"]["by_kind"].get("completion", 0)
+    first_id, first = send_raw(client, "textDocument/inlineCompletion", _request(u, 2, 4))
+    await wait_stats(client, lambda s: s["worker"]["by_kind"].get("completion", 0) > ran and s["workerBusy"], 60, 0.02)
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id=first_id))
+    since = len(statuses(client))
+    _, second = send_raw(client, "textDocument/inlineCompletion", _request(u, 2, 4))
+    with pytest.raises(JsonRpcException):
+        await asyncio.wait_for(first, 120)
+    raw = await asyncio.wait_for(second, 120)  # raw JSON (a list object or a bare list), or null
+    answer = raw["items"] if isinstance(raw, dict) else getattr(raw, "items", raw)
+    answered = [s for s in statuses(client)[since:] if s.get("answered")]
+    assert answered, "no status after the answer"
+    if answer:  # the model may have nothing to say here (then there is no check to report)
+        assert answered[-1]["lastCheck"] is not None, answered[-1]
+        assert answered[-1]["lastCheckAnswer"] == answered[-1]["answered"], answered[-1]
