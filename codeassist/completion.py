@@ -275,8 +275,7 @@ def check_completion(
     # a file in no project is alone: its folder is neither searched for tests nor shipped to the sandbox
     root = str(project) if project is not None else os.path.dirname(path) if path else None
     rel = os.path.relpath(path, root) if path and root else _buffer_name(request.language)
-    change = Change(root=root or "", files={rel: new_text}, original={rel: text},
-                    splice=(rel, offset, len(result.text)))  # fmt: skip
+    change = Change(root=root or "", files={rel: new_text}, original={rel: text})
     parsed = syntax_tier(change)
     if parsed.status == "failed":
         return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (parsed,), rejected=True))

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 
 from codeassist import syntax
 from codeassist.context.languages import LanguageSpec, resolve_spec
-from codeassist.midtyping import closed_reading
 
 _WORD_BOUNDARY = re.compile(r"[\s(){}\[\],;:.]")
 
@@ -111,39 +110,22 @@ def gate(
     max_parses: int = 24,
     time_budget_ms: float = 40.0,
 ) -> GateResult:
-    """Pure gate logic (no counters). A candidate passes when it adds no errors to the document as it is, or — on a
-    line the user is still typing inside an open bracket — to the document read as they will finish that line
-    (:mod:`codeassist.midtyping`: as it is, such a document is often valid only by accident)."""
+    """Pure gate logic (no counters)."""
     t0 = time.perf_counter()
     head, tail = text[:offset], text[offset:]
     # through the syntax module's cache: the verifier asks about the same spliced text next
     before = errors_before if errors_before is not None else syntax.error_count(text, spec.name)
     parses = 0 if errors_before is not None else 1
-    closed_before: int | None = None
-
-    def adds_none(trial: str) -> tuple[bool, int]:
-        nonlocal parses, closed_before
-        n = syntax.error_count(head + trial + tail, spec.name)
-        parses += 1
-        if n <= before:
-            return True, n
-        reading = closed_reading(text, offset, trial, spec)
-        if reading is None:
-            return False, n
-        if closed_before is None:
-            closed_before = syntax.error_count(reading.before, spec.name)
-            parses += 1
-        parses += 1
-        return syntax.error_count(reading.after, spec.name) <= closed_before, n
-
-    ok, after = adds_none(candidate)
-    if ok:
+    after = syntax.error_count(head + candidate + tail, spec.name)
+    parses += 1
+    if after <= before:
         return GateResult(candidate, "pass", before, after, parses, (time.perf_counter() - t0) * 1000)
     for cut in _cut_points(candidate):
         if parses >= max_parses or (time.perf_counter() - t0) * 1000 > time_budget_ms:
             break
         trial = candidate[:cut].rstrip()
-        ok, n = adds_none(trial)
-        if ok:
+        n = syntax.error_count(head + trial + tail, spec.name)
+        parses += 1
+        if n <= before:
             return GateResult(trial, "truncated", before, n, parses, (time.perf_counter() - t0) * 1000)
     return GateResult("", "dropped", before, after, parses, (time.perf_counter() - t0) * 1000)
