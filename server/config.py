@@ -81,9 +81,10 @@ class Settings:
     # background and offer the first whose tests pass (codeassist/suggestionReady); 0 = withdraw only
     verify_alternatives: int = 3
     # those samples never finish a text already known to fail there (codeassist/models/avoid.py; the local backend
-    # only): without it about half the 1.5B's draws repeated the failed text. Off by default until the real VS Code
-    # test of a verified replacement passes with it (it timed out in the search in one CI run: cause not found yet).
-    verify_alternatives_ban: bool = False
+    # only): without it about half the 1.5B's draws repeated the failed text. On by default: the real VS Code test of
+    # a verified replacement passed twice in a row with it (a CI timeout once blamed on it came with the status bug
+    # fixed in 75a4673 and did not recur).
+    verify_alternatives_ban: bool = True
     verify_actions: str = "sandbox"  # code actions: the user asked and can wait for the tests
     # fixes and explanations: a tier, a GGUF path, "completion" (the completion model), or None: the 1.5B tier when
     # installed, else the embedded one
