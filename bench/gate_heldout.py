@@ -15,43 +15,32 @@ product, so the rule must hold on holes it never saw (issue 11: precision of sho
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codeassist.confidence import GateRule, resolve_gate
+from bench.repos import load_manifest
+from bench.repos_report import pool
+from codeassist.confidence import Confidence, GateRule, resolve_gate, unsure
+from codeassist.repobench.report import HEADER, table_row
 
 
-def _rows(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for f in sorted(run.glob("*/rows.jsonl")) for line in f.read_text().splitlines()]
-
-
-def _hidden(row: dict[str, Any], rule: GateRule | None) -> bool:
+def gated(row: dict[str, Any], rule: GateRule) -> dict[str, Any]:
+    """``row`` as the gated server would have answered: not shown when ``rule`` hides its recorded confidence."""
     conf = (row["fill"].get("info") or {}).get("confidence")
-    if rule is None or not isinstance(conf, dict):
-        return False
-    feature, threshold = rule
-    return float(conf[feature]) < threshold
-
-
-def summary(rows: Sequence[dict[str, Any]], rule: GateRule | None) -> dict[str, Any]:
-    """Coverage, exact match, tests pass (shown and passing over judged) and precision of shown, with ``rule``
-    applied to each row's recorded confidence (None: as recorded)."""
-    holes = shown = exact = judged = judged_shown = passed = 0
-    for row in rows:
-        holes += 1
-        on = bool(row["score"]["shown"]) and not _hidden(row, rule)
-        shown += on
-        exact += on and bool(row["score"].get("exact"))
-        if row["selection"]["judgeable"]:
-            judged += 1
-            judged_shown += on
-            passed += on and (row.get("verdict") or {}).get("status") == "pass"
+    if not row["score"]["shown"] or not isinstance(conf, dict) or not unsure(Confidence(**conf), rule):
+        return row
     return {
-        "holes": holes, "shown": shown / holes, "exact": exact / holes, "judged": judged,
-        "tests_pass": passed / judged if judged else 0.0, "precision": passed / judged_shown if judged_shown else 0.0,
-    }  # fmt: skip
+        **row,
+        "score": {
+            **row["score"],
+            "shown": False,
+            "exact": False,
+            "exact_line": False,
+            "edit_sim": 0.0,
+            "syntax_ok": True,
+        },
+    }  # as the bench scores an empty answer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,18 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rule = resolve_gate("auto", args.tier)
     if rule is None:
         ap.error(f"no calibrated gate for {args.tier!r}")
-    rows = _rows(args.run)
-    systems = sorted({r["system"] for r in rows})
-    if args.system not in systems:
-        ap.error(f"no rows of {args.system!r} in {args.run} (systems: {', '.join(systems)})")
-    print("| system | holes | shown | exact | judged | tests pass | precision of shown |")
-    print("|---|---|---|---|---|---|---|")
-    table = [(f"{args.system} (gate off)", args.system, None), (f"{args.system} + gate {rule[0]} >= {rule[1]}",
-             args.system, rule)] + [(s, s, None) for s in systems if s != args.system]  # fmt: skip
-    for label, system, applied in table:
-        s = summary([r for r in rows if r["system"] == system], applied)
-        print(f"| {label} | {s['holes']} | {s['shown']:.1%} | {s['exact']:.1%} | {s['judged']} | "
-              f"{s['tests_pass']:.1%} | {s['precision']:.1%} |")  # fmt: skip
+    pooled = pool(args.run, load_manifest())
+    if args.system not in pooled.described:
+        ap.error(f"no rows of {args.system!r} in {args.run} (systems: {', '.join(pooled.described)})")
+    with_gate = f"{args.system} + gate {rule[0]} >= {rule[1]}"
+    pooled.described[with_gate] = pooled.described[args.system]
+    pooled.rows += [{**gated(r, rule), "system": with_gate} for r in pooled.rows if r["system"] == args.system]
+    print(HEADER)
+    for name in [args.system, with_gate, *(n for n in pooled.described if n not in (args.system, with_gate))]:
+        print(table_row(name, pooled.metrics(name)))
     return 0
 
 

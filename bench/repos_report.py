@@ -8,6 +8,7 @@ import json
 import os
 import platform
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,52 +22,68 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str
     return meta, list(read_jsonl(str(run_dir / "rows.jsonl"))), judging
 
 
-def combine(out: Path, repos: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pool every repository's rows (hole ids made unique as ``repo/id``) and summarise, per system in the order the
-    runs list them."""
-    rows: list[dict[str, Any]] = []
-    baselines: dict[str, Any] = {}
-    unjudgeable: dict[str, int] = {}
-    described: dict[str, Any] = {}
-    sizes: dict[str, int] = {}
+@dataclass
+class Pooled:
+    """Every repository's rows of one suite run, hole ids made unique as ``repo/id``, with what summarising needs."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    baselines: dict[str, Any] = field(default_factory=dict)
+    unjudgeable: dict[str, int] = field(default_factory=dict)
+    described: dict[str, Any] = field(default_factory=dict)  # system name -> its description, in run order
+    sizes: dict[str, int] = field(default_factory=dict)  # repository -> holes
+
+    def metrics(self, system: str, keep: Callable[[dict[str, Any]], bool] = lambda row: True) -> dict[str, Any]:
+        rows = [r for r in self.rows if r["system"] == system and keep(r)]
+        return metrics(rows, self.baselines, system_cap_ms(self.described[system]))
+
+
+def pool(out: Path, repos: Sequence[dict[str, Any]]) -> Pooled:
+    """Read every repository's run under ``out`` (those not started are skipped)."""
+    pooled = Pooled()
     for repo in repos:
         run_dir = out / repo["name"]
         if not (run_dir / "meta.json").exists():
             continue
         meta, repo_rows, judging = _load(run_dir)
-        sizes[repo["name"]] = len(meta["hole_ids"])
+        pooled.sizes[repo["name"]] = len(meta["hole_ids"])
         for s in meta["systems"]:
-            described.setdefault(s["name"], s)
+            pooled.described.setdefault(s["name"], s)
         for hid, j in judging.items():
             key = f"{repo['name']}/{hid}"
             if j.get("baseline"):
-                baselines[key] = j["baseline"]
+                pooled.baselines[key] = j["baseline"]
             sel = j["selection"]
             why = None if sel["judgeable"] else sel["rule"]
             if sel["judgeable"] and (j.get("baseline") or {}).get("status") != "pass":
                 why = "tests fail on the original tree"
             if why:
-                unjudgeable[why] = unjudgeable.get(why, 0) + 1
-        rows += [{**r, "hole": {**r["hole"], "id": f"{repo['name']}/{r['hole']['id']}"}} for r in repo_rows]
-    names = list(described)
-    caps = {n: system_cap_ms(described[n]) for n in names}
+                pooled.unjudgeable[why] = pooled.unjudgeable.get(why, 0) + 1
+        pooled.rows += [{**r, "hole": {**r["hole"], "id": f"{repo['name']}/{r['hole']['id']}"}} for r in repo_rows]
+    return pooled
+
+
+def combine(out: Path, repos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pool every repository's rows (hole ids made unique as ``repo/id``) and summarise, per system in the order the
+    runs list them."""
+    pooled = pool(out, repos)
+    sizes = pooled.sizes
 
     def summary(keep: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        return {n: metrics([r for r in rows if r["system"] == n and keep(r)], baselines, caps[n]) for n in names}
+        return {n: pooled.metrics(n, keep) for n in pooled.described}
 
     by_repo = {
         r["name"]: {"version": r["version"], "holes": sizes[r["name"]],
                     "systems": summary(lambda row, name=r["name"]: row["repo"] == name)}
         for r in repos if r["name"] in sizes
     }  # fmt: skip
-    kinds = sorted({r["hole"]["kind"] for r in rows})
+    kinds = sorted({r["hole"]["kind"] for r in pooled.rows})
     return {
         "holes": sum(sizes.values()),
-        "systems_described": described,
+        "systems_described": pooled.described,
         "systems": summary(lambda row: True),
         "by_kind": {k: summary(lambda row, k=k: row["hole"]["kind"] == k) for k in kinds},
         "by_repo": by_repo,
-        "unjudgeable": unjudgeable,
+        "unjudgeable": pooled.unjudgeable,
     }
 
 
