@@ -173,7 +173,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
         request.time_cap_ms = settings.timeout_ms
         found = service.complete_candidates(request, candidates, cancel, pending=background)
         if found and sparing:  # its request may be gone (spared): a later typed-ahead hit reports this check
-            ls.status.unreported[key] = (found[0].text, found[0].status_json())
+            ls.status.unreported[key] = found[0]
         return found
 
     state = Typed(prep.doc.uri, prep.text, prep.cursor)
@@ -215,7 +215,7 @@ def answered(
     result = done.result
     if result.cached and len(found) == 1:  # a cache hit after all (the job found it there): as on the event loop
         return from_cache(ls, prep, done, key)
-    ls.status.unreported.pop(key, None)  # this request reports its own generation's check
+    ls.status.reported(key, done)
     if done.check is not None and done.check.verdict.tiers:
         log.info("completion check: %s", done.check.verdict.display)
     # the request's latency as this server saw it (debounce, queueing, context, model, checks), not the engine's part

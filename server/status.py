@@ -11,6 +11,8 @@ from .config import Settings
 from .load import LoadTracker
 
 if TYPE_CHECKING:
+    from codeassist.api import Completion
+
     from .app import CodeassistServer
 
 STATUS_METHOD = "codeassist/status"
@@ -41,11 +43,11 @@ class Status:
         # which answer (1-based count) ``last_check`` belongs to: an answer without a new check (a typed-ahead cache
         # hit, nothing generated) and every later status keep the earlier check, and a client must be able to tell
         self.check_answer = 0
-        # the check of a generation nobody was answered with yet, by job key, with its text: a spared generation
-        # (server/completion.py) outlives the request the editor cancelled, so its check reaches the status only when
-        # the user types into its answer — a typed-ahead hit — which would otherwise keep an older check, or none.
-        # Written on the worker thread, taken on the event loop (single dict operations: atomic under the GIL).
-        self.unreported: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        # a generation nobody was answered with yet, by job key: a spared generation (server/completion.py) outlives
+        # the request the editor cancelled, so its check reaches the status only when the user types into its answer
+        # — a typed-ahead hit — which would otherwise keep an older check, or none. Written on the worker thread,
+        # taken on the event loop (single dict operations: atomic under the GIL).
+        self.unreported: dict[str, Completion] = {}
 
     @property
     def ready(self) -> bool:
@@ -130,9 +132,15 @@ class Status:
         """The unreported check of the generation a typed-ahead hit with ``text`` comes from (its answer ends with
         the hit's text: the user typed the rest), else None (the status keeps the last check)."""
         held = self.unreported.pop(key, None)
-        if held is None or not text or not held[0].endswith(text):
+        if held is None or not text or not held.text.endswith(text):
             return None
-        return held[1]
+        return held.status_json()
+
+    def reported(self, key: str, done: Completion) -> None:
+        """``done`` was answered with (its check goes out with that answer): no hit reports it again. Only ``done``
+        itself is dropped, not a newer generation of the same key that finished meanwhile."""
+        if self.unreported.get(key) is done:
+            del self.unreported[key]
 
     def debug_stats(self) -> dict[str, Any]:
         """``codeassist.debugStats``: the worker's counters, threads, documents, settings and sandbox runs."""

@@ -52,14 +52,23 @@ def test_not_typed_on_from() -> None:
 
 def test_a_spared_generations_check_is_reported_by_the_hit_that_serves_it() -> None:
     """A spared generation's request was cancelled, so nobody reported its check: the first typed-ahead hit of its
-    answer does (once); a hit of another suggestion keeps the status's last check."""
+    answer does (once); a hit of another suggestion keeps the status's last check; an answered generation drops only
+    itself, not a newer one of the same key."""
     status = Status.__new__(Status)  # only the bookkeeping: no server behind it
-    status.unreported = {"k": ("um(values) / len(values)", {"label": "compiles", "shown": True})}
-    assert status.take_unreported("k", "(values) / len(values)") == {"label": "compiles", "shown": True}
+    check = {"label": "compiles", "shown": True}
+    spared: Any = SimpleNamespace(text="um(values) / len(values)", status_json=lambda: check)
+    status.unreported = {"k": spared}
+    assert status.take_unreported("k", "(values) / len(values)") == check
     assert status.take_unreported("k", "(values) / len(values)") is None  # reported once
-    status.unreported["k"] = ("um(values)", {"label": "compiles", "shown": True})
+    status.unreported["k"] = spared
     assert status.take_unreported("k", "max(values)") is None  # not its answer
     assert status.take_unreported("other", "x") is None
+    older: Any = SimpleNamespace(text="x", status_json=lambda: check)
+    status.unreported["k"] = spared
+    status.reported("k", older)  # an older generation answered after this one finished
+    assert status.unreported["k"] is spared
+    status.reported("k", spared)
+    assert "k" not in status.unreported
 
 
 # -- the worker -----------------------------------------------------------------------------------------------------
