@@ -87,6 +87,28 @@ class Lexer:
         return i + 2 < len(text) and text[i + 1].isalpha() and text[i + 2] != "'"
 
 
+WINDOW = 12_000  # chars of prefix lexed when no top-level line is found nearer
+REACH = 120_000  # how far back a top-level line is looked for (lexing 120K chars costs ~20 ms)
+
+
+def scan_start(prefix: str, spec: LanguageSpec | None) -> int:
+    """Where lexing ``prefix`` may start: the last line that begins, at column 0, with one of the language's
+    top-level keywords (``def``, ``class``, ``import``… — code, not the middle of a string), within ``REACH``
+    characters; else the last ``WINDOW`` characters.
+
+    Why: a fixed window can start inside a docstring, which swaps code and string for the lexer up to the cursor —
+    the brackets open at the cursor then read as none, and the bracket rule cuts a suggestion at the closer it
+    needs (``next(islice(ite█`` shown as ``rator, advance``, a syntax error)."""
+    floor = max(0, len(prefix) - REACH)
+    best = -1
+    for keyword in spec.top_level_keywords if spec is not None else ():
+        at = prefix.rfind("\n" + keyword, floor)
+        best = max(best, at + 1 if at >= 0 else -1)
+    if prefix.startswith(tuple(spec.top_level_keywords if spec is not None else ())) and len(prefix) <= REACH:
+        best = max(best, 0)
+    return best if best >= 0 else max(0, len(prefix) - WINDOW)
+
+
 def open_stack(prefix: str, spec: LanguageSpec | None) -> list[str]:
     stack: list[str] = []
     for _, ch in Lexer(spec).brackets(prefix):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from codeassist import engine_load, syntax
+from codeassist import brackets, engine_load, syntax
 from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.confidence import confidence_of, resolve_gate, unsure
 from codeassist.context.assemble import AssembledContext, Workspace, assemble_context
@@ -238,9 +238,9 @@ class Engine:
             prompt = self._build_prompt(req, offset, doc)
             fim = self.backend.info.fim
             situation = make_situation(
-                prefix[-12000:], suffix[:12000], language=doc.language, multiline=decide_multiline(doc, offset),
-                indentation=detect_indentation(req.text[:200_000]), stop_texts=fim.stop_texts if fim else (),
-                rest_of_line=self.config.rest_of_line,
+                prefix[-brackets.REACH :], suffix[:12000], language=doc.language,
+                multiline=decide_multiline(doc, offset), indentation=detect_indentation(req.text[:200_000]),
+                stop_texts=fim.stop_texts if fim else (), rest_of_line=self.config.rest_of_line,
             )  # fmt: skip
             stream = StreamFilter(situation)
             context_ms = (time.perf_counter() - t0) * 1000

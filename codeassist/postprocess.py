@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from codeassist import line_policy
-from codeassist.brackets import closable_brackets
+from codeassist.brackets import closable_brackets, scan_start
 from codeassist.context.languages import Indentation, LanguageSpec, detect_indentation, get_spec
 from codeassist.line_policy import decide_multiline
 from codeassist.line_rules import LineRules, indent_width, significant
@@ -125,7 +125,7 @@ def prepare(situation: Situation) -> _Prepared:
         situation=situation, spec=spec, line_prefix=lp, line_suffix=ls,
         ref_indent=indent_width(lp + ls, tab) if not blank else indent_width(lp, tab),
         block_opener=opener, blank_line=blank,
-        closable=closable_brackets(situation.prefix[-12000:], situation.suffix, spec),
+        closable=closable_brackets(situation.prefix[scan_start(situation.prefix, spec) :], situation.suffix, spec),
         next_suffix_line=next_line, all_stops=tuple(situation.stop_texts) + GENERIC_STOP_TEXTS,
     )  # fmt: skip
 
@@ -185,10 +185,26 @@ def _body_below(p: _Prepared) -> bool:
     return indent_width(below, tab) > indent_width(p.line_prefix, tab)
 
 
+def _new_line_over_body(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
+    """On a blank line above code indented deeper than the suggestion's first line, that code can only be the body of
+    what the first line opens (a header or call typed over an existing body): a new body would sit in front of it,
+    as :func:`_body_below` says for a line typed mid-way. The first line only, when it opens something."""
+    first, sep, _ = text.partition("\n")
+    below = p.next_suffix_line
+    tab = p.situation.indentation.width
+    if not first.strip() or below is None or indent_width(below, tab) <= indent_width(p.line_prefix + first, tab):
+        return text, False, None
+    if line_policy.first_line_opens(p.line_prefix, first, p.line_suffix, p.spec).kind == "line":
+        return text, False, None
+    return first, False, "body_below" if sep or not final else None
+
+
 def _rest_of_line(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
     """The mid-line policy. Returns the text, whether the scope rules should treat the first line as a block opener
     (lines back at the cursor line's indentation end the suggestion), and the rule's name when it cut."""
     s = p.situation
+    if p.blank_line and s.multiline and p.next_suffix_line is not None:
+        return _new_line_over_body(text, p, final)
     if not s.multiline or not s.rest_of_line or p.blank_line or p.block_opener:
         return text, p.block_opener, None
     # Streaming passes complete lines only and a final text is complete: the first line is always complete here.
