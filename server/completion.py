@@ -97,6 +97,14 @@ def prepare(ls: CodeassistServer, uri: str, position: types.Position, method: st
     return Prepared(doc, text, cursor, line, column, method, started, doc.version)
 
 
+def request_of(ls: CodeassistServer, prep: Prepared) -> CompletionRequest:
+    """The engine's request for a prepared position, with the user's settings."""
+    return CompletionRequest(
+        text=prep.text, line=prep.line, column=prep.column, path=prep.doc.path, language=prep.doc.language,
+        max_tokens=ls.settings.max_tokens,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Typed:
     """A completion job's document state, to tell whether a newer request only typed on from it."""
@@ -145,10 +153,7 @@ async def complete(ls: CodeassistServer, prep: Prepared, candidates: int = 1) ->
     where an answer takes longer than the gap between keystrokes nothing ever finished while the user typed."""
     service, settings = ls.host.completions, ls.settings
     assert service is not None
-    request = CompletionRequest(
-        text=prep.text, line=prep.line, column=prep.column, path=prep.doc.path, language=prep.doc.language,
-        max_tokens=settings.max_tokens,
-    )  # fmt: skip
+    request = request_of(ls, prep)
     key = job_key(prep.doc.uri, prep.method)
     # verify = sandbox: answer after the cheap checks, the tests settle it in the background (background_check.py);
     # one suggestion then (complete_candidates: alternatives would be shown untested)
@@ -281,7 +286,7 @@ def in_prose(engine: Engine, request: CompletionRequest) -> bool:
 def warm_after_cap(ls: CodeassistServer, uri: str, request: CompletionRequest) -> None:
     """Evaluate the rest of a capped request's prompt in the background once the editor is idle, so the next request
     there starts from a warm cache. Background work: any other job cancels it at once (server/worker.py), and a newer
-    warm-up of the same document replaces it."""
+    warm-up of the same document replaces it. Also what ``codeassist/warm`` asks for (:func:`warm_at`)."""
     engine = ls.host.engine
     if engine is None:
         return
@@ -292,9 +297,19 @@ def warm_after_cap(ls: CodeassistServer, uri: str, request: CompletionRequest) -
 
     def job(cancel: CancelCheck) -> None:
         gen = engine.warm(warm_request, cancel)
-        log.debug("warm-up after a capped request: %d tokens evaluated, %s", gen.evaluated_tokens, gen.stop_reason)
+        log.debug("warm-up: %d prompt tokens evaluated (%s)", gen.evaluated_tokens, gen.stop_reason)
 
     ls.worker.submit(job, kind="warm", key=f"warm:{uri}", priority=PRIORITY_BACKGROUND, debounce_s=WARM_IDLE_S)
+
+
+def warm_at(ls: CodeassistServer, prep: Prepared) -> None:
+    """``codeassist/warm``: the editor put the cursor somewhere the user may type next (a document opened or brought
+    to the front, a jump). LSP says nothing about the cursor until the first completion request, and that request
+    then paid for the whole prompt — with the 1.5B tier on 2 cores more than the 5 s cap, so the first suggestion
+    after opening a file was the one most often lost (bench/RESULTS-latency.md). Evaluating the prompt there while
+    the user reads makes that request reuse it. Background work like :func:`warm_after_cap`: any real request
+    cancels it, keeping what it evaluated."""
+    warm_after_cap(ls, prep.doc.uri, request_of(ls, prep))
 
 
 def prefetch_accepted(ls: CodeassistServer, prep: Prepared, at: int, shown: str) -> None:

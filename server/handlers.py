@@ -26,6 +26,7 @@ from .lifecycle import pull_settings
 
 log = logging.getLogger("codeassist.server")
 
+WARM_NOTIFICATION = "codeassist/warm"
 CMD_EXPLAIN = "codeassist.explain"
 CMD_DEBUG_STATS = "codeassist.debugStats"
 CMD_DEBUG_DOCUMENT = "codeassist.debugDocument"
@@ -145,6 +146,23 @@ async def completion_fallback(ls: CodeassistServer, params: types.CompletionPara
     if prep is None or done is None:
         return types.CompletionList(is_incomplete=True, items=[])
     return items.completion_list(prep.text, prep.cursor, done.text, ls.encoding, partial=done.partial)
+
+
+def did_warm(ls: CodeassistServer, params: Any) -> None:
+    """``codeassist/warm {textDocument: {uri}, position}``: prepare the prompt where the cursor rests
+    (:func:`completion.warm_at`). A notification has no reply: a bad one is logged and changes nothing."""
+    document, position = _field(params, "textDocument"), _field(params, "position")
+    try:
+        uri = _field(document, "uri")
+        line, character = int(_field(position, "line")), int(_field(position, "character"))
+        if not isinstance(uri, str) or line < 0 or character < 0:
+            raise ValueError(f"uri {uri!r}, line {line}, character {character}")
+        prep = completion.prepare(ls, uri, types.Position(line, character))
+    except (TypeError, ValueError, CodeassistError) as exc:
+        log.warning("%s ignored (%s): %r", WARM_NOTIFICATION, exc, params)
+        return
+    if prep is not None:
+        completion.warm_at(ls, prep)
 
 
 # -- acceptance (local stats) ----------------------------------------------------------------------------------------
@@ -275,6 +293,7 @@ FEATURES: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (SHOW_NOTIFICATION, did_show, None),
     (ACCEPT_NOTIFICATION, did_accept, None),
     (DISMISS_NOTIFICATION, did_dismiss, None),
+    (WARM_NOTIFICATION, did_warm, None),
 )
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     (CMD_EXPLAIN, explain),

@@ -93,6 +93,12 @@ def test_plugin_starts_server_with_init_options(run: dict[str, Any]) -> None:
     assert run["status_text"].startswith("codeassist: ready")
 
 
+def test_the_plugin_warms_the_prompt_where_the_cursor_rests(run: dict[str, Any]) -> None:
+    """``codeassist/warm`` once the model is ready (editors/nvim/lua/codeassist/warm.lua): the server started a
+    warm-up job for the cursor's place before the first keystroke."""
+    assert run.get("warms", 0) >= 1, run.get("log")
+
+
 def test_ghost_text_shown_and_accepted_with_tab(run: dict[str, Any]) -> None:
     c = run["steps"]["completion"]
     assert c["line_typed"] == "    return "

@@ -212,6 +212,8 @@ def _save(wb: Workbench, path: Path, before: float) -> str:
 
 def test_status_goes_loading_then_ready(vscode: Session) -> None:
     wb = vscode.wb
+    server_log = TOOLS / "server.log"
+    logged = server_log.stat().st_size if server_log.exists() else 0
     with wb.step("status loading then ready"):
         wb.open_file("stats.py")  # activates the extension (onLanguage:python), which starts the server
         _wait_ready(wb)
@@ -219,6 +221,15 @@ def test_status_goes_loading_then_ready(vscode: Session) -> None:
         loading = [i for i, s in enumerate(log) if "$(loading)" in s]
         ready = [i for i, s in enumerate(log) if "$(sparkle)" in s]
         assert loading and loading[0] < ready[0], f"no loading state before ready; states seen: {log}"
+    with wb.step("the prompt at the cursor is warmed before the first keystroke"):
+        # the extension sends codeassist/warm once the model is ready (editors/vscode/src/warm.ts)
+        wait_for("a warm-up in the server log", lambda: "warm-up: " in _log_since(server_log, logged), ANSWER_S)
+
+
+def _log_since(path: Path, offset: int) -> str:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        fh.seek(offset)
+        return fh.read()
 
 
 def test_ghost_text_tab_accepts_and_saves(vscode: Session) -> None:

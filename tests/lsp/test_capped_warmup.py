@@ -96,5 +96,25 @@ async def test_an_answer_cut_in_its_generation_prefetches_its_continuation(clien
     await wait_stats(client, lambda s: prefetches(s) > before, timeout=60)
 
 
+async def test_a_warm_notification_prepares_the_prompt_where_the_cursor_rests(client: LanguageClient) -> None:
+    """``codeassist/warm`` (sent by the editors when a document comes to the front or the cursor jumps): the prompt
+    there is evaluated in the background, so the first request there is not capped in its prompt. A malformed one
+    is ignored and the server goes on serving."""
+    other = (Path(__file__).resolve().parents[2] / "codeassist" / "postprocess.py").read_text(encoding="utf-8")
+    line = other[: other.index("def postprocess(")].count("\n")
+    uri = (WORKSPACE / "postprocess_copy.py").as_uri()
+    open_doc(client, uri, other)
+    await wait_stats(client, worker_idle, timeout=180)
+    before = warms(await debug_stats(client))
+    client.protocol.notify("codeassist/warm", {"textDocument": {"uri": uri}, "position": {"line": "x"}})
+    client.protocol.notify("codeassist/warm", {"textDocument": {"uri": uri + "-not-open"}, "position": {"line": 0}})
+    client.protocol.notify(
+        "codeassist/warm", {"textDocument": {"uri": uri}, "position": {"line": line, "character": 0}}
+    )
+    await wait_stats(client, lambda s: warms(s) == before + 1 and worker_idle(s), timeout=180)
+    status = await ask(client, uri, line, 0)
+    assert status["lastCapped"] != "prompt", status
+
+
 def prefetches(stats: dict[str, Any]) -> int:
     return int(stats["worker"]["by_kind"].get("prefetch", 0))

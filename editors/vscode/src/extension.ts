@@ -23,6 +23,7 @@ import { ExplainView } from './explain';
 import { resolveCodeActionMiddleware } from './fix';
 import { InlineRequests } from './inline';
 import { MENU, SHOW_LOG, SHOW_STATS, TOGGLE, TOGGLE_LANGUAGE, enabledFor, menu, offReason, showStats, toggle, toggleLanguage } from './menu';
+import { WARM_NOTIFICATION, WarmOnRest } from './warm';
 import {
   EXPLAIN_COMMAND,
   RELAUNCH_KEYS,
@@ -47,6 +48,8 @@ import {
 import { StatusItem } from './status';
 
 let client: LanguageClient | undefined;
+let warm: WarmOnRest | undefined;
+let modelState: string | undefined;
 let status: StatusItem;
 let explainView: ExplainView;
 let inline: InlineRequests;
@@ -147,6 +150,9 @@ function createClient(): LanguageClient {
   c.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     const parsed = parseStatus(params);
     if (parsed) status.set(parsed);
+    // a warm-up asked while the model loaded was dropped: ask again where the cursor is now
+    if (parsed && parsed.state === 'ready' && modelState !== 'ready') warmActive();
+    modelState = parsed?.state;
   });
   // verify = sandbox: a suggestion shown as "checking…" that failed its tests is withdrawn (hidden if still shown)
   c.onNotification(WITHDRAW_NOTIFICATION, (params: unknown) => {
@@ -170,7 +176,10 @@ function createClient(): LanguageClient {
       .then(() => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'));
   });
   c.onDidChangeState((e) => {
-    if (e.newState === State.Stopped) status.set(undefined);
+    if (e.newState === State.Stopped) {
+      status.set(undefined);
+      modelState = undefined;
+    }
     if (e.newState === State.Starting) status.loading('starting server');
   });
   return c;
@@ -258,6 +267,17 @@ async function start(): Promise<void> {
   }
 }
 
+/** `codeassist/warm` where the cursor of `editor` rests (warm.ts), for documents the server completes. */
+function warmAt(editor: vscode.TextEditor | undefined): void {
+  if (!editor || !warm || !client || client.state !== State.Running || !enabledFor(editor.document)) return;
+  const cursor = editor.selection.active;
+  warm.rest(client.code2ProtocolConverter.asUri(editor.document.uri), cursor.line, cursor.character);
+}
+
+function warmActive(): void {
+  warmAt(vscode.window.activeTextEditor);
+}
+
 /** Why the server did not start, and how to fix it: a missing program is the usual reason. */
 function startFailure(err: string, serverPath: unknown): string {
   const program = typeof serverPath === 'string' && serverPath.trim() ? serverPath.trim() : 'codeassist';
@@ -300,7 +320,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (client && client.state === State.Running) void client.sendNotification(method, params);
     },
   });
-  context.subscriptions.push(output, status, explainView, inline, { dispose: () => ownExplainCommand?.dispose() });
+  warm = new WarmOnRest((params) => {
+    if (client && client.state === State.Running) void client.sendNotification(WARM_NOTIFICATION, params);
+  });
+  context.subscriptions.push(output, status, explainView, inline, warm, {
+    dispose: () => ownExplainCommand?.dispose(),
+  });
   status.setOff(offReason());
 
   context.subscriptions.push(
@@ -322,7 +347,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(BENCHMARK, () =>
       benchmarkWorkspace(output, () => buildServerSettings(getter())),
     ),
-    vscode.window.onDidChangeActiveTextEditor(() => status.setOff(offReason())),
+    vscode.window.onDidChangeActiveTextEditor((editor) => {
+      status.setOff(offReason());
+      warmAt(editor);
+    }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      if (e.kind === vscode.TextEditorSelectionChangeKind.Mouse) warmAt(e.textEditor);
+      else warm?.cancel();
+    }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       status.setOff(offReason());

@@ -413,7 +413,15 @@ else
           inlineCompletionProvider = client().server_capabilities.inlineCompletionProvider ~= nil,
           codeActionProvider = client().server_capabilities.codeActionProvider ~= nil,
         }
-        step_complete()
+        -- the plugin sent codeassist/warm once the model was ready: the server evaluates the prompt at the cursor
+        wait_for('a warm-up on the server', function()
+          local res = client():request_sync('workspace/executeCommand', { command = 'codeassist.debugStats' }, 5000)
+          local kinds = res and res.result and res.result.worker and res.result.worker.by_kind or {}
+          return kinds.warm
+        end, function(warms)
+          out.warms = warms
+          step_complete()
+        end)
       end)
     end),
   })

@@ -7,8 +7,8 @@
 --- extmark ghost text: the rest of the cursor line as inline virt_text, further lines as virt_lines.
 ---
 --- Modules: config (options, per-buffer state), ghost (drawing and inserting suggestions), requests (asking, cancelling,
---- keymaps and autocmds), actions (explain float, fix picker), status (statusline). This file is the public API and
---- the server's lifecycle.
+--- keymaps and autocmds), actions (explain float, fix picker), status (statusline), warm (`codeassist/warm` where the
+--- cursor rests). This file is the public API and the server's lifecycle.
 local config = require('codeassist.config')
 local status = require('codeassist.status')
 local ghost = require('codeassist.ghost')
@@ -16,6 +16,7 @@ local requests = require('codeassist.requests')
 local actions = require('codeassist.actions')
 local feedback = require('codeassist.feedback')
 local bench = require('codeassist.bench')
+local warm = require('codeassist.warm')
 
 local M = {}
 
@@ -82,7 +83,11 @@ function M.start(bufnr)
     settings = next(settings) and { codeassist = settings } or nil,
     -- Our client only: the global vim.lsp.handlers (and so other servers' progress) stay as they are.
     handlers = {
-      [config.STATUS_METHOD] = status.on_status,
+      [config.STATUS_METHOD] = function(err, result, ctx)
+        local previous = type(vim.g.codeassist_state) == 'table' and vim.g.codeassist_state.state or nil
+        status.on_status(err, result, ctx)
+        warm.on_status(previous, result)
+      end,
       ['codeassist/withdrawSuggestion'] = ghost.on_withdraw,
       ['codeassist/suggestionReady'] = requests.on_ready,
       ['$/progress'] = actions.progress_handler,
@@ -101,6 +106,7 @@ function M.start(bufnr)
   }, { bufnr = bufnr })
   if id then
     requests.attach_buffer(bufnr)
+    warm.attach(bufnr)
   end
   return id
 end
