@@ -326,9 +326,12 @@ def replay_lsp(
     timeout: float = 180.0,
     python: str = sys.executable,
     env: dict[str, str] | None = None,
+    read_s: float = 0.0,
 ) -> tuple[list[Answer], dict[str, Any]]:
     """Replay through ``codeassist serve`` (stdio), run by ``python`` (another checkout's virtualenv replays that
-    version). Returns the answers and the last ``codeassist/status``."""
+    version). Returns the answers and the last ``codeassist/status``. ``read_s`` > 0: once the model is ready, the
+    cursor rests at the first keystroke's place that long before the typing starts, and the client says so with
+    ``codeassist/warm`` as the editors do (a version without it ignores the notification and idles)."""
     client = LspClient([python, "-m", "codeassist.cli", "serve", "--stdio"], env=env)
     uri = "file://" + os.path.abspath(span.path)
     try:
@@ -356,6 +359,11 @@ def replay_lsp(
         )
         answers: list[Answer] = []
         lines = text.split("\n")
+        if read_s > 0 and strokes:
+            first = strokes[0]
+            at = {"line": first.at_line, "character": utf16_col(lines[first.at_line], first.at_column)}
+            client.notify("codeassist/warm", {"textDocument": {"uri": uri}, "position": at})
+            time.sleep(read_s)
         for version, ks in enumerate(strokes, start=2):
             line_text = lines[ks.at_line]
             at = utf16_col(line_text, ks.at_column)

@@ -48,7 +48,11 @@ def spans_from(root: str | None) -> list[replay.Span]:
 
 
 def run_condition(
-    targets: dict[str, tuple[str, dict[str, str]]], keys: int, settings: dict[str, Any], spans: list[replay.Span]
+    targets: dict[str, tuple[str, dict[str, str]]],
+    keys: int,
+    settings: dict[str, Any],
+    spans: list[replay.Span],
+    read_s: float = 0.0,
 ) -> dict[str, Any]:
     answers: dict[str, list[replay.Answer]] = {name: [] for name in [*targets, "llama_server"]}
     load_start = os.getloadavg()
@@ -58,7 +62,9 @@ def run_condition(
         strokes = replay.keystrokes(source, span, limit=keys)
         log(f"{os.path.basename(span.path)}:{span.first_line + 1}: {len(strokes)} keystrokes")
         for name, (python, extra) in targets.items():
-            got, status = replay.replay_lsp(strokes, source, span, settings=settings, python=python, env=lsp_env(extra))
+            got, status = replay.replay_lsp(
+                strokes, source, span, settings=settings, python=python, env=lsp_env(extra), read_s=read_s
+            )
             answers[name] += got
             log(f"  {name}: last status busy={status.get('busy')} {status.get('busyReason')}")
         with replay.llama_server(server_bin, resolve(None), threads=THREADS, n_ctx=N_CTX, n_batch=1024) as url:
@@ -83,16 +89,18 @@ def main() -> None:
     ap.add_argument("--after-active", action="store_true", help="also this checkout with OMP_WAIT_POLICY=active")
     ap.add_argument("--out", default=None)
     ap.add_argument("--spans-from", default=None, help="read the replay spans' files from this checkout")
+    ap.add_argument("--read-s", type=float, default=0.0, help="seconds the cursor rests before typing (sends warm)")
     args = ap.parse_args()
     settings = {"threads": THREADS, "n_ctx": N_CTX, "max_tokens": 24, "debounce_ms": 75}
     targets: dict[str, tuple[str, dict[str, str]]] = {"before": (args.before, {}), "after": (sys.executable, {})}
     if args.after_active:
         targets["after_omp_active"] = (sys.executable, {"CODEASSIST_OMP_WAIT_POLICY": "active"})
-    result: dict[str, Any] = {"settings": settings, "cores": os.cpu_count(), "conditions": {}}
+    result: dict[str, Any] = {"settings": settings, "cores": os.cpu_count(), "read_s": args.read_s, "conditions": {}}
     for n in [int(c) for c in args.competitors.split(",")]:
         log(f"condition: {n} competing CPU-bound process(es)")
         with hogs(n):
-            result["conditions"][str(n)] = run_condition(targets, args.keys, settings, spans_from(args.spans_from))
+            spans = spans_from(args.spans_from)
+            result["conditions"][str(n)] = run_condition(targets, args.keys, settings, spans, args.read_s)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
     for n, cond in result["conditions"].items():
