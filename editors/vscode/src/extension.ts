@@ -92,6 +92,14 @@ class CodeassistClient extends LanguageClient {
   }
 }
 
+/** The documents the server is told about (and completes). */
+function documentSelector(): { scheme: string; language: string }[] {
+  return documentLanguages(getter()('languages')).flatMap((language) => [
+    { scheme: 'file', language },
+    { scheme: 'untitled', language },
+  ]);
+}
+
 function createClient(): LanguageClient {
   const cfg = config();
   const { command, args } = serverCommand(cfg.get('serverPath'), cfg.get('serverArgs'));
@@ -102,10 +110,7 @@ function createClient(): LanguageClient {
     void vscode.window.showWarningMessage(`codeassist: ${p}; using the server default.`);
   }
   const clientOptions: LanguageClientOptions = {
-    documentSelector: documentLanguages(getter()('languages')).flatMap((language) => [
-      { scheme: 'file', language },
-      { scheme: 'untitled', language },
-    ]),
+    documentSelector: documentSelector(),
     initializationOptions: initOptions,
     outputChannel: output,
     middleware: {
@@ -270,6 +275,7 @@ async function start(): Promise<void> {
 /** `codeassist/warm` where the cursor of `editor` rests (warm.ts), for documents the server completes. */
 function warmAt(editor: vscode.TextEditor | undefined): void {
   if (!editor || !warm || !client || client.state !== State.Running || !enabledFor(editor.document)) return;
+  if (vscode.languages.match(documentSelector(), editor.document) === 0) return; // an output panel, a diff, …
   const cursor = editor.selection.active;
   warm.rest(client.code2ProtocolConverter.asUri(editor.document.uri), cursor.line, cursor.character);
 }
