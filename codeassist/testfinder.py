@@ -66,6 +66,14 @@ def _names(node: ast.AST) -> set[str]:
     return out
 
 
+def _test_class(node: ast.ClassDef) -> bool:
+    """A class pytest collects: named ``Test…``, or a ``unittest.TestCase`` subclass under any name
+    (``SlidingWindowTests(TestCase)``) — missing those made a fix's still-failing test look unrelated to it, so an
+    unchanged failure counted as pre-existing and a fix that changed nothing was labelled verified."""
+    bases = {b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else "" for b in node.bases}
+    return node.name.startswith("Test") or any(b.endswith(("TestCase", "Tests", "Test")) for b in bases)
+
+
 def exercising_tests(text: str, symbols: Sequence[str], depth: int = 3) -> list[str] | None:
     """Node-id suffixes (``test_x``, ``TestC::test_x``) of the test functions in a test file that name any of
     ``symbols``, directly or through the file's own helpers and fixtures (up to ``depth`` levels); None when the file
@@ -90,7 +98,7 @@ def exercising_tests(text: str, symbols: Sequence[str], depth: int = 3) -> list[
     for node in tree.body:
         if isinstance(node, defs) and node.name.startswith("test") and reaches(_names(node)):
             found.append(node.name)
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and _test_class(node):
             not_tests = [m for m in node.body if not (isinstance(m, defs) and m.name.startswith("test"))]
             shared: set[str] = set().union(*[_names(m) for m in not_tests])
             for m in node.body:

@@ -72,6 +72,10 @@ def test_the_finder_selects_the_tests_that_exercise_the_target() -> None:
     assert exercising_tests(helper, ["f"]) == ["test_a"]  # through the file's own helper
     klass = "class TestF:\n    def setup_method(self):\n        self.g = f\n\n    def test_x(self):\n        self.g()\n"
     assert exercising_tests(klass, ["f"]) == ["TestF::test_x"]
+    # unittest classes are collected under any name: a fix's still-failing test there is the fix's, not pre-existing
+    unit = "import unittest\n\nclass SlidingWindowTests(unittest.TestCase):\n    def test_zero(self):\n        f(0)\n"
+    assert exercising_tests(unit, ["f"]) == ["SlidingWindowTests::test_zero"]
+    assert exercising_tests(unit.replace("unittest.TestCase", "object"), ["f"]) == []
 
 
 def test_the_comparison_rule() -> None:
