@@ -65,7 +65,9 @@ def test_a_correct_line_is_verified_though_the_mid_edit_document_cannot_be_the_b
     root = make_project(tmp_path / "p", {"grow.py": module, "test_grow.py": TEST_GROW})
     label, reason = check(root, Verifier(sandbox), "items.append(len(items))")
     assert label == LABEL_TESTS, reason
-    assert "pre-existing" in reason and "test_legacy" in reason, reason
+    # the unrelated failing test is never blamed: run with the file and excused as pre-existing by the saved
+    # baseline, or not selected at all (the finder narrows to the unittest class that exercises grow)
+    assert "test_legacy" not in reason or "pre-existing" in reason, reason
 
 
 @pytest.mark.parametrize("module", [LOOPS, UNPARSED], ids=["loops", "unparsed"])
