@@ -99,13 +99,10 @@ def scan_start(prefix: str, spec: LanguageSpec | None) -> int:
     Why: a fixed window can start inside a docstring, which swaps code and string for the lexer up to the cursor —
     the brackets open at the cursor then read as none, and the bracket rule cuts a suggestion at the closer it
     needs (``next(islice(ite█`` shown as ``rator, advance``, a syntax error)."""
+    lines = "\n" + prefix  # the line starting at index i of ``prefix`` follows the "\n" at index i of ``lines``
     floor = max(0, len(prefix) - REACH)
-    best = -1
-    for keyword in spec.top_level_keywords if spec is not None else ():
-        at = prefix.rfind("\n" + keyword, floor)
-        best = max(best, at + 1 if at >= 0 else -1)
-    if prefix.startswith(tuple(spec.top_level_keywords if spec is not None else ())) and len(prefix) <= REACH:
-        best = max(best, 0)
+    keywords = spec.top_level_keywords if spec is not None else ()
+    best = max((lines.rfind("\n" + keyword, floor) for keyword in keywords), default=-1)
     return best if best >= 0 else max(0, len(prefix) - WINDOW)
 
 

@@ -176,13 +176,14 @@ def _repetition_cut(lines: list[str]) -> int | None:
     return None
 
 
-def _body_below(p: _Prepared) -> bool:
-    """The first non-blank line below the cursor's line is indented deeper than it: a block body is already there."""
+def _body_below(p: _Prepared, first: str = "") -> bool:
+    """The first non-blank line below the cursor's line is indented deeper than it (with the suggestion's ``first``
+    line typed, which sets the indentation on a blank line): a block body is already there."""
     below = p.next_suffix_line
     if below is None:
         return False
     tab = p.situation.indentation.width
-    return indent_width(below, tab) > indent_width(p.line_prefix, tab)
+    return indent_width(below, tab) > indent_width(p.line_prefix + first, tab)
 
 
 def _new_line_over_body(text: str, p: _Prepared, final: bool) -> tuple[str, bool, str | None]:
@@ -190,9 +191,7 @@ def _new_line_over_body(text: str, p: _Prepared, final: bool) -> tuple[str, bool
     what the first line opens (a header or call typed over an existing body): a new body would sit in front of it,
     as :func:`_body_below` says for a line typed mid-way. The first line only, when it opens something."""
     first, sep, _ = text.partition("\n")
-    below = p.next_suffix_line
-    tab = p.situation.indentation.width
-    if not first.strip() or below is None or indent_width(below, tab) <= indent_width(p.line_prefix + first, tab):
+    if not first.strip() or not _body_below(p, first):
         return text, False, None
     if line_policy.first_line_opens(p.line_prefix, first, p.line_suffix, p.spec).kind == "line":
         return text, False, None
