@@ -23,6 +23,14 @@ from codeassist.context.current_file import (
     file_imports,
 )
 from codeassist.context.parsing import Document
+from codeassist.context.relevance import (
+    attribute_kind,
+    candidate,
+    defined_in,
+    imported_words,
+    own_signatures,
+    referable,
+)
 from codeassist.context.snippets import STOPWORDS, RecentFiles
 from codeassist.context.symbols import Symbol, WorkspaceIndex
 
@@ -37,6 +45,8 @@ class ContextBudget:
     suffix_tokens: int = 192
     scope_tokens: int = 96
     imports_tokens: int = 96
+    own_tokens: int = 96  # signatures of this file's functions and classes used near the cursor, defined off-window
+    max_own: int = 4
     definitions_tokens: int = 320
     snippets_tokens: int = 256
     max_definitions: int = 6
@@ -136,13 +146,6 @@ def near_identifiers(
     return sorted(seen, key=lambda n: seen[n])
 
 
-_DEF_KEYWORDS = r"(?:def|class|function|func|fn|struct|enum|interface|trait|type|impl)"
-
-
-def _defined_in(name: str, text: str) -> bool:
-    return re.search(rf"\b{_DEF_KEYWORDS}\s+{re.escape(name)}\b", text) is not None
-
-
 def _clip(text: str, budget: int, count: TokenCounter) -> str:
     if count(text) <= budget:
         return text
@@ -158,6 +161,8 @@ def definitions_for(
     *,
     current: str | None,
     window: str,
+    language: str | None = None,
+    imported: set[str] | None = None,
     budget: int,
     max_items: int,
     deadline: float,
@@ -171,8 +176,12 @@ def definitions_for(
         # on a busy machine without making the result depend on scheduler noise.
         if len(pieces) >= max_items or (i >= 3 and time.perf_counter() > deadline):
             break
-        syms = [s for s in index.lookup(name) if s.path != current]
-        if not syms or _defined_in(name, window):
+        if imported is not None and not referable(name, language=language, imported=imported, near=window):
+            continue
+        syms = [s for s in index.lookup(name) if candidate(s.path, current=current, language=language)]
+        if imported is not None and name not in imported and language == "python":
+            syms = [s for s in syms if attribute_kind(s.kind)]  # used as ``obj.name``: a method, not a constant
+        if not syms or defined_in(name, window):
             continue  # a name the current file defines itself shadows same-named definitions elsewhere
         sym: Symbol = min(syms, key=lambda s: (s.kind not in ("function", "class", "method", "interface"), s.path))
         if sym.signature and sym.signature in window:
@@ -187,6 +196,38 @@ def definitions_for(
         used += cost
         pieces.append(Piece("definition", sym.path, text, cost, sym.line, sym.name))
     return pieces
+
+
+def _header(
+    doc: Document,
+    offset: int,
+    start_line: int,
+    imports: list[tuple[int, str]],
+    names: list[str],
+    index: WorkspaceIndex | None,
+    rel: str | None,
+    visible: str,
+    b: ContextBudget,
+    count: TokenCounter,
+) -> list[Piece]:
+    """The current file's pieces shown above the window: its imports and the headers of the scopes around the
+    cursor that scrolled out of it, and between them the signatures of its own definitions used near the cursor."""
+    header: list[Piece] = []
+    above = [text for line, text in imports if line < start_line] if start_line > 0 else []
+    if above:
+        text = _clip("\n".join(above), b.imports_tokens, count)
+        header.append(Piece("imports", rel or "", text, count(text)))
+    if index is not None and b.max_own > 0:
+        own = own_signatures(names, index, current=rel, window=visible, budget=b.own_tokens, max_items=b.max_own,
+                             count=count)  # fmt: skip
+        if own:
+            text = "\n".join(own)
+            header.append(Piece("own", rel or "", text, count(text)))
+    scopes = [h for line, h in enclosing_scopes(doc, offset) if line < start_line] if start_line > 0 else []
+    if scopes:
+        text = _clip("\n".join(scopes), b.scope_tokens, count)
+        header.append(Piece("scope", rel or "", text, count(text)))
+    return header
 
 
 def assemble_context(
@@ -211,29 +252,28 @@ def assemble_context(
     ctx = AssembledContext(rel, doc.language, win.prefix, win.suffix, win.prefix_start_line, timings_ms=timings)
     visible = win.prefix + win.suffix
 
-    # Current file: imports and enclosing scope headers that scrolled out of the window.
     t = time.perf_counter()
-    if win.prefix_start_line > 0:
-        imports = [text for line, text in file_imports(doc) if line < win.prefix_start_line]
-        if imports:
-            text = _clip("\n".join(imports), b.imports_tokens, count)
-            ctx.header.append(Piece("imports", rel or "", text, count(text)))
-        scopes = [h for line, h in enclosing_scopes(doc, offset) if line < win.prefix_start_line]
-        if scopes:
-            text = _clip("\n".join(scopes), b.scope_tokens, count)
-            ctx.header.append(Piece("scope", rel or "", text, count(text)))
+    names: list[str] = []
+    if index is not None:
+        names = near_identifiers(
+            doc.text, offset, before_lines=b.near_lines_before, after_lines=b.near_lines_after, doc=doc
+        )
+    timings["names"] = (time.perf_counter() - t) * 1000
+
+    # Current file: imports, signatures of its own definitions used here, enclosing scope headers, out of the window.
+    t = time.perf_counter()
+    all_imports = file_imports(doc) if index is not None or win.prefix_start_line > 0 else []
+    ctx.header = _header(doc, offset, win.prefix_start_line, all_imports, names, index, rel, visible, b, count)
     timings["current_file"] = (time.perf_counter() - t) * 1000
 
     # Cross-file definitions of identifiers near the cursor.
     t = time.perf_counter()
     defs: list[Piece] = []
     if index is not None:
-        names = near_identifiers(
-            doc.text, offset, before_lines=b.near_lines_before, after_lines=b.near_lines_after, doc=doc
-        )
         deadline = t + b.source_time_ms / 1000
         defs = definitions_for(names, index, current=rel, window=visible, budget=b.definitions_tokens,
-                               max_items=b.max_definitions, deadline=deadline, count=count)  # fmt: skip
+                               max_items=b.max_definitions, deadline=deadline, count=count, language=doc.language,
+                               imported=imported_words([text for _, text in all_imports]))  # fmt: skip
     timings["definitions"] = (time.perf_counter() - t) * 1000
 
     # Recently used files: the most similar chunks.

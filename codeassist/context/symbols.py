@@ -73,8 +73,10 @@ def extract_symbols(spec: LanguageSpec, rel: str, data: bytes, *, snippet_lines:
             continue
         seen.add(key)
         body = node.child_by_field_name("body")
-        line_start = data.rfind(b"\n", 0, node.start_byte) + 1
-        start = line_start if not data[line_start : node.start_byte].strip() else node.start_byte
+        # Decorators belong to the header: without ``@property`` a getter reads as a method to call.
+        outer = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
+        line_start = data.rfind(b"\n", 0, outer.start_byte) + 1
+        start = line_start if not data[line_start : outer.start_byte].strip() else outer.start_byte
         text = data[start : node.end_byte].decode("utf-8", "replace")
         lines = text.split("\n")
         snippet = "\n".join(lines[:snippet_lines]) + ("\n    ..." if len(lines) > snippet_lines else "")

@@ -240,8 +240,41 @@ def test_near_identifiers_skip_comments_and_strings() -> None:
 
 
 def test_local_definition_shadows_other_files() -> None:
-    from codeassist.context.assemble import _defined_in
+    from codeassist.context.assemble import defined_in
 
-    assert _defined_in("main", "def main() -> None:\n    pass\n")
-    assert _defined_in("Point", "struct Point { x: i32 }")
-    assert not _defined_in("main", "main()\nremain = 1\n")
+    assert defined_in("main", "def main() -> None:\n    pass\n")
+    assert defined_in("Point", "struct Point { x: i32 }")
+    assert not defined_in("main", "main()\nremain = 1\n")
+
+
+def test_own_signatures_of_helpers_out_of_the_window(make_workspace: Callable[[dict[str, str]], str]) -> None:
+    """Helpers this file defines far above the cursor, used near it: their signatures are in the header (dedented,
+    nearest use first); a helper defined inside the window is not repeated."""
+    filler = "".join(f"        v{i} = {i}\n" for i in range(150))
+    text = (
+        "class Parser:\n    def _read_header(self, stream, *, strict: bool = True):\n        return stream\n\n"
+        "    def _checked(self, value):\n        return value\n\n    def parse(self, stream):\n" + filler
+        + "        def local_fn(a):\n            return a\n"
+        + "        head = self._read_header(stream, strict=False)\n        x = self._checked(local_fn(head))\n"
+        + "        return "
+    )  # fmt: skip
+    root = make_workspace({"pkg/parser.py": text})
+    path = os.path.join(root, "pkg/parser.py")
+    index = WorkspaceIndex(root)
+    index.build()
+    doc = Document(text, path=path)
+    ctx = assemble_context(doc, len(text), index=index, budget=ContextBudget(prefix_tokens=200))
+    assert [p.kind for p in ctx.header] == ["own", "scope"], ctx.header
+    assert ctx.header[0].text == "def _checked(self, value):\ndef _read_header(self, stream, *, strict: bool = True):"
+    off = assemble_context(doc, len(text), index=index, budget=ContextBudget(prefix_tokens=200, max_own=0))
+    assert [p.kind for p in off.header] == ["scope"]
+
+
+def test_a_decorated_definition_keeps_its_decorators_in_the_signature() -> None:
+    """``@property`` is what says ``self.size`` is read, not called: the header shown to the model keeps it."""
+    spec = resolve_spec("box.py", None)
+    assert spec is not None
+    src = b"class Box:\n    @property\n    def size(self) -> int:\n        return 1\n\n    def grow(self, n): pass"
+    syms = {s.name: s for s in extract_symbols(spec, "box.py", src)}
+    assert syms["size"].signature == "    @property\n    def size(self) -> int:"
+    assert syms["size"].line == 2 and syms["grow"].signature == "    def grow(self, n):"

@@ -49,7 +49,6 @@ import { StatusItem } from './status';
 
 let client: LanguageClient | undefined;
 let warm: WarmOnRest | undefined;
-let modelState: string | undefined;
 let status: StatusItem;
 let explainView: ExplainView;
 let inline: InlineRequests;
@@ -154,10 +153,11 @@ function createClient(): LanguageClient {
   const c = new CodeassistClient('codeassist', 'codeassist', serverOptions, clientOptions);
   c.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     const parsed = parseStatus(params);
-    if (parsed) status.set(parsed);
+    if (!parsed) return;
     // a warm-up asked while the model loaded was dropped: ask again where the cursor is now
-    if (parsed && parsed.state === 'ready' && modelState !== 'ready') warmActive();
-    modelState = parsed?.state;
+    const wasReady = status.current?.state === 'ready';
+    status.set(parsed);
+    if (parsed.state === 'ready' && !wasReady) warmActive();
   });
   // verify = sandbox: a suggestion shown as "checking…" that failed its tests is withdrawn (hidden if still shown)
   c.onNotification(WITHDRAW_NOTIFICATION, (params: unknown) => {
@@ -183,7 +183,6 @@ function createClient(): LanguageClient {
   c.onDidChangeState((e) => {
     if (e.newState === State.Stopped) {
       status.set(undefined);
-      modelState = undefined;
     }
     if (e.newState === State.Starting) status.loading('starting server');
   });
