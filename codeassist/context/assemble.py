@@ -24,9 +24,8 @@ from codeassist.context.current_file import (
 )
 from codeassist.context.parsing import Document
 from codeassist.context.relevance import (
-    attribute_kind,
-    candidate,
     defined_in,
+    fits,
     imported_words,
     own_signatures,
     referable,
@@ -45,7 +44,7 @@ class ContextBudget:
     suffix_tokens: int = 192
     scope_tokens: int = 96
     imports_tokens: int = 96
-    own_tokens: int = 96  # signatures of this file's functions and classes used near the cursor, defined off-window
+    own_tokens: int = 96  # signatures of this file's functions and methods used near the cursor, defined off-window
     max_own: int = 4
     definitions_tokens: int = 320
     snippets_tokens: int = 256
@@ -161,8 +160,8 @@ def definitions_for(
     *,
     current: str | None,
     window: str,
-    language: str | None = None,
-    imported: set[str] | None = None,
+    language: str | None,
+    imported: set[str],
     budget: int,
     max_items: int,
     deadline: float,
@@ -176,11 +175,9 @@ def definitions_for(
         # on a busy machine without making the result depend on scheduler noise.
         if len(pieces) >= max_items or (i >= 3 and time.perf_counter() > deadline):
             break
-        if imported is not None and not referable(name, language=language, imported=imported, near=window):
+        if not referable(name, language=language, imported=imported, near=window):
             continue
-        syms = [s for s in index.lookup(name) if candidate(s.path, current=current, language=language)]
-        if imported is not None and name not in imported and language == "python":
-            syms = [s for s in syms if attribute_kind(s.kind)]  # used as ``obj.name``: a method, not a constant
+        syms = [s for s in index.lookup(name) if fits(s, current=current, language=language, imported=imported)]
         if not syms or defined_in(name, window):
             continue  # a name the current file defines itself shadows same-named definitions elsewhere
         sym: Symbol = min(syms, key=lambda s: (s.kind not in ("function", "class", "method", "interface"), s.path))

@@ -22,7 +22,7 @@ import re
 
 from codeassist.context.current_file import TokenCounter
 from codeassist.context.languages import spec_for_path
-from codeassist.context.symbols import WorkspaceIndex
+from codeassist.context.symbols import Symbol, WorkspaceIndex
 
 # Folder names, not ``tools`` or ``utils``: a library's own subpackage is often called that.
 _AUX_DIRS = frozenset({
@@ -71,9 +71,8 @@ def referable(name: str, *, language: str | None, imported: set[str], near: str)
     return name not in _COMMON_ATTRIBUTES and re.search(rf"\.{re.escape(name)}\b", near) is not None
 
 
-def attribute_kind(kind: str) -> bool:
-    """What ``obj.name`` can mean in another file: a method or function (a constant there is another thing)."""
-    return kind in ("function", "method", "property")
+# What ``obj.name`` can mean in another file: a method or function (a constant there is another thing).
+_ATTRIBUTE_KINDS = ("function", "method", "property")
 
 
 def candidate(path: str, *, current: str | None, language: str | None) -> bool:
@@ -81,6 +80,14 @@ def candidate(path: str, *, current: str | None, language: str | None) -> bool:
     if path == current or not same_language(path, language):
         return False
     return (current is not None and aux_path(current)) or not aux_path(path)
+
+
+def fits(sym: Symbol, *, current: str | None, language: str | None, imported: set[str]) -> bool:
+    """Whether another file's definition may be shown for a :func:`referable` name: a :func:`candidate` by its
+    path, and, for a name the file uses only as an attribute (not imported), one an attribute can mean."""
+    if not candidate(sym.path, current=current, language=language):
+        return False
+    return language not in _NAMED_IMPORTS or sym.name in imported or sym.kind in _ATTRIBUTE_KINDS
 
 
 _DEF_KEYWORDS = r"(?:def|class|function|func|fn|struct|enum|interface|trait|type|impl)"
