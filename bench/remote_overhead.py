@@ -34,10 +34,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(ROOT, "build", "llama.cpp", "bin", "llama-server")
 
 
-def positions(text: str, n: int) -> list[tuple[int, int]]:
-    """``n`` cursor positions: the end of lines that have code, spread over the file."""
+def positions(text: str, n: int, *, mid_line: bool = False) -> list[tuple[int, int]]:
+    """``n`` cursor positions on lines that have code, spread over the file: at their end (the post-processor's
+    multi-line rules decide where to stop), or ``mid_line`` (code after the cursor: a single-line completion, which
+    the server is told to end at the newline)."""
     lines = text.split("\n")
     spots = [(i, len(ln)) for i, ln in enumerate(lines) if ln.strip() and not ln.strip().startswith("#")]
+    if mid_line:
+        spots = [(i, (len(lines[i]) + len(lines[i]) - len(lines[i].lstrip())) // 2) for i, _ in spots]
     step = max(1, len(spots) // n)
     return spots[::step][:n]
 
@@ -50,15 +54,21 @@ def p90(xs: list[float]) -> float:
     return round(sorted(xs)[int(len(xs) * 0.9)], 2) if xs else float("nan")
 
 
-def run_backend(url: str, backend: str, text: str, path: str, spots: list[tuple[int, int]]) -> dict[str, Any]:
+def run_backend(
+    url: str, backend: str, text: str, path: str, spots: list[tuple[int, int]], gap_s: float = 0.0
+) -> dict[str, Any]:
     """``backend`` "local" is the in-process model: its time outside the model (post-processing, the syntax gate)
-    is what every path pays, so "remote adds" = a remote path's overhead minus the local one's."""
+    is what every path pays, so "remote adds" = a remote path's overhead minus the local one's. ``gap_s``: a pause
+    before each request, as an editor has between requests (typing, the debounce). Back to back (0), a request that
+    the post-processor stopped early leaves the server decoding until it notices the closed stream (2–3 tokens), and
+    the next request waits for that: measured as overhead, though it is the server's own time."""
     remote = None if backend == "local" else RemoteConfig(backend=backend, url=url, timeout_ms=120_000)
     engine = Engine(EngineConfig(remote=remote, max_tokens=8, index_workspace=False, typed_ahead=False, n_threads=2))
     engine.load()
     overhead, totals, servers, cpu = [], [], [], []
     try:
         for line, col in spots:
+            time.sleep(gap_s)
             started, cpu0 = time.perf_counter(), time.process_time()
             result = engine.complete(CompletionRequest(text=text, line=line, column=col, path=path))
             wall = (time.perf_counter() - started) * 1000
@@ -74,7 +84,8 @@ def run_backend(url: str, backend: str, text: str, path: str, spots: list[tuple[
     finally:
         engine.close()
     clean = [o for o in overhead if o == o]
-    return {"backend": backend, "n": len(spots), "answered_by": answered, "total_ms_p50": p50(totals),
+    return {"backend": backend, "gap_ms": round(gap_s * 1000), "n": len(spots), "answered_by": answered,
+            "total_ms_p50": p50(totals),
             "server_ms_p50": p50([s for s in servers if s == s]), "overhead_ms_p50": p50(clean),
             "overhead_ms_p90": p90(clean), "client_cpu_ms_p50": p50(cpu)}  # fmt: skip
 
@@ -137,23 +148,32 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--file", default=os.path.join(ROOT, "codeassist", "postprocess.py"))
     ap.add_argument("--busy", action="store_true", help="run alongside one competing CPU-bound process")
+    ap.add_argument(
+        "--gap-ms",
+        type=float,
+        default=300.0,
+        help="pause before each request in the second pass of each remote backend (0: one pass)",
+    )
+    ap.add_argument("--mid-line", action="store_true", help="cursors mid-line (single-line completions)")
     args = ap.parse_args()
     with open(args.file, encoding="utf-8") as fh:
         text = fh.read()
-    spots = positions(text, args.n)
+    spots = positions(text, args.n, mid_line=args.mid_line)
     model = registry.resolve(None)
     rows: list[dict[str, Any]] = []
     with busy(args.busy), llama_server(SERVER, model, threads=2, n_ctx=4096, n_batch=512) as url:
         bare_floor(url, text, spots[:3])  # warm the server's cache the way the others will find it
-        rows.append(run_backend(url, "llama-server", text, args.file, spots))
-        rows.append(run_backend(url, "openai", text, args.file, spots))
+        gaps = [0.0, args.gap_ms / 1000] if args.gap_ms > 0 else [0.0]
+        for backend in ("llama-server", "openai"):
+            rows.extend(run_backend(url, backend, text, args.file, spots, gap) for gap in gaps)
         rows.append(run_backend(url, "local", text, args.file, spots))
         local = rows[-1]["overhead_ms_p50"]
-        for row in rows[:2]:
+        for row in rows[:-1]:
             row["remote_adds_ms_p50"] = round(row["overhead_ms_p50"] - local, 2)
         rows.append(bare_floor(url, text, spots))
         rows.append(fallback_time(text))
-    print(json.dumps({"busy": args.busy, "file": os.path.relpath(args.file, ROOT), "rows": rows}, indent=2))
+    where = {"busy": args.busy, "mid_line": args.mid_line, "file": os.path.relpath(args.file, ROOT)}
+    print(json.dumps({**where, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

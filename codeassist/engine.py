@@ -250,7 +250,7 @@ class Engine:
             params = GenerationParams(
                 max_tokens=req.max_tokens or self.config.max_tokens, draft_tokens=self.config.draft_tokens,
                 heal=prompt.built.healed if prompt.built else "", deadline=deadline, temperature=req.temperature,
-                seed=req.seed, avoid=req.avoid,
+                seed=req.seed, avoid=req.avoid, stop=stream.server_stops,
                 # a scaled cap covers generation too: the generation budget must not cut it shorter
                 time_budget_ms=self.config.time_budget_ms if cap_s is None else None,
             )  # fmt: skip

@@ -307,6 +307,12 @@ class StreamFilter:
         self.stopped_reason: str | None = None
         self.calls = 0
 
+    @property
+    def server_stops(self) -> tuple[str, ...]:
+        """Where this filter is certain to stop, for a server to stop by itself (``GenerationParams.stop``): a
+        single-line completion's first newline. Cuts that depend on the text (multi-line rules) stay ours."""
+        return () if self.situation.multiline else ("\n",)
+
     def __call__(self, text_so_far: str) -> bool:
         self.calls += 1
         if any(s in text_so_far for s in self.prep.all_stops):

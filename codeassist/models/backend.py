@@ -42,6 +42,11 @@ class GenerationParams:
     # where the model had an alternative (codeassist/models/avoid.py). Only the in-process backend can (it owns the
     # logits); the others ignore it and leave ``Generation.avoid_honoured`` False.
     avoid: tuple[str, ...] = ()
+    # Texts at which ``on_text`` would stop the generation anyway (a single-line completion's newline). A remote
+    # server is told them so it stops by itself: stopping it by closing the stream leaves its slot decoding until it
+    # notices (2–3 tokens), and the next request waits for that (~100 ms measured, bench/remote_overhead.py). The
+    # in-process backend ignores them: its callback stops at once.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass

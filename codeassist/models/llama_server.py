@@ -121,6 +121,8 @@ class LlamaServerBackend:
             body.update(top_k=1, samplers=["top_k"])
         else:
             body.update(top_p=params.top_p, seed=params.seed)
+        if params.stop:
+            body["stop"] = list(params.stop)  # the stream then ends by itself where we would have closed it
         if params.time_budget_ms:
             body["t_max_predict_ms"] = int(params.time_budget_ms)
         return body

@@ -67,7 +67,7 @@ class OpenAIBackend:
                               hint=f"set fim_family to one of: {', '.join(BY_NAME)}")  # fmt: skip
         built = job.text(self.family)
         body: dict[str, Any] = {"model": self.model, "prompt": built.text, "stream": True, **sampling(params),
-                                "stop": list(self.family.all_texts)}  # fmt: skip
+                                "stop": [*params.stop, *self.family.all_texts]}  # fmt: skip
         state = StreamState(on_text, stop_texts=self.family.all_texts)
 
         def on_event(event: dict[str, Any]) -> bool:

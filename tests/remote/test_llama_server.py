@@ -38,15 +38,17 @@ FILES = {
 GENEROUS = 300_000
 
 
-def workspace_job(root: Path, **kw: Any) -> FimJob:
-    for rel, text in FILES.items():
+def workspace_job(root: Path, *, main: str | None = None, after: str = "return ", **kw: Any) -> FimJob:
+    """A job for main.py (``main`` replaces its text), the cursor just after ``after``."""
+    files = {**FILES, "main.py": main} if main is not None else FILES
+    for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     index = WorkspaceIndex(str(root))
     index.build()
-    text = FILES["main.py"]
+    text = files["main.py"]
     doc = Document(text, path=str(root / "main.py"))
-    ctx = assemble_context(doc, text.index("return ") + 7, index=index)
+    ctx = assemble_context(doc, text.index(after) + len(after), index=index)
     assert ctx.files, "the test needs other-file context"
     return FimJob(ctx, repo_name="demo", key="main.py", **kw)
 
@@ -110,6 +112,28 @@ def test_completion_streams_and_stops_early(llama_server: LlamaServer, tmp_path:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and any(s["is_processing"] for s in slots(llama_server)):
             time.sleep(0.05)
+        assert not any(s["is_processing"] for s in slots(llama_server))
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("backend", ["llama-server", "openai"])
+def test_server_ends_a_single_line_completion_itself(llama_server: LlamaServer, tmp_path: Path, backend: str) -> None:
+    """``GenerationParams.stop`` (the engine sends a single-line completion's newline): the server ends the stream at
+    the newline by itself, so nothing is left decoding when the answer returns (closing the stream early leaves the
+    slot decoding for 2–3 tokens, and the next request waits for them), and the text is the first line of what it
+    would have written."""
+    server = remote(llama_server.url, backend, model="qwen-test")
+    body = "from shapes.circle import circle_area\n\n\ndef total(rs):\n    \n\n\nprint(total([1]))\n"
+    try:
+        job = workspace_job(tmp_path, main=body, after="def total(rs):\n    ")
+        free = server.complete_fim(job, GenerationParams(max_tokens=48))
+        assert "\n" in free.text, f"the test needs an answer of several lines: {free.text!r}"
+        seen: list[str] = []
+        gen = server.complete_fim(job, GenerationParams(max_tokens=48, stop=("\n",)),
+                                  on_text=lambda text: seen.append(text) or True)  # fmt: skip
+        assert gen.stop_reason == "eot" and gen.text == free.text.split("\n")[0]
+        assert seen and not any("\n" in text for text in seen)
         assert not any(s["is_processing"] for s in slots(llama_server))
     finally:
         server.close()
