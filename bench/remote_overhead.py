@@ -155,13 +155,17 @@ def main() -> None:
         help="pause before each request in the second pass of each remote backend (0: one pass)",
     )
     ap.add_argument("--mid-line", action="store_true", help="cursors mid-line (single-line completions)")
+    ap.add_argument("--server-args", default="", help='more llama-server options, e.g. "--cache-ram 0"')
     args = ap.parse_args()
     with open(args.file, encoding="utf-8") as fh:
         text = fh.read()
     spots = positions(text, args.n, mid_line=args.mid_line)
     model = registry.resolve(None)
     rows: list[dict[str, Any]] = []
-    with busy(args.busy), llama_server(SERVER, model, threads=2, n_ctx=4096, n_batch=512) as url:
+    with (
+        busy(args.busy),
+        llama_server(SERVER, model, threads=2, n_ctx=4096, n_batch=512, extra=args.server_args.split()) as url,
+    ):
         bare_floor(url, text, spots[:3])  # warm the server's cache the way the others will find it
         gaps = [0.0, args.gap_ms / 1000] if args.gap_ms > 0 else [0.0]
         for backend in ("llama-server", "openai"):
@@ -172,7 +176,12 @@ def main() -> None:
             row["remote_adds_ms_p50"] = round(row["overhead_ms_p50"] - local, 2)
         rows.append(bare_floor(url, text, spots))
         rows.append(fallback_time(text))
-    where = {"busy": args.busy, "mid_line": args.mid_line, "file": os.path.relpath(args.file, ROOT)}
+    where = {
+        "busy": args.busy,
+        "mid_line": args.mid_line,
+        "server_args": args.server_args,
+        "file": os.path.relpath(args.file, ROOT),
+    }
     print(json.dumps({**where, "rows": rows}, indent=2))
 
 

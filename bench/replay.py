@@ -207,12 +207,15 @@ def anchor_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def llama_server(binary: str, model: str, *, threads: int, n_ctx: int, n_batch: int) -> Iterator[str]:
-    """Start llama-server on a loopback port; yield its base URL; stop it (the process we started) afterwards."""
+def llama_server(
+    binary: str, model: str, *, threads: int, n_ctx: int, n_batch: int, extra: Sequence[str] = ()
+) -> Iterator[str]:
+    """Start llama-server on a loopback port (``extra``: more of its options); yield its base URL; stop it (the
+    process we started) afterwards."""
     port = free_port()
     cmd = [
         binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-t", str(threads), "-tb", str(threads),
-        "-c", str(n_ctx), "-b", str(n_batch), "-ub", "512", "-np", "1", "--cache-reuse", "256",
+        "-c", str(n_ctx), "-b", str(n_batch), "-ub", "512", "-np", "1", "--cache-reuse", "256", *extra,
     ]  # fmt: skip
     log = open(os.path.join(os.path.dirname(binary), "llama-server.log"), "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=anchor_env())
