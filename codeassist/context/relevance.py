@@ -71,8 +71,10 @@ def referable(name: str, *, language: str | None, imported: set[str], near: str)
     return name not in _COMMON_ATTRIBUTES and re.search(rf"\.{re.escape(name)}\b", near) is not None
 
 
-# What ``obj.name`` can mean in another file: a method or function (a constant there is another thing).
-_ATTRIBUTE_KINDS = ("function", "method", "property")
+# Definitions that are called: what ``obj.name`` can mean in another file (a constant there is another thing; a
+# ``@property`` is indexed as a method), and the own definitions whose header says how to call them (a class header
+# or a constant's first line does not).
+_CALLABLE = ("function", "method")
 
 
 def candidate(path: str, *, current: str | None, language: str | None) -> bool:
@@ -87,7 +89,7 @@ def fits(sym: Symbol, *, current: str | None, language: str | None, imported: se
     path, and, for a name the file uses only as an attribute (not imported), one an attribute can mean."""
     if not candidate(sym.path, current=current, language=language):
         return False
-    return language not in _NAMED_IMPORTS or sym.name in imported or sym.kind in _ATTRIBUTE_KINDS
+    return language not in _NAMED_IMPORTS or sym.name in imported or sym.kind in _CALLABLE
 
 
 _DEF_KEYWORDS = r"(?:def|class|function|func|fn|struct|enum|interface|trait|type|impl)"
@@ -98,7 +100,6 @@ def defined_in(name: str, text: str) -> bool:
     return re.search(rf"\b{_DEF_KEYWORDS}\s+{re.escape(name)}\b", text) is not None
 
 
-_CALLABLE = ("function", "method")  # a class header or a constant's first line says nothing about how to call it
 _COMMENT_LEADS = ("#", "//", "/*", "*")  # a comment between the header and the body is part of the indexed header
 
 

@@ -240,7 +240,7 @@ def test_near_identifiers_skip_comments_and_strings() -> None:
 
 
 def test_local_definition_shadows_other_files() -> None:
-    from codeassist.context.assemble import defined_in
+    from codeassist.context.relevance import defined_in
 
     assert defined_in("main", "def main() -> None:\n    pass\n")
     assert defined_in("Point", "struct Point { x: i32 }")
