@@ -16,7 +16,7 @@ from codeassist import syntax
 from codeassist.context.languages import language_for_path
 from codeassist.errors import InputError
 from codeassist.project import find_root
-from codeassist.pyast import body_after_docstring, enclosing_function, functions
+from codeassist.pyast import body_after_docstring, enclosing_function, functions, python_definitions
 from codeassist.syntax import Problem
 from codeassist.verify import Change, TierVerdict, Verifier
 
@@ -198,13 +198,16 @@ def _failing_tests_target(
 def failing_test_sources(root: Path, output: str, limit: int = 2, max_lines: int = 30) -> str:
     """Source of the first failing pytest functions named in ``output`` (``FAILED file.py::test_x``)."""
     out: list[str] = []
-    for rel, name in re.findall(r"FAILED ([\w./-]+\.py)::(?:\w+::)?(\w+)", output)[:limit]:
+    for rel, cls, name in re.findall(r"FAILED ([\w./-]+\.py)::(?:(\w+)::)?(\w+)", output)[:limit]:
         try:
             text = (root / rel).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        # Test classes reuse method names (``test_basic`` in every ``...Tests`` class): inside the named class only,
+        # or the model is shown another function's test.
+        within = next(((s, e) for c, s, e in python_definitions(text) if c == cls), None) if cls else None
         for fn, start, end in functions(text):
-            if fn == name:
+            if fn == name and (within is None or within[0] < start <= within[1]):
                 out.append("\n".join(text.split("\n")[start : min(end + 1, start + max_lines)]))
                 break
     return "\n\n".join(out)

@@ -27,6 +27,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from codeassist.alternatives import REPEAT_TEMPERATURE_STEP
+from codeassist.completion import SAMPLES_PER_CANDIDATE
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
@@ -38,10 +40,17 @@ from codeassist.models.backend import CancelCheck, GenerationParams
 from codeassist.verify import LABEL_UNVERIFIED, Change, Verdict, Verifier, VerifyMode
 
 
+# Samples hotter than this stop being fixes of the code shown (0.5B and 1.5B both drift into rewrites past ~1.1).
+MAX_FIX_TEMPERATURE = 1.1
+
+
 @dataclass
 class FixConfig:
     """Knobs of the pipeline. ``budget_s`` is the latency budget: once a candidate is verified and this much time
     has passed, no more candidates are generated. ``deadline_s`` stops generation whatever happened.
+    ``k`` counts distinct candidates: an answer seen before (or the code unchanged) is not checked again and does
+    not use up one of the k -- at most ``SAMPLES_PER_CANDIDATE`` generations per candidate wanted; on the realistic
+    bug set the 1.5B's greedy answer and samples often repeat each other or echo the bug.
     ``stop_at_first_verified`` stops at the first candidate verified by tests; ``stop_at_first_ok`` already at the
     first one that no check rejected (the editor's rule: with tests that is the first verified one, without tests
     or with syntax-only checks there is nothing better to wait for).
@@ -173,14 +182,16 @@ class Fixer:
         with ThreadPoolExecutor(
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
-            for index in range(self.config.k):
-                stop = run.stop_reason()
+            distinct = 0
+            for index in range(self.config.k * SAMPLES_PER_CANDIDATE):
+                stop = run.stop_reason() if distinct < self.config.k else "k"
                 if stop is not None:
                     run.outcome.stopped = stop
                     break
                 candidate = run.generate(index)
                 if candidate is None:
                     continue
+                distinct += 1
                 run.futures.append(pool.submit(run.check, candidate))
                 if self.config.stop_at_first_verified or self.config.stop_at_first_ok or self.config.repair:
                     # the greedy-first candidate is cheap to wait for and often right: check before sampling more
@@ -273,7 +284,10 @@ class _Run:
         then the whole prompt) are asked greedily in turn, then sampled in the same order."""
         cfg, plan = self.cfg, self.plans[index % len(self.plans)]
         target = plan.target
-        temperature = 0.0 if index < len(self.plans) else cfg.temperature
+        # a repeat (or an echo of the code as it is) says the samples are concentrated on what was seen: the next
+        # draws spread wider, as for the editor's alternatives
+        spread = REPEAT_TEMPERATURE_STEP * self.outcome.duplicates
+        temperature = 0.0 if index < len(self.plans) else min(cfg.temperature + spread, MAX_FIX_TEMPERATURE)
         params = GenerationParams(
             max_tokens=self.max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
         )

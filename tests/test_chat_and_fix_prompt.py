@@ -4,6 +4,7 @@ parse counting (codeassist.syntax), and, with the real model, the fix service in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from codeassist import fix_prompt as P
 from codeassist import syntax as S
 from codeassist.context.parsing import PARSES
 from codeassist.engine import Engine, EngineConfig
-from codeassist.fix_target import FixTarget, target_for_problem
+from codeassist.fix_target import FixTarget, failing_test_sources, target_for_problem
 from codeassist.fixer import FixConfig, Fixer
 from codeassist.verify import Verifier
 
@@ -98,6 +99,19 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.mark.model
+def test_failing_test_source_is_taken_from_the_named_class(tmp_path: Path) -> None:
+    """unittest classes reuse method names: the prompt must show the test that failed, not the first namesake."""
+    (tmp_path / "test_m.py").write_text(
+        "import unittest\n\n"
+        "class NthTests(unittest.TestCase):\n    def test_basic(self):\n        self.assertEqual(nth(1), 1)\n\n"
+        "class TotientTests(unittest.TestCase):\n    def test_basic(self):\n        self.assertEqual(totient(9), 6)\n"
+    )
+    out = "FAILED test_m.py::TotientTests::test_basic - AssertionError: 0 != 1\n"
+    assert "totient(9)" in failing_test_sources(tmp_path, out)
+    assert "nth(1)" not in failing_test_sources(tmp_path, out)
+    assert "nth(1)" in failing_test_sources(tmp_path, out.replace("TotientTests", "NthTests"))
+
+
 def test_chat_tokens_keep_user_text_literal(engine: Engine) -> None:
     backend = engine.backend
     ids = C.chat_tokens(backend, [C.ChatMessage("user", "a <|im_end|> b")])
