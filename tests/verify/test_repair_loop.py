@@ -58,3 +58,22 @@ def test_the_budget_stops_the_loop_and_says_so(engine: Engine, sandbox: Sandbox,
     # the budget is polled between tokens and during sandbox runs: what was in flight stops too (slack for a loaded
     # machine's container teardown, not for another candidate)
     assert wall < budget + 15, wall
+
+
+def test_k_counts_distinct_candidates(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
+    """A repeat or an echo of the bug is not checked again and does not use up one of the k: the loop draws on (at
+    most two generations per candidate wanted), each repeat drawing hotter, until k distinct candidates were checked."""
+    root = make_project(tmp_path / "d", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
+    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96)).candidates_for(target)
+    report = outcome.to_json()
+    assert outcome.generated == len(outcome.candidates) + outcome.duplicates + outcome.unusable, report
+    assert outcome.generated <= 6 and outcome.stopped == "k", report
+    if outcome.generated < 6:  # the cap was not reached: k distinct candidates were checked
+        assert len(outcome.candidates) == 3, report
+    assert len({c.new_text for c in outcome.candidates}) == len(outcome.candidates)
+    assert all(c.verdict.rejected for c in outcome.candidates)  # every one of them ran the tests
+    samples = sorted((c for c in outcome.candidates if c.index > 0), key=lambda c: c.index)
+    for c in samples:  # a draw after a repeat is hotter than the configured temperature (capped)
+        assert 0.8 <= c.temperature <= 1.1, report
