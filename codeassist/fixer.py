@@ -39,7 +39,6 @@ from codeassist.localize import Localization, localize
 from codeassist.models.backend import CancelCheck, GenerationParams
 from codeassist.verify import LABEL_UNVERIFIED, Change, Verdict, Verifier, VerifyMode
 
-
 # Samples hotter than this stop being fixes of the code shown (0.5B and 1.5B both drift into rewrites past ~1.1).
 MAX_FIX_TEMPERATURE = 1.1
 
