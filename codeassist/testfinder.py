@@ -140,8 +140,13 @@ def target_tests(files: Mapping[str, bytes], symbols: Sequence[str], edited: Seq
 def edited_symbols(
     edited_files: Mapping[str, str], original: Mapping[str, str], symbols: Sequence[str] = ()
 ) -> list[str]:
-    """The edited functions/classes (``symbols`` when the caller knows them), found from the diff otherwise."""
-    found_all = list(symbols)
+    """The edited functions/classes (``symbols`` when the caller knows them), found from the diff otherwise.
+
+    A special method given by name (``__call__``, ``__getitem__``, ``__init__``) brings the classes that define it:
+    tests exercise it as ``obj(...)``, ``obj[k]`` or ``Cls(...)``, never by name, so its name alone selects no test
+    and a fix of it could never be verified (the realistic bug set: tinydb's ``LRUCache.__getitem__``, parse's
+    ``int_convert.__call__``)."""
+    found_all = [*symbols, *_special_method_owners(edited_files, symbols)]
     if not found_all:
         for rel, text in edited_files.items():
             if rel.endswith(".py"):
@@ -149,6 +154,29 @@ def edited_symbols(
                 # a module-level edit (imports, constants, a module docstring) can affect every definition in it
                 found_all += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
     return found_all
+
+
+def _special_method_owners(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[str]:
+    """Classes of the edited Python files whose body defines one of the special methods among ``symbols``."""
+    special = {s for s in symbols if len(s) > 4 and s.startswith("__") and s.endswith("__")}
+    owners: list[str] = []
+    for rel, text in edited_files.items():
+        tree = python_module(text) if special and rel.endswith(".py") else None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.ClassDef) and node.name not in owners and node.name not in symbols:
+                defined = {d.name for d in node.body if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))}
+                if defined & special:
+                    owners.append(node.name)
+    return owners
+
+
+def callers_of(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[str]:
+    """The same-file functions that call ``symbols`` (:func:`python_callers`), with the classes of the special
+    methods among them: a chain of callers often ends in a constructor (parse: ``date_convert`` is reached from
+    ``Parser.__init__``, and tests name ``Parser``, never ``__init__``)."""
+    callers = [c for rel, text in edited_files.items() if rel.endswith(".py") for c in python_callers(text, symbols)]
+    owners = _special_method_owners(edited_files, callers)
+    return [*callers, *(o for o in owners if o not in symbols and o not in callers)]
 
 
 def select_tests(
@@ -173,9 +201,7 @@ def select_tests(
     via = ""
     if not tests and not doctest_files and symbols:
         # no test names the edited helper: run the tests of the same-file functions that call it
-        callers = [
-            c for rel, text in edited_files.items() if rel.endswith(".py") for c in python_callers(text, symbols)
-        ]
+        callers = callers_of(edited_files, symbols)
         tests = find_tests(files, callers, edited)
         doctest_files = [
             rel for rel, text in edited_files.items() if rel.endswith(".py") and has_doctests(text, callers)

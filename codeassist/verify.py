@@ -31,10 +31,10 @@ from dataclasses import asdict
 from codeassist import syntax
 from codeassist.change import Change, syntax_tier
 from codeassist.context.languages import language_for_path
-from codeassist.pyast import module_name, python_callers
+from codeassist.pyast import module_name
 from codeassist.sandbox import Limits, RunResult, SandboxConfig, SandboxHealth, config_from_env, health
 from codeassist.sandbox.multi import AnySandbox, open_sandbox
-from codeassist.testfinder import TEST_FILE, edited_symbols, select_tests, target_tests
+from codeassist.testfinder import TEST_FILE, callers_of, edited_symbols, select_tests, target_tests
 from codeassist.testrun import TestRun, compare, parse_pytest
 from codeassist.verdicts import (
     CHECK_CANCELLED,
@@ -290,7 +290,7 @@ class Verifier:
             return None
         after = parse_pytest(res.stdout + res.stderr)
         symbols = edited_symbols(change.files, change.original, change.symbols)
-        symbols += [c for rel, t in change.files.items() if rel.endswith(".py") for c in python_callers(t, symbols)]
+        symbols += callers_of(change.files, symbols)
         found = compare(after, before, target_tests(files, symbols, list(change.files)))
         return judge_comparison(found, after, argv, what, res)
 

@@ -14,7 +14,7 @@ from codeassist.fix_target import FixTarget, target_for_problem
 from codeassist.fixer import FixOutcome, RankedFix
 from codeassist.pyast import python_callers
 from codeassist.syntax import Problem
-from codeassist.testfinder import find_tests
+from codeassist.testfinder import edited_symbols, find_tests, select_tests
 from codeassist.verify import (
     LABEL_COMPILES,
     LABEL_FAILED,
@@ -204,6 +204,69 @@ def test_helper_is_verified_through_its_callers_tests(sandbox: Sandbox, tmp_path
     right = Change(str(root), {"stats.py": HELPER_SRC.replace("n > 0", "0 < n")}, {"stats.py": HELPER_SRC})
     verdict = v.verify(right)
     assert verdict.verified and "through callers: count_positive" in verdict.tiers[-1].evidence, verdict
+
+
+CACHE_SRC = """class Cache:
+    def __init__(self):
+        self.data = {}
+
+    def __setitem__(self, key, value):
+        self.data[key] = value
+
+    def __getitem__(self, key):
+        return self.data[key]
+"""
+CACHE_TEST = """from cache import Cache
+
+
+def test_cache():
+    c = Cache()
+    c["a"] = 1
+    assert c["a"] == 1
+"""
+PARSER_SRC = """def sign(text):
+    return -1 if text.startswith("-") else 1
+
+
+class Parser:
+    def __init__(self, text):
+        self.value = sign(text) * int(text.lstrip("+-"))
+"""
+PARSER_TEST = """from parser import Parser
+
+
+def test_negative():
+    assert Parser("-3").value == -3
+"""
+
+
+def test_special_methods_select_their_class_tests() -> None:
+    """Tests call ``c[k]`` and ``Parser(...)``, never ``__getitem__`` or ``__init__``: the class stands in for them,
+    also at the end of a chain of callers."""
+    files = {"cache.py": CACHE_SRC.encode(), "test_cache.py": CACHE_TEST.encode()}
+    argv, why = select_tests({"cache.py": CACHE_SRC}, {"cache.py": CACHE_SRC}, files, symbols=("__getitem__",))
+    assert argv is not None and "test_cache.py::test_cache" in argv, why
+    assert edited_symbols({"cache.py": CACHE_SRC}, {}, ("__getitem__",)) == ["__getitem__", "Cache"]
+    assert edited_symbols({"cache.py": CACHE_SRC}, {}, ("helper",)) == ["helper"]  # a plain name brings nothing
+    files = {"parser.py": PARSER_SRC.encode(), "test_parser.py": PARSER_TEST.encode()}
+    argv, why = select_tests({"parser.py": PARSER_SRC}, {"parser.py": PARSER_SRC}, files, symbols=("sign",))
+    assert argv is not None and "test_parser.py::test_negative" in argv and "Parser" in why, why
+
+
+@pytest.mark.docker
+def test_a_special_method_fix_is_verified_by_its_class_tests(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A fix of ``__getitem__`` is judged by the tests that index the cache: a wrong one is rejected, a right one
+    verified (before, no test was selected and the best a fix could get was "compiles")."""
+    buggy = CACHE_SRC.replace("return self.data[key]", "return self.data.get(key.upper())")
+    root = make_project(tmp_path / "c", {"cache.py": buggy, "test_cache.py": CACHE_TEST})
+    v = Verifier(sandbox)
+    wrong = Change(
+        str(root), {"cache.py": buggy.replace("key.upper()", "key + key")}, {"cache.py": buggy}, ("__getitem__",)
+    )
+    assert v.verify(wrong).rejected
+    right = Change(str(root), {"cache.py": CACHE_SRC}, {"cache.py": buggy}, ("__getitem__",))
+    verdict = v.verify(right)
+    assert verdict.verified, verdict
 
 
 @pytest.mark.docker
