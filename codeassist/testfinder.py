@@ -172,11 +172,23 @@ def _special_method_owners(edited_files: Mapping[str, str], symbols: Sequence[st
 
 def callers_of(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[str]:
     """The same-file functions that call ``symbols`` (:func:`python_callers`), with the classes of the special
-    methods among them: a chain of callers often ends in a constructor (parse: ``date_convert`` is reached from
-    ``Parser.__init__``, and tests name ``Parser``, never ``__init__``)."""
-    callers = [c for rel, text in edited_files.items() if rel.endswith(".py") for c in python_callers(text, symbols)]
-    owners = _special_method_owners(edited_files, callers)
-    return [*callers, *(o for o in owners if o not in symbols and o not in callers)]
+    methods among them, and then the functions that use those classes: a chain of callers often ends in a
+    constructor (parse: ``date_convert`` is reached from ``Parser.__init__``; tests name ``Parser`` or call
+    ``parse()``, which builds one, never ``__init__``)."""
+    found: list[str] = []
+    for rel, text in edited_files.items():
+        if not rel.endswith(".py"):
+            continue
+        known, frontier = [*symbols, *found], list(symbols)
+        for _ in range(2):  # the chain goes on from the class: ``parse()`` calls ``Parser(...)``
+            callers = [c for c in python_callers(text, frontier) if c not in known]
+            owners = [o for o in _special_method_owners({rel: text}, callers) if o not in known and o not in callers]
+            known += [*callers, *owners]
+            found += [*callers, *owners]
+            if not owners:
+                break
+            frontier = owners
+    return found
 
 
 def select_tests(

@@ -231,18 +231,22 @@ PARSER_SRC = """def sign(text):
 class Parser:
     def __init__(self, text):
         self.value = sign(text) * int(text.lstrip("+-"))
+
+
+def parse(text):
+    return Parser(text).value
 """
-PARSER_TEST = """from parser import Parser
+PARSER_TEST = """from parser import parse
 
 
 def test_negative():
-    assert Parser("-3").value == -3
+    assert parse("-3") == -3
 """
 
 
 def test_special_methods_select_their_class_tests() -> None:
-    """Tests call ``c[k]`` and ``Parser(...)``, never ``__getitem__`` or ``__init__``: the class stands in for them,
-    also at the end of a chain of callers."""
+    """Tests call ``c[k]`` and ``parse(...)``, never ``__getitem__`` or ``Parser.__init__``: the class stands in for
+    a special method, also in a chain of callers, and the chain goes on from the class to the functions using it."""
     files = {"cache.py": CACHE_SRC.encode(), "test_cache.py": CACHE_TEST.encode()}
     argv, why = select_tests({"cache.py": CACHE_SRC}, {"cache.py": CACHE_SRC}, files, symbols=("__getitem__",))
     assert argv is not None and "test_cache.py::test_cache" in argv, why
@@ -250,7 +254,8 @@ def test_special_methods_select_their_class_tests() -> None:
     assert edited_symbols({"cache.py": CACHE_SRC}, {}, ("helper",)) == ["helper"]  # a plain name brings nothing
     files = {"parser.py": PARSER_SRC.encode(), "test_parser.py": PARSER_TEST.encode()}
     argv, why = select_tests({"parser.py": PARSER_SRC}, {"parser.py": PARSER_SRC}, files, symbols=("sign",))
-    assert argv is not None and "test_parser.py::test_negative" in argv and "Parser" in why, why
+    # sign <- Parser.__init__ -> the class Parser <- parse(), which the test calls
+    assert argv is not None and "test_parser.py::test_negative" in argv and "Parser, parse" in why, why
 
 
 @pytest.mark.docker
