@@ -79,6 +79,21 @@ def python_callers(text: str, names: Sequence[str], depth: int = 3) -> list[str]
     return found
 
 
+def special_method_owners(text: str, names: Sequence[str]) -> list[str]:
+    """Classes of ``text`` whose body defines one of the special methods (``__call__``, ``__init__`` …) among
+    ``names``. Why: code calls a special method as ``obj(...)``, ``obj[k]`` or ``Cls(...)``, never by its name, so
+    the class is the name a test or a caller uses for it."""
+    special = {n for n in names if len(n) > 4 and n.startswith("__") and n.endswith("__")}
+    tree = python_module(text) if special else None
+    owners: list[str] = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.ClassDef) and node.name not in owners:
+            defined = {d.name for d in node.body if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            if defined & special:
+                owners.append(node.name)
+    return owners
+
+
 def top_level_names(text: str) -> list[str]:
     """Names of the module-level functions and classes of ``text`` (empty when it does not parse)."""
     tree = python_module(text)

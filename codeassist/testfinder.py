@@ -17,6 +17,7 @@ from codeassist.pyast import (
     module_name,
     python_callers,
     python_symbols_at,
+    special_method_owners,
     top_level_names,
 )
 from codeassist.syntax import python_module
@@ -146,7 +147,8 @@ def edited_symbols(
     tests exercise it as ``obj(...)``, ``obj[k]`` or ``Cls(...)``, never by name, so its name alone selects no test
     and a fix of it could never be verified (the realistic bug set: tinydb's ``LRUCache.__getitem__``, parse's
     ``int_convert.__call__``)."""
-    found_all = [*symbols, *_special_method_owners(edited_files, symbols)]
+    owners = [o for rel, t in edited_files.items() if rel.endswith(".py") for o in special_method_owners(t, symbols)]
+    found_all = [*symbols, *dict.fromkeys(o for o in owners if o not in symbols)]
     if not found_all:
         for rel, text in edited_files.items():
             if rel.endswith(".py"):
@@ -154,20 +156,6 @@ def edited_symbols(
                 # a module-level edit (imports, constants, a module docstring) can affect every definition in it
                 found_all += found or [*top_level_names(text), *(module_name(rel) or "").split(".")[-1:]]
     return found_all
-
-
-def _special_method_owners(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[str]:
-    """Classes of the edited Python files whose body defines one of the special methods among ``symbols``."""
-    special = {s for s in symbols if len(s) > 4 and s.startswith("__") and s.endswith("__")}
-    owners: list[str] = []
-    for rel, text in edited_files.items():
-        tree = python_module(text) if special and rel.endswith(".py") else None
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.ClassDef) and node.name not in owners and node.name not in symbols:
-                defined = {d.name for d in node.body if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))}
-                if defined & special:
-                    owners.append(node.name)
-    return owners
 
 
 def callers_of(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[str]:
@@ -182,7 +170,7 @@ def callers_of(edited_files: Mapping[str, str], symbols: Sequence[str]) -> list[
         known, frontier = [*symbols, *found], list(symbols)
         for _ in range(2):  # the chain goes on from the class: ``parse()`` calls ``Parser(...)``
             callers = [c for c in python_callers(text, frontier) if c not in known]
-            owners = [o for o in _special_method_owners({rel: text}, callers) if o not in known and o not in callers]
+            owners = [o for o in special_method_owners(text, callers) if o not in known and o not in callers]
             known += [*callers, *owners]
             found += [*callers, *owners]
             if not owners:
