@@ -210,13 +210,12 @@ class Fixer:
         argv, why = self.verifier.test_command(change, files)
         if argv is None or "pytest" not in argv:
             return Localization(error=f"no pytest run to localise with ({why})")
-        tests = tuple(a for a in argv[argv.index("pytest") + 1 :] if not a.startswith("-") and ".py" in a)
 
         def run(fs: Mapping[str, bytes], cmd: tuple[str, ...]) -> tuple[str, str]:
             res = self.verifier.run_files(fs, cmd, self.verifier.budget.tests_s, cancel)
             return res.status, res.stdout + res.stderr
 
-        return localize(run, files, target.rel, tests)
+        return localize(run, files, target.rel, argv)
 
 
 class _Run:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import json, os, sys
 import pytest
 TARGET = os.path.abspath(sys.argv[1])
 rows = []
+SEEN = {}
 class Collector:
     def __init__(self):
         self.lines = set()
@@ -29,7 +30,11 @@ class Collector:
             self.lines.add(frame.f_lineno)
         return self.local
     def glob(self, frame, event, arg):
-        if frame.f_code.co_filename == TARGET:
+        name = frame.f_code.co_filename
+        hit = SEEN.get(name)
+        if hit is None:  # relative when imported through a relative PYTHONPATH entry (a src layout's "src")
+            hit = SEEN[name] = os.path.abspath(name) == TARGET
+        if hit:
             self.lines.add(frame.f_lineno)
             return self.local
         return None
@@ -45,7 +50,12 @@ class Plugin:
             tb = str(call.excinfo.getrepr(style="short")) if call.excinfo else ""
             rows.append({"test": item.nodeid, "failed": call.excinfo is not None,
                          "lines": sorted(self.cov.lines), "traceback": tb[-3000:]})
-pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[2:]], plugins=[Plugin()])
+args = ["-q", "-p", "no:cacheprovider", *sys.argv[2:]]
+code = int(pytest.main(list(args), plugins=[Plugin()]))  # a copy: pytest prepends the addopts to it
+if code == 4 and args[-2:] != ["-o", "addopts="]:
+    # the project's addopts name a plugin the image lacks (--cov=...): run as the tests tier then does
+    rows.clear()
+    pytest.main([*args, "-o", "addopts="], plugins=[Plugin()])
 print("\n@@CA-LOCALIZE@@" + json.dumps(rows))
 """
 _MARK = "@@CA-LOCALIZE@@"
@@ -98,15 +108,34 @@ def rank(rows: list[dict[str, Any]], target: str) -> Localization:
     return Localization(scores, len(failing), len(passing))
 
 
+def collector_argv(test_argv: Sequence[str], target: str) -> tuple[str, ...] | None:
+    """The collector's argv for the pytest run ``test_argv`` the tests tier would make, None when it is no pytest run.
+    It keeps that run's environment (a ``src/`` layout's ``PYTHONPATH``) and every pytest argument (the project's own,
+    ``-k``), only not ``-x``: the passing tests after a failure are half of the evidence. Why all of them: with only
+    the test files, a ``src/`` layout's tests could not import the package and parse's ``--cov`` addopts stopped
+    pytest, so no test ran and those projects' fixes got no localisation."""
+    argv = list(test_argv)
+    if "pytest" not in argv:
+        return None
+    at = argv.index("pytest")
+    head = argv[: at - 1] if at and argv[at - 1] == "-m" else argv[:at]
+    interpreters = [i for i, arg in enumerate(head) if re.fullmatch(r"python[\d.]*", arg.rsplit("/", 1)[-1])]
+    prefix = head[: interpreters[-1]] if interpreters else head
+    options = [arg for arg in argv[at + 1 :] if arg not in ("-x", "--exitfirst")]
+    return (*prefix, "python3", "-B", "-c", _SCRIPT, target, *options)
+
+
 def localize(
     run: Callable[[Mapping[str, bytes], tuple[str, ...]], tuple[str, str]],
     files: Mapping[str, bytes],
     target: str,
-    test_args: tuple[str, ...],
+    test_argv: Sequence[str],
 ) -> Localization:
-    """Run ``test_args`` (pytest node ids/files) under the collector through ``run`` (files, argv) -> (status, output),
-    a sandbox runner; rank the lines of ``target`` (a path relative to the workspace)."""
-    argv = ("python3", "-B", "-c", _SCRIPT, target, *test_args)
+    """Run the pytest run ``test_argv`` under the collector (:func:`collector_argv`) through ``run`` (files, argv) ->
+    (status, output), a sandbox runner; rank the lines of ``target`` (a path relative to the workspace)."""
+    argv = collector_argv(test_argv, target)
+    if argv is None:
+        return Localization(error="no pytest run to localise with")
     status, output = run(files, argv)
     if _MARK not in output:
         return Localization(error=f"coverage run {status}: {output.strip()[-300:]}")

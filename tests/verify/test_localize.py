@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from codeassist.sandbox import Sandbox
 from verify_fixtures import make_project
 
 from codeassist.engine import Engine
 from codeassist.fix_target import locate
 from codeassist.fixer import FixConfig, Fixer
-from codeassist.localize import rank
+from codeassist.localize import collector_argv, rank
 from codeassist.verify import Verifier
 
 GRADES = '''def grade(score):
@@ -66,3 +67,30 @@ def test_the_seeded_line_ranks_first_in_the_fix_json(engine: Engine, sandbox: Sa
     assert evidence["failing_tests"] == 1 and evidence["passing_tests"] == 3
     top = evidence["lines"][0]
     assert top["line"] == SEEDED and top["failed"] == 1 and top["passed"] == 0, evidence
+
+
+def test_the_collector_runs_as_the_tests_tier_would() -> None:
+    tier = ("env", "PYTHONPATH=src", "python3", "-B", "-m", "pytest", "-v", "-x", "-o", "addopts=", "t/test_a.py::t")
+    argv = collector_argv(tier, "src/p/m.py")
+    assert argv is not None and argv[:3] == ("env", "PYTHONPATH=src", "python3") and argv[6] == "src/p/m.py"
+    assert argv[7:] == ("-v", "-o", "addopts=", "t/test_a.py::t")  # all but -x: passing tests are evidence too
+    assert collector_argv(("pytest", "-k", "grade"), "m.py")[-2:] == ("-k", "grade")  # type: ignore[index]
+    assert collector_argv(("make", "test"), "m.py") is None
+
+
+@pytest.mark.docker
+def test_a_src_layout_with_cov_addopts_is_localised(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
+    """The package under ``src/`` (imported through ``PYTHONPATH=src``) and ``addopts`` naming pytest-cov, which
+    the image lacks: both used to leave the collector with no test run, so such projects' fixes got no ranking."""
+    files = {
+        "src/school/__init__.py": "",
+        "src/school/grades.py": GRADES,
+        "tests/test_grades.py": TESTS.replace("from grades import", "from school.grades import"),
+        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--cov=school"\n',
+    }
+    root = make_project(tmp_path / "s", files)
+    verifier = Verifier(sandbox)
+    target = locate(str(root / "src/school/grades.py"), verifier=verifier, root=str(root))
+    found = Fixer(engine, verifier, FixConfig(k=1)).localize(target)
+    assert not found.error and found.failing_tests == 1 and found.passing_tests == 3, found
+    assert found.lines[0].line == SEEDED and found.lines[0].passed == 0, found
