@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 _SCRIPT = r"""
-import json, os, sys
+import json, os, re, sys
 import pytest
 TARGET = os.path.abspath(sys.argv[1])
 rows = []
@@ -48,15 +48,26 @@ class Plugin:
     def pytest_runtest_makereport(self, item, call):
         if call.when == "call":
             tb = str(call.excinfo.getrepr(style="short")) if call.excinfo else ""
-            rows.append({"test": item.nodeid, "failed": call.excinfo is not None,
-                         "lines": sorted(self.cov.lines), "traceback": tb[-3000:]})
+            rows.append((call.excinfo is not None, self.cov.lines, tb))
 args = ["-q", "-p", "no:cacheprovider", *sys.argv[2:]]
 code = int(pytest.main(list(args), plugins=[Plugin()]))  # a copy: pytest prepends the addopts to it
 if code == 4 and args[-2:] != ["-o", "addopts="]:
     # the project's addopts name a plugin the image lacks (--cov=...): run as the tests tier then does
     rows.clear()
     pytest.main([*args, "-o", "addopts="], plugins=[Plugin()])
-print("\n@@CA-LOCALIZE@@" + json.dumps(rows))
+# Summed here, and only the lines a failing test ran: per-test rows of a big suite overflow the output tail the
+# sandbox keeps (16 KiB), and a line no failing test ran scores 0 anyway; at most the 900 best (about 11 KiB).
+counts = {}
+for failed, lines, tb in rows:
+    for line in lines:
+        counts.setdefault(line, [0, 0])[0 if failed else 1] += 1
+named = re.compile(re.escape(sys.argv[1]) + r":(\d+)")
+summary = {
+    "failing": sum(r[0] for r in rows), "passing": sum(not r[0] for r in rows),
+    "lines": sorted(([ln, f, p] for ln, (f, p) in counts.items() if f), key=lambda r: -r[1] / (r[1] + r[2]))[:900],
+    "traceback": sorted({int(n) for failed, _l, tb in rows if failed for n in named.findall(tb)}),
+}
+print("\n@@CA-LOCALIZE@@" + json.dumps(summary, separators=(",", ":")))
 """
 _MARK = "@@CA-LOCALIZE@@"
 
@@ -87,25 +98,20 @@ class Localization:
         }  # fmt: skip
 
 
-def rank(rows: list[dict[str, Any]], target: str) -> Localization:
-    """Ochiai scores from per-test coverage rows (``test``, ``failed``, ``lines``, ``traceback``)."""
-    failing = [r for r in rows if r["failed"]]
-    passing = [r for r in rows if not r["failed"]]
+def rank(summary: dict[str, Any]) -> Localization:
+    """Ochiai scores from the collector's summary: ``failing`` and ``passing`` test counts, ``lines`` as
+    ``[line, failing tests that ran it, passing tests that ran it]`` and the target's ``traceback`` lines."""
+    failing, passing = int(summary["failing"]), int(summary["passing"])
     if not failing:
-        return Localization([], 0, len(passing), "no failing test ran")
-    named = re.compile(rf"{re.escape(target)}:(\d+)")
-    in_tb = {int(n) for r in failing for n in named.findall(r["traceback"])}
-    counts: dict[int, list[int]] = {}
-    for r in rows:
-        for line in r["lines"]:
-            counts.setdefault(line, [0, 0])[0 if r["failed"] else 1] += 1
+        return Localization([], 0, passing, "no failing test ran")
+    in_tb = {int(n) for n in summary["traceback"]}
     scores = []
-    for line, (f, p) in counts.items():
-        ochiai = f / math.sqrt(len(failing) * (f + p)) if f else 0.0
+    for line, f, p in summary["lines"]:
+        ochiai = f / math.sqrt(failing * (f + p)) if f else 0.0
         boost = 0.05 if line in in_tb else 0.0
         scores.append(LineScore(line, round(ochiai + boost, 4), f, p, line in in_tb))
     scores.sort(key=lambda s: (-s.score, s.line))
-    return Localization(scores, len(failing), len(passing))
+    return Localization(scores, failing, passing)
 
 
 def collector_argv(test_argv: Sequence[str], target: str) -> tuple[str, ...] | None:
@@ -140,7 +146,7 @@ def localize(
     if _MARK not in output:
         return Localization(error=f"coverage run {status}: {output.strip()[-300:]}")
     try:
-        rows = json.loads(output.rsplit(_MARK, 1)[1].strip().split("\n", 1)[0])
-    except ValueError as exc:
+        summary = json.loads(output.rsplit(_MARK, 1)[1].strip().split("\n", 1)[0])
+        return rank(summary)
+    except (ValueError, KeyError, TypeError) as exc:
         return Localization(error=f"unreadable coverage output: {exc}")
-    return rank(rows, target)

@@ -47,14 +47,12 @@ def test_f():
 
 
 def test_ochiai_rank() -> None:
-    rows = [
-        {"test": "a", "failed": False, "lines": [3, 4], "traceback": ""},
-        {"test": "c", "failed": True, "lines": [3, 5, 7, 8], "traceback": "grades.py:8: AssertionError"},
-        {"test": "f", "failed": False, "lines": [3, 5, 7, 9], "traceback": ""},
-    ]
-    found = rank(rows, "grades.py")
+    # tests a (passing: lines 3, 4), c (failing: 3, 5, 7, 8; traceback at 8), f (passing: 3, 5, 7, 9), summed
+    summary = {"failing": 1, "passing": 2, "lines": [[3, 1, 2], [5, 1, 1], [7, 1, 1], [8, 1, 0]], "traceback": [8]}
+    found = rank(summary)
     assert found.lines[0].line == 8 and found.lines[0].in_traceback and found.lines[0].score > 1.0
     assert found.failing_tests == 1 and found.passing_tests == 2
+    assert [s.line for s in found.lines] == [8, 5, 7, 3]
 
 
 def test_the_seeded_line_ranks_first_in_the_fix_json(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
