@@ -31,6 +31,11 @@ FOCUS_SYSTEM = (
 )
 MAX_FOCUS = 2  # narrow questions before the whole-function prompt
 MAX_STATEMENT_LINES = 8  # a longer "statement" (a big literal) is not a narrow question
+# A body longer than this is rewritten whole only once (greedy); the samples go to the narrow questions. Why: the
+# whole answer costs about a token per character of the body -- over 20 lines that is more than 20 s with the 1.5B
+# on 2 cores, the editor's whole fix budget -- and parse-pm-hours (85 lines) spent its 600 s on whole rewrites
+# while samples of the one-line question were a second each.
+LONG_BODY_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class PromptPlan:
     target: FixTarget
     focus: LineScore | None = None
     scope: tuple[int, int] | None = None  # the function the question showed (0-based inclusive), for the answer
+    sampled: bool = True  # False: asked greedily once, never sampled (the whole prompt of a long body)
 
     def extract(self, answer: str) -> str | None:
         """The replacement for this plan's span: for a narrow question, the statement even when the model echoed
@@ -149,7 +155,8 @@ def focus_messages(target: FixTarget, score: LineScore, start: int, end: int) ->
 
 
 def plan_prompts(target: FixTarget, loc: Localization | None) -> list[PromptPlan]:
-    """The fixer's questions, in order: one narrow question per suspicious statement, then the whole prompt."""
+    """The fixer's questions, in order: one narrow question per suspicious statement, then the whole prompt (not
+    sampled when the body is long and there are narrow questions: :data:`LONG_BODY_LINES`)."""
     plans: list[PromptPlan] = []
     for score, start, end in suspects(target, loc):
         narrow = dataclasses.replace(
@@ -157,5 +164,6 @@ def plan_prompts(target: FixTarget, loc: Localization | None) -> list[PromptPlan
         )
         scope = (target.start_line if target.context_start is None else target.context_start, target.end_line)
         plans.append(PromptPlan(focus_messages(target, score, start, end), narrow, score, scope))
-    plans.append(PromptPlan(build_messages(target), target))
+    long_body = target.end_line - target.start_line + 1 > LONG_BODY_LINES
+    plans.append(PromptPlan(build_messages(target), target, sampled=not (plans and long_body)))
     return plans

@@ -279,13 +279,16 @@ class _Run:
 
     def generate(self, index: int) -> RankedFix | None:
         """Candidate ``index``, or None when the answer was unusable or seen before. The plans (the narrow questions,
-        then the whole prompt) are asked greedily in turn, then sampled in the same order."""
-        cfg, plan = self.cfg, self.plans[index % len(self.plans)]
+        then the whole prompt) are asked greedily in turn, then the sampled ones (:attr:`PromptPlan.sampled`) in
+        the same order."""
+        cfg, greedy = self.cfg, index < len(self.plans)
+        sampled = [p for p in self.plans if p.sampled] or self.plans
+        plan = self.plans[index] if greedy else sampled[(index - len(self.plans)) % len(sampled)]
         target = plan.target
         # a repeat (or an echo of the code as it is) says the samples are concentrated on what was seen: the next
         # draws spread wider, as for the editor's alternatives
         spread = REPEAT_TEMPERATURE_STEP * self.outcome.duplicates
-        temperature = 0.0 if index < len(self.plans) else min(cfg.temperature + spread, MAX_FIX_TEMPERATURE)
+        temperature = 0.0 if greedy else min(cfg.temperature + spread, MAX_FIX_TEMPERATURE)
         params = GenerationParams(
             max_tokens=self.max_tokens, temperature=temperature, top_p=cfg.top_p, seed=cfg.seed + index
         )

@@ -4,14 +4,16 @@ the next narrow prompt. The prompt tests need no model; the last ones run the re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from codeassist.sandbox import Sandbox
 from test_localize import GRADES, SEEDED, TESTS
 from verify_fixtures import make_project
 
 from codeassist.engine import Engine
-from codeassist.fix_focus import FOCUS_SYSTEM, plan_prompts, statement_span, suspects
+from codeassist.fix_focus import FOCUS_SYSTEM, LONG_BODY_LINES, plan_prompts, statement_span, suspects
 from codeassist.fix_prompt import failure_text
 from codeassist.fix_target import FixTarget, locate
 from codeassist.fixer import FixConfig, Fixer
@@ -26,14 +28,27 @@ def grades_target() -> FixTarget:
     return FixTarget("/p", "grades.py", GRADES, 0, end, ERROR, "test", "grade", tests=TESTS.split("\n\n\n")[3])
 
 
+def ranked(rows: list[dict[str, Any]]) -> Localization:
+    """:func:`rank` over per-test rows, summed as the collector sums them in the sandbox."""
+    failing = [r for r in rows if r["failed"]]
+    lines = sorted({ln for r in rows for ln in r["lines"]})
+    counts = [[ln, sum(ln in r["lines"] for r in failing), sum(ln in r["lines"] and not r["failed"] for r in rows)]
+              for ln in lines]  # fmt: skip
+    tb = sorted({int(n) for r in failing for n in re.findall(r"grades\.py:(\d+)", r["traceback"])})
+    summary = {"failing": len(failing), "passing": len(rows) - len(failing), "lines": [c for c in counts if c[1]]}
+    return rank({**summary, "traceback": tb})
+
+
+ROWS = [
+    {"test": "test_a", "failed": False, "lines": [3, 4], "traceback": ""},
+    {"test": "test_b", "failed": False, "lines": [3, 5, 6], "traceback": ""},
+    {"test": "test_c", "failed": True, "lines": [3, 5, 7, 8], "traceback": ""},
+    {"test": "test_f", "failed": False, "lines": [3, 5, 7, 9], "traceback": ""},
+]
+
+
 def localization() -> Localization:
-    rows = [
-        {"test": "test_a", "failed": False, "lines": [3, 4], "traceback": ""},
-        {"test": "test_b", "failed": False, "lines": [3, 5, 6], "traceback": ""},
-        {"test": "test_c", "failed": True, "lines": [3, 5, 7, 8], "traceback": ""},
-        {"test": "test_f", "failed": False, "lines": [3, 5, 7, 9], "traceback": ""},
-    ]
-    return rank(rows, "grades.py")
+    return ranked(ROWS)
 
 
 def test_statement_span_is_a_simple_statement_or_a_compound_header() -> None:
@@ -76,12 +91,27 @@ def test_without_localisation_only_the_whole_prompt() -> None:
     assert suspects(target, None) == []
     every_line = [3, 5, 7, 8, 9]
     rows = [{"test": "check", "failed": True, "lines": every_line, "traceback": ""}]
-    assert suspects(target, rank(rows, "grades.py")) == []  # no passing test: every line scores 1.0
+    assert suspects(target, ranked(rows)) == []  # no passing test: every line scores 1.0
     rows.append({"test": "t2", "failed": False, "lines": [3], "traceback": ""})
-    assert suspects(target, rank(rows, "grades.py")) == []  # four statements tie for the top: no narrow question
+    assert suspects(target, ranked(rows)) == []  # four statements tie for the top: no narrow question
     crashed = [{"test": "check", "failed": True, "lines": every_line, "traceback": "grades.py:8: KeyError"}]
-    assert [s[1] for s in suspects(target, rank(crashed, "grades.py"))] == [7]  # but the traceback names a line
+    assert [s[1] for s in suspects(target, ranked(crashed))] == [7]  # but the traceback names a line
     assert [p.focus for p in plan_prompts(target, None)] == [None]
+
+
+def test_a_long_body_is_rewritten_whole_only_once() -> None:
+    """Samples go to the narrow questions when the body is long: a whole rewrite there costs what many narrow
+    answers cost (parse-pm-hours: 600 s of whole rewrites while the one-line question took a second)."""
+    short = plan_prompts(grades_target(), localization())
+    assert [p.sampled for p in short] == [True, True, True]
+    padding = "".join(f"    step{i} = {i}\n" for i in range(LONG_BODY_LINES))
+    text = GRADES.replace("    if score >= 90", padding + "    if score >= 90")
+    shift = LONG_BODY_LINES
+    lines = [{**r, "lines": [n + shift if n > 2 else n for n in r["lines"]]} for r in ROWS]
+    target = FixTarget("/p", "grades.py", text, 0, len(text.rstrip("\n").split("\n")) - 1, ERROR, "test", "grade")
+    long = plan_prompts(target, ranked(lines))
+    assert [p.focus is None for p in long] == [False, False, True] and [p.sampled for p in long] == [True, True, False]
+    assert [p.sampled for p in plan_prompts(target, None)] == [True]  # no narrow question: the whole one is sampled
 
 
 def test_the_fixer_asks_about_the_seeded_line_first(engine: Engine, sandbox: Sandbox, tmp_path: Path) -> None:
