@@ -69,9 +69,10 @@ class FixConfig:
     repair: bool = False  # off by default: on the mutation set it lost 3 of 4 fixes (see bench --repair)
     localize: bool = False  # rank the target file's lines by Ochiai first (evidence in the JSON; one sandbox run)
     # opt-in: ask narrow questions first -- the localisation's top statements, one prompt each, before the
-    # whole-function prompt (fix_focus.py; runs the localisation for test targets checked in the sandbox). Off by
-    # default: same fixes as without it on 24 mutation and 10 realistic bugs, at up to 8x the time on a large test
-    # file (the traced run); see bench/RESULTS-verify.md
+    # whole-function prompt (fix_focus.py; runs the localisation, about 1 s, for test targets checked in the
+    # sandbox). Off by default: with the localisation working on real suites, on the 23 realistic bugs it singles out
+    # it verified 14, as many as the whole prompt (3 won, 3 lost), sooner where both did (median 13.8 s vs 19.0 s)
+    # but at more time on the bugs it did not fix; see bench/RESULTS-verify.md
     focus: bool = False
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
