@@ -120,6 +120,15 @@ def snapshot(tree: Path, dest: Path) -> Path:
     return dest
 
 
+def bugged_snapshot(bug: Bug, tree: Path, scratch: Path) -> tuple[Path, int]:
+    """A scratch snapshot of ``tree`` with the bug applied: its root, and the bugged function's line (0-based), where
+    the editor's save diagnostic sits -- what ``locate`` is given, as the editor's fix is."""
+    root = snapshot(tree, scratch)
+    text = (root / bug.file).read_text()
+    (root / bug.file).write_text(bug.apply(text))
+    return root, bug.function_line(text)
+
+
 def run_tests(
     verifier: Verifier,
     root: Path,
@@ -184,13 +193,10 @@ def fix_one(
         verifier = Verifier(verifier.sandbox, budget=verifier.budget, test_args=bug.args)
     fixer = Fixer(engine, verifier, cfg)
 
-    root = snapshot(tree, scratch)
-    text = (root / bug.file).read_text()
-    buggy = bug.apply(text)
-    (root / bug.file).write_text(buggy)
+    root, line = bugged_snapshot(bug, tree, scratch)
     row, started = Row(bug.id, system, bug.kind), time.monotonic()
     try:
-        target = locate(str(root / bug.file), line=bug.function_line(text), verifier=verifier, root=str(root))
+        target = locate(str(root / bug.file), line=line, verifier=verifier, root=str(root))
         row.visible = target.kind == "test"
         outcome = fixer.candidates_for(target)
         row.candidates, row.time_to_verified_s = outcome.generated, outcome.time_to_verified_s

@@ -39,13 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="localize-check-") as tmp:
             for bug in bugs:
                 verifier = Verifier(sandbox, budget=TierBudget(tests_s=300), test_args=bug.args)
-                root = br.snapshot(paths[bug.repo], Path(tmp) / bug.id)
-                text = (root / bug.file).read_text(encoding="utf-8")
-                (root / bug.file).write_text(bug.apply(text), encoding="utf-8")
+                root, line = br.bugged_snapshot(bug, paths[bug.repo], Path(tmp) / bug.id)
                 try:
-                    target = locate(
-                        str(root / bug.file), line=bug.function_line(text), verifier=verifier, root=str(root)
-                    )
+                    target = locate(str(root / bug.file), line=line, verifier=verifier, root=str(root))
                 except InputError as exc:
                     print(f"{bug.id:42s} not visible: {str(exc)[-60:]}")
                     continue
