@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             repair=args.repair,
         )
     config.focus = args.focus
+    config.cloze = args.cloze
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
     rows_file = Path(args.rows)
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 target = locate(str(root / "solution.py"), verifier=verifier, root=str(root))
                 outcome = fixer.candidates_for(target)
                 n_cand = outcome.generated
-                greedy = next((c.new_text for c in outcome.candidates if c.index == 0), None)
+                greedy = next((c.new_text for c in outcome.candidates if c.index == 0 and c.source == "chat"), None)
                 best = outcome.best
                 if best is not None:
                     label = best.verdict.label
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fix_rate_unverified_k1": round(sum(r.greedy_fixed for r in results) / n, 3) if n else None,
         "fix_rate_verified_best_of_k": round(sum(r.verified_fixed for r in results) / n, 3) if n else None,
         "verified": sum(r.verified for r in results),
-        "preset": args.preset, "repair": args.repair, "focus": config.focus,
+        "preset": args.preset, "repair": args.repair, "focus": config.focus, "cloze": config.cloze,
         "offered": sum(r.offered for r in results),
         "offered_fixed": sum(r.offered_fixed for r in results),
         "offered_wrong": sum(r.offered and not r.offered_fixed for r in results),
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repair", action="store_true",
         help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
     )  # fmt: skip
+    p.add_argument("--cloze", type=int, default=0, help="cloze candidates checked first (FixConfig.cloze)")
     p.add_argument(
         "--focus", action="store_true",
         help="narrow questions about the localisation's top statements before the whole-function prompt",

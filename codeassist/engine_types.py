@@ -37,6 +37,9 @@ class CompletionRequest:
     # Texts known to fail at this position (codeassist/alternatives.py): the model never finishes one of them
     # (codeassist/models/avoid.py; a remote backend cannot, and the result's ``branched`` is then None).
     avoid: tuple[str, ...] = ()
+    # None: one line or a block, decided from the code at the cursor (line_policy.py); False: one line only -- for a
+    # caller that wants a line and no more (fix_cloze.py: generation stops at the line's end)
+    multiline: bool | None = None
 
 
 @dataclass

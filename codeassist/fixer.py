@@ -32,6 +32,7 @@ from codeassist.completion import SAMPLES_PER_CANDIDATE
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
+from codeassist.fix_cloze import cloze, cloze_lines
 from codeassist.fix_focus import PromptPlan, plan_prompts
 from codeassist.fix_prompt import build_messages, failure_text, repair_messages
 from codeassist.fix_target import FixTarget
@@ -74,6 +75,9 @@ class FixConfig:
     # it verified 14, as many as the whole prompt (3 won, 3 lost), sooner where both did (median 13.8 s vs 19.0 s)
     # but at more time on the bugs it did not fix; see bench/RESULTS-verify.md
     focus: bool = False
+    # cloze candidates checked before the chat prompts (fix_cloze.py: each one-line statement cut and filled as a
+    # completion, never as it stands; the most suspicious lines' answers are checked); 0: none
+    cloze: int = 0
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
     verify: VerifyMode = "sandbox"
@@ -100,6 +104,7 @@ class RankedFix:
     diff_lines: int
     verdict: Verdict
     generation_ms: float = 0.0
+    source: str = "chat"  # chat | cloze (fix_cloze.py)
 
     def sort_key(self) -> tuple[int, int, int]:
         return (self.verdict.rank, self.diff_lines, self.index)
@@ -108,7 +113,7 @@ class RankedFix:
         return {
             "index": self.index, "temperature": self.temperature, "diff": self.diff, "diff_lines": self.diff_lines,
             "label": self.verdict.display, "verdict": self.verdict.to_json(),
-            "generation_ms": round(self.generation_ms, 1),
+            "generation_ms": round(self.generation_ms, 1), "source": self.source,
         }  # fmt: skip
 
 
@@ -125,6 +130,7 @@ class FixOutcome:
     prompts: list[str] = field(default_factory=list)  # the last user message of each generation (repair feedback)
     localization: Localization | None = None
     deadline_s: float | None = None
+    cloze_lines: int = 0  # lines cut and filled for cloze candidates (fix_cloze.py)
 
     @property
     def message(self) -> str:
@@ -150,6 +156,7 @@ class FixOutcome:
             "elapsed_s": round(self.elapsed_s, 2), "time_to_verified_s": self.time_to_verified_s,
             "stopped": self.stopped, "message": self.message,
             "localization": self.localization.to_json() if self.localization else None,
+            "cloze_lines": self.cloze_lines,
         }  # fmt: skip
 
 
@@ -176,15 +183,16 @@ class Fixer:
         started = time.monotonic()
         localization = None
         cfg = self.config
-        if (cfg.localize or cfg.focus) and cfg.verify == "sandbox" and target.kind == "test":
+        if (cfg.localize or cfg.focus or cfg.cloze) and cfg.verify == "sandbox" and target.kind == "test":
             localization = self.localize(target, _deadline_cancel(cancel, started, cfg.deadline_s))
         run = _Run(self, target, cancel, on_candidate, started, localization)
         with ThreadPoolExecutor(
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
             distinct = 0
+            first_stop = run.clozes(pool) if cfg.cloze and target.kind == "test" else None
             for index in range(self.config.k * SAMPLES_PER_CANDIDATE):
-                stop = run.stop_reason() if distinct < self.config.k else "k"
+                stop = first_stop or (run.stop_reason() if distinct < self.config.k else "k")
                 if stop is not None:
                     run.outcome.stopped = stop
                     break
@@ -311,6 +319,13 @@ class _Run:
             self.outcome.unusable += 1
             return None
         new_text = "\n".join([*self.lines[: target.start_line], replacement, *self.lines[target.end_line + 1 :]])
+        return self._ranked(index, temperature, replacement, new_text, gen_ms)
+
+    def _ranked(
+        self, index: int, temperature: float, replacement: str, new_text: str, gen_ms: float, source: str = "chat"
+    ) -> RankedFix | None:
+        """A candidate for ``new_text``, or None when that file was seen before (a repeat, or the code unchanged)."""
+        target = self.target
         if target.text.endswith("\n") and not new_text.endswith("\n"):
             new_text += "\n"  # a whole-file rewrite keeps the final newline
         key = _norm(new_text)  # plans replace different spans: compare whole files
@@ -321,8 +336,28 @@ class _Run:
         return RankedFix(
             index=index, temperature=temperature, replacement=replacement, new_text=new_text,
             diff=unified_diff(target.rel, target.text, new_text), diff_lines=diff_size(target.text, new_text),
-            verdict=Verdict(LABEL_UNVERIFIED, "not checked yet"), generation_ms=gen_ms,
+            verdict=Verdict(LABEL_UNVERIFIED, "not checked yet"), generation_ms=gen_ms, source=source,
         )  # fmt: skip
+
+    def clozes(self, pool: ThreadPoolExecutor) -> str | None:
+        """The cloze candidates (fix_cloze.py), before any chat prompt: every candidate line filled by the model,
+        then the ``cfg.cloze`` most suspicious answers checked concurrently. The stop reason when they settle the
+        fix (the first verified one, the deadline), else None."""
+        lines = cloze_lines(self.target, self.outcome.localization)
+        deadline = None if self.cfg.deadline_s is None else self.started + self.cfg.deadline_s
+        t0 = time.perf_counter()
+        found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=self.cancel)
+        self.outcome.cloze_lines = len(lines)
+        each_ms = (time.perf_counter() - t0) * 1000 / max(1, len(lines))
+        for i, answer in enumerate(found[: self.cfg.cloze]):
+            rows = list(self.lines)
+            rows[answer.line] = answer.text
+            rf = self._ranked(i, 0.0, answer.text, "\n".join(rows), each_ms, source="cloze")
+            if rf is not None:
+                self.futures.append(pool.submit(self.check, rf))
+        for future in list(self.futures):
+            future.result()
+        return self.stop_reason()
 
     def _keep_going(self, text: str) -> bool:
         return text.count("```") < 2 and text.count("\n") <= self.max_lines
