@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             repair=args.repair,
         )
     config.focus = args.focus
-    config.cloze = args.cloze
+    if args.cloze is not None:
+        config.cloze = args.cloze
     fixer = Fixer(engine, verifier, config)
     done = _load_rows(Path(args.rows)) if args.resume else {}
     rows_file = Path(args.rows)
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         "--repair", action="store_true",
         help="the self-repair loop (a rejected candidate's failure in the next prompt) instead of independent samples",
     )  # fmt: skip
-    p.add_argument("--cloze", type=int, default=0, help="cloze candidates checked first (FixConfig.cloze)")
+    p.add_argument(
+        "--cloze", type=int, default=None, help="cloze candidates checked first (FixConfig.cloze; 0: the chat alone)"
+    )
     p.add_argument(
         "--focus", action="store_true",
         help="narrow questions about the localisation's top statements before the whole-function prompt",

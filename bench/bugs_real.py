@@ -41,8 +41,9 @@ from codeassist.verify import Change, Verifier, make_sandbox
 
 BUGS = Path(__file__).with_name("bugs_real.toml")
 PYTEST = ("python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x")
-# the fixer as shipped, with the self-repair loop, with narrow questions, with 3 cloze candidates (fix_cloze.py)
-SYSTEMS = ("default", "repair", "focus", "cloze")
+# the fixer as shipped (3 cloze candidates first: fix_cloze.py), with the self-repair loop, with narrow questions,
+# the chat prompts alone (the default before cloze candidates)
+SYSTEMS = ("default", "repair", "focus", "chat")
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,9 @@ def run(args: argparse.Namespace, bugs: list[Bug], verifier: Verifier) -> list[R
                     continue
                 cfg = FixConfig(k=args.k, seed=args.seed, stop_at_first_verified=True, budget_s=0,
                                 deadline_s=args.deadline_s, repair=system == "repair",
-                                focus=system == "focus", cloze=3 if system == "cloze" else 0)  # fmt: skip
+                                focus=system == "focus")  # fmt: skip
+                if system == "chat":
+                    cfg.cloze = 0
                 row = fix_one(bug, system, engine, cfg, verifier, paths[bug.repo],
                               Path(tmp) / f"{i}-{system}", args.timeout_s)  # fmt: skip
                 rows.append(row)

@@ -239,7 +239,8 @@ class Engine:
             fim = self.backend.info.fim
             situation = make_situation(
                 prefix[-brackets.REACH :], suffix[:12000], language=doc.language,
-                multiline=decide_multiline(doc, offset) if req.multiline is None else req.multiline, indentation=detect_indentation(req.text[:200_000]),
+                multiline=decide_multiline(doc, offset) if req.multiline is None else req.multiline,
+                indentation=detect_indentation(req.text[:200_000]),
                 stop_texts=fim.stop_texts if fim else (), rest_of_line=self.config.rest_of_line,
             )  # fmt: skip
             stream = StreamFilter(situation)

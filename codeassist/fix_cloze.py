@@ -69,6 +69,18 @@ def one_line_statements(text: str, start: int, end: int) -> list[int]:
     return sorted(out)
 
 
+def statement_kind(text: str, line: int) -> str | None:
+    """The kind of the statement starting on 0-based ``line`` (``Assign``, ``If``, ``Return``...), None when the
+    text does not parse or no statement starts there."""
+    tree = python_module(text)
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.lineno == line + 1:
+            return type(node).__name__
+    return None
+
+
 def cloze_lines(target: FixTarget, localization: Localization | None, limit: int = MAX_CLOZE_LINES) -> list[int]:
     """The lines to cut: the target's one-line statements; where a localisation ran, only the lines its failing
     tests ran, best-ranked first (a line no failing test reached cannot be the fault)."""
@@ -116,8 +128,12 @@ def cloze(
             new = kept[len(indent) :] + res.text.split("\n")[0] if res.text.strip() else ""
         if not new.strip() or new.strip() == original.strip() or res.stop_reason == "cancelled":
             continue
-        if python_module("\n".join([*rows[:line], indent + new.strip(), *rows[line + 1 :]])) is None:
-            continue  # cut short by the branch off the line as it stands, or a header without its colon
+        kind = statement_kind("\n".join([*rows[:line], indent + new.strip(), *rows[line + 1 :]]), line)
+        if kind is None or kind != statement_kind(target.text, line):
+            # does not parse (cut short by the branch off the line as it stands, a header without its colon), or
+            # another kind of statement: ``count = 0`` answered with ``return sum(...)`` passed the tests and left
+            # the rest of the function dead; a one-line fix edits a statement, it does not change what it is
+            continue
         score = res.confidence.min_logprob if res.confidence is not None else float("-inf")
         out.append(Cloze(line, indent + new.strip(), bool(res.branched), score))
     return sorted(out, key=Cloze.rank)

@@ -300,8 +300,10 @@ def postprocess(situation: Situation, raw: str, *, prep: _Prepared | None = None
 
 # Spaces on the cursor's line past which a generation stops: with the cursor after a line's indentation, the models
 # sometimes go on emitting spaces up to the token cap (3 of 27 cut lines in a HumanEval function, 4-5 s each with
-# the 0.5B), and trailing whitespace is stripped from what is shown anyway.
-BLANK_RUN = 32
+# the 0.5B), and trailing whitespace is stripped from what is shown anyway. From column 0 a completion may start
+# with deep indentation, so the run allowed there is longer.
+BLANK_RUN = 16
+BLANK_RUN_AT_LINE_START = 64
 
 
 class StreamFilter:
@@ -312,6 +314,8 @@ class StreamFilter:
         self.prep = prepare(situation)
         self.stopped_reason: str | None = None
         self.calls = 0
+        at_line_start = situation.prefix.endswith("\n") or not situation.prefix
+        self.blank_run = BLANK_RUN_AT_LINE_START if at_line_start else BLANK_RUN
 
     @property
     def server_stops(self) -> tuple[str, ...]:
@@ -326,7 +330,7 @@ class StreamFilter:
             return False
         nl = text_so_far.rfind("\n")
         if nl < 0:
-            if len(text_so_far) >= BLANK_RUN and not text_so_far.strip():
+            if len(text_so_far) >= self.blank_run and not text_so_far.strip():
                 self.stopped_reason = "blank"  # a run of spaces on the cursor's line: only ever cut to nothing
                 return False
             return True

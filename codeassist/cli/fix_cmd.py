@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"codeassist: fixing {target.rel} lines {target.start_line + 1}-{target.end_line + 1} "
               f"({target.kind}); {config.k} candidate(s)", file=sys.stderr)  # fmt: skip
         outcome = Fixer(engine, verifier, config).candidates_for(
-            target, on_candidate=lambda c: print(f"  candidate {c.index + 1}: {c.verdict.display}", file=sys.stderr)
+            target,
+            on_candidate=lambda c: print(f"  {c.source} candidate {c.index + 1}: {c.verdict.display}", file=sys.stderr),
         )
         engine.close()
     finally:

@@ -12,10 +12,10 @@ from test_localize import GRADES, SEEDED, TESTS
 from verify_fixtures import make_project
 
 from codeassist.engine import CompletionRequest, Engine
-from codeassist.fix_cloze import Cloze, cloze, cloze_lines, one_line_statements
+from codeassist.fix_cloze import Cloze, cloze, cloze_lines, one_line_statements, statement_kind
 from codeassist.fix_target import FixTarget, locate
 from codeassist.fixer import FixConfig, Fixer
-from codeassist.postprocess import BLANK_RUN, StreamFilter, make_situation
+from codeassist.postprocess import BLANK_RUN, BLANK_RUN_AT_LINE_START, StreamFilter, make_situation
 from codeassist.verify import Verifier
 
 CODE = '''def f(xs, n):
@@ -64,7 +64,11 @@ def test_a_run_of_spaces_on_the_cursor_line_stops_the_generation() -> None:
     stream = StreamFilter(make_situation("def f():\n    x = 1\n    ", "\n        return x\n", language="python"))
     assert stream(" " * (BLANK_RUN - 1))
     assert not stream(" " * BLANK_RUN) and stream.stopped_reason == "blank"
-    assert stream("return x  " + " " * BLANK_RUN) or stream.stopped_reason != "blank"
+    assert StreamFilter(make_situation("def f():\n    x = 1\n    ", "\n", language="python"))("return x")
+    # from column 0 a completion may start with deep indentation
+    at_start = StreamFilter(make_situation("def f():\n    x = 1\n", "\n", language="python"))
+    assert at_start(" " * BLANK_RUN)
+    assert not at_start(" " * BLANK_RUN_AT_LINE_START) and at_start.stopped_reason == "blank"
 
 
 def test_a_one_line_request_stops_at_the_line_end(engine: Engine) -> None:
@@ -99,3 +103,9 @@ def test_cloze_candidates_are_checked_before_the_chat_prompt(engine: Engine, san
         assert outcome.generated == 0 and outcome.stopped == "first_verified", outcome.to_json()
     else:  # then the chat prompt was asked
         assert outcome.generated >= 1, outcome.to_json()
+
+
+def test_statement_kinds() -> None:
+    assert statement_kind(CODE, 4) == "Assign" and statement_kind(CODE, 7) == "If"
+    assert statement_kind(CODE, 8) == "Return" and statement_kind(CODE, 9) is None
+    assert statement_kind("def f(:\n", 0) is None

@@ -118,7 +118,7 @@ def test_the_fixer_asks_about_the_seeded_line_first(engine: Engine, sandbox: San
     root = make_project(tmp_path / "g", {"grades.py": GRADES, "test_grades.py": TESTS})
     verifier = Verifier(sandbox)
     target = locate(str(root / "grades.py"), verifier=verifier, root=str(root))
-    outcome = Fixer(engine, verifier, FixConfig(k=1, deadline_s=None, focus=True)).candidates_for(target)
+    outcome = Fixer(engine, verifier, FixConfig(k=1, deadline_s=None, focus=True, cloze=0)).candidates_for(target)
     assert outcome.localization is not None and outcome.localization.lines[0].line == SEEDED
     assert f"points at line {SEEDED}" in outcome.prompts[0] and "assert 'D' == 'C'" in outcome.prompts[0]
     # Whether the 0.5B's greedy answer to the narrow question is the right one varies across CPUs (a fresh CI
@@ -140,7 +140,7 @@ def test_the_repair_loop_feeds_the_failure_into_the_next_narrow_prompt(
     root = make_project(tmp_path / "r", {"grades.py": IMPOSSIBLE, "test_grades.py": NEVER})
     verifier = Verifier(sandbox)
     target = locate(str(root / "grades.py"), verifier=verifier, root=str(root))
-    cfg = FixConfig(k=6, deadline_s=None, max_tokens=96, repair=True, focus=True)
+    cfg = FixConfig(k=6, deadline_s=None, max_tokens=96, repair=True, focus=True, cloze=0)
     outcome = Fixer(engine, verifier, cfg).candidates_for(target)
     assert "points at line" in outcome.prompts[0] and "That is still wrong" not in outcome.prompts[0]
     rejected = sorted((c for c in outcome.candidates if c.verdict.rejected), key=lambda c: c.index)

@@ -59,7 +59,7 @@ def test_the_seeded_line_ranks_first_in_the_fix_json(engine: Engine, sandbox: Sa
     root = make_project(tmp_path / "g", {"grades.py": GRADES, "test_grades.py": TESTS})
     verifier = Verifier(sandbox)
     target = locate(str(root / "grades.py"), verifier=verifier, root=str(root))
-    outcome = Fixer(engine, verifier, FixConfig(k=1, localize=True)).candidates_for(target)
+    outcome = Fixer(engine, verifier, FixConfig(k=1, localize=True, cloze=0)).candidates_for(target)
     evidence = outcome.to_json()["localization"]
     assert evidence is not None and not evidence["error"], evidence
     assert evidence["failing_tests"] == 1 and evidence["passing_tests"] == 3

@@ -30,9 +30,8 @@ def test_a_rejected_candidates_failure_is_in_the_next_prompt(engine: Engine, san
     root = make_project(tmp_path / "p", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
     verifier = Verifier(sandbox)
     target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
-    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96, repair=True)).candidates_for(
-        target
-    )
+    config = FixConfig(k=3, deadline_s=None, max_tokens=96, repair=True, cloze=0)
+    outcome = Fixer(engine, verifier, config).candidates_for(target)
     assert not any(c.verdict.verified for c in outcome.candidates)
     rejected = [c for c in outcome.candidates if c.verdict.rejected]
     assert rejected, outcome.to_json()
@@ -50,7 +49,7 @@ def test_the_budget_stops_the_loop_and_says_so(engine: Engine, sandbox: Sandbox,
     target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
     budget = 3.0
     started = time.monotonic()
-    outcome = Fixer(engine, verifier, FixConfig(k=50, deadline_s=budget)).candidates_for(target)
+    outcome = Fixer(engine, verifier, FixConfig(k=50, deadline_s=budget, cloze=0)).candidates_for(target)
     wall = time.monotonic() - started
     assert outcome.stopped == "deadline" and outcome.generated < 50
     assert outcome.message.startswith("stopped at the 3 s budget"), outcome.message
@@ -66,7 +65,7 @@ def test_k_counts_distinct_candidates(engine: Engine, sandbox: Sandbox, tmp_path
     root = make_project(tmp_path / "d", {"stats.py": BUGGY_STATS, "test_stats.py": IMPOSSIBLE})
     verifier = Verifier(sandbox)
     target = locate(str(root / "stats.py"), verifier=verifier, root=str(root))
-    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96)).candidates_for(target)
+    outcome = Fixer(engine, verifier, FixConfig(k=3, deadline_s=None, max_tokens=96, cloze=0)).candidates_for(target)
     report = outcome.to_json()
     assert outcome.generated == len(outcome.candidates) + outcome.duplicates + outcome.unusable, report
     assert outcome.generated <= 6 and outcome.stopped == "k", report
