@@ -14,10 +14,8 @@ collector (:mod:`codeassist.localize`), and the first candidates answer narrow q
 statement; here is the assertion; rewrite the statement" -- one per suspicious statement, before the whole-function
 prompt (:mod:`codeassist.fix_focus`); the plans are asked greedily in turn, then sampled in the same order.
 
-Cloze candidates come first (``cloze``, on by default; tests in the sandbox only): every one-line statement of the
-target is cut and filled by the model as a completion, never with the line as it stands (:mod:`codeassist.fix_cloze`),
-and the most suspicious lines' answers are checked before any chat prompt. Filling a hole is what a code model is
-trained for; on one-line bugs it fixed more, about twice as fast, than the chat prompt (bench/RESULTS-verify.md).
+Cloze candidates come first (``cloze``; tests in the sandbox only): each one-line statement cut and filled by the
+model as a completion, never as it stands (:mod:`codeassist.fix_cloze`); the most suspicious answers are checked.
 
 Ranking: verified first (tests ran and passed), then "compiles", then "unverified"; candidates that failed a check
 are never offered as fixes. Among equals the smaller diff wins, then the earlier (greedy first) candidate.
@@ -80,7 +78,9 @@ class FixConfig:
     # it verified 14, as many as the whole prompt (3 won, 3 lost), sooner where both did (median 13.8 s vs 19.0 s)
     # but at more time on the bugs it did not fix; see bench/RESULTS-verify.md
     focus: bool = False
-    cloze: int = 3  # cloze answers checked before the chat prompts (fix_cloze.py; see the module docstring); 0: none
+    # cloze answers checked before the chat prompts (fix_cloze.py), with sandbox verification only: forced off the line
+    # as it stands, only tests can tell them apart; 0: none
+    cloze: int = 3
     cloze_share: float = 1.0  # of ``deadline_s`` the cloze lines may take (the editor's quick fix: half)
     stop_at_first_verified: bool = False
     stop_at_first_ok: bool = False
@@ -195,7 +195,6 @@ class Fixer:
             max_workers=max(1, self.config.workers), thread_name_prefix="codeassist-verify"
         ) as pool:
             distinct = 0
-            # cloze candidates are generate-and-test: forced off the line as it stands, only tests can tell them apart
             first_stop = run.clozes(pool) if cfg.cloze and target.kind == "test" and cfg.verify == "sandbox" else None
             for index in range(self.config.k * SAMPLES_PER_CANDIDATE):
                 stop = first_stop or (run.stop_reason() if distinct < self.config.k else "k")
@@ -327,9 +326,8 @@ class _Run:
         new_text = "\n".join([*self.lines[: target.start_line], replacement, *self.lines[target.end_line + 1 :]])
         return self._ranked(index, temperature, replacement, new_text, gen_ms)
 
-    def _ranked(
-        self, index: int, temperature: float, replacement: str, new_text: str, gen_ms: float, source: str = "chat"
-    ) -> RankedFix | None:
+    def _ranked(self, index: int, temperature: float, replacement: str, new_text: str, gen_ms: float,
+                source: str = "chat") -> RankedFix | None:  # fmt: skip
         """A candidate for ``new_text``, or None when that file was seen before (a repeat, or the code unchanged)."""
         target = self.target
         if target.text.endswith("\n") and not new_text.endswith("\n"):
@@ -353,16 +351,20 @@ class _Run:
         deadline = None if self.cfg.deadline_s is None else self.started + self.cfg.deadline_s * self.cfg.cloze_share
         t0 = time.perf_counter()
         found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=self.cancel)
-        self.outcome.cloze_lines = len(lines)
-        each_ms = (time.perf_counter() - t0) * 1000 / max(1, len(lines))
+        self.outcome.cloze_lines, each_ms = len(lines), (time.perf_counter() - t0) * 1000 / max(1, len(lines))
+        futures: list[Future[RankedFix]] = []
         for i, answer in enumerate(found[: self.cfg.cloze]):
             rows = list(self.lines)
             rows[answer.line] = answer.text
             rf = self._ranked(i, 0.0, answer.text, "\n".join(rows), each_ms, source="cloze")
             if rf is not None:
-                self.futures.append(pool.submit(self.check, rf))
-        for future in list(self.futures):
+                futures.append(pool.submit(self.check, rf))
+        self.futures.extend(futures)
+        for future in futures:  # best suspect first; once one settles the fix, the checks not started are dropped
             future.result()
+            if self.stop_reason() is not None:
+                self.futures = [f for f in self.futures if not f.cancel()]
+                break
         return self.stop_reason()
 
     def _keep_going(self, text: str) -> bool:
