@@ -106,9 +106,10 @@ def _fill(engine: Engine, path: str, rows: list[str], line: int, cut: str, avoid
 def cloze(
     engine: Engine, target: FixTarget, lines: list[int], *, deadline: float | None, cancel: CancelCheck | None
 ) -> list[Cloze]:
-    """The model's line for each of ``lines`` (in the order given, so consecutive holes reuse the cached prompt),
-    ranked best suspect first; lines it could only fill with the line as it stands, with nothing, or with code that
-    does not parse, are left out."""
+    """The model's line for each of ``lines``, asked in the order given (position order, or the localisation's rank:
+    the cached prompt is reused most between neighbouring lines), ranked best suspect first; lines it could only fill
+    with the line as it stands, with nothing, or with code that does not parse or is another kind of statement, are
+    left out."""
     rows = target.text.split("\n")
     path = os.path.join(target.root, target.rel)
     out: list[Cloze] = []
