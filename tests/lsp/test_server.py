@@ -130,8 +130,9 @@ async def test_storm_of_inline_requests_runs_one_generation(client: LanguageClie
         w1["cancelled_running"] - w0["cancelled_running"]
     ) == 199
     assert after["inferenceThreads"] == 1 and after["workerAlive"]
-    # no thread per request: apart from pools that pygls/asyncio size themselves, the same threads as before
-    assert own_threads(after) == own_threads(before), (before["threads"], after["threads"])
+    # no thread per request: apart from pools that pygls/asyncio size themselves, no thread that was not there before
+    # (the start-up index thread may have ended meanwhile)
+    assert set(own_threads(after)) <= set(own_threads(before)), (before["threads"], after["threads"])
     assert after["queueDepth"] == 0
     text = (await command(client, "codeassist.debugDocument", u))["text"]
     assert text.startswith("# " + (note * 6)[:200] + "\n")
