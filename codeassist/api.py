@@ -32,8 +32,9 @@ from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.explainer import notes as explain_notes
 from codeassist.failures import FunctionFailure, failing_functions
 from codeassist.fix_model import FixModel
+from codeassist.fix_outcome import FixOutcome, RankedFix
 from codeassist.fix_target import MAX_PROBLEM_LINES, FixTarget, target_for_problem
-from codeassist.fixer import FixConfig, Fixer, FixOutcome, RankedFix
+from codeassist.fixer import FixConfig, Fixer
 from codeassist.models.registry import default_fix_model
 from codeassist.models.remote_config import KEYS as REMOTE_KEYS
 from codeassist.models.remote_config import RemoteConfig, user_config_path

@@ -20,7 +20,7 @@ from typing import Any
 from codeassist import brackets, engine_load, syntax
 from codeassist.chat import ChatMessage, chat_tokens
 from codeassist.confidence import confidence_of, resolve_gate, unsure
-from codeassist.context.assemble import AssembledContext, Workspace, assemble_context
+from codeassist.context.assemble import AssembledContext, ContextBudget, Workspace, assemble_context
 from codeassist.context.current_file import estimate_tokens
 from codeassist.context.languages import detect_indentation, language_for_path
 from codeassist.context.parsing import Document, count_errors
@@ -164,6 +164,21 @@ class Engine:
 
     # -- prompt -----------------------------------------------------------------------------------------------------
 
+    def _budget(self) -> ContextBudget:
+        budget = self.config.context
+        if budget.prefix_tokens != self.config.prefix_tokens or budget.suffix_tokens != self.config.suffix_tokens:
+            budget.prefix_tokens, budget.suffix_tokens = self.config.prefix_tokens, self.config.suffix_tokens
+        return budget
+
+    def context_at(self, req: CompletionRequest) -> AssembledContext:
+        """The context a completion at ``req``'s cursor gets (windows, header, other files' pieces): to pin for a
+        series of requests in one function (``CompletionRequest.pinned``)."""
+        offset = offset_at(req.text, req.line, req.column, where=req.path or "document")
+        with self._lock:
+            ws = self.workspace_for(req.path)
+            doc = ws.document(req.path, req.text, req.language or language_for_path(req.path))
+            return assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=self._budget())
+
     def _build_prompt(self, req: CompletionRequest, offset: int, doc: Document | None = None) -> _Prompt:
         backend = self.backend
         fim = backend.info.fim
@@ -172,10 +187,7 @@ class Engine:
         ws = self.workspace_for(req.path)
         if doc is None:
             doc = ws.document(req.path, req.text, req.language)
-        budget = self.config.context
-        if budget.prefix_tokens != self.config.prefix_tokens or budget.suffix_tokens != self.config.suffix_tokens:
-            budget.prefix_tokens, budget.suffix_tokens = self.config.prefix_tokens, self.config.suffix_tokens
-        ctx = assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=budget)
+        ctx = assemble_context(doc, offset, index=ws.index, recent=ws.recent, budget=self._budget(), pinned=req.pinned)
         repo = os.path.basename(ws.root) if ws.root else "workspace"
         max_prompt = self.config.n_ctx - (req.max_tokens or self.config.max_tokens) - 8
         job = FimJob(ctx, self.config.prompt_order, repo, max_prompt, self.config.line_in_middle, req.path or "",

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeassist.confidence import Confidence
 from codeassist.models.backend import Generation
+
+if TYPE_CHECKING:
+    from codeassist.context.assemble import AssembledContext
 
 
 @dataclass
@@ -40,6 +43,10 @@ class CompletionRequest:
     # None: one line or a block, decided from the code at the cursor (line_policy.py); False: one line only -- for a
     # caller that wants a line and no more (fix_cloze.py: generation stops at the line's end)
     multiline: bool | None = None
+    # The header and other files' pieces to use instead of assembling them for this cursor (Engine.context_at); the
+    # current file's windows are still the cursor's. For a series of requests at many places of one function
+    # (fix_cloze.py): an unchanged header lets the prompt cache keep everything above the first line that moved.
+    pinned: AssembledContext | None = None
 
 
 @dataclass

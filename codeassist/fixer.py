@@ -27,16 +27,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from codeassist.alternatives import REPEAT_TEMPERATURE_STEP
 from codeassist.completion import SAMPLES_PER_CANDIDATE
 from codeassist.edits import diff_size, unified_diff
 from codeassist.engine import Engine
 from codeassist.errors import InputError
-from codeassist.fix_cloze import cloze, cloze_lines
+from codeassist.fix_cloze import Cloze, cloze, cloze_lines
 from codeassist.fix_focus import PromptPlan, plan_prompts
+from codeassist.fix_outcome import FixOutcome, RankedFix
 from codeassist.fix_prompt import build_messages, failure_text, repair_messages
 from codeassist.fix_target import FixTarget
 from codeassist.localize import Localization, localize
@@ -95,74 +95,6 @@ class FixConfig:
             k=k, temperature=0.7, verify=verify, stop_at_first_ok=True, budget_s=0.0, deadline_s=deadline_s, workers=1,
             cloze_share=0.5,
         )  # fmt: skip
-
-
-@dataclass
-class RankedFix:
-    """One de-duplicated candidate with its verdict."""
-
-    index: int
-    temperature: float
-    replacement: str
-    new_text: str
-    diff: str
-    diff_lines: int
-    verdict: Verdict
-    generation_ms: float = 0.0
-    source: str = "chat"  # chat | cloze (fix_cloze.py)
-
-    def sort_key(self) -> tuple[int, int, int]:
-        return (self.verdict.rank, self.diff_lines, self.index)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index, "temperature": self.temperature, "diff": self.diff, "diff_lines": self.diff_lines,
-            "label": self.verdict.display, "verdict": self.verdict.to_json(),
-            "generation_ms": round(self.generation_ms, 1), "source": self.source,
-        }  # fmt: skip
-
-
-@dataclass
-class FixOutcome:
-    target: FixTarget
-    candidates: list[RankedFix] = field(default_factory=list)
-    generated: int = 0
-    duplicates: int = 0
-    unusable: int = 0
-    elapsed_s: float = 0.0
-    time_to_verified_s: float | None = None
-    stopped: str = "k"  # k | budget | deadline | first_verified | first_ok | cancelled
-    prompts: list[str] = field(default_factory=list)  # the last user message of each generation (repair feedback)
-    localization: Localization | None = None
-    deadline_s: float | None = None
-    cloze_lines: int = 0  # lines cut and filled for cloze candidates (fix_cloze.py)
-
-    @property
-    def message(self) -> str:
-        """One line saying why the loop stopped, for the CLI and the editor."""
-        if self.stopped == "deadline":
-            return f"stopped at the {self.deadline_s:g} s budget after {self.generated} candidate(s)"
-        return f"stopped ({self.stopped}) after {self.generated} candidate(s)"
-
-    @property
-    def best(self) -> RankedFix | None:
-        """The best offerable candidate (never one that failed a check)."""
-        ok = [c for c in self.candidates if not c.verdict.rejected]
-        return min(ok, key=RankedFix.sort_key) if ok else None
-
-    def to_json(self) -> dict[str, Any]:
-        best = self.best
-        return {
-            "path": self.target.rel, "root": self.target.root, "kind": self.target.kind, "symbol": self.target.symbol,
-            "lines": [self.target.start_line + 1, self.target.end_line + 1], "error": self.target.error,
-            "best": best.to_json() if best else None, "label": best.verdict.display if best else None,
-            "verified": bool(best and best.verdict.verified), "candidates": [c.to_json() for c in self.candidates],
-            "generated": self.generated, "duplicates": self.duplicates, "unusable": self.unusable,
-            "elapsed_s": round(self.elapsed_s, 2), "time_to_verified_s": self.time_to_verified_s,
-            "stopped": self.stopped, "message": self.message,
-            "localization": self.localization.to_json() if self.localization else None,
-            "cloze_lines": self.cloze_lines,
-        }  # fmt: skip
 
 
 # -- the pipeline ---------------------------------------------------------------------------------------------------
@@ -344,22 +276,36 @@ class _Run:
         )  # fmt: skip
 
     def clozes(self, pool: ThreadPoolExecutor) -> str | None:
-        """The cloze candidates (fix_cloze.py), before any chat prompt: every candidate line filled by the model,
-        then the ``cfg.cloze`` most suspicious answers checked concurrently. The stop reason when they settle the
-        fix (the first verified one, the deadline), else None."""
+        """The cloze candidates (fix_cloze.py), before any chat prompt. An answer the model would not have written
+        as the line stands (the most suspicious kind) is checked as soon as it comes, up to ``cfg.cloze`` of them,
+        and a verified one ends the asking: the localisation's best-ranked lines are asked first, so the fault is
+        often among the first few. Then the ``cfg.cloze`` best-ranked answers not checked yet, concurrently. The
+        stop reason when they settle the fix (the first verified one, the deadline), else None."""
         lines = cloze_lines(self.target, self.outcome.localization)
         deadline = None if self.cfg.deadline_s is None else self.started + self.cfg.deadline_s * self.cfg.cloze_share
-        t0 = time.perf_counter()
-        found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=self.cancel)
-        self.outcome.cloze_lines, each_ms = len(lines), (time.perf_counter() - t0) * 1000 / max(1, len(lines))
-        futures: list[Future[RankedFix]] = []
-        for i, answer in enumerate(found[: self.cfg.cloze]):
+        t0, asked, checked = time.perf_counter(), [0], set[int]()
+
+        def submit(answer: Cloze) -> Future[RankedFix] | None:
             rows = list(self.lines)
             rows[answer.line] = answer.text
-            rf = self._ranked(i, 0.0, answer.text, "\n".join(rows), each_ms, source="cloze")
-            if rf is not None:
-                futures.append(pool.submit(self.check, rf))
-        self.futures.extend(futures)
+            checked.add(answer.line)
+            each_ms = (time.perf_counter() - t0) * 1000 / max(1, asked[0])
+            rf = self._ranked(len(checked) - 1, 0.0, answer.text, "\n".join(rows), each_ms, source="cloze")
+            self.futures += [pool.submit(self.check, rf)] if rf is not None else []
+            return self.futures[-1] if rf is not None else None
+
+        def at_once(answer: Cloze) -> bool:
+            asked[0] += 1
+            if answer.natural or len(checked) >= self.cfg.cloze or (future := submit(answer)) is None:
+                return False
+            future.result()
+            return self.stop_reason() is not None
+
+        found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=self.cancel, on_answer=at_once)
+        self.outcome.cloze_lines = len(lines)
+        if self.stop_reason() is not None:
+            return self.stop_reason()
+        futures = [f for a in found[: self.cfg.cloze] if a.line not in checked and (f := submit(a)) is not None]
         for future in futures:  # best suspect first; once one settles the fix, the checks not started are dropped
             future.result()
             if self.stop_reason() is not None:

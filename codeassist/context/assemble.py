@@ -235,18 +235,24 @@ def assemble_context(
     recent: RecentFiles | None = None,
     budget: ContextBudget | None = None,
     count: TokenCounter = estimate_tokens,
+    pinned: AssembledContext | None = None,
 ) -> AssembledContext:
-    """Collect every context source for a completion at ``offset`` of ``doc``."""
+    """Collect every context source for a completion at ``offset`` of ``doc``. With ``pinned`` (the same for every
+    request of a series), its header and other files' pieces, and the prefix window from its first line where the
+    cursor is below it: only the text from the first line that differs is new to the prompt cache."""
     b = budget or ContextBudget()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    win = cursor_windows(doc.text, offset, prefix_tokens=b.prefix_tokens, suffix_tokens=b.suffix_tokens,
-                         count=count, snap=b.snap_lines)  # fmt: skip
+    win = cursor_windows(doc.text, offset, prefix_tokens=b.prefix_tokens, suffix_tokens=b.suffix_tokens, count=count,
+                         snap=b.snap_lines, start_line=pinned.prefix_start_line if pinned else None)  # fmt: skip
     timings["windows"] = (time.perf_counter() - t) * 1000
     rel = doc.path
     if doc.path and index is not None:
         rel = index.rel(doc.path) or doc.path
     ctx = AssembledContext(rel, doc.language, win.prefix, win.suffix, win.prefix_start_line, timings_ms=timings)
+    if pinned is not None:
+        ctx.header, ctx.files = list(pinned.header), list(pinned.files)
+        return ctx
     visible = win.prefix + win.suffix
 
     t = time.perf_counter()

@@ -32,6 +32,22 @@ class Window:
     suffix_end_line: int  # last line (exclusive) included in the suffix
 
 
+def _prefix_start(lines_before: list[str], cursor_line: int, budget: int, count: TokenCounter, snap: int) -> int:
+    """Walk back whole lines until the budget is met, then round the start *down the file* to a block edge. The
+    cursor line itself is not counted, so typing on it never moves the window's start."""
+    used = 0
+    start = cursor_line
+    while start > 0:
+        cost = count(lines_before[start - 1]) + 1
+        if used + cost > budget:
+            break
+        used += cost
+        start -= 1
+    if start > 0:
+        start = min(cursor_line, ((start + snap - 1) // snap) * snap)
+    return start
+
+
 def cursor_windows(
     text: str,
     offset: int,
@@ -40,23 +56,17 @@ def cursor_windows(
     suffix_tokens: int,
     count: TokenCounter = estimate_tokens,
     snap: int = 16,
+    start_line: int | None = None,
 ) -> Window:
-    """Prefix and suffix around ``offset``, cut at line boundaries that move only in steps of ``snap`` lines."""
+    """Prefix and suffix around ``offset``, cut at line boundaries that move only in steps of ``snap`` lines; the
+    prefix from ``start_line`` instead where given, at or above the cursor (a pinned context, assemble.py)."""
     before, after = text[:offset], text[offset:]
     lines_before = before.split("\n")  # last element = current line up to the cursor
     cursor_line = len(lines_before) - 1
-    # Prefix: walk back whole lines until the budget is met, then round the start *down the file* to a block edge.
-    # The cursor line itself is not counted, so typing on it never moves the window's start.
-    used = 0
-    start = cursor_line
-    while start > 0:
-        cost = count(lines_before[start - 1]) + 1
-        if used + cost > prefix_tokens:
-            break
-        used += cost
-        start -= 1
-    if start > 0:
-        start = min(cursor_line, ((start + snap - 1) // snap) * snap)
+    if start_line is not None and 0 <= start_line <= cursor_line:
+        start = start_line
+    else:
+        start = _prefix_start(lines_before, cursor_line, prefix_tokens, count, snap)
     prefix = "\n".join(lines_before[start:])
     # Suffix: rest of the current line, then whole lines forward; the end rounds *up the file* to a block edge.
     lines_after = after.split("\n")

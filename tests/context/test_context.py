@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from codeassist.context.assemble import ContextBudget, Workspace, assemble_context, near_identifiers
+from codeassist.context.assemble import ContextBudget, Piece, Workspace, assemble_context, near_identifiers
 from codeassist.context.current_file import cursor_windows, enclosing_scopes, file_imports
 from codeassist.context.languages import SPECS, detect_indentation, query_for, resolve_spec
 from codeassist.context.parsing import Document, count_errors
@@ -278,3 +278,27 @@ def test_a_decorated_definition_keeps_its_decorators_in_the_signature() -> None:
     syms = {s.name: s for s in extract_symbols(spec, "box.py", src)}
     assert syms["size"].signature == "    @property\n    def size(self) -> int:"
     assert syms["size"].line == 2 and syms["grow"].signature == "    def grow(self, n):"
+
+
+def test_a_pinned_context_keeps_its_pieces_and_takes_the_cursors_windows(
+    make_workspace: Callable[[dict[str, str]], str],
+) -> None:
+    root = make_workspace({
+        "lib/geometry.py": "def area_of_circle(radius: float) -> float:\n    return 3.14159 * radius * radius\n",
+        "app.py": "from lib.geometry import area_of_circle\n\n\ndef report(r):\n    a = area_of_circle(r)\n"
+                  "    b = 2\n    return a + b\n",
+    })  # fmt: skip
+    index = WorkspaceIndex(root)
+    index.build()
+    app = os.path.join(root, "app.py")
+    with open(app, encoding="utf-8") as f:
+        text = f.read()
+    pin = assemble_context(Document(text, path=app), text.index("    return"), index=index)
+    pin.files.append(Piece("snippet", "other.py", "# pinned\n", 3))
+    assert any(p.kind == "definition" for p in pin.files)
+    cut = text.replace("a = area_of_circle(r)", "a = ")
+    at = cut.index("a = ") + 4
+    fresh = assemble_context(Document(cut, path=app), at, index=index)
+    pinned = assemble_context(Document(cut, path=app), at, index=index, pinned=pin)
+    assert pinned.files == pin.files and pinned.header == pin.header and pinned.files != fresh.files
+    assert (pinned.prefix, pinned.suffix) == (fresh.prefix, fresh.suffix) and pinned.prefix.endswith("    a = ")

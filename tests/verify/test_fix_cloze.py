@@ -11,7 +11,7 @@ from test_fix_focus import ranked
 from test_localize import GRADES, SEEDED, TESTS
 from verify_fixtures import make_project
 
-from codeassist.engine import CompletionRequest, Engine
+from codeassist.engine import CompletionRequest, CompletionResult, Engine
 from codeassist.fix_cloze import Cloze, cloze, cloze_lines, one_line_statements, statement_kind
 from codeassist.fix_target import FixTarget, locate
 from codeassist.fixer import FixConfig, Fixer
@@ -109,3 +109,33 @@ def test_statement_kinds() -> None:
     assert statement_kind(CODE, 4) == "Assign" and statement_kind(CODE, 7) == "If"
     assert statement_kind(CODE, 8) == "Return" and statement_kind(CODE, 9) is None
     assert statement_kind("def f(:\n", 0) is None
+
+
+def test_every_cut_line_reuses_the_prompt_above_it(engine: Engine, tmp_path: Path) -> None:
+    """One pinned context for the whole series: asked out of position order, the second line's prompt is evaluated
+    only from the cut down (the window does not move with the cursor), and the model does not read past the target."""
+    helpers = "".join(f"def helper_{i}(values):\n    return [v * {i} for v in values]\n\n\n" for i in range(40))
+    body = "".join(f"    out = [v + {i} for v in out]\n" for i in range(24))
+    target_fn = f"def scaled(values, k):\n    out = helper_3(values)\n{body}    return out\n"
+    text = helpers + target_fn + "\n\ndef after_target(x):\n    return x\n"
+    start = text[: text.index("def scaled")].count("\n")
+    end = start + 26
+    (tmp_path / "m.py").write_text(text, encoding="utf-8")
+    target = FixTarget(str(tmp_path), "m.py", text, start, end, "E   assert 1 == 2", "test", "scaled")
+    seen: list[tuple[CompletionRequest, int, int]] = []
+    complete = engine.complete
+
+    def spy(req: CompletionRequest, cancel: object = None, *, remember: bool = True) -> CompletionResult:
+        res = complete(req, None, remember=remember)
+        seen.append((req, res.timings.evaluated_tokens, res.timings.prompt_tokens))
+        return res
+
+    engine.complete = spy  # type: ignore[method-assign]
+    try:
+        cloze(engine, target, [end, start + 1], deadline=None, cancel=None)
+    finally:
+        del engine.complete
+    assert len(seen) >= 2, seen
+    assert all("after_target" not in req.text and req.pinned is not None for req, _, _ in seen)
+    _, evaluated, prompt = seen[1]
+    assert 0 < evaluated < prompt // 2, (evaluated, prompt)

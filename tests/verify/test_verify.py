@@ -10,8 +10,8 @@ from verify_fixtures import BUGGY_STATS, TEST_STATS, make_project
 
 from codeassist.completion import CompletionCheck, CompletionPolicy, check_completion
 from codeassist.engine import CompletionRequest, CompletionResult
+from codeassist.fix_outcome import FixOutcome, RankedFix
 from codeassist.fix_target import FixTarget, target_for_problem
-from codeassist.fixer import FixOutcome, RankedFix
 from codeassist.pyast import python_callers
 from codeassist.syntax import Problem
 from codeassist.testfinder import edited_symbols, find_tests, select_tests
