@@ -30,6 +30,7 @@ from codeassist.engine import CompletionRequest, CompletionResult, Engine
 from codeassist.fix_target import FixTarget
 from codeassist.localize import Localization
 from codeassist.models.backend import CancelCheck
+from codeassist.pyast import statement_spans
 from codeassist.syntax import python_module
 
 MAX_CLOZE_LINES = 16  # lines cut per fix: each is a completion (well under a second with the cache on short code)
@@ -54,21 +55,18 @@ def one_line_statements(text: str, start: int, end: int) -> list[int]:
     """0-based lines in ``start..end`` (inclusive) holding a whole simple statement or a compound statement's
     one-line header; definitions, docstrings, comments and the continuation lines of longer statements are not
     cut. Python only (the text must parse)."""
-    tree = python_module(text)
-    if tree is None:
-        return []
-    out: set[int] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.stmt) or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            continue  # a docstring or a bare string
-        first = node.lineno
-        body = getattr(node, "body", None)
-        last = body[0].lineno - 1 if isinstance(body, list) and body else (node.end_lineno or first)
-        if first == last and start <= first - 1 <= end:
-            out.add(first - 1)
-    return sorted(out)
+    return sorted(
+        {
+            first
+            for node, first, last in statement_spans(text)
+            if first == last and start <= first <= end and not _bare_string(node)
+        }
+    )
+
+
+def _bare_string(node: ast.stmt) -> bool:
+    """A docstring, or a string standing alone as a statement."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
 def statement_kind(text: str, line: int) -> str | None:

@@ -12,7 +12,6 @@ whole-function prompt, so a wrong localisation costs one candidate, not the fix.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import difflib
 import textwrap
@@ -23,7 +22,7 @@ from codeassist.context.languages import spec_for_path
 from codeassist.fix_prompt import build_messages, extract_code_block, extract_replacement, reindent, related_definitions
 from codeassist.fix_target import CONTEXT_LINES, FixTarget
 from codeassist.localize import LineScore, Localization
-from codeassist.syntax import python_module
+from codeassist.pyast import statement_spans
 
 FOCUS_SYSTEM = (
     "You fix bugs in code. The failing tests point at one statement. Reply with only that statement, corrected, "
@@ -79,26 +78,14 @@ def _aligned(a: list[str], b: list[str], start: int, end: int) -> tuple[int, int
 
 
 def statement_span(text: str, line: int) -> tuple[int, int] | None:
-    """The smallest statement containing 0-based ``line``, as a 0-based inclusive span: a simple statement whole, a
-    compound one (``if``, ``for``, ``while``, ``with``, ``def``) only its header, which is what a test's path through
-    it depends on. None when the text does not parse or no statement holds the line."""
-    tree = python_module(text)
-    if tree is None:
-        return None
-    want = line + 1
+    """The smallest statement containing 0-based ``line``, as a 0-based inclusive span (a compound statement's
+    header only: :func:`codeassist.pyast.statement_spans`). None when the text does not parse or no statement holds
+    the line."""
     best: tuple[int, int] | None = None
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.stmt):
-            continue
-        start, end = node.lineno, node.end_lineno or node.lineno
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue  # the definition itself is never the suspect statement
-            end = max(start, body[0].lineno - 1)  # the header only
-        if start <= want <= end and (best is None or end - start < best[1] - best[0]):
+    for _node, start, end in statement_spans(text):
+        if start <= line <= end and (best is None or end - start < best[1] - best[0]):
             best = (start, end)
-    return None if best is None else (best[0] - 1, best[1] - 1)
+    return best
 
 
 def suspects(target: FixTarget, loc: Localization | None, limit: int = MAX_FOCUS) -> list[tuple[LineScore, int, int]]:

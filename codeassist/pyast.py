@@ -161,3 +161,22 @@ def body_after_docstring(text: str, name: str, start: int, min_docstring_lines: 
             return None
         return node.body[1].lineno - 1
     return None
+
+
+def statement_spans(text: str) -> list[tuple[ast.stmt, int, int]]:
+    """Every statement but a definition, with its 0-based inclusive span: a simple statement whole, a compound one
+    (``if``, ``for``, ``while``, ``with``, ``try``) only its header -- what a test's path through it depends on, and
+    what a one-line fix can rewrite. Empty when the text does not parse."""
+    tree = python_module(text)
+    if tree is None:
+        return []
+    spans: list[tuple[ast.stmt, int, int]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        start, end = node.lineno, node.end_lineno or node.lineno
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            end = max(start, body[0].lineno - 1)
+        spans.append((node, start - 1, end - 1))
+    return spans

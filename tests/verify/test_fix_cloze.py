@@ -39,6 +39,8 @@ def test_only_one_line_statements_and_headers_are_cut() -> None:
     assert one_line_statements(CODE, 0, 12) == [7, 8]
     assert one_line_statements(CODE, 8, 12) == [8]
     assert one_line_statements("def f(:\n", 0, 0) == []
+    # a compound statement written on one line is cut whole (its header and body are that line)
+    assert one_line_statements("def f(x):\n    if x: return 1\n    return 2\n", 0, 2) == [1, 2]
 
 
 def test_lines_no_failing_test_ran_are_not_cut_and_the_best_ranked_come_first() -> None:
