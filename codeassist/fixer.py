@@ -277,10 +277,11 @@ class _Run:
 
     def clozes(self, pool: ThreadPoolExecutor) -> str | None:
         """The cloze candidates (fix_cloze.py), before any chat prompt. An answer the model would not have written
-        as the line stands (the most suspicious kind) is checked as soon as it comes, up to ``cfg.cloze`` of them,
-        and a verified one ends the asking: the localisation's best-ranked lines are asked first, so the fault is
-        often among the first few. Then the ``cfg.cloze`` best-ranked answers not checked yet, concurrently. The
-        stop reason when they settle the fix (the first verified one, the deadline), else None."""
+        as the line stands (the most suspicious kind) is checked as soon as it comes, while the next lines are asked
+        (up to ``cfg.cloze`` of them), and a verified one ends the asking: the localisation's best-ranked lines come
+        first, so the fault is often among the first few, and a line of real code costs seconds of the 1.5B. Then
+        the ``cfg.cloze`` best-ranked answers not checked yet, concurrently. The stop reason when they settle the
+        fix (the first verified one, the deadline), else None."""
         lines = cloze_lines(self.target, self.outcome.localization)
         deadline = None if self.cfg.deadline_s is None else self.started + self.cfg.deadline_s * self.cfg.cloze_share
         t0, asked, checked = time.perf_counter(), [0], set[int]()
@@ -296,17 +297,18 @@ class _Run:
 
         def at_once(answer: Cloze) -> bool:
             asked[0] += 1
-            if answer.natural or len(checked) >= self.cfg.cloze or (future := submit(answer)) is None:
-                return False
-            future.result()
+            if not answer.natural and len(checked) < self.cfg.cloze:
+                submit(answer)  # checked while the next lines are asked
             return self.stop_reason() is not None
 
-        found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=self.cancel, on_answer=at_once)
+        def settled() -> bool:  # a check verified (or the budget ran out): the line being asked is not needed
+            return self.cancel() or self.stop_reason() is not None
+
+        found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=settled, on_answer=at_once)
         self.outcome.cloze_lines = len(lines)
-        if self.stop_reason() is not None:
-            return self.stop_reason()
-        futures = [f for a in found[: self.cfg.cloze] if a.line not in checked and (f := submit(a)) is not None]
-        for future in futures:  # best suspect first; once one settles the fix, the checks not started are dropped
+        early = list(self.futures)
+        rest = [f for a in found[: self.cfg.cloze] if a.line not in checked and (f := submit(a)) is not None]
+        for future in early + rest:  # best suspect first; once one settles the fix, the checks not started are dropped
             future.result()
             if self.stop_reason() is not None:
                 self.futures = [f for f in self.futures if not f.cancel()]
