@@ -31,7 +31,6 @@ from codeassist.fix_target import FixTarget
 from codeassist.localize import Localization
 from codeassist.models.backend import CancelCheck
 from codeassist.pyast import statement_spans
-from codeassist.syntax import python_module
 
 MAX_CLOZE_LINES = 16  # lines cut per fix: each is a completion (well under a second with the cache on short code)
 CLOZE_TOKENS = 48  # one line
@@ -70,15 +69,10 @@ def _bare_string(node: ast.stmt) -> bool:
 
 
 def statement_kind(text: str, line: int) -> str | None:
-    """The kind of the statement starting on 0-based ``line`` (``Assign``, ``If``, ``Return``...), None when the
-    text does not parse or no statement starts there."""
-    tree = python_module(text)
-    if tree is None:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and node.lineno == line + 1:
-            return type(node).__name__
-    return None
+    """The kind of the statement (not a definition: none is ever cut) starting on 0-based ``line`` (``Assign``,
+    ``If``, ``Return``...; the outermost where several start there), None when the text does not parse or no
+    statement starts there."""
+    return next((type(node).__name__ for node, first, _ in statement_spans(text) if first == line), None)
 
 
 def cloze_lines(target: FixTarget, localization: Localization | None, limit: int = MAX_CLOZE_LINES) -> list[int]:

@@ -284,25 +284,28 @@ class _Run:
         fix (the first verified one, the deadline), else None."""
         lines = cloze_lines(self.target, self.outcome.localization)
         deadline = None if self.cfg.deadline_s is None else self.started + self.cfg.deadline_s * self.cfg.cloze_share
-        t0, asked, checked = time.perf_counter(), [0], set[int]()
+        t0, asked, checked = time.perf_counter(), 0, set[int]()
 
         def submit(answer: Cloze) -> Future[RankedFix] | None:
             rows = list(self.lines)
             rows[answer.line] = answer.text
             checked.add(answer.line)
-            each_ms = (time.perf_counter() - t0) * 1000 / max(1, asked[0])
+            each_ms = (time.perf_counter() - t0) * 1000 / max(1, asked)
             rf = self._ranked(len(checked) - 1, 0.0, answer.text, "\n".join(rows), each_ms, source="cloze")
-            self.futures += [pool.submit(self.check, rf)] if rf is not None else []
-            return self.futures[-1] if rf is not None else None
-
-        def at_once(answer: Cloze) -> bool:
-            asked[0] += 1
-            if not answer.natural and len(checked) < self.cfg.cloze:
-                submit(answer)  # checked while the next lines are asked
-            return self.stop_reason() is not None
+            if rf is None:
+                return None
+            self.futures.append(pool.submit(self.check, rf))
+            return self.futures[-1]
 
         def settled() -> bool:  # a check verified (or the budget ran out): the line being asked is not needed
             return self.cancel() or self.stop_reason() is not None
+
+        def at_once(answer: Cloze) -> bool:
+            nonlocal asked
+            asked += 1
+            if not answer.natural and len(checked) < self.cfg.cloze:
+                submit(answer)  # checked while the next lines are asked
+            return settled()
 
         found = cloze(self.fixer.engine, self.target, lines, deadline=deadline, cancel=settled, on_answer=at_once)
         self.outcome.cloze_lines = len(lines)
