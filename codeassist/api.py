@@ -28,6 +28,7 @@ from codeassist.cursor_scope import prose_at
 from codeassist.documents import clamped_offset, offset_at, position_at
 from codeassist.engine import CompletionRequest, CompletionResult, Engine, EngineConfig
 from codeassist.engine_cap import MAX_SCALE as MAX_CAP_SCALE
+from codeassist.engine_config import CACHE_REUSE
 from codeassist.explainer import ExplainResult, stream_explain
 from codeassist.explainer import notes as explain_notes
 from codeassist.failures import FunctionFailure, failing_functions
@@ -45,6 +46,7 @@ from codeassist.syntax import problems as syntax_problems
 from codeassist.verify import LABEL_CHECKING, Verdict, Verifier, VerifyMode, make_sandbox, sandbox_health
 
 __all__ = [
+    "CACHE_REUSE",
     "LABEL_CHECKING",
     "LANGUAGE_NAMES",
     "MAX_CAP_SCALE",

@@ -9,6 +9,9 @@ from codeassist.context.assemble import ContextBudget
 from codeassist.models.remote_config import RemoteConfig
 from codeassist.static_checks import CHECKS
 
+# The default of ``cache_reuse``: bench/RESULTS-latency.md (bench.kv_insert) measured what it saves and changes.
+CACHE_REUSE = 32
+
 
 @dataclass
 class EngineConfig:
@@ -45,10 +48,9 @@ class EngineConfig:
     # because checking a draft computes the 151,936-way output layer once per drafted token
     draft_tokens: int = 0
     typed_ahead: bool = True
-    # KV-shift chunk reuse (codeassist/models/kv_reuse.py): reuse cached runs of at least this many tokens after a gap
-    # (llama-server's --cache-reuse; llama.vim asks for 256). 0 = off: shifted cells keep keys and values computed
-    # with the dropped gap before them, and its effect on real-repository quality is not measured yet.
-    cache_reuse: int = 0
+    # KV-shift chunk reuse (codeassist/models/kv_reuse.py): cached runs of at least this many tokens are moved into
+    # place after a gap or after new tokens (the suffix after a keystroke) instead of evaluated again. 0 = off.
+    cache_reuse: int = CACHE_REUSE
     # a remote model server (llama-server, OpenAI-compatible); ``model`` above then names the local fallback
     remote: RemoteConfig | None = None
     # Token healing (codeassist/healing.py): the partial word before the cursor is regenerated under a constraint

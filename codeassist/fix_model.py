@@ -43,7 +43,8 @@ class FixModel:
         if self._engine is not None and self._engine.config.model == path:
             return self._engine, ""
         self.close()
-        engine = Engine(EngineConfig(model=path, n_threads=config.n_threads, n_ctx=config.n_ctx, time_budget_ms=None))
+        engine = Engine(EngineConfig(model=path, n_threads=config.n_threads, n_ctx=config.n_ctx, time_budget_ms=None,
+                                     cache_reuse=config.cache_reuse))  # fmt: skip
         try:
             engine.load()
         except Exception as exc:  # a bad file, too little memory: fixes still work on the completion model

@@ -17,6 +17,7 @@ from typing import Any
 import tomllib
 
 from codeassist.api import (
+    CACHE_REUSE,
     LANGUAGE_NAMES,
     REMOTE_KEYS,
     RemoteConfig,
@@ -52,6 +53,7 @@ ALIASES = {
     "confidenceGate": "confidence_gate",
     "verifyAlternatives": "verify_alternatives",
     "verifyAlternativesBan": "verify_alternatives_ban",
+    "cacheReuse": "cache_reuse",
 }
 
 
@@ -74,6 +76,9 @@ class Settings:
     # debounce_ms (or lower) for a fixed debounce
     debounce_max_ms: int = 400
     timeout_ms: int = 5000  # hard cap on one request's prompt evaluation + generation (wall clock)
+    # KV-shift reuse (codeassist/models/kv_reuse.py): cached runs of at least this many tokens are moved into place
+    # instead of evaluated again (the suffix after a keystroke); 0 = off
+    cache_reuse: int = CACHE_REUSE
     # the stay-silent gate: "auto" (the rule calibrated for the loaded tier), "off", or "FEATURE:THRESHOLD"
     confidence_gate: str = "auto"
     verify: str = "syntax"  # inline completions: cheap by default (the user is typing)
@@ -114,7 +119,7 @@ class Settings:
         """The settings that need a model reload when they change."""
         remote = (self.backend, self.url, self.api_key_env, self.tls_ca, self.fim_family, self.fallback,
                   self.llama_server_mode, self.timeout_ms if self.backend != "local" else None)  # fmt: skip
-        return (self.model, self.threads, self.n_ctx, *remote)
+        return (self.model, self.threads, self.n_ctx, self.cache_reuse, *remote)
 
     def remote_config(self) -> RemoteConfig | None:
         """The remote backend to use, or None for the local model."""
@@ -159,6 +164,8 @@ def _check(name: str, value: Any) -> Any:
         return _int(name, value, 0, 8)
     if name == "timeout_ms":
         return _int(name, value, 100, 120000)
+    if name == "cache_reuse":
+        return _int(name, value, 0, 4096)
     if name == "fix_budget_ms":
         return _int(name, value, 1000, 600000)
     if name == "confidence_gate":

@@ -178,6 +178,7 @@ class Host:
                 remote=remote, n_threads=settings.threads, n_ctx=settings.n_ctx,
                 max_tokens=settings.max_tokens, time_budget_ms=float(settings.timeout_ms), index_in_background=True,
                 workspace_folders=self.ls.workspace_folders, confidence_gate=parse_gate(settings.confidence_gate),
+                cache_reuse=settings.cache_reuse,
             )
         )  # fmt: skip
         self._rebuild_services()
@@ -238,7 +239,7 @@ class Host:
         engine, and the user is told once."""
         assert self.engine is not None
         settings = self.ls.settings
-        template = EngineConfig(n_threads=settings.threads, n_ctx=settings.n_ctx)
+        template = EngineConfig(n_threads=settings.threads, n_ctx=settings.n_ctx, cache_reuse=settings.cache_reuse)
         engine, why = self.fix_model.engine_for(settings.fix_model, self.engine, template)
         spec = settings.fix_model or default_fix_model()
         if why and spec not in self._fix_warned:

@@ -6,21 +6,29 @@ Why: the prompt is laid out stable-first, but some edits delete tokens from its 
 down by a 16-line step (the lines it drops are a gap, everything after them is a run), a repository snippet that
 falls out, a backspace. Without reuse every token after the first difference is evaluated again.
 
-What it cannot do: reuse a run that comes *after new tokens*. Those tokens would have to be evaluated at positions
-below cells already in the cache, and llama.cpp rejects a batch whose first position is not one past the sequence's
-last cached position (``llama-batch.cpp``); a second sequence to park the run in needs a context with
-``n_seq_max > 1``. So, as in llama-server, runs are matched only where the new prompt continues with cached tokens.
+Insertions (new tokens before a cached run: a keystroke at the end of the prefix, with the suffix after it; a cloze
+line cut further down): llama.cpp rejects a batch whose first position is not one past the sequence's last cached
+position (``llama-batch.cpp``), so the run cannot wait in sequence 0 while the new tokens are evaluated below it. It is
+parked in sequence 1 instead (the context is made with two sequences sharing one unified KV cache): copied there,
+dropped from sequence 0, shifted to its new positions; the new tokens are evaluated in sequence 0; then the run is
+copied back and sequence 1 emptied. Only a run that the new prompt ends with is looked for (all but the prompt's last
+token, whose logits are needed): in a FIM prompt, the suffix.
 
-Exactness: the shifted cells keep the keys and values computed when the dropped gap was still before them (llama.cpp
-re-applies RoPE for the new positions, nothing else). The output can differ from a cold evaluation; ``min_chunk``
-keeps short, context-sensitive runs out. The test compares greedy outputs with cold evaluations on fixtures.
+Exactness: the shifted cells keep the keys and values computed when the dropped gap was still before them and the
+inserted tokens were not (llama.cpp re-applies RoPE for the new positions, nothing else). The output can differ from
+a cold evaluation; ``min_chunk`` keeps short, context-sensitive runs out. The test compares greedy outputs with cold
+evaluations on fixtures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,15 @@ class Move:
     src: int  # first cached position of the run
     dst: int  # its position in the new prompt (dst < src: a gap of src - dst cells is dropped before it)
     length: int
+
+
+def common_prefix(cached: Any, prompt: Sequence[int]) -> int:
+    """How many leading tokens the cache (an array) and the prompt share."""
+    limit = min(len(cached), len(prompt))
+    if not limit:
+        return 0
+    diff = np.nonzero(cached[:limit] != np.asarray(prompt[:limit]))[0]
+    return int(diff[0]) if diff.size else limit
 
 
 def plan(cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk: int) -> tuple[list[Move], int]:
@@ -66,3 +83,98 @@ def can_shift(llm: Any) -> bool:
     import llama_cpp
 
     return bool(llama_cpp.llama_memory_can_shift(llm._ctx.memory))
+
+
+@dataclass(frozen=True)
+class Insert:
+    """New tokens ``prompt[n_prefix:dst]`` before a cached run moved from ``src`` to ``dst``."""
+
+    n_prefix: int
+    src: int
+    dst: int
+    length: int
+
+
+def plan_insert(cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk: int) -> Insert | None:
+    """The longest cached run (at or after ``n_prefix``, at least ``min_chunk`` tokens and at least as many as the
+    new tokens before it) that ``prompt`` ends with, its last token excepted; None when there is none."""
+    end = len(prompt) - 1  # the last prompt token is evaluated again for its logits
+    if min_chunk <= 0 or end - n_prefix < min_chunk or len(cached) - n_prefix < min_chunk:
+        return None
+    tail = np.asarray(cached[n_prefix:], dtype=np.int64)
+    probe = np.asarray(prompt[end - min_chunk : end], dtype=np.int64)
+    hits = np.nonzero((sliding_window_view(tail, min_chunk) == probe).all(axis=1))[0]
+    best: Insert | None = None
+    for hit in hits.tolist():
+        src, dst = n_prefix + hit, end - min_chunk
+        while src > n_prefix and dst > n_prefix and cached[src - 1] == prompt[dst - 1]:
+            src, dst = src - 1, dst - 1
+        length = end - dst
+        # at least as long as what is new before it: the approximation only where it saves most of the work (not
+        # a chat prompt's fixed closing words after a new question)
+        if length >= dst - n_prefix and (best is None or length > best.length):
+            best = Insert(n_prefix, src, dst, length)
+    return best
+
+
+def park(llm: Any, ins: Insert) -> None:
+    """Move the run to sequence 1 at its new positions and drop sequence 0 from ``n_prefix`` on."""
+    # llama_cpp loads its native library on import: only once a model is loaded
+    import llama_cpp
+
+    memory = llm._ctx.memory
+    llama_cpp.llama_memory_seq_cp(memory, 0, 1, ins.src, ins.src + ins.length)
+    llama_cpp.llama_memory_seq_rm(memory, 0, ins.n_prefix, -1)
+    if ins.dst != ins.src:
+        llama_cpp.llama_memory_seq_add(memory, 1, ins.src, ins.src + ins.length, ins.dst - ins.src)
+    llm.n_tokens = ins.n_prefix
+
+
+def eval_below_parked(llm: Any, tokens: Sequence[int]) -> None:
+    """``Llama.eval`` for sequence 0 only: it would drop every sequence's cells past ``n_tokens``, the parked run's
+    among them."""
+    llm._ctx.kv_cache_seq_rm(0, llm.n_tokens, -1)
+    for i in range(0, len(tokens), llm.n_batch):
+        batch = list(tokens[i : i + llm.n_batch])
+        n_past = llm.n_tokens
+        llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(batch)] = batch
+        llm.n_tokens += len(batch)
+
+
+def unpark(llm: Any, ins: Insert, prompt: Sequence[int], *, keep: bool) -> int:
+    """Empty sequence 1; with ``keep`` (the new tokens were all evaluated) the run joins sequence 0 first. Returns
+    how many tokens it brought back."""
+    # llama_cpp loads its native library on import: only once a model is loaded
+    import llama_cpp
+
+    memory = llm._ctx.memory
+    if keep:
+        llama_cpp.llama_memory_seq_cp(memory, 1, 0, ins.dst, ins.dst + ins.length)
+        llm.input_ids[ins.dst : ins.dst + ins.length] = prompt[ins.dst : ins.dst + ins.length]
+        llm.n_tokens = ins.dst + ins.length
+    llama_cpp.llama_memory_seq_rm(memory, 1, -1, -1)
+    return ins.length if keep else 0
+
+
+@contextlib.contextmanager
+def two_sequences() -> Iterator[None]:
+    """While a ``llama_cpp.Llama`` is made: its context gets two sequences over one unified KV cache (for
+    :func:`park`); ``Llama`` has no parameter for it."""
+    # llama_cpp loads its native library on import: only once a model is loaded
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_context_default_params
+
+    def params() -> Any:
+        p = default()
+        p.n_seq_max = 2
+        p.kv_unified = True
+        return p
+
+    native.llama_context_default_params = params
+    try:
+        yield
+    finally:
+        native.llama_context_default_params = default

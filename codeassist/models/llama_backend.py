@@ -76,10 +76,11 @@ class LlamaBackend:
         # Its log lines and prints go to our logger instead (codeassist.models.llama_log).
         with load_output() as log:
             try:
-                self._llm: Any = llama_cpp.Llama(
-                    model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
-                    n_gpu_layers=n_gpu_layers, logits_all=False, use_mmap=True, verbose=True,
-                )  # fmt: skip
+                with kv_reuse.two_sequences() if cache_reuse > 0 else contextlib.nullcontext():
+                    self._llm: Any = llama_cpp.Llama(
+                        model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
+                        n_gpu_layers=n_gpu_layers, logits_all=False, use_mmap=True, verbose=True,
+                    )  # fmt: skip
             except (ValueError, RuntimeError, OSError) as exc:
                 text = "".join(log)
                 if "unknown model architecture" in text:
@@ -209,28 +210,40 @@ class LlamaBackend:
             )
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
-        n = 0
-        limit = min(len(cached), len(prompt))
-        if limit:
-            diff = np.nonzero(cached[:limit] != np.asarray(prompt[:limit]))[0]
-            n = int(diff[0]) if diff.size else limit
+        n = kv_reuse.common_prefix(cached, prompt)
+        insert: kv_reuse.Insert | None = None
         if self.cache_reuse > 0 and n < min(len(cached), len(prompt) - 1) and kv_reuse.can_shift(llm):
-            moves, n = kv_reuse.plan(cached.tolist(), prompt, n, self.cache_reuse)
-            kv_reuse.apply(llm, moves)
-            gen.shifted_tokens = sum(m.length for m in moves)
+            moves, shifted_to = kv_reuse.plan(cached.tolist(), prompt, n, self.cache_reuse)
+            if moves:
+                kv_reuse.apply(llm, moves)
+                gen.shifted_tokens, n = sum(m.length for m in moves), shifted_to
+            else:
+                insert = kv_reuse.plan_insert(cached.tolist(), prompt, n, self.cache_reuse)
         # We need fresh logits for the last prompt token, so re-evaluate at least that one.
         n = min(n, len(prompt) - 1)
         gen.prompt_tokens = len(prompt)
         gen.reused_tokens = n
         llm.n_tokens = n
         started = time.perf_counter()
-        done = evaluate_chunks(
-            llm.eval, prompt[n:], n_batch=int(llm.n_batch), rate=self.prompt_rate, cancel=cancel, deadline=deadline
-        )
-        gen.evaluated_tokens += done.evaluated
-        gen.prompt_chunk_ms = done.max_chunk_ms
-        gen.prompt_complete = done.stopped is None
+        stopped = None
+        if insert is not None:  # the new tokens below the parked run, then the run back in sequence 0
+            kv_reuse.park(llm, insert)
+            below = functools.partial(kv_reuse.eval_below_parked, llm)
+            stopped = self._eval(below, prompt[n : insert.dst], gen, cancel, deadline)
+            gen.shifted_tokens = kv_reuse.unpark(llm, insert, prompt, keep=stopped is None)
+            gen.reused_tokens += gen.shifted_tokens
+        if stopped is None:
+            stopped = self._eval(llm.eval, prompt[llm.n_tokens :], gen, cancel, deadline)
+        gen.prompt_complete = stopped is None
         gen.prompt_ms = (time.perf_counter() - started) * 1000
+        return stopped
+
+    def _eval(self, eval_fn: Any, tokens: Sequence[int], gen: Generation, cancel: CancelCheck | None,
+              deadline: float | None) -> str | None:  # fmt: skip
+        done = evaluate_chunks(eval_fn, tokens, n_batch=int(self._llm.n_batch), rate=self.prompt_rate, cancel=cancel,
+                               deadline=deadline)  # fmt: skip
+        gen.evaluated_tokens += done.evaluated
+        gen.prompt_chunk_ms = max(gen.prompt_chunk_ms, done.max_chunk_ms)
         return done.stopped
 
     def evaluate(self, prompt: Sequence[int], *, cancel: CancelCheck | None = None) -> Generation:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codeassist.models.backend import GenerationParams
-from codeassist.models.kv_reuse import plan
+from codeassist.models.kv_reuse import Insert, plan, plan_insert
 from codeassist.models.llama_backend import LlamaBackend
 
 pytestmark = pytest.mark.model
@@ -73,3 +73,45 @@ def test_plan_matches_runs_only_where_the_prompt_continues_with_cached_tokens() 
     # runs shorter than min_chunk are not moved
     moves, n = plan(cached, [1, 2, 3, 4, 5, 0], 3, min_chunk=3)
     assert moves == [] and n == 3
+
+
+def test_a_keystroke_evaluates_only_the_typed_tokens_and_matches_a_cold_evaluation(backend: LlamaBackend) -> None:
+    """The suffix after the cursor is cached from the request one keystroke earlier: it is parked in a second
+    sequence while the typed tokens are evaluated below it, then shifted after them (kv_reuse.park)."""
+    prefix, suffix = SOURCE[:CURSOR], SOURCE[CURSOR:]
+    typed = prefix + "        with self._lock:\n            found = self._find(path, prefix, suffix)\n            if f"
+    after = fim(backend, typed, suffix)
+    params = GenerationParams(max_tokens=24)
+    backend._llm.n_tokens = 0
+    cold = backend.generate(after, params)
+    backend.generate(fim(backend, typed[:-1], suffix), params)  # one keystroke earlier
+    warm = backend.generate(after, params)
+    assert warm.tokens == cold.tokens, (backend.detokenize(warm.tokens), backend.detokenize(cold.tokens))
+    assert warm.shifted_tokens > 100 and warm.evaluated_tokens <= 8, (warm.shifted_tokens, warm.evaluated_tokens)
+    assert warm.reused_tokens + warm.evaluated_tokens == len(after)
+    assert backend.cached_tokens[: len(after)] == after
+
+
+def test_a_cancel_while_the_run_is_parked_leaves_a_cache_the_next_request_can_use(backend: LlamaBackend) -> None:
+    prefix, suffix = SOURCE[:CURSOR], SOURCE[CURSOR:]
+    after = fim(backend, prefix + "        x = 1\n", suffix)
+    params = GenerationParams(max_tokens=12)
+    backend._llm.n_tokens = 0
+    cold = backend.generate(after, params)
+    backend.generate(fim(backend, prefix, suffix), params)
+    stopped = backend.generate(after, params, cancel=lambda: True)
+    assert stopped.stop_reason == "cancelled" and stopped.shifted_tokens == 0
+    again = backend.generate(after, params)
+    assert again.tokens == cold.tokens
+    assert again.reused_tokens + again.evaluated_tokens == len(after)
+
+
+def test_plan_insert_finds_the_run_the_prompt_ends_with_after_new_tokens() -> None:
+    cached = [1, 2, 3, 9, 4, 5, 6, 7, 8, 42, 43]  # the last two: a generated answer after the prompt
+    ins = plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 6, 7, 8], 3, min_chunk=3)
+    # 4..7 move from 4 to 5; the prompt's last token (8) is evaluated again for its logits
+    assert ins == Insert(n_prefix=3, src=4, dst=5, length=4)
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 8], 3, min_chunk=3) is None  # run too short
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14], 3, min_chunk=3) is None  # not cached
+    # more new tokens than the run saves: evaluated whole (a chat prompt's fixed closing words after a new question)
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14, 4, 5, 6, 8], 3, min_chunk=3) is None

@@ -14,6 +14,7 @@ from codeassist.server.convert import UTF8, UTF16, UTF32, Pos, apply_change, lsp
 from codeassist.server.worker import JobCancelled, Worker
 from lsprotocol import types
 
+from codeassist.api import CACHE_REUSE
 from codeassist.errors import InputError
 
 # -- convert ----------------------------------------------------------------------------------------------------------
@@ -225,3 +226,11 @@ def test_candidates_setting_is_validated() -> None:
     assert merge(Settings(), {"candidates": 5}, "test")[0].candidates == 5
     kept, errors = merge(Settings(), {"candidates": 0}, "test")
     assert kept.candidates == 3 and len(errors) == 1 and "candidates" in errors[0], errors
+
+
+def test_cache_reuse_setting_is_validated_and_reloads_the_model() -> None:
+    assert Settings().cache_reuse == CACHE_REUSE > 0
+    merged = merge(Settings(), {"cacheReuse": 0}, "test")[0]
+    assert merged.cache_reuse == 0 and merged.engine_key() != Settings().engine_key()  # a new context: a reload
+    kept, errors = merge(Settings(), {"cache_reuse": -1}, "test")
+    assert kept.cache_reuse == CACHE_REUSE and len(errors) == 1 and "cache_reuse" in errors[0], errors
