@@ -23,7 +23,7 @@ evaluations on fixtures.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,15 @@ def can_shift(llm: Any) -> bool:
     return bool(llama_cpp.llama_memory_can_shift(llm._ctx.memory))
 
 
+# At most this many tokens dropped before a run, and as many new ones, all plain text, for the run to be moved after
+# new tokens: a few keystrokes in the prefix, with the suffix marker and the suffix unchanged after them. The run's
+# cells keep what they computed from the old text. Where a marker moved, the run's text changed sides of the cursor:
+# a cloze step (a line out of the suffix, the one above it into the prefix, about 7 tokens each) made the 1.5B read
+# the line it was asked for as still there and answer nothing or a fragment (toolz ``unique``, 4 of 7 lines,
+# bench/RESULTS-latency.md).
+MAX_EDIT = 16
+
+
 @dataclass(frozen=True)
 class Insert:
     """New tokens ``prompt[n_prefix:dst]`` before a cached run moved from ``src`` to ``dst``."""
@@ -95,9 +104,12 @@ class Insert:
     length: int
 
 
-def plan_insert(cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk: int) -> Insert | None:
-    """The longest cached run (at or after ``n_prefix``, at least ``min_chunk`` tokens and at least as many as the
-    new tokens before it) that ``prompt`` ends with, its last token excepted; None when there is none."""
+def plan_insert(
+    cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk: int, special: Callable[[int], bool]
+) -> Insert | None:
+    """The longest cached run (at least ``min_chunk`` tokens) that ``prompt`` ends with, its last token excepted,
+    after an edit of plain text (no ``special`` token dropped or new) of at most ``MAX_EDIT`` tokens each way; None
+    when there is none."""
     end = len(prompt) - 1  # the last prompt token is evaluated again for its logits
     if min_chunk <= 0 or end - n_prefix < min_chunk or len(cached) - n_prefix < min_chunk:
         return None
@@ -110,9 +122,10 @@ def plan_insert(cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min
         while src > n_prefix and dst > n_prefix and cached[src - 1] == prompt[dst - 1]:
             src, dst = src - 1, dst - 1
         length = end - dst
-        # at least as long as what is new before it: the approximation only where it saves most of the work (not
-        # a chat prompt's fixed closing words after a new question)
-        if length >= dst - n_prefix and (best is None or length > best.length):
+        edit = [*cached[n_prefix:src], *prompt[n_prefix:dst]]
+        if max(src, dst) - n_prefix > MAX_EDIT or any(special(t) for t in edit):
+            continue
+        if best is None or length > best.length:
             best = Insert(n_prefix, src, dst, length)
     return best
 

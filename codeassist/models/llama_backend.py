@@ -218,7 +218,7 @@ class LlamaBackend:
                 kv_reuse.apply(llm, moves)
                 gen.shifted_tokens, n = sum(m.length for m in moves), shifted_to
             else:
-                insert = kv_reuse.plan_insert(cached.tolist(), prompt, n, self.cache_reuse)
+                insert = kv_reuse.plan_insert(cached.tolist(), prompt, n, self.cache_reuse, self._is_special)
         # We need fresh logits for the last prompt token, so re-evaluate at least that one.
         n = min(n, len(prompt) - 1)
         gen.prompt_tokens = len(prompt)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codeassist.models.backend import GenerationParams
-from codeassist.models.kv_reuse import Insert, plan, plan_insert
+from codeassist.models.kv_reuse import MAX_EDIT, Insert, plan, plan_insert
 from codeassist.models.llama_backend import LlamaBackend
 
 pytestmark = pytest.mark.model
@@ -106,12 +106,23 @@ def test_a_cancel_while_the_run_is_parked_leaves_a_cache_the_next_request_can_us
     assert again.reused_tokens + again.evaluated_tokens == len(after)
 
 
+def marker(token: int) -> bool:
+    return token >= 500
+
+
 def test_plan_insert_finds_the_run_the_prompt_ends_with_after_new_tokens() -> None:
     cached = [1, 2, 3, 9, 4, 5, 6, 7, 8, 42, 43]  # the last two: a generated answer after the prompt
-    ins = plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 6, 7, 8], 3, min_chunk=3)
+    ins = plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker)
     # 4..7 move from 4 to 5; the prompt's last token (8) is evaluated again for its logits
     assert ins == Insert(n_prefix=3, src=4, dst=5, length=4)
-    assert plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 8], 3, min_chunk=3) is None  # run too short
-    assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14], 3, min_chunk=3) is None  # not cached
-    # more new tokens than the run saves: evaluated whole (a chat prompt's fixed closing words after a new question)
-    assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14, 4, 5, 6, 8], 3, min_chunk=3) is None
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 8], 3, min_chunk=3, special=marker) is None  # run too short
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14], 3, min_chunk=3, special=marker) is None  # not cached
+    # more than a few keystrokes' worth new or dropped before the run: evaluated again (its cells would keep too much
+    # of the old text)
+    many = list(range(100, 100 + MAX_EDIT))
+    assert plan_insert(cached, [1, 2, 3, *many, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is not None
+    assert plan_insert(cached, [1, 2, 3, *many, 99, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
+    long_gap = [1, 2, 3, *many, 9, 4, 5, 6, 7, 8]
+    # a marker dropped or new before the run: the run's text changed sides of the cursor (a cloze step)
+    assert plan_insert([1, 2, 3, 500, 9, 4, 5, 6, 7, 8], [1, 2, 3, 10, 500, 4, 5, 6, 7, 8], 3, 3, marker) is None
+    assert plan_insert(long_gap, [1, 2, 3, 10, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
