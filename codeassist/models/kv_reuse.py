@@ -108,8 +108,8 @@ def plan_insert(
     cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk: int, special: Callable[[int], bool]
 ) -> Insert | None:
     """The longest cached run (at least ``min_chunk`` tokens) that ``prompt`` ends with, its last token excepted,
-    after an edit of plain text (no ``special`` token dropped or new) of at most ``MAX_EDIT`` tokens each way; None
-    when there is none."""
+    that starts at a ``special`` token (a marker) and holds no other, after an edit of plain text of at most
+    ``MAX_EDIT`` tokens each way; None when there is none."""
     end = len(prompt) - 1  # the last prompt token is evaluated again for its logits
     if min_chunk <= 0 or end - n_prefix < min_chunk or len(cached) - n_prefix < min_chunk:
         return None
@@ -124,6 +124,10 @@ def plan_insert(
         length = end - dst
         edit = [*cached[n_prefix:src], *prompt[n_prefix:dst]]
         if max(src, dst) - n_prefix > MAX_EDIT or any(special(t) for t in edit):
+            continue
+        # the run starts at a marker and holds no other: the edit is the text right before it (the prefix's end, the
+        # cursor), not in a header far above (the same code under another file's name: an empty answer in tests)
+        if not special(cached[src]) or any(special(t) for t in cached[src + 1 : src + length]):
             continue
         if best is None or length > best.length:
             best = Insert(n_prefix, src, dst, length)

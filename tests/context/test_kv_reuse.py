@@ -111,18 +111,21 @@ def marker(token: int) -> bool:
 
 
 def test_plan_insert_finds_the_run_the_prompt_ends_with_after_new_tokens() -> None:
-    cached = [1, 2, 3, 9, 4, 5, 6, 7, 8, 42, 43]  # the last two: a generated answer after the prompt
-    ins = plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker)
-    # 4..7 move from 4 to 5; the prompt's last token (8) is evaluated again for its logits
+    cached = [1, 2, 3, 9, 504, 5, 6, 7, 8, 42, 43]  # the last two: a generated answer after the prompt
+    ins = plan_insert(cached, [1, 2, 3, 10, 11, 504, 5, 6, 7, 8], 3, min_chunk=3, special=marker)
+    # 504..7 (a marker and the text after it: the suffix) move from 4 to 5; the last token (8) is evaluated again
     assert ins == Insert(n_prefix=3, src=4, dst=5, length=4)
-    assert plan_insert(cached, [1, 2, 3, 10, 11, 4, 5, 8], 3, min_chunk=3, special=marker) is None  # run too short
+    assert plan_insert(cached, [1, 2, 3, 10, 11, 504, 5, 8], 3, min_chunk=3, special=marker) is None  # run too short
     assert plan_insert(cached, [1, 2, 3, 10, 11, 12, 13, 14], 3, min_chunk=3, special=marker) is None  # not cached
     # more than a few keystrokes' worth new or dropped before the run: evaluated again (its cells would keep too much
     # of the old text)
     many = list(range(100, 100 + MAX_EDIT))
-    assert plan_insert(cached, [1, 2, 3, *many, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is not None
-    assert plan_insert(cached, [1, 2, 3, *many, 99, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
-    long_gap = [1, 2, 3, *many, 9, 4, 5, 6, 7, 8]
+    assert plan_insert(cached, [1, 2, 3, *many, 504, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is not None
+    assert plan_insert(cached, [1, 2, 3, *many, 99, 504, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
+    long_gap = [1, 2, 3, *many, 9, 504, 5, 6, 7, 8]
     # a marker dropped or new before the run: the run's text changed sides of the cursor (a cloze step)
-    assert plan_insert([1, 2, 3, 500, 9, 4, 5, 6, 7, 8], [1, 2, 3, 10, 500, 4, 5, 6, 7, 8], 3, 3, marker) is None
-    assert plan_insert(long_gap, [1, 2, 3, 10, 4, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
+    assert plan_insert([1, 2, 3, 500, 9, 504, 5, 6, 7, 8], [1, 2, 3, 10, 500, 504, 5, 6, 7, 8], 3, 3, marker) is None
+    assert plan_insert(long_gap, [1, 2, 3, 10, 504, 5, 6, 7, 8], 3, min_chunk=3, special=marker) is None
+    # a run that does not start at a marker, or holds another: an edit far above the cursor (a header), not typing
+    assert plan_insert([1, 2, 3, 5, 6, 504, 7, 8], [1, 2, 9, 5, 6, 504, 7, 8], 2, 3, marker) is None
+    assert plan_insert([1, 2, 3, 504, 6, 505, 7, 8], [1, 2, 9, 504, 6, 505, 7, 8], 2, 3, marker) is None
