@@ -66,6 +66,11 @@ def plan(cached: Sequence[int], prompt: Sequence[int], n_prefix: int, min_chunk:
     return moves, head_p
 
 
+def _marker_run(tokens: Sequence[int], start: int, length: int, special: Callable[[int], bool]) -> bool:
+    """The run starts at a marker and holds no other."""
+    return special(tokens[start]) and not any(special(t) for t in tokens[start + 1 : start + length])
+
+
 def apply(llm: Any, moves: Sequence[Move]) -> None:
     """Carry out ``moves`` on the KV cache of llama-cpp-python's ``llm`` (sequence 0) and on its token record."""
     # llama_cpp loads its native library on import: only once a model is loaded
@@ -122,12 +127,13 @@ def plan_insert(
         while src > n_prefix and dst > n_prefix and cached[src - 1] == prompt[dst - 1]:
             src, dst = src - 1, dst - 1
         length = end - dst
-        edit = [*cached[n_prefix:src], *prompt[n_prefix:dst]]
-        if max(src, dst) - n_prefix > MAX_EDIT or any(special(t) for t in edit):
+        if max(src, dst) - n_prefix > MAX_EDIT:
+            continue
+        if any(special(t) for t in (*cached[n_prefix:src], *prompt[n_prefix:dst])):
             continue
         # the run starts at a marker and holds no other: the edit is the text right before it (the prefix's end, the
         # cursor), not in a header far above (the same code under another file's name: an empty answer in tests)
-        if not special(cached[src]) or any(special(t) for t in cached[src + 1 : src + length]):
+        if not _marker_run(cached, src, length, special):
             continue
         if best is None or length > best.length:
             best = Insert(n_prefix, src, dst, length)

@@ -212,17 +212,18 @@ class LlamaBackend:
         cached = llm.input_ids[: llm.n_tokens]
         n = kv_reuse.common_prefix(cached, prompt)
         insert: kv_reuse.Insert | None = None
-        if self.cache_reuse > 0 and n < min(len(cached), len(prompt) - 1) and kv_reuse.can_shift(llm):
-            moves, shifted_to = kv_reuse.plan(cached.tolist(), prompt, n, self.cache_reuse)
+        # nothing moved to position 0 (n == 0): its cell would not be a first token's (a test answered nothing)
+        if self.cache_reuse > 0 and 0 < n < min(len(cached), len(prompt) - 1) and kv_reuse.can_shift(llm):
+            cached_list = cached.tolist()
+            moves, shifted_to = kv_reuse.plan(cached_list, prompt, n, self.cache_reuse)
             if moves:
                 kv_reuse.apply(llm, moves)
                 gen.shifted_tokens, n = sum(m.length for m in moves), shifted_to
             else:
-                insert = kv_reuse.plan_insert(cached.tolist(), prompt, n, self.cache_reuse, self._is_special)
+                insert = kv_reuse.plan_insert(cached_list, prompt, n, self.cache_reuse, self._is_special)
         # We need fresh logits for the last prompt token, so re-evaluate at least that one.
         n = min(n, len(prompt) - 1)
-        gen.prompt_tokens = len(prompt)
-        gen.reused_tokens = n
+        gen.prompt_tokens, gen.reused_tokens = len(prompt), n
         llm.n_tokens = n
         started = time.perf_counter()
         stopped = None

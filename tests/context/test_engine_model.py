@@ -105,11 +105,11 @@ def test_completion_uses_definition_from_other_file(make_workspace: Callable[[di
 
 
 def test_default_layout_reevaluates_only_the_typed_tokens(model_path: str, tmp_path: Any) -> None:
-    """The default PSM layout keeps everything before the cursor cached, and KV-shift reuse (``cache_reuse``, off by
+    """The default PSM layout keeps everything before the cursor cached, and KV-shift reuse (``cache_reuse``, on by
     default) moves the cached suffix after the typed text: a keystroke evaluates only the typed token(s) and the
     prompt's last token (issue 16: at most 8), never the prefix, the repo context or the suffix window."""
     eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=16, workspace=str(tmp_path),
-                              time_budget_ms=None, typed_ahead=False, cache_reuse=32))  # fmt: skip
+                              time_budget_ms=None, typed_ahead=False))  # fmt: skip
     eng.load()
     try:
         path = os.path.join(str(tmp_path), "stats3.py")

@@ -106,6 +106,20 @@ def test_a_cancel_while_the_run_is_parked_leaves_a_cache_the_next_request_can_us
     assert again.reused_tokens + again.evaluated_tokens == len(after)
 
 
+def test_nothing_is_moved_to_the_start_of_the_prompt(backend: LlamaBackend) -> None:
+    """A prompt that shares no first token with the cache (the same code asked without the header before it) is
+    evaluated cold: a run moved to position 0 would hold values computed after other tokens, not a first token's
+    (tests/lsp/test_verify_completion.py answered nothing, depending on the random workspace's name)."""
+    prefix, suffix = SOURCE[:CURSOR], SOURCE[CURSOR:]
+    bare = fim(backend, prefix, suffix)
+    params = GenerationParams(max_tokens=12)
+    backend._llm.n_tokens = 0
+    cold = backend.generate(bare, params)
+    backend.generate([*backend.tokenize("# a header that is dropped next\n"), *bare], params)
+    again = backend.generate(bare, params)
+    assert again.shifted_tokens == 0 and again.evaluated_tokens == len(bare) and again.tokens == cold.tokens
+
+
 def marker(token: int) -> bool:
     return token >= 500
 
