@@ -104,25 +104,23 @@ def test_completion_uses_definition_from_other_file(make_workspace: Callable[[di
     assert res.gate in ("ok", "truncated") and res.text.strip(), res
 
 
-def test_default_layout_reevaluates_only_the_typed_tokens(model_path: str, tmp_path: Any) -> None:
+def test_default_layout_reevaluates_only_the_typed_tokens(model_engine: Engine, tmp_path: Any) -> None:
     """The default PSM layout keeps everything before the cursor cached, and KV-shift reuse (``cache_reuse``, on by
     default) moves the cached suffix after the typed text: a keystroke evaluates only the typed token(s) and the
     prompt's last token (issue 16: at most 8), never the prefix, the repo context or the suffix window."""
-    eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=16, workspace=str(tmp_path),
-                              time_budget_ms=None, typed_ahead=False))  # fmt: skip
-    eng.load()
+    model_engine.config.typed_ahead = False
     try:
         path = os.path.join(str(tmp_path), "stats3.py")
         # a suffix as long as in a real file (runs under ``cache_reuse`` tokens are evaluated again)
         doc = DOC + "".join(
             f"\n\ndef scaled_{i}(values, k):\n    return [v * k + {i} for v in values]\n" for i in range(6)
         )
-        eng.complete(CompletionRequest(doc, LINE, COL, path=path, max_tokens=4))
+        model_engine.complete(CompletionRequest(doc, LINE, COL, path=path, max_tokens=4))
         lines = doc.split("\n")
         lines[LINE] = lines[LINE][:COL] + "(" + lines[LINE][COL:]
-        b = eng.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
+        b = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
     finally:
-        eng.close()
+        model_engine.config.typed_ahead = True
     suffix = sum(p.tokens for p in b.context if p.kind == "suffix")
     assert suffix > 20, b.context
     assert b.timings.evaluated_tokens <= 8, (b.timings, b.context)
