@@ -93,6 +93,22 @@ def error_count(text: str, language: str | None) -> int:
     return count_errors(parsed).total if parsed is not None else 0
 
 
+def error_starts(text: str, language: str | None) -> list[int]:
+    """UTF-8 byte offsets where the ERROR and MISSING nodes of ``text`` start (empty when it parses or the language
+    has no grammar): where an error is, which a count cannot say."""
+    parsed = tree(text, language)
+    if parsed is None or not parsed.root_node.has_error:
+        return []
+    starts, stack = [], [parsed.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.is_error:
+            starts.append(node.start_byte)
+        if node.has_error:
+            stack.extend(node.children)
+    return starts
+
+
 def problems(text: str, language: str | None, *, limit: int = 20) -> list[Problem]:
     """ERROR and MISSING nodes of the tree-sitter parse, as fixable problems (empty for unknown languages)."""
     parsed = tree(text, language)

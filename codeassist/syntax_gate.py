@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from codeassist import syntax
+from codeassist import midtyping, syntax
 from codeassist.context.languages import LanguageSpec, resolve_spec
 
 _WORD_BOUNDARY = re.compile(r"[\s(){}\[\],;:.]")
@@ -110,22 +110,32 @@ def gate(
     max_parses: int = 24,
     time_budget_ms: float = 40.0,
 ) -> GateResult:
-    """Pure gate logic (no counters)."""
+    """Pure gate logic (no counters). A candidate passes when it adds no errors to the document as it is or, where
+    the cursor waits for an operand, to the document with a neutral one there (:mod:`codeassist.midtyping`: mid-typing,
+    the document as it is can be valid only by accident)."""
     t0 = time.perf_counter()
     head, tail = text[:offset], text[offset:]
     # through the syntax module's cache: the verifier asks about the same spliced text next
     before = errors_before if errors_before is not None else syntax.error_count(text, spec.name)
     parses = 0 if errors_before is not None else 1
-    after = syntax.error_count(head + candidate + tail, spec.name)
-    parses += 1
-    if after <= before:
+
+    def adds_none(trial: str) -> tuple[bool, int]:
+        nonlocal parses
+        n = syntax.error_count(head + trial + tail, spec.name)
+        parses += 1
+        if n <= before:
+            return True, n
+        parses += 2  # at most: the neutral document, once per gate through the syntax cache
+        return midtyping.accepts(text, offset, trial, spec.name), n
+
+    ok, after = adds_none(candidate)
+    if ok:
         return GateResult(candidate, "pass", before, after, parses, (time.perf_counter() - t0) * 1000)
     for cut in _cut_points(candidate):
         if parses >= max_parses or (time.perf_counter() - t0) * 1000 > time_budget_ms:
             break
         trial = candidate[:cut].rstrip()
-        n = syntax.error_count(head + trial + tail, spec.name)
-        parses += 1
-        if n <= before:
+        ok, n = adds_none(trial)
+        if ok:
             return GateResult(trial, "truncated", before, n, parses, (time.perf_counter() - t0) * 1000)
     return GateResult("", "dropped", before, after, parses, (time.perf_counter() - t0) * 1000)

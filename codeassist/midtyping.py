@@ -1,0 +1,105 @@
+"""The baseline for a suggestion that finishes an expression the user is still typing: the document with a neutral
+operand at the cursor.
+
+Why: the syntax checks (the gate in :mod:`codeassist.syntax_gate`, the syntax tier in :mod:`codeassist.change`) ask
+whether a suggestion *adds* syntax errors to the document as it is. Mid-typing, right after a binary operator, a
+comma, a dot or an opening bracket, that document is sometimes valid only by accident: inside a bracket opened on an
+earlier line, Python's implicit line continuation joins the dangling ``plural[0].upper() +`` to the code on the next
+line, so *any* finished operand — the right suggestion among them — "adds" an error down there (the open-loop replay's
+inflection span: the real rest of the line, `` plural[1:]``, was dropped after the partial ``plural[0].upper() +``).
+Errors that the document has with some operand at the cursor belong to the unfinished structure, not to the
+suggestion, so a suggestion is also acceptable when it adds none to that document — provided no error starts inside
+the suggestion's own text (tree-sitter's counts are coarse: `` plural[1:] def`` has as many errors as the neutral
+document, but one of them starts at ``plural``; the right answer's starts on the next line, as the neutral one's
+does).
+
+Only where an operand is what the grammar wants next: elsewhere a placeholder would excuse real breaks (after
+``def``, an operand is itself an error). The earlier attempt at this (closing the cursor line's open brackets, 52c4304)
+let more wrong text through on lines with open brackets and did not reach a bracket opened on an earlier line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from codeassist import syntax
+from codeassist.brackets import OPENERS, Lexer, scan_start
+from codeassist.context.languages import LanguageSpec, get_spec
+
+OPERAND = "a"  # an identifier in every registered language; a keyword nowhere
+
+# the text before the cursor on its line ends where an operand must follow: an operator (``+``, ``==``, ``=``,
+# ``->``, ``**``…), a comma, a dot, an opening bracket, or a keyword that takes an expression
+_WANTS_OPERAND = re.compile(
+    r"(?:[-+*/%@&|^<>=~,.(\[{]|(?<![\w.])(?:and|or|not|in|is|return|yield|await|assert))[ \t]*$"
+)
+_IDENTIFIER_CHAR = re.compile(r"\w")
+
+
+def neutral_document(text: str, offset: int) -> str | None:
+    """``text`` with :data:`OPERAND` inserted at code-point ``offset`` when the cursor is where an operand must
+    follow and nothing of one is there yet; None elsewhere (the document as it is is then the only baseline)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    before = text[line_start:offset]
+    if not _WANTS_OPERAND.search(before):
+        return None
+    if before.rstrip().endswith(".") and re.search(r"\d\.[ \t]*$", before):
+        return None  # ``1.`` is a number, not an attribute access
+    if offset < len(text) and _IDENTIFIER_CHAR.match(text[offset]):
+        return None  # an operand is already there (the cursor sits before its first character)
+    return text[:offset] + " " + OPERAND + text[offset:]
+
+
+def accepts(text: str, offset: int, candidate: str, language: str | None) -> bool:
+    """Whether ``candidate`` at ``offset`` is the end of an expression continued from an earlier line: the cursor is
+    in code (not a string or comment) inside a bracket opened on an earlier line, where an operand is wanted; the
+    cursor's line with the candidate neither leaves a bracket open nor closes one of an earlier line (what the lines
+    below should do, and a wrong answer often does); it adds no error to :func:`neutral_document` and has none
+    starting inside its own text. Anywhere else the document as it is stays the only baseline.
+
+    Measured with bench/gate_truth.py (lines that continue a bracket, cut after an operator): each of these
+    conditions removed wrong text that the neutral baseline alone let through, such as a call closed early
+    (``args, kwargs)``) or a string's ``"%`` read as an operator."""
+    neutral = neutral_document(text, offset)
+    if neutral is None:
+        return False
+    spec = get_spec(language)
+    line_start = text.rfind("\n", 0, offset) + 1
+    lexer = Lexer(spec)
+    if not _stack(lexer.brackets(text[scan_start(text[:line_start], spec) : line_start])):
+        return False  # no bracket open before the line: nothing joins it to the next line by accident
+    lexer.brackets(text[line_start:offset])
+    if lexer.quote is not None or lexer.in_line_comment or lexer.in_block_comment:
+        return False
+    line_end = text.find("\n", offset)
+    rest = text[offset:] if line_end < 0 else text[offset:line_end]
+    if _unbalanced(text[line_start:offset] + candidate + rest, spec):
+        return False
+    spliced = text[:offset] + candidate + text[offset:]
+    if syntax.error_count(spliced, language) > syntax.error_count(neutral, language):
+        return False
+    start = len(text[:offset].encode("utf-8"))
+    end = start + len(candidate.encode("utf-8"))
+    return not any(start <= at < end for at in syntax.error_starts(spliced, language))
+
+
+def _stack(marks: list[tuple[int, str]]) -> int:
+    """How many brackets ``marks`` leave open."""
+    depth = 0
+    for _, ch in marks:
+        depth = depth + 1 if ch in OPENERS else max(0, depth - 1)
+    return depth
+
+
+def _unbalanced(line: str, spec: LanguageSpec | None) -> bool:
+    """Whether ``line`` (lexed alone) leaves a bracket or a string open, or closes a bracket it did not open."""
+    depth = 0
+    lexer = Lexer(spec)
+    for _, ch in lexer.brackets(line):
+        if ch in OPENERS:
+            depth += 1
+        elif depth == 0:
+            return True
+        else:
+            depth -= 1
+    return depth > 0 or lexer.quote is not None
