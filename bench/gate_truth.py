@@ -14,8 +14,10 @@ Hole kinds: ``line`` and ``token`` as the suite cuts them; ``operand``: a line h
 operator, comma, dot or opening bracket past the kept characters (where an operand must follow: the mid-typing
 case); ``continued``: the same cut on lines that start inside a bracket opened on an earlier line (the lines the
 suite's cutter never picks, where Python's implicit line continuation can join a dangling operator to the next line:
-the open-loop replay's inflection span). ``--below N`` also removes the N lines after the hole's line, as when the
-user is writing new code and the rest of the statement does not exist yet (the open-loop replay's situation).
+the open-loop replay's inflection span); ``continued_start``: those lines from their first character (a new element
+of a call or a literal, the whole line to write). ``--below N`` also removes the N lines after the hole's line, as
+when the user is writing new code and the rest of the statement does not exist yet (the open-loop replay's
+situation).
 
     .venv/bin/python -m bench.gate_truth --src build/bench-repos/src --holes 200 --below 0,3
 """
@@ -84,7 +86,7 @@ def _case(hole: Hole, original: str, kind: str, below: int) -> Case | None:
     line_end = original.find("\n", hole.start)
     line_end = len(original) if line_end < 0 else line_end
     offset = hole.start
-    if kind in ("operand", "continued"):
+    if kind in ("operand", "continued"):  # ``continued_start`` keeps the cursor at the line's first character
         match = _OPERATOR.search(original, hole.start, line_end)
         if match is None or "#" in original[hole.start : match.end()]:
             return None
@@ -134,7 +136,7 @@ def run(src: Path, holes: int, kinds: list[str], belows: list[int]) -> dict[str,
     for repo in sorted(p for p in src.iterdir() if p.is_dir()):
         files = _files(repo)
         for kind in kinds:
-            if kind == "continued":
+            if kind in ("continued", "continued_start"):
                 cut = [_continued_hole(p, at, files[p]) for p, at in _continued(files, holes, f"{repo.name}")]
             else:
                 cut = cut_holes(files, holes, "line" if kind == "operand" else kind)  # type: ignore[arg-type]
@@ -159,7 +161,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src", type=Path, default=Path("build/bench-repos/src"))
     ap.add_argument("--holes", type=int, default=200, help="holes per repository and kind")
-    ap.add_argument("--kinds", default="line,token,operand,continued")
+    ap.add_argument("--kinds", default="line,token,operand,continued,continued_start")
     ap.add_argument("--below", default="0,3", help="comma-separated: lines after the hole's line also removed")
     args = ap.parse_args()
     counts = run(args.src, args.holes, args.kinds.split(","), [int(b) for b in args.below.split(",")])

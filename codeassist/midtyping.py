@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from codeassist import syntax
-from codeassist.brackets import OPENERS, Lexer, scan_start
+from codeassist.brackets import CLOSERS, OPENERS, Lexer, scan_start
 from codeassist.context.languages import LanguageSpec, get_spec
 
 OPERAND = "a"  # an identifier in every registered language; a keyword nowhere
@@ -38,9 +38,13 @@ _IDENTIFIER_CHAR = re.compile(r"\w")
 
 def neutral_document(text: str, offset: int) -> str | None:
     """``text`` with :data:`OPERAND` inserted at code-point ``offset`` when the cursor is where an operand must
-    follow and nothing of one is there yet; None elsewhere (the document as it is is then the only baseline)."""
+    follow and nothing of one is there yet — after an operator on its line, or at the start of a line after a line
+    that ends with one; None elsewhere (the document as it is is then the only baseline)."""
     line_start = text.rfind("\n", 0, offset) + 1
     before = text[line_start:offset]
+    if not before.strip():  # at a line's start: the code before it says (``f(a,`` then a new line of arguments)
+        code = text[:line_start].rstrip()
+        before = code[code.rfind("\n") + 1 :]
     if not _WANTS_OPERAND.search(before):
         return None
     if before.rstrip().endswith(".") and re.search(r"\d\.[ \t]*$", before):
@@ -51,27 +55,34 @@ def neutral_document(text: str, offset: int) -> str | None:
 
 
 def accepts(text: str, offset: int, candidate: str, language: str | None) -> bool:
-    """Whether ``candidate`` at ``offset`` is the end of an expression continued from an earlier line: the cursor is
-    in code (not a string or comment) inside a bracket opened on an earlier line, where an operand is wanted; the
-    cursor's line with the candidate neither leaves a bracket open nor closes one of an earlier line (what the lines
-    below should do, and a wrong answer often does); it adds no error to :func:`neutral_document` and has none
-    starting inside its own text. Anywhere else the document as it is stays the only baseline.
+    """Whether ``candidate`` at ``offset`` is the end of an expression continued from an earlier line: the cursor is in
+    code (not a string or comment) inside a bracket opened on an earlier line, where an operand is wanted; the next
+    line of code is indented no deeper than the line that opened the bracket and does not close it (the rest of the
+    bracket's contents is not written yet: a new statement follows); the cursor's line with the candidate neither
+    leaves a bracket open nor closes one of an earlier line (what the lines below should do, and a wrong answer
+    often does); it adds no error to :func:`neutral_document` and has none starting inside its own text. Anywhere
+    else the document as it is stays the only baseline.
 
     Measured with bench/gate_truth.py (lines that continue a bracket, cut after an operator): each of these
-    conditions removed wrong text that the neutral baseline alone let through, such as a call closed early
-    (``args, kwargs)``) or a string's ``"%`` read as an operator."""
+    conditions removed wrong text that the neutral baseline alone let through, such as a call closed early (``args,
+    kwargs)``), a string's ``"%`` read as an operator, or an argument without its comma above more arguments."""
     neutral = neutral_document(text, offset)
     if neutral is None:
         return False
     spec = get_spec(language)
     line_start = text.rfind("\n", 0, offset) + 1
     lexer = Lexer(spec)
-    if not _stack(lexer.brackets(text[scan_start(text[:line_start], spec) : line_start])):
+    scan = scan_start(text[:line_start], spec)
+    opener = _innermost_opener(lexer.brackets(text[scan:line_start]))
+    if opener is None:
         return False  # no bracket open before the line: nothing joins it to the next line by accident
     lexer.brackets(text[line_start:offset])
     if lexer.quote is not None or lexer.in_line_comment or lexer.in_block_comment:
         return False
     line_end = text.find("\n", offset)
+    indent, first = _next_code(text, line_end, spec)
+    if indent > _indent_at(text, scan + opener) or first in CLOSERS:
+        return False  # the bracket's contents go on, or it is closed, below: the lines there judge, as before
     rest = text[offset:] if line_end < 0 else text[offset:line_end]
     if _unbalanced(text[line_start:offset] + candidate + rest, spec):
         return False
@@ -83,12 +94,38 @@ def accepts(text: str, offset: int, candidate: str, language: str | None) -> boo
     return not any(start <= at < end for at in syntax.error_starts(spliced, language))
 
 
-def _stack(marks: list[tuple[int, str]]) -> int:
-    """How many brackets ``marks`` leave open."""
-    depth = 0
-    for _, ch in marks:
-        depth = depth + 1 if ch in OPENERS else max(0, depth - 1)
-    return depth
+def _innermost_opener(marks: list[tuple[int, str]]) -> int | None:
+    """Where the innermost bracket that ``marks`` leave open is (its index in the lexed text), or None."""
+    stack: list[int] = []
+    for at, ch in marks:
+        if ch in OPENERS:
+            stack.append(at)
+        elif stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def _indent_at(text: str, at: int) -> int:
+    """The indentation of the line holding ``text[at]``."""
+    start = text.rfind("\n", 0, at) + 1
+    line = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _next_code(text: str, line_end: int, spec: LanguageSpec | None) -> tuple[int, str]:
+    """The indentation and first character of the first line after ``line_end`` that holds code (not blank, not only
+    a comment); (-1, "") at the end of the text. The open-loop replay's situation: lines of the span not typed yet
+    are blank, and the next statement, dedented, follows."""
+    comment = spec.line_comment if spec is not None else "#"
+    at = line_end
+    while 0 <= at < len(text):
+        nxt = text.find("\n", at + 1)
+        line = text[at + 1 : nxt if nxt >= 0 else len(text)]
+        stripped = line.strip()
+        if stripped and not stripped.startswith(comment):
+            return len(line) - len(line.lstrip(" \t")), stripped[0]
+        at = nxt
+    return -1, ""
 
 
 def _unbalanced(line: str, spec: LanguageSpec | None) -> bool:

@@ -74,3 +74,34 @@ def test_the_syntax_tier_of_a_shown_completion_reads_the_document_mid_typing_too
     truth = CompletionResult(" plural[1:]", line, column)
     assert syntax.python_error(typing[:cursor] + truth.text + typing[cursor:]) is not None
     assert check_completion(request, truth, CompletionPolicy(verify="syntax"), None).show
+
+
+# the replay's first keystroke there: the span's lines blank, the next statement (dedented) below them
+SPAN_START = "\n".join(
+    [
+        "def irregular(singular, plural):",
+        "    if singular[0].upper() == plural[0].upper():",
+        "        PLURALS.insert(0, (",
+        '            r"{}{}$".format(singular[0].upper(), singular[1:]),',
+        " " * 12,
+        " " * 12,
+        "        PLURALS.insert(0, (",
+        '            r"{}{}$".format(singular[0].lower(), singular[1:]),',
+        "            plural[0].lower() + plural[1:]",
+        "        ))",
+        "",
+    ]
+)
+
+
+def test_a_new_line_of_a_bracket_whose_rest_is_not_written_yet_gets_the_whole_element() -> None:
+    assert SPEC is not None
+    cursor = SPAN_START.index("            \n") + 12
+    truth = "plural[0].upper() + plural[1:]"
+    # before: cut at the "+", where the next statement joined the expression again — a worse suggestion than none
+    assert gate(SPAN_START, cursor, truth, SPEC).action == "pass"
+    # editing an element list (siblings below, indented as the cursor's line): a missing comma is still caught
+    listing = "CASES = (\n    first,\n    \n    third,\n)\n"
+    at = listing.index("    \n") + 4
+    assert gate(listing, at, "second", SPEC).action == "dropped"
+    assert gate(listing, at, "second,", SPEC).action == "pass"
