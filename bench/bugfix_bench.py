@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows_file.parent.mkdir(parents=True, exist_ok=True)
     if not args.resume:
         rows_file.write_text("")
+    bugs = bugs[args.skip_bugs :]
     results: list[BugResult] = [done[b.task_id] for b in bugs if b.task_id in done]
     todo = [b for b in bugs if b.task_id not in done]
     if args.max_bugs is not None:
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="skip the bugs already in --rows")
     p.add_argument("--time-limit-min", type=float, default=None, help="start no new bug after this many minutes")
     p.add_argument("--max-bugs", type=int, default=None, help="only the first N bugs of the sample (in problem order)")
+    p.add_argument("--skip-bugs", type=int, default=0,
+                   help="leave out the first N bugs (continue a run whose rows are elsewhere)")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 20)
