@@ -36,7 +36,7 @@ from codeassist import syntax
 from codeassist.brackets import OPENERS, Lexer
 from codeassist.change import Change, syntax_tier
 from codeassist.context.languages import resolve_spec
-from codeassist.midtyping import accepts, neutral_document
+from codeassist.midtyping import at, neutral_document
 from codeassist.repobench.holes import Hole, cut_holes, is_source_file
 from codeassist.syntax_gate import gate
 
@@ -75,9 +75,9 @@ def shown(case: Case, candidate: str, criterion: str) -> bool:
         return False
     change = Change("", {case.path: spliced}, {case.path: text})
     parsed = syntax_tier(change)
-    neutral = neutral_document(text, offset) if parsed.status == "failed" and criterion != "plain" else None
-    if neutral is not None and accepts(text, offset, candidate, spec.name):
-        parsed = syntax_tier(dataclasses.replace(change, original={case.path: neutral}))
+    mid = at(text, offset, spec.name) if parsed.status == "failed" and criterion != "plain" else None
+    if mid is not None and mid.accepts(candidate):
+        parsed = syntax_tier(dataclasses.replace(change, original={case.path: mid.neutral}))
     return parsed.status == "passed"
 
 

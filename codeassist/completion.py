@@ -278,10 +278,10 @@ def check_completion(
     rel = os.path.relpath(path, root) if path and root else _buffer_name(request.language)
     change = Change(root=root or "", files={rel: new_text}, original={rel: text})
     parsed = syntax_tier(change)
-    neutral = midtyping.neutral_document(text, offset) if parsed.status == "failed" else None
-    if neutral is not None and midtyping.accepts(text, offset, result.text, language_for_path(rel)):
+    mid = midtyping.at(text, offset, language_for_path(rel)) if parsed.status == "failed" else None
+    if mid is not None and mid.accepts(result.text):
         # mid-typing the document can be valid only by accident: no worse than any operand there is acceptable
-        parsed = syntax_tier(dataclasses.replace(change, original={rel: neutral}))
+        parsed = syntax_tier(dataclasses.replace(change, original={rel: mid.neutral}))
     if parsed.status == "failed":
         return CompletionCheck(False, Verdict(LABEL_FAILED, "syntax error", (parsed,), rejected=True))
     multi_line = "\n" in result.text.strip("\n")

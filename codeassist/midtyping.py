@@ -21,6 +21,7 @@ let more wrong text through on lines with open brackets and did not reach a brac
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from codeassist import syntax
 from codeassist.brackets import CLOSERS, OPENERS, Lexer, scan_start
@@ -54,52 +55,79 @@ def neutral_document(text: str, offset: int) -> str | None:
     return text[:offset] + " " + OPERAND + text[offset:]
 
 
-def accepts(text: str, offset: int, candidate: str, language: str | None) -> bool:
-    """Whether ``candidate`` at ``offset`` is the end of an expression continued from an earlier line: the cursor is in
-    code (not a string or comment) inside a bracket opened on an earlier line, where an operand is wanted; the next
-    line of code is indented no deeper than the line that opened the bracket and does not close it (the rest of the
-    bracket's contents is not written yet: a new statement follows); the cursor's line with the candidate neither
-    leaves a bracket open nor closes one of an earlier line (what the lines below should do, and a wrong answer
-    often does); it adds no error to :func:`neutral_document` and has none starting inside its own text. Anywhere
-    else the document as it is stays the only baseline.
+@dataclass(frozen=True)
+class MidTyping:
+    """A cursor on a line that continues a bracket whose rest is not written yet (:func:`at`): every candidate there
+    is also judged against ``neutral``, the document with a neutral operand at the cursor."""
 
-    Measured with bench/gate_truth.py (lines that continue a bracket, cut after an operator): each of these
-    conditions removed wrong text that the neutral baseline alone let through, such as a call closed early (``args,
-    kwargs)``), a string's ``"%`` read as an operator, or an argument without its comma above more arguments."""
+    text: str
+    offset: int
+    language: str | None
+    spec: LanguageSpec | None
+    neutral: str
+    line_before: str  # the cursor's line up to the cursor
+    line_after: str  # the rest of the cursor's line
+
+    def accepts(self, candidate: str) -> bool:
+        """Whether ``candidate`` neither leaves a bracket of its line open nor closes one of an earlier line (what
+        the lines below should do, and a wrong answer often does), adds no error to the neutral document and has
+        none starting inside its own text."""
+        if _unbalanced(self.line_before + candidate + self.line_after, self.spec):
+            return False
+        text, offset = self.text, self.offset
+        spliced = text[:offset] + candidate + text[offset:]
+        if syntax.error_count(spliced, self.language) > syntax.error_count(self.neutral, self.language):
+            return False
+        start = len(text[:offset].encode("utf-8"))
+        end = start + len(candidate.encode("utf-8"))
+        return not any(start <= pos < end for pos in syntax.error_starts(spliced, self.language))
+
+
+def at(text: str, offset: int, language: str | None) -> MidTyping | None:
+    """The mid-typing baseline at ``offset``, or None where the document as it is stays the only one. It applies when
+    an operand is wanted at the cursor (:func:`neutral_document`), the cursor is in code (not a string or comment)
+    inside a bracket opened on an earlier line, and the next line of code is indented no deeper than the line that
+    opened the bracket and does not close it: the rest of the bracket's contents is not written yet (a new statement
+    follows), so nothing below can say whether the expression ends here.
+
+    Measured with bench/gate_truth.py (lines that continue a bracket, cut after an operator or at their start): each
+    condition here and in :meth:`MidTyping.accepts` removed wrong text that the neutral baseline alone let through,
+    such as a call closed early (``args, kwargs)``), a string's ``"%`` read as an operator, or an argument without
+    its comma above more arguments."""
     neutral = neutral_document(text, offset)
     if neutral is None:
-        return False
+        return None
     spec = get_spec(language)
     line_start = text.rfind("\n", 0, offset) + 1
     lexer = Lexer(spec)
     scan = scan_start(text[:line_start], spec)
     opener = _innermost_opener(lexer.brackets(text[scan:line_start]))
     if opener is None:
-        return False  # no bracket open before the line: nothing joins it to the next line by accident
+        return None  # no bracket open before the line: nothing joins it to the next line by accident
     lexer.brackets(text[line_start:offset])
     if lexer.quote is not None or lexer.in_line_comment or lexer.in_block_comment:
-        return False
+        return None
     line_end = text.find("\n", offset)
     indent, first = _next_code(text, line_end, spec)
     if indent > _indent_at(text, scan + opener) or first in CLOSERS:
-        return False  # the bracket's contents go on, or it is closed, below: the lines there judge, as before
-    rest = text[offset:] if line_end < 0 else text[offset:line_end]
-    if _unbalanced(text[line_start:offset] + candidate + rest, spec):
-        return False
-    spliced = text[:offset] + candidate + text[offset:]
-    if syntax.error_count(spliced, language) > syntax.error_count(neutral, language):
-        return False
-    start = len(text[:offset].encode("utf-8"))
-    end = start + len(candidate.encode("utf-8"))
-    return not any(start <= at < end for at in syntax.error_starts(spliced, language))
+        return None  # the bracket's contents go on, or it is closed, below: the lines there judge, as before
+    line_after = text[offset:] if line_end < 0 else text[offset:line_end]
+    return MidTyping(text, offset, language, spec, neutral, text[line_start:offset], line_after)
+
+
+def accepts(text: str, offset: int, candidate: str, language: str | None) -> bool:
+    """:meth:`MidTyping.accepts` at ``offset`` (False where :func:`at` says the document as it is is the only
+    baseline). A caller with several candidates for one cursor asks :func:`at` once."""
+    mid = at(text, offset, language)
+    return mid is not None and mid.accepts(candidate)
 
 
 def _innermost_opener(marks: list[tuple[int, str]]) -> int | None:
     """Where the innermost bracket that ``marks`` leave open is (its index in the lexed text), or None."""
     stack: list[int] = []
-    for at, ch in marks:
+    for pos, ch in marks:
         if ch in OPENERS:
-            stack.append(at)
+            stack.append(pos)
         elif stack:
             stack.pop()
     return stack[-1] if stack else None

@@ -119,14 +119,18 @@ def gate(
     before = errors_before if errors_before is not None else syntax.error_count(text, spec.name)
     parses = 0 if errors_before is not None else 1
 
+    mid: list[midtyping.MidTyping | None] = []  # found on the first trial that needs it, then kept
+
     def adds_none(trial: str) -> tuple[bool, int]:
         nonlocal parses
         n = syntax.error_count(head + trial + tail, spec.name)
         parses += 1
         if n <= before:
             return True, n
-        parses += 2  # at most: the neutral document, once per gate through the syntax cache
-        return midtyping.accepts(text, offset, trial, spec.name), n
+        if not mid:
+            mid.append(midtyping.at(text, offset, spec.name))
+            parses += mid[0] is not None  # the neutral document, once: the syntax cache keeps it
+        return mid[0] is not None and mid[0].accepts(trial), n
 
     ok, after = adds_none(candidate)
     if ok:
