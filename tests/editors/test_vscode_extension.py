@@ -61,6 +61,7 @@ def test_build_test_and_package(node_toolchain: None, codeassist_exe: str, tmp_p
         "codeassist.showStats",
         "codeassist.acceptNextWord",
         "codeassist.acceptNextLine",
+        "codeassist.dismissSuggestion",
         "codeassist.benchmark",
     }
     settings = set(manifest["contributes"]["configuration"]["properties"])

@@ -175,7 +175,7 @@ function createClient(): LanguageClient {
     if (!ready || !editor || c.code2ProtocolConverter.asUri(editor.document.uri) !== ready.uri) return;
     const cursor = editor.selection.active;
     const still = editor.selection.isEmpty && cursor.line === ready.line && cursor.character === ready.character;
-    if (editor.document.version !== ready.version || !still) return;
+    if (editor.document.version !== ready.version || !still || inline?.dismissedAt(editor.document, cursor)) return;
     void vscode.commands
       .executeCommand('editor.action.inlineSuggest.hide')
       .then(() => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'));
@@ -348,6 +348,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('codeassist.acceptNextLine', () =>
       inline.acceptPart('editor.action.inlineSuggest.acceptNextLine'),
     ),
+    vscode.commands.registerCommand('codeassist.dismissSuggestion', () => inline.dismiss()),
     vscode.commands.registerCommand(SHOW_STATS, () => showStats(serverCommandRequest)),
     vscode.commands.registerCommand(BENCHMARK, () =>
       benchmarkWorkspace(output, () => buildServerSettings(getter())),

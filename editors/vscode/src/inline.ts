@@ -41,6 +41,8 @@ export interface InlineHooks {
 export class InlineRequests implements vscode.Disposable {
   /** An answer that arrived after VS Code stopped waiting, for the request it then gets asked again. */
   private late: { key: string; result: Result } | undefined;
+  /** Where the user dismissed the suggestion (Escape): an answer arriving late there is not brought back. */
+  private dismissed: string | undefined;
   private readonly tracker = new AcceptTracker();
   private trackedUri: string | undefined;
   private readonly watch: vscode.Disposable;
@@ -65,6 +67,20 @@ export class InlineRequests implements vscode.Disposable {
     this.tracker.show(id, document.offsetAt(start), text, text.startsWith(typed) ? typed.length : 0);
     this.trackedUri = document.uri.toString();
     this.hooks.notify(SHOW_NOTIFICATION, { id });
+  }
+
+  /** Escape while a suggestion shows: VS Code's hide, and no answer still on its way to this position is brought
+   * back by asking VS Code again (the user said no; Alt+\\ asks anew). */
+  async dismiss(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    this.late = undefined;
+    this.dismissed = editor ? keyOf(editor.document, editor.selection.active) : undefined;
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+  }
+
+  /** Whether the user dismissed the suggestion at this document version and position. */
+  dismissedAt(document: vscode.TextDocument, position: vscode.Position): boolean {
+    return this.dismissed === keyOf(document, position);
   }
 
   /** VS Code's accept-next-word / -line, through ours: the edit it makes is an acceptance, whatever its size. */
@@ -100,6 +116,7 @@ export class InlineRequests implements vscode.Disposable {
       return result;
     }
     this.late = undefined;
+    if (context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke) this.dismissed = undefined; // asked anew
     const started = performance.now();
     const stale = (): boolean => keyOf(document, position) !== key || !cursorAt(document, position);
     const request = new vscode.CancellationTokenSource();
@@ -117,7 +134,7 @@ export class InlineRequests implements vscode.Disposable {
         this.announce(document, position, result);
         return result;
       }
-      if (items.length > 0 && !stale()) {
+      if (items.length > 0 && !stale() && this.dismissed !== key) {
         this.late = { key, result };
         void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
       }
