@@ -115,13 +115,6 @@ def at(text: str, offset: int, language: str | None) -> MidTyping | None:
     return MidTyping(text, offset, language, spec, neutral, text[line_start:offset], line_after)
 
 
-def accepts(text: str, offset: int, candidate: str, language: str | None) -> bool:
-    """:meth:`MidTyping.accepts` at ``offset`` (False where :func:`at` says the document as it is is the only
-    baseline). A caller with several candidates for one cursor asks :func:`at` once."""
-    mid = at(text, offset, language)
-    return mid is not None and mid.accepts(candidate)
-
-
 def _innermost_opener(marks: list[tuple[int, str]]) -> int | None:
     """Where the innermost bracket that ``marks`` leave open is (its index in the lexed text), or None."""
     stack: list[int] = []
@@ -136,7 +129,8 @@ def _innermost_opener(marks: list[tuple[int, str]]) -> int | None:
 def _indent_at(text: str, at: int) -> int:
     """The indentation of the line holding ``text[at]``."""
     start = text.rfind("\n", 0, at) + 1
-    line = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
+    end = text.find("\n", start)
+    line = text[start : end if end >= 0 else len(text)]
     return len(line) - len(line.lstrip(" \t"))
 
 

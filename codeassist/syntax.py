@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 from tree_sitter import Tree
 
 from codeassist.context.languages import get_spec, parser_for
-from codeassist.context.parsing import count_errors, count_parse
+from codeassist.context.parsing import count_errors, count_parse, error_nodes
 
 T = TypeVar("T")
 CACHE_ENTRIES = 8  # a candidate and its document, for a few concurrent checks; texts can be megabytes
@@ -97,16 +97,7 @@ def error_starts(text: str, language: str | None) -> list[int]:
     """UTF-8 byte offsets where the ERROR and MISSING nodes of ``text`` start (empty when it parses or the language
     has no grammar): where an error is, which a count cannot say."""
     parsed = tree(text, language)
-    if parsed is None or not parsed.root_node.has_error:
-        return []
-    starts, stack = [], [parsed.root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_missing or node.is_error:
-            starts.append(node.start_byte)
-        if node.has_error:
-            stack.extend(node.children)
-    return starts
+    return [node.start_byte for node in error_nodes(parsed)] if parsed is not None else []
 
 
 def problems(text: str, language: str | None, *, limit: int = 20) -> list[Problem]:

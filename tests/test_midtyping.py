@@ -7,7 +7,7 @@ from codeassist import syntax
 from codeassist.completion import CompletionPolicy, check_completion
 from codeassist.context.languages import resolve_spec
 from codeassist.engine import CompletionRequest, CompletionResult
-from codeassist.midtyping import OPERAND, accepts, neutral_document
+from codeassist.midtyping import OPERAND, at, neutral_document
 from codeassist.syntax_gate import gate
 
 # the open-loop replay's inflection span, typed down to the second line of the tuple: the lines closing it do not
@@ -40,14 +40,16 @@ def test_the_real_rest_of_the_line_passes_though_it_adds_an_error_to_the_documen
     spliced = TYPING[:CURSOR] + truth + TYPING[CURSOR:]
     # the case is real: counted against the document as it is, the right answer adds an error (the next line)
     assert syntax.error_count(spliced, "python") > syntax.error_count(TYPING, "python")
-    assert accepts(TYPING, CURSOR, truth, "python")
+    mid = at(TYPING, CURSOR, "python")
+    assert mid is not None and mid.accepts(truth)
     assert gate(TYPING, CURSOR, truth, SPEC).action == "pass"
 
 
 def test_a_suggestion_broken_in_itself_is_still_cut_or_dropped() -> None:
     assert SPEC is not None
     # as many errors as the neutral document, but one starts inside the suggestion: cut to the part before it
-    assert not accepts(TYPING, CURSOR, " plural[1:] def", "python")
+    mid = at(TYPING, CURSOR, "python")
+    assert mid is not None and not mid.accepts(" plural[1:] def")
     cut = gate(TYPING, CURSOR, " plural[1:] def", SPEC)
     assert (cut.action, cut.text) == ("truncated", " plural[1:]")
     assert gate(TYPING, CURSOR, " ] ]", SPEC).action == "dropped"

@@ -128,19 +128,25 @@ class ErrorCount:
         return self.errors + self.missing
 
 
-def count_errors(tree: Tree) -> ErrorCount:
-    """ERROR and MISSING nodes in the tree; walks only subtrees that contain errors (fast when clean)."""
+def error_nodes(tree: Tree) -> list[Node]:
+    """Every ERROR and MISSING node in the tree, nested ones too; walks only subtrees that contain errors (fast when
+    clean). What the syntax checks count (:func:`count_errors`) and locate (``syntax.error_starts``)."""
     root = tree.root_node
     if not root.has_error:
-        return ErrorCount(0, 0)
-    errors = missing = 0
+        return []
+    found: list[Node] = []
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.is_missing:
-            missing += 1
-        elif node.is_error:
-            errors += 1
+        if node.is_missing or node.is_error:
+            found.append(node)
         if node.has_error:
             stack.extend(node.children)
-    return ErrorCount(errors, missing)
+    return found
+
+
+def count_errors(tree: Tree) -> ErrorCount:
+    """ERROR and MISSING nodes in the tree (:func:`error_nodes`)."""
+    nodes = error_nodes(tree)
+    missing = sum(1 for node in nodes if node.is_missing)
+    return ErrorCount(len(nodes) - missing, missing)
