@@ -6,6 +6,9 @@ differ from a cold evaluation. Whether that costs quality on real code has to be
 engine requests in the order an editor sends them, then the same last request evaluated cold:
 
 * ``typed``: the hole's line with one character less, then the hole itself (a keystroke);
+* ``line``: the hole's line with only its indentation and first character typed (as when an answer came at the
+  line's start and the user typed on), then the hole itself: the moved suffix keeps values computed before all the
+  characters typed since;
 * ``jump``: the previous hole of the same file, then this one (the cursor moved elsewhere in the file).
 
 Reported per scenario: answers identical to the cold ones, exact match of warm and cold against the removed text,
@@ -70,6 +73,9 @@ def row(engine: Engine, scenario: str, hole: Hole, original: str, before: tuple[
     holed = hole.holed(original)
     cold(engine)
     c = ask(engine, holed, hole.start, hole.path)
+    # the earlier state evaluated from nothing: had it been reached from the hole's cached prompt, its suffix would be
+    # the hole's cells moved, and moving them back would give the cold answer by construction
+    cold(engine)
     ask(engine, before[0], before[1], hole.path)
     w = ask(engine, holed, hole.start, hole.path)
     return {
@@ -82,7 +88,7 @@ def row(engine: Engine, scenario: str, hole: Hole, original: str, before: tuple[
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for scenario in ("typed", "jump"):
+    for scenario in ("typed", "line", "jump"):
         rs = [r for r in rows if r["scenario"] == scenario]
         if not rs:
             continue
@@ -103,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--holes-per-repo", type=int, default=6)
     ap.add_argument("--seed", type=int, default=41)
     ap.add_argument("--cache-reuse", type=int, default=32)
+    ap.add_argument("--scenarios", default="typed,line,jump", help="which of typed, line, jump")
+    ap.add_argument("--prefix-tokens", type=int, default=EngineConfig.prefix_tokens)
+    ap.add_argument("--suffix-tokens", type=int, default=EngineConfig.suffix_tokens)
     ap.add_argument("--cache", default="build/bench-repos")
     ap.add_argument("--out", default="build/bench/kv-insert.json")
     args = ap.parse_args(argv)
@@ -110,9 +119,12 @@ def main(argv: list[str] | None = None) -> None:
         names = [r["name"] for r in tomllib.load(fh)["repo"]]
     if args.repos:
         names = args.repos.split(",")
-    engine = Engine(EngineConfig(cache_reuse=args.cache_reuse, typed_ahead=False))
+    config = EngineConfig(cache_reuse=args.cache_reuse, typed_ahead=False)
+    config.prefix_tokens, config.suffix_tokens = args.prefix_tokens, args.suffix_tokens
+    engine = Engine(config)
     engine.load()
     rows: list[dict[str, Any]] = []
+    wanted = set(args.scenarios.split(","))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out}.rows.jsonl").unlink(missing_ok=True)
     for name in names:
@@ -122,10 +134,16 @@ def main(argv: list[str] | None = None) -> None:
             original = files[hole.path]
             engine.document_opened(hole.path, hole.holed(original))
             new: list[dict[str, Any]] = []
-            if original[hole.start - 1 : hole.start].strip():  # a character typed after the indentation
+            # a character typed after the indentation
+            if "typed" in wanted and original[hole.start - 1 : hole.start].strip():
                 typed = (original[: hole.start - 1] + original[hole.end :], hole.start - 1)
                 new.append(row(engine, "typed", hole, original, typed))
-            if i > 0 and holes[i - 1].path == hole.path:
+            line_start = original.rfind("\n", 0, hole.start) + 1
+            first = len(original[line_start : hole.start]) - len(original[line_start : hole.start].lstrip()) + 1
+            if "line" in wanted and line_start + first < hole.start:  # more than one character typed on the line
+                started = (original[: line_start + first] + original[hole.end :], line_start + first)
+                new.append(row(engine, "line", hole, original, started))
+            if "jump" in wanted and i > 0 and holes[i - 1].path == hole.path:
                 prev = holes[i - 1]
                 new.append(row(engine, "jump", hole, original, (prev.holed(original), prev.start)))
             with open(f"{args.out}.rows.jsonl", "a", encoding="utf-8") as fh:  # kept when stopped early
@@ -133,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
             for r in new:
                 log(f"{name} {hole.id} {r['scenario']} same={r['same']} eval {r['eval_warm']}/{r['eval_cold']}")
             rows.extend(new)
-    result = {"cache_reuse": args.cache_reuse, "summary": summary(rows), "rows": rows}
+    windows = [args.prefix_tokens, args.suffix_tokens]
+    result = {"cache_reuse": args.cache_reuse, "windows": windows, "summary": summary(rows), "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(json.dumps(result["summary"], indent=1))
