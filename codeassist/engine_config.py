@@ -9,11 +9,14 @@ from codeassist.context.assemble import ContextBudget
 from codeassist.models.remote_config import RemoteConfig
 from codeassist.static_checks import CHECKS
 
-# The default of ``cache_reuse``: runs of at least 32 cached tokens are moved instead of evaluated again.
-# bench/RESULTS-latency.md (bench.kv_insert): a keystroke evaluates p50 1 token instead of the suffix (788), with the
-# same exact match on the suite's holes; kv_reuse.plan_insert moves a run after new tokens only for an edit at the
-# cursor (an edit far above, e.g. another file's name in the header, once emptied an answer in the test suite).
-CACHE_REUSE = 32
+# The default of ``cache_reuse``: off. Moving cached runs (the suffix after a keystroke) keeps keys and values computed
+# before the typed text existed, and that changes answers: with the earlier state evaluated from nothing, then the
+# keystroke(s) moved in, 11 of 29 one-character keystrokes and 16 of 26 line starts typed on answered differently from
+# a cold evaluation, exact match 13 vs 20 and 6 vs 17 (1.5B, bench.kv_insert, bench/RESULTS-latency.md). An earlier
+# run of that bench reached the earlier state from the later one, so its moved cells came from the final text and
+# agreed by construction. Exact evaluation costs the suffix per model call while typing; users who want the speed
+# set ``cacheReuse`` (e.g. 32).
+CACHE_REUSE = 0
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from codeassist.engine import CompletionRequest, Engine, EngineConfig
+from codeassist.engine_types import CompletionResult
 
 pytestmark = pytest.mark.model
 
@@ -104,23 +105,44 @@ def test_completion_uses_definition_from_other_file(make_workspace: Callable[[di
     assert res.gate in ("ok", "truncated") and res.text.strip(), res
 
 
-def test_default_layout_reevaluates_only_the_typed_tokens(model_engine: Engine, tmp_path: Any) -> None:
-    """The default PSM layout keeps everything before the cursor cached, and KV-shift reuse (``cache_reuse``, on by
-    default) moves the cached suffix after the typed text: a keystroke evaluates only the typed token(s) and the
-    prompt's last token (issue 16: at most 8), never the prefix, the repo context or the suffix window."""
-    model_engine.config.typed_ahead = False
+def _keystroke(engine: Engine, tmp_path: Any, name: str) -> CompletionResult:
+    """A request, then the same document with one character typed at the cursor; the second result."""
+    engine.config.typed_ahead = False
     try:
-        path = os.path.join(str(tmp_path), "stats3.py")
+        path = os.path.join(str(tmp_path), name)
         # a suffix as long as in a real file (runs under ``cache_reuse`` tokens are evaluated again)
         doc = DOC + "".join(
             f"\n\ndef scaled_{i}(values, k):\n    return [v * k + {i} for v in values]\n" for i in range(6)
         )
-        model_engine.complete(CompletionRequest(doc, LINE, COL, path=path, max_tokens=4))
+        engine.complete(CompletionRequest(doc, LINE, COL, path=path, max_tokens=4))
         lines = doc.split("\n")
         lines[LINE] = lines[LINE][:COL] + "(" + lines[LINE][COL:]
-        b = model_engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
+        return engine.complete(CompletionRequest("\n".join(lines), LINE, COL + 1, path=path, max_tokens=4))
     finally:
-        model_engine.config.typed_ahead = True
+        engine.config.typed_ahead = True
+
+
+def test_by_default_a_keystroke_evaluates_the_suffix_again(model_engine: Engine, tmp_path: Any) -> None:
+    """``cache_reuse`` is off by default: cells computed before the typed text existed change answers on real code
+    (engine_config.py), so the suffix after a keystroke is evaluated again; everything before the cursor stays
+    cached (the PSM layout)."""
+    b = _keystroke(model_engine, tmp_path, "stats3.py")
+    suffix = sum(p.tokens for p in b.context if p.kind == "suffix")
+    assert suffix > 20, b.context
+    assert suffix <= b.timings.evaluated_tokens <= suffix + 8, (b.timings, b.context)
+    assert b.timings.reused_tokens == b.timings.prompt_tokens - b.timings.evaluated_tokens
+
+
+def test_cache_reuse_reevaluates_only_the_typed_tokens(model_path: str, tmp_path: Any) -> None:
+    """With KV-shift reuse on (``cache_reuse``, a setting) the cached suffix is moved after the typed text: a
+    keystroke evaluates only the typed token(s) and the prompt's last token (issue 16: at most 8), never the prefix,
+    the repo context or the suffix window."""
+    eng = Engine(EngineConfig(model=model_path, n_threads=2, max_tokens=16, workspace=str(tmp_path),
+                              time_budget_ms=None, cache_reuse=32))  # fmt: skip
+    try:
+        b = _keystroke(eng, tmp_path, "stats4.py")
+    finally:
+        eng.close()
     suffix = sum(p.tokens for p in b.context if p.kind == "suffix")
     assert suffix > 20, b.context
     assert b.timings.evaluated_tokens <= 8, (b.timings, b.context)
