@@ -11,8 +11,9 @@ from codeassist.static_checks import CHECKS
 
 # The default of ``cache_reuse``: off. Moving cached runs (the suffix after a keystroke) keeps keys and values computed
 # before the typed text existed, and that changes answers: with the earlier state evaluated from nothing, then the
-# keystroke(s) moved in, 11 of 29 one-character keystrokes and 16 of 26 line starts typed on answered differently from
-# a cold evaluation, exact match 13 vs 20 and 6 vs 17 (1.5B, bench.kv_insert, bench/RESULTS-latency.md). An earlier
+# keystroke(s) moved in, 8 of 29 one-character keystrokes and 11 of 26 line starts typed on answered differently from
+# a cold evaluation, exact match 11 vs 18 and 7 vs 15 (1.5B, the default windows, bench.kv_insert,
+# bench/RESULTS-latency.md). An earlier
 # run of that bench reached the earlier state from the later one, so its moved cells came from the final text and
 # agreed by construction. Exact evaluation costs the suffix per model call while typing; users who want the speed
 # set ``cacheReuse`` (e.g. 32).
